@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Set-up and task runner for a fresh clone: needs only python3 (>= 3.11) with pip and venv.
+
+    python3 dev.py example   # run the main job on the bundled example
+    python3 dev.py test      # lint, type-check and run the whole test suite
+
+Each command creates (or reuses) the virtual environment `.venv` and installs the project
+into it; the install is repeated only when pyproject.toml or a lockfile changes.
+Extra arguments after `test` go to pytest, after `example` to `comp-adapters compute`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / "python"
+# Inputs whose change means "install again".
+INSTALL_INPUTS = ("pyproject.toml", "tests/lrs/package-lock.json")
+
+
+def run(*cmd: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.call([str(c) for c in cmd], cwd=cwd, env=env)
+
+
+def must(*cmd: str | Path, cwd: Path = ROOT) -> None:
+    code = run(*cmd, cwd=cwd)
+    if code:
+        sys.exit(code)
+
+
+def install_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in INSTALL_INPUTS:
+        path = ROOT / name
+        if path.exists():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv(extras: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"comp_adapters needs Python >= 3.11, this is {sys.version.split()[0]}")
+    if not PY.exists():
+        print(f"creating virtual environment {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    stamp = VENV / f".installed-{extras or 'base'}"
+    fingerprint = install_fingerprint()
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return
+    must(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    target = f".[{extras}]" if extras else "."
+    must(PY, "-m", "pip", "install", "--quiet", "-e", target)
+    stamp.write_text(fingerprint)
+
+
+def ensure_node_packages() -> None:
+    """Install the test-time LRS (an npm package) from its lockfile, when the project has one."""
+    lock = ROOT / "tests" / "lrs" / "package-lock.json"
+    if not lock.exists():
+        return
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        sys.exit(
+            "Node.js (node and npm on PATH) is required by the test suite: it runs a real xAPI "
+            "LRS (tests/lrs). Install Node.js >= 18 and run the command again."
+        )
+    stamp = lock.parent / "node_modules" / ".installed"
+    fingerprint = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return
+    must(npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", cwd=lock.parent)
+    stamp.write_text(fingerprint)
+
+
+def cmd_example(args: list[str]) -> int:
+    ensure_venv("")
+    return run(BIN / "comp-adapters", "compute", *args)
+
+
+def cmd_test(args: list[str]) -> int:
+    ensure_venv("dev,all")
+    ensure_node_packages()
+    failed = 0
+    failed |= run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py")
+    failed |= run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
+    failed |= run(PY, "-m", "mypy")
+    failed |= run(PY, "-m", "pytest", *args)
+    if failed:
+        print("FAILED: see the output above", file=sys.stderr)
+    return 1 if failed else 0
+
+
+COMMANDS = {"example": cmd_example, "test": cmd_test}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        return 2
+    return COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

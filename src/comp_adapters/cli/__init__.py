@@ -1,0 +1,1 @@
+"""The ``comp-adapters`` command line: parse arguments, call the library, render."""

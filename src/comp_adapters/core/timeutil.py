@@ -1,0 +1,37 @@
+"""UTC time helpers: every instant in the core model is timezone-aware and in UTC.
+
+The core never reads a clock; callers pass ``as_of`` and other instants in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
+
+
+def to_utc(value: datetime) -> datetime:
+    """Return ``value`` converted to UTC; naive datetimes are refused (their zone is unknown)."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        raise ValueError("datetime must carry a timezone (e.g. 2026-01-31T09:00:00Z)")
+    return value.astimezone(UTC)
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 instant with an offset (``Z`` accepted) into an aware UTC datetime."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 date-time: {text!r}") from exc
+    return to_utc(value)
+
+
+def format_utc(value: datetime) -> str:
+    """Canonical text of an instant: ISO 8601 in UTC with a ``Z`` suffix."""
+    text = to_utc(value).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(to_utc)]
+"""A pydantic field type: an aware datetime, normalised to UTC on validation."""

@@ -1,0 +1,505 @@
+"""The rules engine: evidence in, one explained :class:`Proficiency` per learner and competency.
+
+Pure and deterministic: the same framework, evidence and ``as_of`` give the same result in
+any input order. Per (learner, competency) the engine
+
+1. drops evidence that is voided (any copy of its id voided), expired as of ``as_of``,
+   observed after ``as_of``, of a kind weighted 0, or for a competency or level the
+   framework does not have (counted in :attr:`Evaluation.skipped`);
+2. maps each remaining piece to scale points: a fraction times the scale's top points (as
+   Canvas rescales results), a level's points, or for a bare success/failure the mastery
+   points / the lowest points;
+3. orders it by ``observed_at`` (ties by id) and applies the competency's calculation
+   method with Canvas's arithmetic (:func:`~comp_adapters.rules.calculate.calculate`);
+4. maps the score to a level (the highest level whose points it reaches) whose
+   ``proficient`` flag decides proficiency;
+5. rolls parents up from their direct children, bottom-up, the way Moodle's competency
+   rules do (``all_children``, ``points``; outcomes complete / recommend / evidence).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from comp_adapters.core.calculation import CalculationMethod, effective_calculation_int
+from comp_adapters.core.evidence import Evidence, EvidenceKind
+from comp_adapters.core.framework import Competency, Framework, RollupRule, RuleOutcome
+from comp_adapters.core.proficiency import Proficiency
+from comp_adapters.core.scale import ProficiencyScale
+from comp_adapters.core.timeutil import format_utc, to_utc
+from comp_adapters.rules.calculate import calculate_unchecked
+
+_WEIGHTED_METHODS = frozenset(
+    {
+        CalculationMethod.AVERAGE,
+        CalculationMethod.DECAYING_AVERAGE,
+        CalculationMethod.N_MASTERY,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What :func:`evaluate_detailed` found: the results and what it left out, and why."""
+
+    proficiencies: list[Proficiency]
+    skipped: Counter[str] = field(default_factory=Counter)
+    used: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _CompetencyPlan:
+    """Everything the hot loop needs about one competency, looked up once."""
+
+    competency: Competency
+    order: int
+    scale: ProficiencyScale
+    method: CalculationMethod
+    n: int | None
+    possible: float
+    mastery: float
+    minimum: float
+    level_points: dict[str, float]
+
+
+def _plans(framework: Framework) -> dict[str, _CompetencyPlan]:
+    plans: dict[str, _CompetencyPlan] = {}
+    for order, competency in enumerate(framework.walk()):
+        scale = framework.scale_for(competency.key)
+        method, n = framework.method_for(competency.key)
+        mastery = scale.effective_mastery_points
+        possible = scale.max_points if scale.max_points > 0 else mastery
+        plans[competency.key] = _CompetencyPlan(
+            competency=competency,
+            order=order,
+            scale=scale,
+            method=method,
+            n=effective_calculation_int(method, n),
+            possible=possible,
+            mastery=mastery,
+            minimum=scale.min_points,
+            level_points={level.key: level.points for level in scale.levels},
+        )
+    return plans
+
+
+# One usable piece of evidence: (observed_at, id, points, weight, kind, recorded_at).
+_Row = tuple[datetime, str, float, float, str, datetime]
+_Buckets = dict[tuple[str, str], list[_Row]]
+
+
+def evaluate(
+    framework: Framework,
+    evidence: Iterable[Evidence],
+    *,
+    as_of: datetime,
+    kind_weights: Mapping[EvidenceKind | str, float] | None = None,
+    min_evidence: int = 1,
+) -> list[Proficiency]:
+    """Proficiency of every learner with evidence, per competency, as of ``as_of``.
+
+    ``kind_weights`` weight evidence kinds in the mean-based methods (a kind missing from
+    the mapping weighs 1; weight 0 leaves the kind out of every method).
+    ``min_evidence``: a competency with fewer usable pieces of evidence gets a result with
+    no score and no level, saying so. See :func:`evaluate_detailed` for what was skipped.
+    """
+    return evaluate_detailed(
+        framework,
+        evidence,
+        as_of=as_of,
+        kind_weights=kind_weights,
+        min_evidence=min_evidence,
+    ).proficiencies
+
+
+def evaluate_detailed(
+    framework: Framework,
+    evidence: Iterable[Evidence],
+    *,
+    as_of: datetime,
+    kind_weights: Mapping[EvidenceKind | str, float] | None = None,
+    min_evidence: int = 1,
+) -> Evaluation:
+    """Like :func:`evaluate`, also counting the evidence left out, by reason."""
+    as_of = to_utc(as_of)
+    if min_evidence < 1:
+        raise ValueError("min_evidence must be >= 1")
+    weights = _check_weights(kind_weights)
+    plans = _plans(framework)
+    skipped: Counter[str] = Counter()
+    buckets = _collect(evidence, plans, weights, as_of, skipped)
+
+    results: dict[tuple[str, str], Proficiency] = {}
+    used = 0
+    for (learner, key), rows in buckets.items():
+        used += len(rows)
+        results[(learner, key)] = _leaf_result(
+            learner, plans[key], rows, as_of, min_evidence, weighted=weights is not None
+        )
+    _roll_up(framework, plans, results, as_of)
+    ordered = sorted(results.values(), key=lambda p: (p.learner, plans[p.competency].order))
+    return Evaluation(proficiencies=ordered, skipped=skipped, used=used)
+
+
+def _check_weights(
+    kind_weights: Mapping[EvidenceKind | str, float] | None,
+) -> dict[str, float] | None:
+    if not kind_weights:
+        return None
+    checked: dict[str, float] = {}
+    for kind, weight in kind_weights.items():
+        name = EvidenceKind(kind).value
+        if not weight >= 0:
+            raise ValueError(f"weight of {name} must be >= 0, got {weight}")
+        checked[name] = float(weight)
+    return checked
+
+
+def _collect(
+    evidence: Iterable[Evidence],
+    plans: Mapping[str, _CompetencyPlan],
+    weights: Mapping[str, float] | None,
+    as_of: datetime,
+    skipped: Counter[str],
+) -> _Buckets:
+    """Group usable evidence by (learner, competency) as scale points.
+
+    Voided ids (any copy voided) are withdrawn; a duplicated id keeps one usable copy,
+    chosen by content, so that input order cannot change the result.
+    """
+    buckets: _Buckets = {}
+    voided: set[str] = set()
+    seen: set[str] = set()
+    duplicated: set[str] = set()
+    for item in evidence:
+        item_id = item.id
+        if item.voided:
+            voided.add(item_id)
+            continue
+        if item_id in seen:
+            duplicated.add(item_id)
+        else:
+            seen.add(item_id)
+        _add(item, plans, weights, as_of, skipped, buckets)
+    if voided:
+        skipped["voided"] = len(voided)
+    if voided or duplicated:
+        _withdraw_and_dedupe(buckets, voided, duplicated, skipped)
+    return buckets
+
+
+def _add(
+    item: Evidence,
+    plans: Mapping[str, _CompetencyPlan],
+    weights: Mapping[str, float] | None,
+    as_of: datetime,
+    skipped: Counter[str],
+    buckets: _Buckets,
+) -> None:
+    plan = plans.get(item.competency)
+    if plan is None:
+        skipped["unknown competency"] += 1
+        return
+    observed = item.observed_at
+    if observed > as_of:
+        skipped["observed after as_of"] += 1
+        return
+    expires = item.expires_at
+    if expires is not None and expires <= as_of:
+        skipped["expired"] += 1
+        return
+    kind = item.kind.value
+    weight = 1.0 if weights is None else weights.get(kind, 1.0)
+    if weight == 0.0:
+        skipped[f"kind {kind} weighted 0"] += 1
+        return
+    score = item.score
+    if score is not None:
+        points = score * plan.possible
+    elif item.level is not None:
+        level_points = plan.level_points.get(item.level)
+        if level_points is None:
+            skipped["unknown level"] += 1
+            return
+        points = level_points
+    else:
+        points = plan.mastery if item.success else plan.minimum
+    key = (item.learner, item.competency)
+    row = (observed, item.id, points, weight, kind, item.recorded_at or observed)
+    bucket = buckets.get(key)
+    if bucket is None:
+        buckets[key] = [row]
+    else:
+        bucket.append(row)
+
+
+def _withdraw_and_dedupe(
+    buckets: _Buckets, voided: set[str], duplicated: set[str], skipped: Counter[str]
+) -> None:
+    """Drop voided rows; of each duplicated id keep the copy recorded last (then by content)."""
+    copies: dict[str, list[tuple[datetime, tuple[str, str], _Row]]] = {}
+    for key in list(buckets):
+        rows = buckets[key]
+        kept: list[_Row] = []
+        for row in rows:
+            if row[1] in duplicated and row[1] not in voided:
+                copies.setdefault(row[1], []).append((row[5], key, row))
+            elif row[1] not in voided:
+                kept.append(row)
+        if len(kept) == len(rows):
+            continue
+        if kept:
+            buckets[key] = kept
+        else:
+            del buckets[key]
+    for candidates in copies.values():
+        _, key, row = max(candidates)
+        skipped["duplicate id"] += len(candidates) - 1
+        buckets.setdefault(key, []).append(row)
+
+
+def _leaf_result(
+    learner: str,
+    plan: _CompetencyPlan,
+    rows: list[_Row],
+    as_of: datetime,
+    min_evidence: int,
+    *,
+    weighted: bool,
+) -> Proficiency:
+    method = plan.method
+    rows.sort()
+    count = len(rows)
+    if count < min_evidence:
+        return _make(
+            learner,
+            plan.competency.key,
+            score=None,
+            level=None,
+            proficient=False,
+            method=method.value,
+            evidence_ids=tuple(row[1] for row in rows),
+            as_of=as_of,
+            explanation=(
+                f"not rated: {count} piece{'s' if count != 1 else ''} of evidence, "
+                f"at least {min_evidence} needed"
+            ),
+        )
+    scores = [row[2] for row in rows]
+    weights = [row[3] for row in rows] if weighted and method in _WEIGHTED_METHODS else None
+    if weights is not None and all(w == 1.0 for w in weights):
+        weights = None
+    score = calculate_unchecked(method, scores, plan.n, plan.mastery, weights)
+    used = _evidence_used(method, rows, plan.mastery, score)
+    if score is None:
+        return _make(
+            learner,
+            plan.competency.key,
+            score=None,
+            level=None,
+            proficient=False,
+            method=method.value,
+            evidence_ids=used,
+            as_of=as_of,
+            explanation=_no_score_reason(method, plan, rows),
+        )
+    level = plan.scale.level_for_points(score)
+    return _make(
+        learner,
+        plan.competency.key,
+        score=score,
+        level=level.key,
+        proficient=level.proficient,
+        method=method.value,
+        evidence_ids=used,
+        as_of=as_of,
+        explanation=(
+            f"{_describe_method(method, plan.n)} of {_describe_rows(rows)}: {score:g} points"
+            f" -> {level.name}"
+            f" ({'proficient' if level.proficient else 'not proficient'})"
+        ),
+    )
+
+
+def _evidence_used(
+    method: CalculationMethod, rows: list[_Row], mastery: float, score: float | None
+) -> tuple[str, ...]:
+    if method is CalculationMethod.LATEST:
+        return (rows[-1][1],)
+    if method is CalculationMethod.HIGHEST:
+        best = max(range(len(rows)), key=lambda i: (rows[i][2], i))
+        return (rows[best][1],)
+    if method is CalculationMethod.N_MASTERY and score is not None:
+        return tuple(row[1] for row in rows if row[2] >= mastery)
+    return tuple(row[1] for row in rows)
+
+
+def _describe_method(method: CalculationMethod, n: int | None) -> str:
+    if method is CalculationMethod.DECAYING_AVERAGE:
+        return f"decaying average (latest weighted {n}%)"
+    if method is CalculationMethod.STANDARD_DECAYING_AVERAGE:
+        return f"exponential decaying average (newest weighted {n}%)"
+    if method is CalculationMethod.N_MASTERY:
+        return f"mean of mastering scores (n_mastery, n={n})"
+    return method.value
+
+
+def _describe_rows(rows: list[_Row]) -> str:
+    kinds = Counter(row[4] for row in rows)
+    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    return f"{len(rows)} evidence ({listed}; last observed {format_utc(rows[-1][0])})"
+
+
+def _no_score_reason(method: CalculationMethod, plan: _CompetencyPlan, rows: list[_Row]) -> str:
+    if method is CalculationMethod.N_MASTERY:
+        mastering = sum(1 for row in rows if row[2] >= plan.mastery)
+        return (
+            f"not rated: n_mastery needs {plan.n} results at or above {plan.mastery:g} points;"
+            f" {len(rows)} results, {mastering} mastering"
+        )
+    return "not rated: no usable score"
+
+
+def _make(
+    learner: str,
+    competency: str,
+    *,
+    score: float | None,
+    level: str | None,
+    proficient: bool,
+    method: str,
+    as_of: datetime,
+    explanation: str,
+    evidence_ids: tuple[str, ...] = (),
+    children: tuple[str, ...] = (),
+    review_requested: bool = False,
+) -> Proficiency:
+    # Values are built here from validated inputs: skip re-validation (hot path).
+    return Proficiency.model_construct(
+        learner=learner,
+        competency=competency,
+        score=score,
+        level=level,
+        proficient=proficient,
+        method=method,
+        evidence_ids=evidence_ids,
+        children=children,
+        as_of=as_of,
+        explanation=explanation,
+        review_requested=review_requested,
+    )
+
+
+def _roll_up(
+    framework: Framework,
+    plans: Mapping[str, _CompetencyPlan],
+    results: dict[tuple[str, str], Proficiency],
+    as_of: datetime,
+) -> None:
+    """Apply parents' rules bottom-up, so a parent completed by its rule counts for its own."""
+    by_competency: dict[str, set[str]] = {}
+    for learner, key in results:
+        by_competency.setdefault(key, set()).add(learner)
+    for competency in reversed(list(framework.walk())):
+        rule = competency.rollup
+        if rule is None or rule.outcome is RuleOutcome.NONE:
+            continue
+        children = [child.key for child in framework.children_of(competency.key)]
+        if not children:
+            continue
+        learners: set[str] = set()
+        for child in children:
+            learners |= by_competency.get(child, set())
+        for learner in sorted(learners):
+            matched, used = _rule_matches(rule, children, learner, results)
+            if not matched:
+                continue
+            updated = _apply_outcome(
+                rule, competency, plans[competency.key], learner, used, results, as_of
+            )
+            results[(learner, competency.key)] = updated
+            by_competency.setdefault(competency.key, set()).add(learner)
+
+
+def _rule_matches(
+    rule: RollupRule,
+    children: list[str],
+    learner: str,
+    results: Mapping[tuple[str, str], Proficiency],
+) -> tuple[bool, tuple[str, ...]]:
+    def proficient(key: str) -> bool:
+        result = results.get((learner, key))
+        return result is not None and result.proficient
+
+    if rule.type == "all_children":
+        return all(proficient(key) for key in children), tuple(children)
+    met = [child for child in rule.children if proficient(child.key)]
+    if any(child.required and not proficient(child.key) for child in rule.children):
+        return False, ()
+    points = sum(child.points for child in met)
+    base = rule.base_points or 0  # validated: a points rule always has base_points >= 1
+    return points >= base, tuple(child.key for child in met)
+
+
+def _apply_outcome(
+    rule: RollupRule,
+    competency: Competency,
+    plan: _CompetencyPlan,
+    learner: str,
+    children: tuple[str, ...],
+    results: Mapping[tuple[str, str], Proficiency],
+    as_of: datetime,
+) -> Proficiency:
+    own = results.get((learner, competency.key))
+    rated = own is not None and own.level is not None
+    matched = (
+        "all children proficient"
+        if rule.type == "all_children"
+        else f"points rule met ({', '.join(children)})"
+    )
+    if rule.outcome is RuleOutcome.COMPLETE and not rated:
+        default = plan.scale.default
+        return _make(
+            learner,
+            competency.key,
+            score=default.points,
+            level=default.key,
+            proficient=default.proficient,
+            method=f"rule:{rule.type}",
+            children=children,
+            evidence_ids=own.evidence_ids if own else (),
+            as_of=as_of,
+            explanation=(
+                f"{matched}: completed with the scale's default level {default.name}"
+                f" ({'proficient' if default.proficient else 'not proficient'})"
+            ),
+        )
+    note = {
+        RuleOutcome.COMPLETE: f"{matched}; already rated from its own evidence, kept",
+        RuleOutcome.RECOMMEND: f"{matched}: flagged for review",
+        RuleOutcome.EVIDENCE: f"{matched} (noted as evidence only)",
+    }[rule.outcome]
+    review = rule.outcome is RuleOutcome.RECOMMEND
+    if own is not None:
+        return own.model_copy(
+            update={
+                "explanation": f"{own.explanation}; {note}",
+                "children": children,
+                "review_requested": own.review_requested or review,
+            }
+        )
+    return _make(
+        learner,
+        competency.key,
+        score=None,
+        level=None,
+        proficient=False,
+        method=f"rule:{rule.type}",
+        children=children,
+        as_of=as_of,
+        explanation=f"not rated: {note}",
+        review_requested=review,
+    )
