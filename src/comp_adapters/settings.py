@@ -1,0 +1,91 @@
+"""Connection settings for adapters: a TOML config file, then environment, then flags.
+
+A config file (``--config``, else ``$COMP_ADAPTERS_CONFIG``, else ``./comp-adapters.toml``
+when present) holds one table per adapter::
+
+    [moodle]
+    url = "https://moodle.example.org"
+    token_env = "MOODLE_TOKEN"   # read the secret from this variable instead
+
+Environment variables ``COMP_ADAPTERS_<ADAPTER>_<NAME>`` override the file, command-line
+flags override both. Secrets are better kept out of files: any ``<name>_env`` entry names
+the variable to read ``<name>`` from. Values are never echoed in errors.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+
+from comp_adapters.errors import ConfigurationError
+
+DEFAULT_CONFIG = Path("comp-adapters.toml")
+ENV_CONFIG = "COMP_ADAPTERS_CONFIG"
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+
+
+def load_config(path: Path | None = None) -> dict[str, Any]:
+    """The parsed config file: the given one, ``$COMP_ADAPTERS_CONFIG``, or ./comp-adapters.toml."""
+    explicit = path or (Path(os.environ[ENV_CONFIG]) if os.environ.get(ENV_CONFIG) else None)
+    candidate = explicit or DEFAULT_CONFIG
+    if not candidate.exists():
+        if explicit is not None:
+            raise ConfigurationError(f"config file {candidate} not found")
+        return {}
+    try:
+        with candidate.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{candidate}: invalid TOML: {exc}") from None
+
+
+def gather(
+    section: str,
+    *,
+    flags: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Merge one adapter's settings: config file < environment < non-None flags."""
+    environ = os.environ if environ is None else environ
+    table = dict((config or {}).get(section, {}))
+    merged: dict[str, Any] = {}
+    for name, value in table.items():
+        if name.endswith("_env") and isinstance(value, str):
+            target = name.removesuffix("_env")
+            if value not in environ:
+                raise ConfigurationError(
+                    f"[{section}] {name} names ${value}, which is not set in the environment"
+                )
+            merged[target] = environ[value]
+        else:
+            merged.setdefault(name, value)
+    prefix = f"COMP_ADAPTERS_{section.upper().replace('-', '_')}_"
+    for variable, value in environ.items():
+        if variable.startswith(prefix) and value != "":
+            merged[variable.removeprefix(prefix).lower()] = value
+    for name, value in (flags or {}).items():
+        if value is not None:
+            merged[name] = value
+    return merged
+
+
+def build_settings(model: type[Model], section: str, values: Mapping[str, Any]) -> Model:
+    """Validate merged settings into ``model``; errors name the setting, never its value."""
+    try:
+        return model.model_validate(dict(values))
+    except pydantic.ValidationError as exc:
+        prefix = f"COMP_ADAPTERS_{section.upper().replace('-', '_')}_"
+        lines = []
+        for item in exc.errors(include_url=False, include_input=False):
+            name = ".".join(str(part) for part in item["loc"])
+            hint = f" (set [{section}] {name}, ${prefix}{name.upper()} or a flag)"
+            message = "missing" if item["type"] == "missing" else item["msg"]
+            lines.append(f"{section} setting {name!r}: {message}{hint}")
+        raise ConfigurationError("; ".join(lines)) from None
