@@ -67,12 +67,14 @@ def gather(
         else:
             merged.setdefault(name, value)
     prefix = f"COMP_ADAPTERS_{section.upper().replace('-', '_')}_"
-    for variable, value in environ.items():
-        if variable.startswith(prefix) and value != "":
-            merged[variable.removeprefix(prefix).lower()] = value
-    for name, value in (flags or {}).items():
-        if value is not None:
-            merged[name] = value
+    merged.update(
+        {
+            variable.removeprefix(prefix).lower(): value
+            for variable, value in environ.items()
+            if variable.startswith(prefix) and value != ""
+        }
+    )
+    merged.update({name: value for name, value in (flags or {}).items() if value is not None})
     return merged
 
 

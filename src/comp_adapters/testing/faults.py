@@ -7,7 +7,7 @@ from typing import Any
 import requests
 
 
-class SimulatedCrash(BaseException):  # noqa: N818 - a crash, not an error to handle
+class SimulatedCrash(BaseException):
     """The process died here. A ``BaseException`` so no ``except Exception`` swallows it."""
 
 
