@@ -91,8 +91,8 @@ def cmd_test(args: list[str]) -> int:
     ensure_venv("dev,all")
     ensure_node_packages()
     failed = 0
-    failed |= run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "dev.py")
-    failed |= run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
+    failed |= run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples", "dev.py")
+    failed |= run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "dev.py")
     failed |= run(PY, "-m", "mypy")
     failed |= run(PY, "-m", "pytest", *args)
     if failed:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from comp_adapters.core.framework import Framework
-from comp_adapters.errors import ConfigurationError
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 
 ADAPTER_GROUP = "comp_adapters.adapters"
 FORMAT_GROUP = "comp_adapters.formats"
@@ -119,7 +119,7 @@ def detect_format(path: Path) -> FileFormat:
         with path.open("rb") as handle:
             head = handle.read(HEAD_BYTES)
     except FileNotFoundError:
-        raise ConfigurationError(f"{path}: file not found") from None
+        raise ValidationError([Problem("file not found", file=str(path))]) from None
     matches = [fmt for fmt in all_formats() if fmt.sniff(path, head)]
     if len(matches) == 1:
         return matches[0]

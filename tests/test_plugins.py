@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comp_adapters.errors import ConfigurationError, ValidationError
+from comp_adapters.plugins import (
+    FileFormat,
+    adapter_names,
+    detect_format,
+    format_for_output,
+    format_names,
+    get_format,
+    load_adapter_class,
+)
+from comp_adapters.protocols import Capability
+
+
+def test_native_format_is_registered_and_detected(tmp_path: Path) -> None:
+    assert "native" in format_names()
+    native = get_format("native")
+    assert isinstance(native, FileFormat)
+    path = tmp_path / "fw.json"
+    path.write_text('{"format": "comp-adapters/framework@1", "key": "x"}')
+    assert detect_format(path).name == "native"
+    assert format_for_output(tmp_path / "out.json").name == "native"
+
+
+def test_undetectable_files_ask_for_a_format(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ConfigurationError, match="give it with --from"):
+        detect_format(path)
+    with pytest.raises(ConfigurationError, match="give it with --to"):
+        format_for_output(tmp_path / "out.xyz")
+    with pytest.raises(ValidationError, match="file not found"):
+        detect_format(tmp_path / "absent.json")
+
+
+def test_unknown_adapter_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match="unknown adapter 'nope'"):
+        load_adapter_class("nope")
+
+
+def test_every_registered_adapter_declares_its_capabilities() -> None:
+    for name in adapter_names():
+        adapter_class = load_adapter_class(name)
+        assert adapter_class.name == name
+        assert isinstance(adapter_class.capabilities, frozenset)
+        assert adapter_class.capabilities <= set(Capability)
