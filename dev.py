@@ -25,6 +25,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 # Inputs whose change means "install again".
 INSTALL_INPUTS = ("pyproject.toml", "tests/lrs/package-lock.json")
+LINTED = ("src", "tests", "benchmarks", "examples", "dev.py")
 
 
 def run(*cmd: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
@@ -91,8 +92,8 @@ def cmd_test(args: list[str]) -> int:
     ensure_venv("dev,all")
     ensure_node_packages()
     failed = 0
-    failed |= run(PY, "-m", "ruff", "check", "src", "tests", "benchmarks", "examples", "dev.py")
-    failed |= run(PY, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "examples", "dev.py")
+    failed |= run(PY, "-m", "ruff", "check", *LINTED)
+    failed |= run(PY, "-m", "ruff", "format", "--check", *LINTED)
     failed |= run(PY, "-m", "mypy")
     failed |= run(PY, "-m", "pytest", *args)
     if failed:
