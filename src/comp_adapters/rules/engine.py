@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +33,7 @@ from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.core.timeutil import to_utc
 from comp_adapters.rules.calculate import calculate_unchecked
+from comp_adapters.rules.columnar import EvidenceTable, evaluate_table
 
 _WEIGHTED_METHODS = frozenset(
     {
@@ -65,6 +66,7 @@ class _CompetencyPlan:
     mastery: float
     minimum: float
     level_points: dict[str, float]
+    method_text: str
 
 
 def _plans(framework: Framework) -> dict[str, _CompetencyPlan]:
@@ -84,6 +86,7 @@ def _plans(framework: Framework) -> dict[str, _CompetencyPlan]:
             mastery=mastery,
             minimum=scale.min_points,
             level_points={level.key: level.points for level in scale.levels},
+            method_text=_describe_method(method, effective_calculation_int(method, n)),
         )
     return plans
 
@@ -96,7 +99,7 @@ _Buckets = dict[str, dict[str, list[_Row]]]
 
 def evaluate(
     framework: Framework,
-    evidence: Iterable[Evidence],
+    evidence: Iterable[Evidence] | EvidenceTable,
     *,
     as_of: datetime,
     kind_weights: Mapping[EvidenceKind | str, float] | None = None,
@@ -108,6 +111,10 @@ def evaluate(
     the mapping weighs 1; weight 0 leaves the kind out of every method).
     ``min_evidence``: a competency with fewer usable pieces of evidence gets a result with
     no score and no level, saying so. See :func:`evaluate_detailed` for what was skipped.
+
+    ``evidence`` is any iterable of :class:`Evidence` (read once, may be a stream) or, for
+    millions of rows, an :class:`~comp_adapters.rules.columnar.EvidenceTable`, which is
+    evaluated column-wise with identical results.
     """
     return evaluate_detailed(
         framework,
@@ -120,7 +127,7 @@ def evaluate(
 
 def evaluate_detailed(
     framework: Framework,
-    evidence: Iterable[Evidence],
+    evidence: Iterable[Evidence] | EvidenceTable,
     *,
     as_of: datetime,
     kind_weights: Mapping[EvidenceKind | str, float] | None = None,
@@ -132,9 +139,10 @@ def evaluate_detailed(
         raise ValueError("min_evidence must be >= 1")
     weights = _check_weights(kind_weights)
     plans = _plans(framework)
-    skipped: Counter[str] = Counter()
     with _gc_paused():
-        return _evaluate(framework, plans, evidence, as_of, weights, min_evidence, skipped)
+        if isinstance(evidence, EvidenceTable):
+            return evaluate_table(framework, plans, evidence, as_of, weights, min_evidence)
+        return _evaluate(framework, plans, evidence, as_of, weights, min_evidence, Counter())
 
 
 @contextmanager
@@ -164,7 +172,6 @@ def _evaluate(
     skipped: Counter[str],
 ) -> Evaluation:
     buckets = _collect(evidence, plans, weights, as_of, skipped)
-
     results: dict[tuple[str, str], Proficiency] = {}
     used = 0
     for key, by_learner in buckets.items():
@@ -174,6 +181,19 @@ def _evaluate(
             results[(learner, key)] = _leaf_result(
                 learner, plan, rows, as_of, min_evidence, weighted=weights is not None
             )
+    return conclude(framework, plans, results, as_of, skipped, used=used)
+
+
+def conclude(
+    framework: Framework,
+    plans: Mapping[str, _CompetencyPlan],
+    results: dict[tuple[str, str], Proficiency],
+    as_of: datetime,
+    skipped: Counter[str],
+    *,
+    used: int,
+) -> Evaluation:
+    """Roll parents up from the leaves' results and order everything (both engines)."""
     _roll_up(framework, plans, results, as_of)
     ordered = sorted(results.values(), key=lambda p: (p.learner, plans[p.competency].order))
     return Evaluation(proficiencies=ordered, skipped=skipped, used=used)
@@ -304,9 +324,55 @@ def _leaf_result(
     *,
     weighted: bool,
 ) -> Proficiency:
-    method = plan.method
     rows.sort()
-    count = len(rows)
+    ids = [row[1] for row in rows]
+    kinds = [row[4] for row in rows]
+    last = rows[-1][0].isoformat().replace("+00:00", "Z")  # rows hold UTC instants
+    text = evidence_text(len(kinds), summarize_kinds(kinds), last)
+    if len(rows) < min_evidence:
+        return finish_leaf(learner, plan, as_of, min_evidence, ids=ids, text=text)
+    method = plan.method
+    scores = [row[2] for row in rows]
+    weights = [row[3] for row in rows] if weighted and method in _WEIGHTED_METHODS else None
+    if weights is not None and all(w == 1.0 for w in weights):
+        weights = None
+    score = calculate_unchecked(method, scores, plan.n, plan.mastery, weights)
+    return finish_leaf(
+        learner,
+        plan,
+        as_of,
+        min_evidence,
+        ids=ids,
+        text=text,
+        score=score,
+        used=_evidence_used(method, ids, scores, plan.mastery, score),
+        mastering=(
+            sum(1 for s in scores if s >= plan.mastery)
+            if score is None and method is CalculationMethod.N_MASTERY
+            else 0
+        ),
+    )
+
+
+def finish_leaf(
+    learner: str,
+    plan: _CompetencyPlan,
+    as_of: datetime,
+    min_evidence: int,
+    *,
+    ids: Sequence[str],
+    text: str,
+    score: float | None = None,
+    used: tuple[str, ...] = (),
+    mastering: int = 0,
+) -> Proficiency:
+    """The result for one leaf, from its evidence ids (time order), the text describing
+    that evidence (:func:`evidence_text`) and the computed score.
+
+    Shared by the row engine here and the columnar one, so both explain identically.
+    """
+    method = plan.method
+    count = len(ids)
     if count < min_evidence:
         return _make(
             learner,
@@ -315,19 +381,13 @@ def _leaf_result(
             level=None,
             proficient=False,
             method=method.value,
-            evidence_ids=tuple(row[1] for row in rows),
+            evidence_ids=tuple(ids),
             as_of=as_of,
             explanation=(
                 f"not rated: {count} piece{'s' if count != 1 else ''} of evidence, "
                 f"at least {min_evidence} needed"
             ),
         )
-    scores = [row[2] for row in rows]
-    weights = [row[3] for row in rows] if weighted and method in _WEIGHTED_METHODS else None
-    if weights is not None and all(w == 1.0 for w in weights):
-        weights = None
-    score = calculate_unchecked(method, scores, plan.n, plan.mastery, weights)
-    used = _evidence_used(method, rows, plan.mastery, score)
     if score is None:
         return _make(
             learner,
@@ -338,7 +398,7 @@ def _leaf_result(
             method=method.value,
             evidence_ids=used,
             as_of=as_of,
-            explanation=_no_score_reason(method, plan, rows),
+            explanation=_no_score_reason(plan, count, mastering),
         )
     level = plan.scale.level_for_points(score)
     return _make(
@@ -351,24 +411,27 @@ def _leaf_result(
         evidence_ids=used,
         as_of=as_of,
         explanation=(
-            f"{_describe_method(method, plan.n)} of {_describe_rows(rows)}: {score:g} points"
-            f" -> {level.name}"
+            f"{plan.method_text} of {text}: {score:g} points -> {level.name}"
             f" ({'proficient' if level.proficient else 'not proficient'})"
         ),
     )
 
 
 def _evidence_used(
-    method: CalculationMethod, rows: list[_Row], mastery: float, score: float | None
+    method: CalculationMethod,
+    ids: Sequence[str],
+    scores: Sequence[float],
+    mastery: float,
+    score: float | None,
 ) -> tuple[str, ...]:
     if method is CalculationMethod.LATEST:
-        return (rows[-1][1],)
+        return (ids[-1],)
     if method is CalculationMethod.HIGHEST:
-        best = max(range(len(rows)), key=lambda i: (rows[i][2], i))
-        return (rows[best][1],)
+        best = max(range(len(scores)), key=lambda i: (scores[i], i))
+        return (ids[best],)
     if method is CalculationMethod.N_MASTERY and score is not None:
-        return tuple([row[1] for row in rows if row[2] >= mastery])
-    return tuple([row[1] for row in rows])
+        return tuple([i for i, s in zip(ids, scores, strict=True) if s >= mastery])
+    return tuple(ids)
 
 
 def _describe_method(method: CalculationMethod, n: int | None) -> str:
@@ -381,19 +444,21 @@ def _describe_method(method: CalculationMethod, n: int | None) -> str:
     return method.value
 
 
-def _describe_rows(rows: list[_Row]) -> str:
-    kinds = [row[4] for row in rows]
-    listed = ", ".join(f"{kinds.count(kind)} {kind}" for kind in sorted(set(kinds)))
-    last = rows[-1][0].isoformat().replace("+00:00", "Z")  # rows hold UTC instants
-    return f"{len(rows)} evidence ({listed}; last observed {last})"
+def summarize_kinds(kinds: Sequence[str]) -> str:
+    """``"2 assessment, 1 observation"``: how many of each kind, kinds in name order."""
+    return ", ".join(f"{kinds.count(kind)} {kind}" for kind in sorted(set(kinds)))
 
 
-def _no_score_reason(method: CalculationMethod, plan: _CompetencyPlan, rows: list[_Row]) -> str:
-    if method is CalculationMethod.N_MASTERY:
-        mastering = sum(1 for row in rows if row[2] >= plan.mastery)
+def evidence_text(count: int, kinds: str, last_observed: str) -> str:
+    """How an explanation describes the evidence behind a result."""
+    return f"{count} evidence ({kinds}; last observed {last_observed})"
+
+
+def _no_score_reason(plan: _CompetencyPlan, count: int, mastering: int) -> str:
+    if plan.method is CalculationMethod.N_MASTERY:
         return (
             f"not rated: n_mastery needs {plan.n} results at or above {plan.mastery:g} points;"
-            f" {len(rows)} results, {mastering} mastering"
+            f" {count} results, {mastering} mastering"
         )
     return "not rated: no usable score"
 
