@@ -401,7 +401,7 @@ def _make_evidence(values: dict[str, Any]) -> Evidence:
     """
     evidence: Evidence = _new(Evidence)
     _set(evidence, "__dict__", values)
-    _set(evidence, "__pydantic_fields_set__", _EVIDENCE_FIELDS_SET)
+    _set(evidence, "__pydantic_fields_set__", set(_EVIDENCE_FIELDS_SET))
     _set(evidence, "__pydantic_extra__", None)
     _set(evidence, "__pydantic_private__", None)
     return evidence
