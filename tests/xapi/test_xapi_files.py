@@ -134,7 +134,7 @@ def test_missing_actor_in_a_file_is_an_error_with_line_and_id(tmp_path: Path) ->
         list(adapter.read_file(path))
     expected = f"{path}:2, field 'actor': statement {items[1]['id']}: statement has no actor"
     assert expected in str(caught.value)
-    lenient = [b for b in adapter.read_file(path, strict=False)]
+    lenient = list(adapter.read_file(path, strict=False))
     assert adapter.stats.bad == 1
     assert adapter.stats.statements == 3
     assert sum(len(b.evidence) for b in lenient) == 0  # no competency mapping in this config

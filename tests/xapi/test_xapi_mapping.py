@@ -241,7 +241,7 @@ def test_competencies_from_rules_iris_context_and_extensions() -> None:
         "comm.written",
         "ts.escalation",
     ]
-    assert [e.id for e in made][0] == f"xapi:{context['id']}:quiz"
+    assert next(e.id for e in made) == f"xapi:{context['id']}:quiz"
     project = statement("completed", activity="https://courses.example.org/project")
     assert one(project).kind == EvidenceKind.PROJECT_ARTIFACT
 
@@ -402,7 +402,7 @@ def test_mapping_files_json_and_toml(tmp_path: Path) -> None:
     assert "colour" in text
     broken = tmp_path / "broken.toml"
     broken.write_text("[identity\n")
-    with pytest.raises(ValidationError, match="broken.toml"):
+    with pytest.raises(ValidationError, match=r"broken\.toml"):
         load_mapping(broken)
 
 
