@@ -23,6 +23,7 @@ import hashlib
 import math
 import tomllib
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -558,7 +559,7 @@ class StatementMapper:
         )
         self._competency_ext = config.competency_extension
         self._rules_cache: dict[str, tuple[_Rule, ...]] = {}
-        self._launches: dict[tuple[Any, str], tuple[Any, Any]] = {}
+        self._launches: OrderedDict[tuple[Any, str], tuple[Any, Any]] = OrderedDict()
         self._source = config.source_system
         self._visibility = config.visibility
         self._respect_move_on = config.cmi5.respect_move_on
@@ -804,7 +805,7 @@ class StatementMapper:
         if type(object_id) is not str:
             return
         if len(self._launches) >= _LAUNCH_LIMIT:
-            self._launches.pop(next(iter(self._launches)))
+            self._launches.popitem(last=False)  # O(1); dict's next(iter()) is not
         self._launches[(context.get("registration"), object_id)] = (move_on, mastery)
 
     def _launch_of(self, context: dict[str, Any] | None, object_id: Any) -> tuple[Any, Any] | None:
