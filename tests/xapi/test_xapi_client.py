@@ -11,7 +11,7 @@ import requests
 import responses
 from pydantic import SecretStr
 
-from comp_adapters.errors import AuthenticationError, ConfigurationError
+from comp_adapters.errors import AuthenticationError, ConfigurationError, FatalRemoteError
 from comp_adapters.http import HttpTransport, RetryPolicy
 from comp_adapters.xapi import OAuth2Credentials, StatementQuery, XapiClient
 
@@ -195,3 +195,17 @@ def test_bad_credentials_do_not_leak() -> None:
     assert "HTTP 401" in str(caught.value)
     with pytest.raises(ConfigurationError):
         make_client(key="only-key", secret=None)
+
+
+@responses.activate
+def test_unusable_answers_are_fatal_remote_errors() -> None:
+    responses.get(ENDPOINT + "about", body="<html>")
+    responses.get(ENDPOINT + "statements", json={"statements": "nope"})
+    responses.post(ENDPOINT + "statements", json={"ids": []})
+    with pytest.raises(FatalRemoteError, match="About resource"):
+        make_client().about()
+    client = make_client(version="1.0.3")
+    with pytest.raises(FatalRemoteError, match="without a StatementResult"):
+        client.get_statements(StatementQuery())
+    with pytest.raises(FatalRemoteError, match="did not answer with ids"):
+        client.post_statements([{"id": "x"}])

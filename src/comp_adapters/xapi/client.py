@@ -217,13 +217,7 @@ class XapiClient:
         try:
             return wire.About.model_validate(orjson.loads(response.content))
         except (orjson.JSONDecodeError, ValueError):
-            raise FatalRemoteError(
-                "the About resource is not valid JSON",
-                adapter=ADAPTER,
-                operation="about",
-                url=redact_url(response.url or ""),
-                status=response.status_code,
-            ) from None
+            raise _bad_answer("the About resource is not valid JSON", response, "about") from None
 
     @property
     def version(self) -> str:
@@ -296,13 +290,10 @@ class XapiClient:
             data=orjson.dumps(statements),
             headers={"Content-Type": "application/json"},
         )
-        ids = orjson.loads(response.content)
+        ids = self._json(response, "post statements")
         if not isinstance(ids, list):
-            raise FatalRemoteError(
-                "POST statements did not answer with a list of ids",
-                adapter=ADAPTER,
-                operation="post statements",
-                status=response.status_code,
+            raise _bad_answer(
+                "POST statements did not answer with ids", response, "post statements"
             )
         return [str(i) for i in ids]
 
@@ -326,24 +317,12 @@ class XapiClient:
         try:
             return orjson.loads(response.content)
         except orjson.JSONDecodeError:
-            raise FatalRemoteError(
-                "the LRS answered with invalid JSON",
-                adapter=ADAPTER,
-                operation=operation,
-                url=redact_url(response.url or ""),
-                status=response.status_code,
-            ) from None
+            raise _bad_answer("the LRS answered with invalid JSON", response, operation) from None
 
     def _page(self, response: requests.Response, operation: str) -> StatementPage:
         body = self._json(response, operation)
         if not isinstance(body, dict) or not isinstance(body.get("statements", []), list):
-            raise FatalRemoteError(
-                "the LRS answered without a StatementResult",
-                adapter=ADAPTER,
-                operation=operation,
-                url=redact_url(response.url or ""),
-                status=response.status_code,
-            )
+            raise _bad_answer("the LRS answered without a StatementResult", response, operation)
         more = body.get("more")
         through = response.headers.get(wire.CONSISTENT_THROUGH_HEADER)
         return StatementPage(
@@ -351,3 +330,14 @@ class XapiClient:
             more=more if isinstance(more, str) and more else None,
             consistent_through=parse_instant(through) if through else None,
         )
+
+
+def _bad_answer(message: str, response: requests.Response, operation: str) -> FatalRemoteError:
+    """The error for an answer we cannot use (no secret in it: the URL is redacted)."""
+    return FatalRemoteError(
+        message,
+        adapter=ADAPTER,
+        operation=operation,
+        url=redact_url(response.url or ""),
+        status=response.status_code,
+    )
