@@ -28,7 +28,9 @@ from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 ADAPTER_GROUP = "comp_adapters.adapters"
 FORMAT_GROUP = "comp_adapters.formats"
 
-BUILTIN_ADAPTERS: Mapping[str, str] = {}
+BUILTIN_ADAPTERS: Mapping[str, str] = {
+    "xapi": "comp_adapters.xapi.adapter:XapiAdapter",
+}
 """Adapter name -> ``module:attribute`` of its adapter class."""
 
 BUILTIN_FORMATS: Mapping[str, str] = {

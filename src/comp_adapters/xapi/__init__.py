@@ -1,0 +1,47 @@
+"""xAPI: evidence from a Learning Record Store (incremental, voids honoured) or from statement
+files, mapped declaratively; computed proficiency written back as statements."""
+
+from comp_adapters.xapi.adapter import ReadStats, XapiAdapter, from_tincan
+from comp_adapters.xapi.client import OAuth2Credentials, StatementPage, XapiClient
+from comp_adapters.xapi.files import iter_statement_file, iter_statement_lines
+from comp_adapters.xapi.mapping import (
+    DEFAULT_VERB_RULES,
+    ActivityRule,
+    IdentityConfig,
+    IdentityMap,
+    LearnerIdentity,
+    MappingConfig,
+    StatementMapper,
+    VerbRule,
+    evidence_id,
+    load_mapping,
+    mapping_from_data,
+    proficiency_statement,
+    proficiency_statement_id,
+)
+from comp_adapters.xapi.wire import StatementQuery
+
+__all__ = [
+    "DEFAULT_VERB_RULES",
+    "ActivityRule",
+    "IdentityConfig",
+    "IdentityMap",
+    "LearnerIdentity",
+    "MappingConfig",
+    "OAuth2Credentials",
+    "ReadStats",
+    "StatementMapper",
+    "StatementPage",
+    "StatementQuery",
+    "VerbRule",
+    "XapiAdapter",
+    "XapiClient",
+    "evidence_id",
+    "from_tincan",
+    "iter_statement_file",
+    "iter_statement_lines",
+    "load_mapping",
+    "mapping_from_data",
+    "proficiency_statement",
+    "proficiency_statement_id",
+]

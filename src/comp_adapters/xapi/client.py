@@ -1,0 +1,343 @@
+"""HTTP client of the xAPI Statement API (1.0.3 and 2.0.0), as a consumer and a writer.
+
+One method per remote route. Timeouts, retries (429 with ``Retry-After``, 5xx on idempotent
+requests), error mapping and redaction come from :class:`~comp_adapters.http.HttpTransport`.
+Authentication is HTTP Basic (key/secret) or OAuth 2.0 client credentials (a bearer token
+fetched from a token URL and fetched again when it expires or the LRS answers 401). The xAPI
+version is negotiated through ``GET /about`` unless it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+import requests
+from oauthlib.oauth2 import BackendApplicationClient
+from oauthlib.oauth2.rfc6749.errors import OAuth2Error
+from pydantic import SecretStr
+
+from comp_adapters.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FatalRemoteError,
+    NotFoundError,
+)
+from comp_adapters.http import HttpTransport, redact_url
+from comp_adapters.xapi import wire
+from comp_adapters.xapi.mapping import parse_instant
+
+log = logging.getLogger("comp_adapters.xapi")
+
+ADAPTER = "xapi"
+
+
+@dataclass(frozen=True, slots=True)
+class StatementPage:
+    """One page of ``GET /statements``: parsed statements, the ``more`` link (``None`` when
+    done) and ``X-Experience-API-Consistent-Through`` (``None`` when the LRS omits it)."""
+
+    statements: list[Any]
+    more: str | None
+    consistent_through: datetime | None
+
+
+class BasicAuth(requests.auth.AuthBase):
+    """HTTP Basic with an LRS key and secret; the secret never appears in a repr."""
+
+    def __init__(self, key: str, secret: SecretStr) -> None:
+        self._auth = requests.auth.HTTPBasicAuth(key, secret.get_secret_value())
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        prepared: requests.PreparedRequest = self._auth(request)
+        return prepared
+
+    def __repr__(self) -> str:
+        return "BasicAuth(***)"
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Sends the client's current OAuth 2.0 access token (fetching one when needed)."""
+
+    def __init__(self, client: XapiClient) -> None:
+        self._client = client
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._client.access_token()}"
+        return request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(***)"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Credentials:
+    """OAuth 2.0 client credentials: client id/secret (the LRS key/secret) and token URL."""
+
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    scope: str | None = None
+
+
+class XapiClient:
+    """The Statement API of one LRS endpoint (e.g. ``https://lrs.example.org/xAPI/``)."""
+
+    def __init__(
+        self,
+        transport: HttpTransport,
+        *,
+        key: str | None = None,
+        secret: SecretStr | None = None,
+        oauth2: OAuth2Credentials | None = None,
+        version: str | None = None,
+    ) -> None:
+        if not transport.base_url.endswith("/"):
+            transport.base_url += "/"
+        self._transport = transport
+        self._oauth2 = oauth2
+        self._token: str | None = None
+        self._token_expires: float | None = None
+        self._auth: requests.auth.AuthBase | None
+        if oauth2 is not None:
+            transport.check_url(oauth2.token_url)
+            transport.redactor.add(oauth2.client_secret.get_secret_value())
+            self._auth = BearerAuth(self)
+        elif key is not None and secret is not None:
+            transport.redactor.add(secret.get_secret_value())
+            self._auth = BasicAuth(key, secret)
+        elif key is None and secret is None:
+            self._auth = None
+        else:
+            raise ConfigurationError("xapi: give both key and secret (or neither)")
+        if version is not None and version not in wire.SUPPORTED_VERSIONS:
+            raise ConfigurationError(
+                f"xapi: version {version!r} is not supported "
+                f"(supported: {', '.join(wire.SUPPORTED_VERSIONS)})"
+            )
+        self._version = version
+
+    def __repr__(self) -> str:
+        return f"XapiClient({redact_url(self._transport.base_url)!r})"
+
+    @property
+    def transport(self) -> HttpTransport:
+        return self._transport
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        versioned: bool = True,
+        **kwargs: Any,
+    ) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if versioned:
+            headers[wire.VERSION_HEADER] = self.version
+        for attempt in (1, 2):
+            try:
+                return self._transport.request(
+                    method, path, operation=operation, headers=headers, auth=self._auth, **kwargs
+                )
+            except AuthenticationError:
+                # An OAuth token may have expired early or been revoked: fetch a new one once.
+                if self._oauth2 is None or attempt == 2:
+                    raise
+                log.info("xapi %s: 401 with a bearer token; fetching a new token", operation)
+                self._token = None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def access_token(self) -> str:
+        """The current OAuth 2.0 access token, fetched when missing or about to expire."""
+        now = self._transport.clock()
+        if self._token is None or (
+            self._token_expires is not None and now >= self._token_expires - 30
+        ):
+            self.fetch_token()
+        assert self._token is not None  # noqa: S101 - set by fetch_token
+        return self._token
+
+    # -- routes --------------------------------------------------------------------------
+
+    def fetch_token(self) -> None:
+        """``POST <token_url>`` (OAuth 2.0 client credentials grant, RFC 6749 §4.4)."""
+        if self._oauth2 is None:
+            raise ConfigurationError("xapi: no OAuth 2.0 credentials configured")
+        creds = self._oauth2
+        oauth = BackendApplicationClient(client_id=creds.client_id)
+        body = oauth.prepare_request_body(scope=creds.scope, include_client_id=False)
+        requested_at = self._transport.clock()
+        response = self._transport.request(
+            "POST",
+            creds.token_url,
+            operation="fetch OAuth token",
+            idempotent=True,
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            auth=requests.auth.HTTPBasicAuth(
+                creds.client_id, creds.client_secret.get_secret_value()
+            ),
+        )
+        try:
+            token = oauth.parse_request_body_response(response.text, scope=creds.scope)
+        except (OAuth2Error, ValueError) as exc:
+            raise AuthenticationError(
+                f"token response not understood: {type(exc).__name__}",
+                adapter=ADAPTER,
+                operation="fetch OAuth token",
+                url=redact_url(creds.token_url),
+                status=response.status_code,
+            ) from None
+        access = token.get("access_token")
+        if not isinstance(access, str) or not access:
+            raise AuthenticationError(
+                "token response has no access_token",
+                adapter=ADAPTER,
+                operation="fetch OAuth token",
+                url=redact_url(creds.token_url),
+                status=response.status_code,
+            )
+        self._transport.redactor.add(access)
+        self._token = access
+        expires_in = token.get("expires_in")
+        self._token_expires = (
+            requested_at + float(expires_in) if isinstance(expires_in, int | float) else None
+        )
+
+    def about(self) -> wire.About:
+        """``GET about``: the xAPI versions the LRS speaks (no version header needed)."""
+        response = self._send("GET", "about", operation="about", versioned=False)
+        try:
+            return wire.About.model_validate(orjson.loads(response.content))
+        except (orjson.JSONDecodeError, ValueError):
+            raise _bad_answer("the About resource is not valid JSON", response, "about") from None
+
+    @property
+    def version(self) -> str:
+        """The xAPI version sent on every request (negotiated on first use)."""
+        if self._version is None:
+            self._version = self.negotiate_version()
+        return self._version
+
+    def negotiate_version(self) -> str:
+        """The highest version both sides speak, from ``GET about``."""
+        offered = self.about().version
+        for version in wire.SUPPORTED_VERSIONS:
+            major_minor = version.rsplit(".", 1)[0]
+            if any(v == version or v.rsplit(".", 1)[0] == major_minor for v in offered):
+                log.debug("xapi: using version %s (LRS offers %s)", version, offered)
+                return version
+        raise ConfigurationError(
+            f"xapi: the LRS speaks {', '.join(offered) or 'no version'}; this library speaks "
+            f"{', '.join(wire.SUPPORTED_VERSIONS)}"
+        )
+
+    def get_statements(self, query: wire.StatementQuery) -> StatementPage:
+        """``GET statements`` with filters: one page (follow :attr:`StatementPage.more`)."""
+        if query.statement_id is not None or query.voided_statement_id is not None:
+            raise ConfigurationError("xapi: use get_statement / get_voided_statement for ids")
+        response = self._send(
+            "GET", "statements", operation="get statements", params=query.to_params()
+        )
+        return self._page(response, "get statements")
+
+    def get_more(self, more: str) -> StatementPage:
+        """``GET <more>``: the next page; the link is resolved against the server root."""
+        response = self._send("GET", more, operation="get more statements")
+        return self._page(response, "get more statements")
+
+    def get_statement(self, statement_id: str) -> dict[str, Any] | None:
+        """``GET statements?statementId=``: one statement, ``None`` if absent (or voided)."""
+        return self._single("statementId", statement_id, "get statement")
+
+    def get_voided_statement(self, statement_id: str) -> dict[str, Any] | None:
+        """``GET statements?voidedStatementId=``: a voided statement, ``None`` if the LRS
+        has no voided statement with that id."""
+        return self._single("voidedStatementId", statement_id, "get voided statement")
+
+    def put_statement(self, statement_id: str, statement: dict[str, Any]) -> bool:
+        """``PUT statements?statementId=``: store under a chosen id. ``True`` when stored now
+        (204), ``False`` when the LRS already holds that id (409): both mean done."""
+        response = self._send(
+            "PUT",
+            "statements",
+            operation="put statement",
+            params={"statementId": statement_id},
+            data=orjson.dumps(statement),
+            headers={"Content-Type": "application/json"},
+            expected=(409,),
+        )
+        if response.status_code == 409:
+            log.info("xapi: statement %s already in the LRS (409)", statement_id)
+            return False
+        return True
+
+    def post_statements(self, statements: list[dict[str, Any]]) -> list[str]:
+        """``POST statements``: store a batch; returns the ids in order (LRS-assigned ones
+        included). Repeatable when every statement has an id (the LRS de-duplicates)."""
+        response = self._send(
+            "POST",
+            "statements",
+            operation="post statements",
+            idempotent=all("id" in s for s in statements),
+            data=orjson.dumps(statements),
+            headers={"Content-Type": "application/json"},
+        )
+        ids = self._json(response, "post statements")
+        if not isinstance(ids, list):
+            raise _bad_answer(
+                "POST statements did not answer with ids", response, "post statements"
+            )
+        return [str(i) for i in ids]
+
+    # -- parsing -------------------------------------------------------------------------
+
+    def _single(
+        self, param: Literal["statementId", "voidedStatementId"], value: str, operation: str
+    ) -> dict[str, Any] | None:
+        try:
+            response = self._send("GET", "statements", operation=operation, params={param: value})
+        except NotFoundError:
+            return None
+        body = self._json(response, operation)
+        if isinstance(body, dict) and isinstance(body.get("statements"), list):
+            # Some LRSs wrap a single statement in a StatementResult.
+            found = body["statements"]
+            return found[0] if found and isinstance(found[0], dict) else None
+        return body if isinstance(body, dict) else None
+
+    def _json(self, response: requests.Response, operation: str) -> Any:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise _bad_answer("the LRS answered with invalid JSON", response, operation) from None
+
+    def _page(self, response: requests.Response, operation: str) -> StatementPage:
+        body = self._json(response, operation)
+        if not isinstance(body, dict) or not isinstance(body.get("statements", []), list):
+            raise _bad_answer("the LRS answered without a StatementResult", response, operation)
+        more = body.get("more")
+        through = response.headers.get(wire.CONSISTENT_THROUGH_HEADER)
+        return StatementPage(
+            statements=body.get("statements", []),
+            more=more if isinstance(more, str) and more else None,
+            consistent_through=parse_instant(through) if through else None,
+        )
+
+
+def _bad_answer(message: str, response: requests.Response, operation: str) -> FatalRemoteError:
+    """The error for an answer we cannot use (no secret in it: the URL is redacted)."""
+    return FatalRemoteError(
+        message,
+        adapter=ADAPTER,
+        operation=operation,
+        url=redact_url(response.url or ""),
+        status=response.status_code,
+    )

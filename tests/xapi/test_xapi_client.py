@@ -1,0 +1,211 @@
+"""The Statement API client against `responses`: what the real LRS cannot show us."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+from pydantic import SecretStr
+
+from comp_adapters.errors import AuthenticationError, ConfigurationError, FatalRemoteError
+from comp_adapters.http import HttpTransport, RetryPolicy
+from comp_adapters.xapi import OAuth2Credentials, StatementQuery, XapiClient
+
+ROOT = "https://lrs.example.org"
+ENDPOINT = f"{ROOT}/data/xAPI/"
+TOKEN_URL = "https://auth.example.org/oauth2/token"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def make_client(clock: Clock | None = None, **options: Any) -> XapiClient:
+    clock = clock or Clock()
+    transport = HttpTransport(
+        adapter="xapi",
+        base_url=ENDPOINT,
+        clock=clock,
+        sleep=clock.sleep,
+        retry=RetryPolicy(attempts=3, jitter=False),
+    )
+    options.setdefault("key", "reader")
+    options.setdefault("secret", SecretStr("s3cret-value"))
+    return XapiClient(transport, **options)
+
+
+def page(statements: list[Any], more: str = "", through: str = "2026-01-01T00:00:00.000Z") -> dict:
+    return {
+        "json": {"statements": statements, "more": more},
+        "headers": {"X-Experience-API-Consistent-Through": through},
+    }
+
+
+@responses.activate
+def test_version_negotiated_with_a_2_0_only_server() -> None:
+    responses.get(ENDPOINT + "about", json={"version": ["2.0.0"]})
+
+    def statements(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        version = request.headers.get("X-Experience-API-Version", "")
+        if not version.startswith("2.0"):
+            return 400, {}, json.dumps({"message": f"unsupported version {version!r}"})
+        return 200, {"X-Experience-API-Version": "2.0.0"}, json.dumps({"statements": []})
+
+    responses.add_callback(responses.GET, ENDPOINT + "statements", callback=statements)
+    client = make_client()
+    assert client.get_statements(StatementQuery(limit=1)).statements == []
+    assert client.version == "2.0.0"
+    about = responses.calls[0].request
+    assert "X-Experience-API-Version" not in about.headers
+
+
+@pytest.mark.parametrize(
+    ("offered", "chosen"),
+    [(["1.0.3"], "1.0.3"), (["1.0.0", "1.0.1"], "1.0.3"), (["1.0.3", "2.0.0"], "2.0.0")],
+)
+@responses.activate
+def test_version_choice(offered: list[str], chosen: str) -> None:
+    responses.get(ENDPOINT + "about", json={"version": offered, "X-Experience-API-Version": "x"})
+    assert make_client().negotiate_version() == chosen
+
+
+@responses.activate
+def test_no_common_version_is_a_configuration_error() -> None:
+    responses.get(ENDPOINT + "about", json={"version": ["0.95"]})
+    with pytest.raises(ConfigurationError, match=r"0\.95"):
+        make_client().negotiate_version()
+    with pytest.raises(ConfigurationError, match="not supported"):
+        make_client(version="1.1.0")
+
+
+@responses.activate
+def test_more_links_resolve_against_the_server_root_and_filters_are_sent() -> None:
+    responses.get(ENDPOINT + "statements", **page([{"id": "a"}], more="/data/xAPI/statements?c=1"))
+    responses.get(f"{ROOT}/data/xAPI/statements?c=1", **page([{"id": "b"}]))
+    client = make_client(version="1.0.3")
+    first = client.get_statements(
+        StatementQuery(verb="https://v/passed", agent={"mbox": "mailto:a@b.org"}, ascending=True)
+    )
+    assert first.more == "/data/xAPI/statements?c=1"
+    assert first.consistent_through is not None
+    second = client.get_more(first.more)
+    assert second.statements == [{"id": "b"}]
+    assert second.more is None
+    sent = parse_qs(urlsplit(responses.calls[0].request.url or "").query)
+    assert sent == {
+        "verb": ["https://v/passed"],
+        "agent": ['{"mbox":"mailto:a@b.org"}'],
+        "ascending": ["true"],
+    }
+    assert responses.calls[1].request.url == f"{ROOT}/data/xAPI/statements?c=1"
+    assert all(c.request.headers["X-Experience-API-Version"] == "1.0.3" for c in responses.calls)
+
+
+@responses.activate
+def test_429_with_retry_after_is_waited_out() -> None:
+    responses.get(
+        ENDPOINT + "statements", status=429, headers={"Retry-After": "7"}, json={"message": "slow"}
+    )
+    responses.get(ENDPOINT + "statements", **page([{"id": "a"}]))
+    clock = Clock()
+    client = make_client(clock, version="1.0.3")
+    assert client.get_statements(StatementQuery()).statements == [{"id": "a"}]
+    assert clock.slept == [7.0]
+
+
+@responses.activate
+def test_single_statements_put_and_conflicts() -> None:
+    responses.get(ENDPOINT + "statements", status=404, json={"message": "no"})
+    responses.put(ENDPOINT + "statements?statementId=s1", status=204)
+    responses.put(ENDPOINT + "statements?statementId=s2", status=409, json={"message": "exists"})
+    client = make_client(version="1.0.3")
+    assert client.get_voided_statement("x") is None
+    assert client.get_statement("x") is None
+    assert client.put_statement("s1", {"id": "s1"}) is True
+    assert client.put_statement("s2", {"id": "s2"}) is False
+    with pytest.raises(ConfigurationError):
+        client.get_statements(StatementQuery(statement_id="x"))
+
+
+@responses.activate
+def test_oauth2_client_credentials_token_expiry_and_401() -> None:
+    tokens = iter(["tok-one", "tok-two", "tok-three"])
+
+    def token(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        assert request.headers["Authorization"].startswith("Basic ")
+        assert parse_qs(str(request.body)) == {
+            "grant_type": ["client_credentials"],
+            "scope": ["statements/read"],
+        }
+        body = {"access_token": next(tokens), "token_type": "Bearer", "expires_in": 300}
+        return 200, {}, json.dumps(body)
+
+    seen: list[str] = []
+
+    def statements(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        auth = request.headers["Authorization"]
+        seen.append(auth)
+        if auth == "Bearer tok-two":  # revoked early by the server
+            return 401, {}, json.dumps({"message": "token expired"})
+        return 200, {}, json.dumps({"statements": []})
+
+    responses.add_callback(responses.POST, TOKEN_URL, callback=token)
+    responses.add_callback(responses.GET, ENDPOINT + "statements", callback=statements)
+    clock = Clock()
+    client = make_client(
+        clock,
+        key=None,
+        secret=None,
+        version="2.0.0",
+        oauth2=OAuth2Credentials(
+            token_url=TOKEN_URL,
+            client_id="client-7",
+            client_secret=SecretStr("very-secret"),
+            scope="statements/read",
+        ),
+    )
+    client.get_statements(StatementQuery())
+    client.get_statements(StatementQuery())
+    clock.now += 290  # within 30 s of expiry: fetch a new token first
+    client.get_statements(StatementQuery())  # tok-two gets 401 -> tok-three
+    assert seen == ["Bearer tok-one", "Bearer tok-one", "Bearer tok-two", "Bearer tok-three"]
+    assert "very-secret" not in repr(client)
+
+
+@responses.activate
+def test_bad_credentials_do_not_leak() -> None:
+    responses.get(ENDPOINT + "statements", status=401, json={"message": "bad s3cret-value"})
+    client = make_client(version="1.0.3")
+    with pytest.raises(AuthenticationError) as caught:
+        client.get_statements(StatementQuery())
+    assert "s3cret-value" not in str(caught.value)
+    assert "HTTP 401" in str(caught.value)
+    with pytest.raises(ConfigurationError):
+        make_client(key="only-key", secret=None)
+
+
+@responses.activate
+def test_unusable_answers_are_fatal_remote_errors() -> None:
+    responses.get(ENDPOINT + "about", body="<html>")
+    responses.get(ENDPOINT + "statements", json={"statements": "nope"})
+    responses.post(ENDPOINT + "statements", json={"ids": []})
+    with pytest.raises(FatalRemoteError, match="About resource"):
+        make_client().about()
+    client = make_client(version="1.0.3")
+    with pytest.raises(FatalRemoteError, match="without a StatementResult"):
+        client.get_statements(StatementQuery())
+    with pytest.raises(FatalRemoteError, match="did not answer with ids"):
+        client.post_statements([{"id": "x"}])

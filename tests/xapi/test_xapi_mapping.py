@@ -1,0 +1,500 @@
+"""Pure tests of statements -> evidence, proficiency -> statements, and the wire models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comp_adapters.core.evidence import Evidence, EvidenceKind
+from comp_adapters.core.proficiency import Proficiency
+from comp_adapters.errors import MappingError, ValidationError
+from comp_adapters.xapi import wire
+from comp_adapters.xapi.mapping import (
+    BAD,
+    EVIDENCE,
+    SKIP,
+    VOID,
+    IdentityConfig,
+    MappingConfig,
+    StatementMapper,
+    load_mapping,
+    mapping_from_data,
+    mbox_sha1sum,
+    parse_instant,
+    proficiency_statement,
+    proficiency_statement_id,
+    score_of,
+)
+from tests.xapi.conftest import account, statement, void
+
+HOME = "https://lms.example.org"
+QUIZ = "https://courses.example.org/quiz/1"
+CMI5 = {"objectType": "Activity", "id": wire.CMI5_CATEGORY}
+CONFIG = mapping_from_data(
+    {
+        "identity": {
+            "account_home_pages": [HOME],
+            "learners": [
+                {"learner": "carla", "mbox": "mailto:Carla@Example.ORG"},
+                {"learner": "dev", "openid": "https://id.example.org/dev"},
+                {"learner": "eve", "account": {"homePage": "https://other.org", "name": "e1"}},
+                {"learner": "fay", "mbox_sha1sum": "A" * 40},
+            ],
+        },
+        "activities": [
+            {"id": QUIZ, "competencies": ["quiz"]},
+            {"prefix": "https://courses.example.org/sim/", "competencies": ["sim"]},
+            {
+                "prefix": "https://courses.example.org/graded/",
+                "competencies": ["graded"],
+                "when": {"https://example.org/ext/mode": "graded"},
+            },
+            {
+                "id": "https://courses.example.org/project",
+                "competencies": ["project"],
+                "verbs": ["http://adlnet.gov/expapi/verbs/completed"],
+                "kind": "project_artifact",
+            },
+            {
+                "id": "https://courses.example.org/au/7",
+                "competencies": ["au7"],
+                "mastery_score": 0.8,
+                "move_on": "Passed",
+            },
+        ],
+        "competency_iris": {"https://competencies.example.org/listening": "comm.listening"},
+        "competency_iri_base": "https://competencies.example.org/cs/",
+        "competency_extension": "https://example.org/ext/competency",
+    }
+)
+
+
+def run(item: Any, config: MappingConfig = CONFIG) -> tuple[str, Any]:
+    return StatementMapper(config).map(item)
+
+
+def one(item: Any, config: MappingConfig = CONFIG) -> Evidence:
+    kind, value = run(item, config)
+    assert kind == EVIDENCE, value
+    assert len(value) == 1
+    evidence: Evidence = value[0]
+    return evidence
+
+
+@pytest.mark.parametrize(
+    ("verb", "result", "kind", "success", "score"),
+    [
+        ("passed", {"score": {"scaled": 0.9}}, EvidenceKind.ASSESSMENT, True, 0.9),
+        ("https://adlnet.gov/expapi/verbs/passed", {}, EvidenceKind.ASSESSMENT, True, None),
+        ("failed", {"score": {"raw": 3, "min": 0, "max": 10}}, EvidenceKind.ASSESSMENT, False, 0.3),
+        ("completed", None, EvidenceKind.COURSE_COMPLETION, True, None),
+        ("mastered", None, EvidenceKind.ASSESSMENT, True, None),
+        ("scored", {"score": {"scaled": 0.4}}, EvidenceKind.ASSESSMENT, None, 0.4),
+        (
+            "scored",
+            {"score": {"scaled": 0.4}, "success": False},
+            EvidenceKind.ASSESSMENT,
+            False,
+            0.4,
+        ),
+        (
+            "https://w3id.org/xapi/adl/verbs/satisfied",
+            None,
+            EvidenceKind.COURSE_COMPLETION,
+            True,
+            None,
+        ),
+        ("http://w3id.org/xapi/adl/verbs/waived", None, EvidenceKind.ATTESTATION, True, None),
+        ("https://w3id.org/xapi/tla/verbs/achieved", None, EvidenceKind.ATTESTATION, True, None),
+        ("https://w3id.org/xapi/tla/verbs/revoked", None, EvidenceKind.CERTIFICATION, False, None),
+        ("http://id.tincanapi.com/verb/earned", None, EvidenceKind.CERTIFICATION, True, None),
+        ("passed", {"success": False}, EvidenceKind.ASSESSMENT, False, None),
+    ],
+)
+def test_verbs_give_kind_and_verdict(
+    verb: str, result: Any, kind: EvidenceKind, success: bool | None, score: float | None
+) -> None:
+    evidence = one(statement(verb, result=result))
+    assert (evidence.kind, evidence.success, evidence.score) == (kind, success, score)
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        (statement("experienced"), "verb is no evidence"),
+        (statement("answered", scaled=1.0), "verb is no evidence"),
+        (statement(activity="https://elsewhere.org/x"), "no competency for the activity"),
+        (statement(actor=account("zed", "https://unknown.org")), "unknown learner"),
+        (statement(object={"objectType": "SubStatement"}), "object is a SubStatement"),
+        (statement("scored"), "no result (score or success)"),
+        (
+            statement(context={"extensions": {wire.CMI5_LAUNCH_MODE_EXT: "Review"}}),
+            "cmi5 launchMode Review carries no judgement",
+        ),
+        (
+            statement(activity="https://courses.example.org/graded/a"),
+            "no competency for the activity",
+        ),
+        (
+            statement("passed", activity="https://courses.example.org/project"),
+            "no competency for the activity",
+        ),
+        (
+            statement(
+                "passed",
+                result={"success": True, "extensions": {wire.EXPLANATION_EXT: "computed"}},
+            ),
+            "computed proficiency statement",
+        ),
+    ],
+)
+def test_statements_that_match_nothing_are_skipped_with_a_reason(item: Any, reason: str) -> None:
+    assert run(item) == (SKIP, reason)
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ([], None),
+        ({**statement(), "actor": None}, "actor"),
+        ({k: v for k, v in statement().items() if k != "actor"}, "actor"),
+        ({k: v for k, v in statement().items() if k != "verb"}, "verb"),
+        ({**statement(), "verb": {"display": {}}}, "verb.id"),
+        ({k: v for k, v in statement().items() if k != "object"}, "object"),
+        ({**statement(), "id": 7}, "id"),
+        ({**statement(), "timestamp": "yesterday"}, "timestamp"),
+        ({**void("x"), "object": {"objectType": "Activity", "id": "x"}}, "object"),
+    ],
+)
+def test_bad_statements_are_reported_with_the_field(item: Any, field: str | None) -> None:
+    kind, (message, where) = run(item)
+    assert kind == BAD
+    assert where == field
+    assert message
+
+
+def test_voiding_statement_names_its_target() -> None:
+    assert run(void("1f2e")) == (VOID, "1f2e")
+    https_void = {**void("1f2e"), "verb": {"id": "https://adlnet.gov/expapi/verbs/voided"}}
+    assert run(https_void) == (VOID, "1f2e")
+
+
+@pytest.mark.parametrize(
+    ("actor", "learner"),
+    [
+        (account("ann"), "ann"),
+        ({"mbox": "mailto:Carla@example.org"}, "carla"),
+        ({"mbox": "mailto:Carla@EXAMPLE.org"}, "carla"),
+        ({"mbox_sha1sum": mbox_sha1sum("mailto:Carla@example.org")}, "carla"),
+        ({"mbox_sha1sum": "a" * 40}, "fay"),
+        ({"openid": "https://id.example.org/dev"}, "dev"),
+        (account("e1", "https://other.org"), "eve"),
+    ],
+)
+def test_every_ifi_maps_to_a_learner(actor: dict[str, Any], learner: str) -> None:
+    assert one(statement(actor=actor)).learner == learner
+
+
+def test_unknown_actors_can_be_kept_under_their_ifi() -> None:
+    config = CONFIG.model_copy(update={"identity": IdentityConfig(unknown="ifi")})
+    assert one(statement(actor={"mbox": "mailto:x@Y.org"}), config).learner == "mbox:x@y.org"
+    assert one(statement(actor=account("z", "https://h")), config).learner == "account:https://h|z"
+
+
+def test_competencies_from_rules_iris_context_and_extensions() -> None:
+    graded = statement(
+        activity="https://courses.example.org/graded/a",
+        context={"extensions": {"https://example.org/ext/mode": "graded"}},
+    )
+    assert one(graded).competency == "graded"
+    assert one(statement(activity="https://courses.example.org/sim/9")).competency == "sim"
+    tla = statement(
+        "https://w3id.org/xapi/tla/verbs/achieved",
+        object={
+            "objectType": "Activity",
+            "id": "https://competencies.example.org/listening",
+            "definition": {"type": wire.TLA_COMPETENCY_TYPE},
+        },
+    )
+    assert one(tla).competency == "comm.listening"
+    by_base = statement(activity="https://competencies.example.org/cs/ts.diagnosis")
+    assert one(by_base).competency == "ts.diagnosis"
+    context = statement(
+        context={
+            "contextActivities": {
+                "grouping": {"id": "https://competencies.example.org/listening"},
+                "other": [{"id": "https://competencies.example.org/cs/comm.written"}],
+            },
+            "extensions": {"https://example.org/ext/competency": ["ts.escalation", "bad key"]},
+        }
+    )
+    kind, made = run(context)
+    assert kind == EVIDENCE
+    assert [e.competency for e in made] == [
+        "quiz",
+        "comm.listening",
+        "comm.written",
+        "ts.escalation",
+    ]
+    assert next(e.id for e in made) == f"xapi:{context['id']}:quiz"
+    project = statement("completed", activity="https://courses.example.org/project")
+    assert one(project).kind == EvidenceKind.PROJECT_ARTIFACT
+
+
+def test_granted_competency_learner_is_the_object() -> None:
+    granted = statement(
+        "https://w3id.org/xapi/tla/verbs/conferred",
+        actor=account("registrar", "https://registry.org"),
+        object={"objectType": "Agent", "account": {"homePage": HOME, "name": "ann"}},
+        context={
+            "contextActivities": {
+                "grouping": [{"id": "https://competencies.example.org/listening"}]
+            }
+        },
+    )
+    evidence = one(granted)
+    assert (evidence.learner, evidence.competency, evidence.kind) == (
+        "ann",
+        "comm.listening",
+        EvidenceKind.CERTIFICATION,
+    )
+
+
+def test_tla_confidence_sign_is_the_verdict() -> None:
+    asserted = statement(
+        "https://w3id.org/xapi/tla/verbs/asserted",
+        context={"extensions": {wire.TLA_CONFIDENCE_EXT: -0.5}},
+    )
+    assert one(asserted).success is False
+
+
+def _cmi5(verb: str, *, au: str = QUIZ, reg: str = "r1", **kw: Any) -> dict[str, Any]:
+    extensions = kw.pop("extensions", {})
+    return statement(
+        verb,
+        activity=au,
+        context={
+            "registration": reg,
+            "contextActivities": {"category": [CMI5]},
+            "extensions": extensions,
+        },
+        **kw,
+    )
+
+
+def test_cmi5_mastery_score_judges_the_scaled_score() -> None:
+    ext = {wire.CMI5_MASTERY_SCORE_EXT: 0.86}
+    assert one(_cmi5("passed", scaled=0.88, extensions=ext)).success is True
+    # A "passed" below the masteryScore breaks cmi5's rule: the score decides.
+    assert one(_cmi5("passed", scaled=0.8, extensions=ext)).success is False
+    # From the activity's configured launch data.
+    au7 = "https://courses.example.org/au/7"
+    assert one(_cmi5("scored", au=au7, scaled=0.79)).success is False
+    assert one(_cmi5("scored", au=au7, scaled=0.8)).success is True
+
+
+def test_cmi5_move_on_decides_which_verdicts_count() -> None:
+    mapper = StatementMapper(CONFIG)
+    launched = _cmi5("launched", extensions={wire.CMI5_MOVE_ON_EXT: "Completed"})
+    assert mapper.map(launched) == (SKIP, "verb is no evidence")
+    assert mapper.map(_cmi5("passed", scaled=0.9)) == (
+        SKIP,
+        "cmi5 moveOn Completed: passed does not count",
+    )
+    assert mapper.map(_cmi5("completed"))[0] == EVIDENCE
+    # Another registration has no launch data: everything counts.
+    assert mapper.map(_cmi5("passed", reg="r2"))[0] == EVIDENCE
+    # Configured moveOn of an AU: Passed ignores completed.
+    au7 = "https://courses.example.org/au/7"
+    assert (
+        mapper.map(_cmi5("completed", au=au7))[1] == "cmi5 moveOn Passed: completed does not count"
+    )
+    # NotApplicable: no verdict counts; statements outside the cmi5 category are unaffected.
+    na = {wire.CMI5_MOVE_ON_EXT: "NotApplicable"}
+    assert mapper.map(_cmi5("passed", extensions=na))[0] == SKIP
+    assert mapper.map(statement("passed", context={"extensions": na}))[0] == EVIDENCE
+
+
+@pytest.mark.parametrize(
+    ("score", "expected"),
+    [
+        ({"scaled": 0.25}, 0.25),
+        ({"scaled": -0.5}, 0.0),
+        ({"scaled": 1}, 1.0),
+        ({"raw": 5, "min": 0, "max": 20}, 0.25),
+        ({"raw": 5}, None),
+        ({"raw": 5, "min": 10, "max": 10}, None),
+        ({"raw": 30, "min": 0, "max": 20}, 1.0),
+        ("0.5", None),
+        ({"scaled": True}, None),
+    ],
+)
+def test_score_from_scaled_else_raw_min_max(score: Any, expected: float | None) -> None:
+    assert score_of(score) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-01-05T10:00:00.123+01:00", datetime(2026, 1, 5, 9, 0, 0, 123000, tzinfo=UTC)),
+        ("2026-01-05T09:00:00Z", datetime(2026, 1, 5, 9, tzinfo=UTC)),
+        ("2026-01-05T09:00:00", datetime(2026, 1, 5, 9, tzinfo=UTC)),
+        ("not a time", None),
+        (None, None),
+    ],
+)
+def test_instants_are_utc(text: Any, expected: datetime | None) -> None:
+    assert parse_instant(text) == expected
+
+
+def test_fast_evidence_equals_fully_validated_evidence() -> None:
+    items = [
+        statement(scaled=0.5, stored="2026-01-06T00:00:00Z"),
+        statement(
+            "failed",
+            result={"score": {"raw": 1, "min": 0, "max": 4}},
+            context={
+                "extensions": {
+                    "https://w3id.org/xapi/comp/contextextensions/expires": "2027-01-01T00:00:00Z"
+                }
+            },
+        ),
+        statement("completed", actor={"openid": "https://id.example.org/dev"}),
+    ]
+    for item in items:
+        kind, made = run(item)
+        assert kind == EVIDENCE
+        for evidence in made:
+            dumped = evidence.model_dump()
+            assert Evidence.model_validate(dumped) == evidence
+            assert evidence.model_dump_json(exclude_defaults=True) == Evidence.model_validate(
+                dumped
+            ).model_dump_json(exclude_defaults=True)
+            assert evidence.model_copy(update={"voided": True}).voided
+
+
+def test_missing_statement_id_gets_a_stable_content_id() -> None:
+    item = {k: v for k, v in statement().items() if k != "id"}
+    first, second = one(item), one(json.loads(json.dumps(item)))
+    assert first.id == second.id
+    assert first.source_id == second.source_id
+
+
+def test_mapping_files_json_and_toml(tmp_path: Path) -> None:
+    toml = tmp_path / "mapping.toml"
+    toml.write_text(
+        'source_system = "lrs"\n[identity]\naccount_home_pages = ["https://lms"]\n'
+        '[[activities]]\nprefix = "https://c/"\ncompetencies = ["x"]\n'
+    )
+    assert load_mapping(toml).activities[0].competencies == ("x",)
+    bad = tmp_path / "mapping.json"
+    bad.write_text('{"activities": [{"competencies": []}], "colour": 1}')
+    with pytest.raises(ValidationError) as caught:
+        load_mapping(bad)
+    text = str(caught.value)
+    assert "mapping.json" in text
+    assert "activities.0.competencies" in text
+    assert "colour" in text
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[identity\n")
+    with pytest.raises(ValidationError, match=r"broken\.toml"):
+        load_mapping(broken)
+
+
+def _proficiency(**changes: Any) -> Proficiency:
+    base = {
+        "learner": "ann",
+        "competency": "ts.escalation",
+        "score": 3.0,
+        "level": "proficient",
+        "proficient": True,
+        "method": "latest",
+        "as_of": datetime(2026, 2, 1, tzinfo=UTC),
+        "explanation": "latest of 2 results: 3 points -> Proficient (proficient)",
+    }
+    return Proficiency.model_validate({**base, **changes})
+
+
+def test_proficiency_statement_is_deterministic_and_strict() -> None:
+    config = MappingConfig(
+        identity=IdentityConfig(push_home_page=HOME),
+        competency_iri_base="https://competencies.example.org/cs/",
+    )
+    first = proficiency_statement(_proficiency(), config=config)
+    assert first == proficiency_statement(_proficiency(), config=config)
+    assert first.id == proficiency_statement_id(_proficiency())
+    assert first.id != proficiency_statement_id(_proficiency(level="expert"))
+    assert first.id != proficiency_statement_id(
+        _proficiency(as_of=datetime(2026, 2, 2, tzinfo=UTC))
+    )
+    data = first.to_json()
+    assert data["actor"] == {"objectType": "Agent", "account": {"homePage": HOME, "name": "ann"}}
+    assert data["verb"]["id"] == wire.VERB_ACHIEVED
+    assert data["object"]["id"] == "https://competencies.example.org/cs/ts.escalation"
+    assert data["result"]["success"] is True
+    assert data["result"]["extensions"][wire.EXPLANATION_EXT].startswith("latest of 2")
+    assert data["timestamp"] == "2026-02-01T00:00:00.000Z"
+    # Our own statement, read back, is no evidence.
+    read_back = {**data, "actor": {"account": {"homePage": HOME, "name": "ann"}}}
+    own = MappingConfig(
+        identity=IdentityConfig(account_home_pages=(HOME,)),
+        competency_iri_base="https://competencies.example.org/cs/",
+    )
+    assert run(read_back, own) == (SKIP, "computed proficiency statement")
+    with pytest.raises(MappingError, match="no xAPI identity"):
+        proficiency_statement(_proficiency(), config=MappingConfig(competency_iri_base="x:"))
+    with pytest.raises(MappingError, match="no activity IRI"):
+        proficiency_statement(_proficiency(), config=MappingConfig(identity=config.identity))
+
+
+def test_wire_query_and_models() -> None:
+    query = wire.StatementQuery(
+        agent={"mbox": "mailto:a@b.org"},
+        verb="v",
+        activity="a?b&c",
+        registration="r",
+        related_activities=True,
+        related_agents=False,
+        since=datetime(2026, 1, 1, 10, 0, 0, 123456, tzinfo=UTC),
+        until=datetime(2026, 1, 2, tzinfo=UTC),
+        limit=5,
+        format="exact",
+        attachments=False,
+        ascending=True,
+    )
+    assert query.to_params() == {
+        "agent": '{"mbox":"mailto:a@b.org"}',
+        "verb": "v",
+        "activity": "a?b&c",
+        "registration": "r",
+        "related_activities": "true",
+        "related_agents": "false",
+        "since": "2026-01-01T10:00:00.123Z",
+        "until": "2026-01-02T00:00:00.000Z",
+        "limit": "5",
+        "format": "exact",
+        "attachments": "false",
+        "ascending": "true",
+    }
+    assert wire.StatementQuery(statement_id="x").to_params() == {"statementId": "x"}
+    lenient = wire.Statement.model_validate(
+        {
+            **statement(),
+            "context": {
+                "contextActivities": {"parent": {"id": "p"}},
+                "contextAgents": [{"objectType": "contextAgent", "agent": {"mbox": "mailto:i@x"}}],
+            },
+            "vendor": 1,
+        }
+    )
+    assert lenient.context is not None
+    assert lenient.context.context_activities == {"parent": [{"id": "p"}]}
+    with pytest.raises(ValueError, match="exactly one"):
+        wire.OutAgent(mbox="mailto:a@b.org", openid="https://x")
+    digest = hashlib.sha1(b"mailto:a@b.org", usedforsecurity=False).hexdigest()
+    assert mbox_sha1sum("mailto:a@B.ORG") == digest
