@@ -521,6 +521,7 @@ def framework_from_tree(
     tree: OutcomeTree,
     *,
     framework_key: str | None = None,
+    fallback_key: str = "canvas-outcomes",
     title: str | None = None,
     defaults: PullDefaults | None = None,
     source: str | None = None,
@@ -528,14 +529,15 @@ def framework_from_tree(
     """A core framework from an outcome tree.
 
     The framework is the group whose guid is ``framework_guid(framework_key)`` when there is
-    one, else the tree's single top-level group of that shape, else the whole tree. Keys
-    come from our guids (``<framework>:<competency>``), else from the guid itself.
+    one, else the tree's single top-level group (when no outcome sits at the top), else the
+    whole tree, keyed ``fallback_key`` unless its guids name one framework. Keys come from
+    our guids (``<framework>:<competency>``), else from the guid itself.
     """
     defaults = defaults or PullDefaults()
     frame, key = _find_frame(tree, framework_key)
     if frame is not None:
         tree = tree.subtree(frame.guid)
-    key = key or framework_key or "canvas-outcomes"
+    key = key or framework_key or fallback_key
     top = frame.guid if frame is not None else ROOT
     groups = [g for g in tree.groups if frame is None or g.guid != frame.guid]
     keys = _Keys(key)
@@ -638,7 +640,8 @@ def _find_frame(
         parsed = parse_guid(top_groups[0].guid)
         if parsed is not None and parsed.competency is None:
             return top_groups[0], parsed.framework
-    frameworks = {p.framework for p in map(parse_guid, _all_guids(tree)) if p is not None}
+    ours = [parse_guid(guid) for guid in _all_guids(tree)]
+    frameworks = {p.framework for p in ours if p is not None and p.competency is not None}
     return None, (frameworks.pop() if len(frameworks) == 1 else None)
 
 

@@ -34,7 +34,6 @@ from comp_adapters.canvas.mapping import (
     desired_tree,
     framework_from_tree,
     method_from_canvas,
-    parse_guid,
     scale_from_ratings,
 )
 from comp_adapters.core.calculation import CalculationMethod, check_calculation_int
@@ -61,7 +60,8 @@ KNOWN = frozenset(
         "ratings",
     }
 )
-_OUTCOME_ONLY = ("calculation_method", "calculation_int", "mastery_points", "display_name")
+_OUTCOME_ONLY = ("calculation_method", "calculation_int", "mastery_points")
+"""Columns a group row may not fill (Canvas's own sample gives groups a display_name: ignored)."""
 CSV_PULL_DEFAULTS = PullDefaults(
     ratings=tuple(Rating(p, d) for p, d in CANVAS_DEFAULT_RATINGS),
     mastery_points=CANVAS_DEFAULT_MASTERY,
@@ -193,7 +193,6 @@ def tree_from_csv_text(text: str, *, source: str = "<csv>") -> OutcomeTree:
             node = _parse_row(row, seen, group_guids, problems)
             if isinstance(node, GroupNode):
                 groups.append(node)
-                group_guids.add(node.guid)
             elif isinstance(node, OutcomeNode):
                 outcomes.append(node)
     except csv.Error as exc:
@@ -257,6 +256,7 @@ def _parse_row(
     canvas_id = _optional(row, "canvas_id", _integer, problems)
     description = row.raw("description") or None
     if kind == "group":
+        group_guids.add(guid)  # even when the row has problems: no cascade of errors
         for name in (*_OUTCOME_ONLY, "friendly_description"):
             if row.get(name):
                 problems.append(row.problem(f"a group row cannot have {name}", name))
@@ -368,26 +368,17 @@ def read_outcomes_csv(path: str | Path, *, framework_key: str | None = None) -> 
     except FileNotFoundError:
         raise ValidationError([Problem("file not found", source)]) from None
     tree = tree_from_csv_text(decode_csv_bytes(data, source=source), source=source)
-    key = framework_key
-    if key is None and not _has_frame(tree):
-        key = _key_from_name(Path(path).stem)
     try:
         return framework_from_tree(
             tree,
-            framework_key=key,
+            framework_key=framework_key,
+            fallback_key=_key_from_name(Path(path).stem),
             title=Path(path).stem,
             defaults=CSV_PULL_DEFAULTS,
             source=source,
         )
     except MappingError as exc:
         raise ValidationError([Problem(str(exc), source)]) from None
-
-
-def _has_frame(tree: OutcomeTree) -> bool:
-    parsed = [parse_guid(g.guid) for g in tree.groups if g.parent == ROOT]
-    return any(p is not None for p in parsed) or any(
-        parse_guid(o.guid) is not None for o in tree.outcomes
-    )
 
 
 def _key_from_name(stem: str) -> str:
