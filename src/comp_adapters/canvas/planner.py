@@ -265,6 +265,8 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree) -> list[Change]:
     wanted_groups = {g.guid for g in desired.groups}
     wanted_outcomes = {o.guid: o.parents[0] for o in desired.outcomes}
     scope_groups = {g.guid: g for g in scope.groups}
+    doomed = [g for g in scope.groups if g.guid not in wanted_groups]
+    doomed_ids = {g.guid for g in doomed}
     changes: list[Change] = []
     for outcome in scope.outcomes:
         target = wanted_outcomes.get(outcome.guid)
@@ -281,9 +283,8 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree) -> list[Change]:
                 before={"canvas_id": outcome.canvas_id},
             )
             for parent in stray
+            if parent not in doomed_ids  # deleting the group removes its links
         )
-    doomed = [g for g in scope.groups if g.guid not in wanted_groups]
-    doomed_ids = {g.guid for g in doomed}
     for group in doomed:
         if group.parent in doomed_ids:
             continue  # deleting the ancestor deletes it
