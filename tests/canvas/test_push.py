@@ -132,9 +132,7 @@ def test_a_saved_plan_applies_the_same(
 # -- crash at every request, then a re-run --------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("strategy", "import_ticks"), [("rest", 2), ("csv", 2), ("csv", 6)]
-)
+@pytest.mark.parametrize(("strategy", "import_ticks"), [("rest", 2), ("csv", 2), ("csv", 6)])
 def test_crash_at_every_request_then_a_rerun_converges(
     fake: FakeCanvas, example: Framework, strategy: str, import_ticks: int
 ) -> None:
@@ -142,7 +140,9 @@ def test_crash_at_every_request_then_a_rerun_converges(
 
     def run(session: requests.Session) -> None:
         adapter = CanvasAdapter(
-            connect(session=session), strategy=strategy, sleep=lambda _s: None  # type: ignore[arg-type]
+            connect(session=session),
+            strategy=strategy,
+            sleep=lambda _s: None,  # type: ignore[arg-type]
         )
         adapter.apply(adapter.plan_framework(example))
 
@@ -165,8 +165,9 @@ def test_crash_before_sending_converges_too(
     )
 
 
-def test_a_careless_client_would_duplicate(fake: FakeCanvas, make_adapter: MakeAdapter,
-                                           example: Framework) -> None:
+def test_a_careless_client_would_duplicate(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
+) -> None:
     # The fake enforces Canvas's non-idempotent REST creation: applying a stale plan twice
     # creates duplicates, which is why the adapter plans again after a crash.
     adapter = make_adapter(strategy="rest")
@@ -224,7 +225,9 @@ def test_a_moved_competency_is_relinked_not_recreated(
     assert adapter.plan_framework(moved).is_empty
     after = {o["vendor_guid"]: o["id"] for o in fake.outcomes.values() if o["active"]}
     assert after == before
-    written = next(o for o in fake.outcomes.values() if o["vendor_guid"] == "CS-SUPPORT:comm.written")
+    written = next(
+        o for o in fake.outcomes.values() if o["vendor_guid"] == "CS-SUPPORT:comm.written"
+    )
     groups = {fake.groups[k["group_id"]]["vendor_guid"] for k in fake._links_of(written["id"])}
     assert groups == {"CS-SUPPORT:troubleshooting"}
 
@@ -323,8 +326,13 @@ def test_a_failed_import_is_reported(fake: FakeCanvas, make_adapter: MakeAdapter
         adapter="canvas",
         target="t",
         changes=(
-            Change(id="import:x", action=Action.CREATE, kind=IMPORT, key="1 rows",
-                   fields={"csv": "bogus,header\n1,2\n"}),
+            Change(
+                id="import:x",
+                action=Action.CREATE,
+                kind=IMPORT,
+                key="1 rows",
+                fields={"csv": "bogus,header\n1,2\n"},
+            ),
         ),
     )
     with pytest.raises(ApplyError, match="failed") as caught:

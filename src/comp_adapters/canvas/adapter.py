@@ -76,6 +76,8 @@ class CanvasSettings(BaseModel):
     course: str | None = None
     allow_http: bool = False
     learner_field: LearnerField = "login_id"
+    poll_interval: float = 2.0
+    """Seconds before the first poll of an import or report (then growing)."""
 
     def context(self) -> CanvasContext:
         if (self.account is None) == (self.course is None):
