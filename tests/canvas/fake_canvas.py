@@ -382,8 +382,9 @@ class FakeCanvas:
     def _link_json(self, link: dict[str, Any], *, full: bool) -> dict[str, Any]:
         group = self.groups[link["group_id"]]
         kind, _, cid = link["context"].partition("/")
+        base = f"/api/v1/{link['context']}/outcome_groups/{group['id']}"
         return {
-            "url": f"/api/v1/{link['context']}/outcome_groups/{group['id']}/outcomes/{link['outcome_id']}",
+            "url": f"{base}/outcomes/{link['outcome_id']}",
             "context_id": int(cid),
             "context_type": "Account" if kind == "accounts" else "Course",
             "outcome_group": self._abbrev_group(group),
@@ -528,9 +529,7 @@ class FakeCanvas:
     def _refused() -> Reply:
         return FakeCanvas._json(
             403,
-            {
-                "error": "Individual outcome mastery scales and calculation methods cannot be modified."
-            },
+            {"error": "Individual outcome mastery scales cannot be modified."},
         )
 
     # -- routes: features, groups, outcomes ------------------------------------------------------

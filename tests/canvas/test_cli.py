@@ -34,7 +34,8 @@ def test_push_dry_run_then_push_then_nothing_to_do(
     dry = ["canvas", "push", str(EXAMPLE), "--strategy", "csv", "--dry-run"]
     assert main([*dry, "--plan-json", str(plan_file)]) == 0
     out = capsys.readouterr().out
-    assert "to apply: 14 create" in out and "strategy csv" in out
+    assert "to apply: 14 create" in out
+    assert "strategy csv" in out
     assert fake.writes == 0
     assert Plan.from_json(plan_file.read_text()).fingerprint
     assert main(["canvas", "push", str(EXAMPLE), "--strategy", "csv"]) == 0
@@ -128,7 +129,8 @@ def test_mastery_from_compute_output(
         == 0
     )
     out = capsys.readouterr().out
-    assert "rubric_assessment" in out and "learner not in course" in out
+    assert "rubric_assessment" in out
+    assert "learner not in course" in out
     assert len(fake.assignments) == 1
     assert (
         main(["canvas", "mastery", str(computed), "--framework", str(EXAMPLE), "--course", "5"])
@@ -149,11 +151,13 @@ def test_missing_settings_and_bad_token_are_clear(
     monkeypatch.delenv("COMP_ADAPTERS_CANVAS_TOKEN")
     assert main(["canvas", "push", str(source)]) == 2
     err = capsys.readouterr().err
-    assert "canvas setting 'token': missing" in err and "COMP_ADAPTERS_CANVAS_TOKEN" in err
+    assert "canvas setting 'token': missing" in err
+    assert "COMP_ADAPTERS_CANVAS_TOKEN" in err
     monkeypatch.setenv("COMP_ADAPTERS_CANVAS_TOKEN", "wrong-token-value")
     assert main(["canvas", "push", str(source)]) == 1
     err = capsys.readouterr().err
-    assert "Invalid access token" in err and "request id req-" in err
+    assert "Invalid access token" in err
+    assert "request id req-" in err
     assert "wrong-token-value" not in err
     monkeypatch.setenv("COMP_ADAPTERS_CANVAS_COURSE", "3")
     assert main(["canvas", "push", str(source)]) == 2

@@ -114,7 +114,8 @@ def test_recorded_canvas_responses_parse_into_wire_models() -> None:
         75,
     )
     assert outcome.ratings is None
-    assert group.parent_outcome_group is not None and group.parent_outcome_group.id == 1
+    assert group.parent_outcome_group is not None
+    assert group.parent_outcome_group.id == 1
     assert link.outcome.id == 2
     assert updated.title == "new_title"
 

@@ -29,7 +29,8 @@ def test_canvas_doc_sample_reads_groups_parents_and_ratings() -> None:
     assert outcome.parents == ("a", "b")  # space-separated parent_guids
     assert outcome.ratings == (Rating(3, "Excellent"), Rating(2, "Better"), Rating(1, "Good"))
     framework = read_outcomes_csv(FIXTURES / "canvasapi_import.csv")
-    assert framework.key == "a" and framework.title == "Parent group"
+    assert framework.key == "a"
+    assert framework.title == "Parent group"
     leaf = framework.get("c")
     assert framework.method_for("c") == ("decaying_average", 40)
     assert leaf.parent == "b"
@@ -38,7 +39,8 @@ def test_canvas_doc_sample_reads_groups_parents_and_ratings() -> None:
 
 def test_excel_semicolon_bom_crlf_and_decimal_commas() -> None:
     framework = read_outcomes_csv(FIXTURES / "excel_semicolon_bom.csv")
-    assert framework.key == "lang" and framework.title == "Sprachen"
+    assert framework.key == "lang"
+    assert framework.title == "Sprachen"
     lesen = framework.get("lang.de.lesen")
     assert lesen.description == "Versteht Texte & Grafiken"
     assert lesen.properties == {
@@ -80,7 +82,7 @@ def test_non_ascii_guids_two_parents_and_canvas_ids() -> None:
         "canvas.vendor_guid": "語文.摘要",
         "canvas.outcome_id": "101",
     }
-    assert framework.get("norsk.ø").title == "Lesing på norsk – ærlig"
+    assert framework.get("norsk.ø").title == "Lesing på norsk \u2013 ærlig"
 
 
 def test_file_without_ratings_or_method_columns_gets_canvas_defaults() -> None:
@@ -230,7 +232,8 @@ def test_write_without_scales_and_with_parent_outcomes(tmp_path: Path, example: 
     path = tmp_path / "out.csv"
     write_outcomes_csv(example, path, canvas_scales="no", canvas_parent_outcomes="yes")
     header = path.read_text().splitlines()[0].split(",")
-    assert "ratings" not in header and "calculation_method" not in header
+    assert "ratings" not in header
+    assert "calculation_method" not in header
     tree = tree_from_csv_text(path.read_text())
     assert {o.guid for o in tree.outcomes if o.guid.endswith(":rollup")} == {
         "CS-SUPPORT:product:rollup",

@@ -9,7 +9,6 @@ import pytest
 from comp_adapters.canvas import CanvasAdapter
 from comp_adapters.canvas.mapping import framework_from_tree
 from comp_adapters.core.evidence import EvidenceKind
-from comp_adapters.core.framework import Framework
 from comp_adapters.protocols import Cursor
 from comp_adapters.rules import evaluate
 

@@ -263,7 +263,8 @@ def test_foreign_tree_keeps_guids_as_keys_and_picks_the_common_scale() -> None:
     assert framework.calculation_method.value == "latest"
     assert framework.get("o1").scale is None
     nine = framework.get("canvas_outcome:9")
-    assert nine.scale is not None and nine.scale.max_points == 5
+    assert nine.scale is not None
+    assert nine.scale.max_points == 5
     assert (nine.calculation_method, nine.calculation_int) == ("decaying_average", 40)
     assert nine.external_ids == {"canvas.vendor_guid": "canvas_outcome:9"}
 
@@ -294,7 +295,8 @@ def test_rollup_outcome_gives_the_parent_its_scale_and_ids() -> None:
     framework = framework_from_tree(tree)
     parent = framework.get("p")
     assert parent.external_ids["canvas.rollup_outcome_id"] == "77"
-    assert parent.scale is not None and parent.scale.max_points == 10
+    assert parent.scale is not None
+    assert parent.scale.max_points == 10
     assert [c.key for c in framework.competencies] == ["p", "leaf"]
 
 

@@ -177,12 +177,12 @@ def test_cartridge_errors_are_located(tmp_path: Path) -> None:
         read_cartridge(broken)
     other = tmp_path / "other.xml"
     other.write_text('<?xml version="1.0"?>\n<manifest/>\n')
-    with pytest.raises(ValidationError, match="not a Canvas learning_outcomes.xml"):
+    with pytest.raises(ValidationError, match=r"not a Canvas learning_outcomes\.xml"):
         read_cartridge(other)
     empty = tmp_path / "empty.imscc"
     with zipfile.ZipFile(empty, "w") as archive:
         archive.writestr("imsmanifest.xml", "<manifest/>")
-    with pytest.raises(ValidationError, match="no course_settings/learning_outcomes.xml"):
+    with pytest.raises(ValidationError, match=r"no course_settings/learning_outcomes\.xml"):
         read_cartridge(empty)
 
 

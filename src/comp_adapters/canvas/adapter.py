@@ -16,9 +16,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -34,6 +36,7 @@ from comp_adapters.canvas.client import (
 )
 from comp_adapters.canvas.mapping import ROOT, OutcomeTree, PullDefaults
 from comp_adapters.canvas.outcomes_csv import tree_from_csv_text, tree_to_csv
+from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.core.timeutil import format_utc
@@ -50,7 +53,6 @@ from comp_adapters.protocols import Capability, Cursor, EvidenceBatch
 from comp_adapters.sync.apply import ApplyReport, apply_plan
 from comp_adapters.sync.journal import Journal, Result
 from comp_adapters.sync.plan import Action, Change, Plan
-import contextlib
 
 log = logging.getLogger("comp_adapters.canvas")
 
@@ -350,52 +352,25 @@ class CanvasAdapter:
         """
         keys = self.learner_keys() if self.learner_field != "id" else None
         own = self._own_assignment_id()
-        own_asset = f"assignment_{own}" if own is not None else None
+        reader = _ResultReader(
+            keys=keys,
+            own_asset=f"assignment_{own}" if own is not None else None,
+            learner_field=self.learner_field,
+            key_of=_CompetencyKeys(self.framework_key),
+        )
         position = cursor.position if cursor is not None else None
-        outcomes: dict[str, wire.WireOutcome] = {}
-        alignments: dict[str, wire.WireAlignment] = {}
-        key_of = _CompetencyKeys(self.framework_key)
         for page in self.client.outcome_result_pages():
-            outcomes.update({str(o.id): o for o in page.linked.outcomes})
-            alignments.update({a.id: a for a in page.linked.alignments})
-            evidence = []
-            skipped: dict[str, int] = {}
-
-            def skip(reason: str) -> None:
-                skipped[reason] = skipped.get(reason, 0) + 1
-
+            reader.outcomes.update({str(o.id): o for o in page.linked.outcomes})
+            reader.alignments.update({a.id: a for a in page.linked.alignments})
+            evidence: list[Evidence] = []
+            skipped: Counter[str] = Counter()
             for result in page.outcome_results:
-                links = result.links
-                if own_asset is not None and own_asset in (links.alignment, links.assignment):
-                    skip("own mastery write-back")
+                item, reasons = reader.read(result)
+                skipped.update(reasons)
+                if item is None:
                     continue
-                if result.hidden:
-                    skip("hidden from the mastery gradebook")
-                    continue
-                if result.score is None:
-                    skip("no score")
-                    continue
-                outcome = outcomes.get(links.learning_outcome)
-                when = mapping.result_time(result)
-                if outcome is None or when is None:
-                    skip("outcome or time missing")
-                    continue
-                learner = links.user if keys is None else keys.get(links.user)
-                if learner is None:
-                    skip(f"user without {self.learner_field}")
-                    continue
-                item, capped = mapping.evidence_from_result(
-                    result,
-                    learner=learner,
-                    competency=key_of(outcome),
-                    outcome=outcome,
-                    alignment=alignments.get(links.alignment or ""),
-                    observed_at=when,
-                )
-                if capped:
-                    skip("score above possible, capped at 1")
                 evidence.append(item)
-                stamp = format_utc(when)
+                stamp = format_utc(item.observed_at)
                 if position is None or stamp > position:
                     position = stamp
             yield EvidenceBatch(
@@ -403,7 +378,7 @@ class CanvasAdapter:
                 cursor=Cursor(
                     adapter=self.name, field="submitted_or_assessed_at", position=position
                 ),
-                skipped=skipped,
+                skipped=dict(skipped),
             )
 
     def compare_rollups(self) -> RollupReport:
@@ -484,20 +459,8 @@ class CanvasAdapter:
             )
             depends = (f"assignment:{name}",)
 
-        wanted: dict[str, dict[str, float]] = {}
-        skipped: dict[str, int] = {}
-        for item in proficiencies:
-            points = self._points_of(item)
-            guid = self._guid_for(item.competency)
-            outcome = by_guid.get(guid)
-            if points is None:
-                skipped["not rated"] = skipped.get("not rated", 0) + 1
-                continue
-            if outcome is None:
-                skipped["outcome not in course"] = skipped.get("outcome not in course", 0) + 1
-                continue
-            top = max((r.points for r in outcome.ratings), default=points)
-            wanted.setdefault(item.learner, {})[guid] = min(max(points, 0.0), top)
+        skipped: Counter[str] = Counter()
+        wanted = self._wanted_points(proficiencies, by_guid, skipped)
         needed = sorted({g for per in wanted.values() for g in per})
         criteria: dict[str, str] = {}
         if assignment is not None and assignment.rubric:
@@ -529,20 +492,15 @@ class CanvasAdapter:
                 "a new rubric aligned to the outcomes replaces the assignment's rubric; "
                 "every learner is assessed again on it"
             )
-        current: dict[str, dict[str, float]] = {}
-        if assignment is not None and not rubric_new:
-            by_criterion = {cid: g for g, cid in criteria.items()}
-            for submission in self.client.list_submissions(assignment.id):
-                assessed = submission.rubric_assessment or {}
-                current[submission.user_id] = {
-                    by_criterion[cid]: mark.points
-                    for cid, mark in assessed.items()
-                    if cid in by_criterion and mark.points is not None
-                }
+        current = (
+            self._current_marks(assignment.id, criteria)
+            if assignment is not None and not rubric_new
+            else {}
+        )
         for learner in sorted(wanted):
             user_id = learner if users is None else users.get(learner)
             if user_id is None:
-                skipped["learner not in course"] = skipped.get("learner not in course", 0) + 1
+                skipped["learner not in course"] += 1
                 continue
             have = current.get(user_id, {})
             marks = {**have, **wanted[learner]}
@@ -574,8 +532,46 @@ class CanvasAdapter:
             adapter=self.name, target=self.target, changes=tuple(changes), notes=tuple(notes)
         )
 
+    def _wanted_points(
+        self,
+        proficiencies: Sequence[Proficiency],
+        by_guid: Mapping[str, mapping.OutcomeNode],
+        skipped: Counter[str],
+    ) -> dict[str, dict[str, float]]:
+        """learner -> outcome guid -> points, capped to the outcome's scale."""
+        wanted: dict[str, dict[str, float]] = {}
+        for item in proficiencies:
+            points = self._points_of(item)
+            guid = self._guid_for(item.competency)
+            outcome = by_guid.get(guid)
+            if points is None:
+                skipped["not rated"] += 1
+                continue
+            if outcome is None:
+                skipped["outcome not in course"] += 1
+                continue
+            top = max((r.points for r in outcome.ratings), default=points)
+            wanted.setdefault(item.learner, {})[guid] = min(max(points, 0.0), top)
+        return wanted
+
+    def _current_marks(
+        self, assignment_id: int, criteria: Mapping[str, str]
+    ) -> dict[str, dict[str, float]]:
+        """user id -> outcome guid -> points of each learner's current assessment."""
+        by_criterion = {cid: guid for guid, cid in criteria.items()}
+        current: dict[str, dict[str, float]] = {}
+        for submission in self.client.list_submissions(assignment_id):
+            assessed = submission.rubric_assessment or {}
+            current[submission.user_id] = {
+                by_criterion[cid]: mark.points
+                for cid, mark in assessed.items()
+                if cid in by_criterion and mark.points is not None
+            }
+        return current
+
     def _guid_for(self, competency: str) -> str:
-        assert self.framework_key is not None  # noqa: S101 - checked by the caller
+        if self.framework_key is None:
+            raise ConfigurationError("canvas mastery needs the framework key")
         framework = self.framework
         if framework is not None and competency in framework and framework.children_of(competency):
             return mapping.rollup_guid(self.framework_key, competency)
@@ -658,6 +654,43 @@ class _CompetencyKeys:
         ):
             return parsed.competency
         return guid[:100]
+
+
+@dataclass
+class _ResultReader:
+    """Turns outcome results into evidence, saying why a result is left out."""
+
+    keys: Mapping[str, str] | None
+    own_asset: str | None
+    learner_field: str
+    key_of: Callable[[wire.WireOutcome], str]
+    outcomes: dict[str, wire.WireOutcome] = field(default_factory=dict)
+    alignments: dict[str, wire.WireAlignment] = field(default_factory=dict)
+
+    def read(self, result: wire.WireOutcomeResult) -> tuple[Evidence | None, list[str]]:
+        links = result.links
+        if self.own_asset is not None and self.own_asset in (links.alignment, links.assignment):
+            return None, ["own mastery write-back"]
+        if result.hidden:
+            return None, ["hidden from the mastery gradebook"]
+        if result.score is None:
+            return None, ["no score"]
+        outcome = self.outcomes.get(links.learning_outcome)
+        when = mapping.result_time(result)
+        if outcome is None or when is None:
+            return None, ["outcome or time missing"]
+        learner = links.user if self.keys is None else self.keys.get(links.user)
+        if learner is None:
+            return None, [f"user without {self.learner_field}"]
+        item, capped = mapping.evidence_from_result(
+            result,
+            learner=learner,
+            competency=self.key_of(outcome),
+            outcome=outcome,
+            alignment=self.alignments.get(links.alignment or ""),
+            observed_at=when,
+        )
+        return item, (["score above possible, capped at 1"] if capped else [])
 
 
 class _Executor:
@@ -784,10 +817,8 @@ class _Executor:
     def _group(self, change: Change, results: Mapping[str, Result]) -> Result:
         fields = change.fields
         if change.action is Action.DELETE:
-            try:
+            with contextlib.suppress(NotFoundError):  # already gone: what the change wanted
                 self.client.delete_outcome_group(_int(change.before.get("canvas_id")))
-            except NotFoundError:
-                pass  # already gone: what the change wanted
             return {}
         if change.action is Action.CREATE:
             parent = self._group_id(str(fields.get("parent")), fields.get("parent_id"), results)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,7 +43,6 @@ from comp_adapters.core.timeutil import parse_utc
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError
 from comp_adapters.rules.calculate import calculate, ruby_round
-import itertools
 
 MAX_TITLE = 255
 MAX_GUID = 255
@@ -541,29 +541,8 @@ def framework_from_tree(
     top = frame.guid if frame is not None else ROOT
     groups = [g for g in tree.groups if frame is None or g.guid != frame.guid]
     keys = _Keys(key)
-    rollups: dict[str, OutcomeNode] = {}
-    plain: list[OutcomeNode] = []
-    for outcome in tree.outcomes:
-        parsed = parse_guid(outcome.guid)
-        if parsed and parsed.rollup and parsed.framework == key:
-            rollups[competency_guid(key, parsed.competency or "")] = outcome
-        else:
-            plain.append(outcome)
-
-    scale_votes: Counter[tuple[tuple[Rating, ...], float | None]] = Counter()
-    method_votes: Counter[tuple[CalculationMethod, int | None]] = Counter()
-    for outcome in [*plain, *rollups.values()]:
-        scale_votes[_scale_signature(outcome, defaults)] += 1
-        method_votes[_method_of(outcome, defaults)] += 1
-    if scale_votes:
-        base_scale_sig = scale_votes.most_common(1)[0][0]
-    else:
-        base_scale_sig = (defaults.ratings, defaults.mastery_points)
-    base_method = (
-        method_votes.most_common(1)[0][0]
-        if method_votes
-        else (defaults.calculation_method, defaults.calculation_int)
-    )
+    rollups, plain = _split_rollups(tree.outcomes, key)
+    base_scale_sig, base_method = _votes([*plain, *rollups.values()], defaults)
     base_scale = scale_from_ratings(
         base_scale_sig[0], base_scale_sig[1], where=f"framework {key!r}"
     )
@@ -573,15 +552,9 @@ def framework_from_tree(
     for group in groups:
         ckey = keys.for_guid(group.guid)
         group_keys[group.guid] = ckey
-        text, text_format = description_in(group.description)
-        item: dict[str, Any] = {
-            "key": ckey,
-            "title": group.title or ckey,
-            "parent": group_keys.get(group.parent) if group.parent != top else None,
-            "external_ids": _external_ids(group.guid, group.canvas_id, "group"),
-        }
-        if text is not None:
-            item.update(description=text, description_format=text_format)
+        parent_key = group_keys.get(group.parent) if group.parent != top else None
+        item = _item(ckey, group.title, parent_key, group.description)
+        item["external_ids"] = _external_ids(group.guid, group.canvas_id, "group")
         rollup = rollups.get(group.guid)
         if rollup is not None:
             item["external_ids"]["canvas.rollup_outcome_guid"] = rollup.guid
@@ -592,15 +565,8 @@ def framework_from_tree(
     for outcome in plain:
         ckey = keys.for_guid(outcome.guid)
         parent = next((p for p in outcome.parents if p in group_keys), None)
-        text, text_format = description_in(outcome.description)
-        item = {
-            "key": ckey,
-            "title": outcome.title or ckey,
-            "parent": group_keys.get(parent) if parent is not None else None,
-            "external_ids": _external_ids(outcome.guid, outcome.canvas_id, "outcome"),
-        }
-        if text is not None:
-            item.update(description=text, description_format=text_format)
+        item = _item(ckey, outcome.title, group_keys.get(parent or ""), outcome.description)
+        item["external_ids"] = _external_ids(outcome.guid, outcome.canvas_id, "outcome")
         properties: dict[str, Any] = {}
         if outcome.display_name is not None and outcome.display_name != ckey:
             properties[DISPLAY_NAME_PROPERTY] = outcome.display_name
@@ -626,6 +592,54 @@ def framework_from_tree(
     if frame is not None:
         data["external_ids"] = _external_ids(frame.guid, frame.canvas_id, "group")
     return framework_from_data(data, source=source)
+
+
+def _item(key: str, title: str, parent: str | None, description: str | None) -> dict[str, Any]:
+    text, text_format = description_in(description)
+    item: dict[str, Any] = {"key": key, "title": title or key, "parent": parent}
+    if text is not None:
+        item.update(description=text, description_format=text_format)
+    return item
+
+
+def _split_rollups(
+    outcomes: Iterable[OutcomeNode], framework_key: str
+) -> tuple[dict[str, OutcomeNode], list[OutcomeNode]]:
+    """Parent outcomes (``:rollup`` guids, by their group's guid) apart from the others."""
+    rollups: dict[str, OutcomeNode] = {}
+    plain: list[OutcomeNode] = []
+    for outcome in outcomes:
+        parsed = parse_guid(outcome.guid)
+        if parsed and parsed.rollup and parsed.framework == framework_key:
+            rollups[competency_guid(framework_key, parsed.competency or "")] = outcome
+        else:
+            plain.append(outcome)
+    return rollups, plain
+
+
+ScaleSignature = tuple[tuple[Rating, ...], float | None]
+
+
+def _votes(
+    outcomes: Sequence[OutcomeNode], defaults: PullDefaults
+) -> tuple[ScaleSignature, tuple[CalculationMethod, int | None]]:
+    """The most common scale and method: the framework's; the others stay per competency."""
+    scale_votes: Counter[ScaleSignature] = Counter()
+    method_votes: Counter[tuple[CalculationMethod, int | None]] = Counter()
+    for outcome in outcomes:
+        scale_votes[_scale_signature(outcome, defaults)] += 1
+        method_votes[_method_of(outcome, defaults)] += 1
+    scale = (
+        scale_votes.most_common(1)[0][0]
+        if scale_votes
+        else (defaults.ratings, defaults.mastery_points)
+    )
+    method = (
+        method_votes.most_common(1)[0][0]
+        if method_votes
+        else (defaults.calculation_method, defaults.calculation_int)
+    )
+    return scale, method
 
 
 def _find_frame(

@@ -215,10 +215,76 @@ def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
 def _parse_row(
     row: _Row, seen: dict[str, int], group_guids: set[str], problems: list[Problem]
 ) -> GroupNode | OutcomeNode | None:
+    """A group or outcome node from one row, or ``None`` (problems found, or deleted)."""
     start = len(problems)
     guid = row.get("vendor_guid")
     kind = row.get("object_type").lower()
-    title = row.get("title")
+    _check_identity(row, guid, kind, seen, problems)
+    state = row.get("workflow_state").lower() or "active"
+    if state not in ("active", "deleted"):
+        problems.append(
+            row.problem(
+                f"workflow_state must be active or deleted, not {state!r}", "workflow_state"
+            )
+        )
+    parents = tuple(row.get("parent_guids").split())
+    problems.extend(
+        row.problem(f"parent {parent!r} is not a group defined on an earlier row", "parent_guids")
+        for parent in parents
+        if parent not in group_guids
+    )
+    canvas_id = _optional(row, "canvas_id", _integer, problems)
+    if kind == "group":
+        group_guids.add(guid)  # even when the row has problems: no cascade of errors
+        problems.extend(
+            row.problem(f"a group row cannot have {name}", name)
+            for name in (*_OUTCOME_ONLY, "friendly_description")
+            if row.get(name)
+        )
+        if _ratings_cells(row):
+            problems.append(row.problem("a group row cannot have ratings", "ratings"))
+        if len(parents) > 1:
+            problems.append(row.problem("a group can have only one parent", "parent_guids"))
+        if len(problems) > start or state == "deleted":
+            return None
+        return GroupNode(
+            guid=guid,
+            title=row.get("title"),
+            description=row.raw("description") or None,
+            parent=parents[0] if parents else ROOT,
+            canvas_id=canvas_id,
+            line=row.line,
+        )
+    mastery = _optional(row, "mastery_points", _number, problems)
+    calc_int = _optional(row, "calculation_int", _integer, problems)
+    _check_method(row, calc_int, problems)
+    ratings = _parse_ratings(row, problems)
+    if ratings:
+        try:
+            scale_from_ratings(ratings, mastery, where="ratings")
+        except MappingError as exc:
+            problems.append(row.problem(str(exc).removeprefix("ratings: "), "ratings"))
+    if len(problems) > start or state == "deleted":
+        return None
+    return OutcomeNode(
+        guid=guid,
+        title=row.get("title"),
+        display_name=row.raw("display_name") or None,
+        description=row.raw("description") or None,
+        friendly_description=row.raw("friendly_description") or None,
+        mastery_points=mastery,
+        ratings=ratings,
+        calculation_method=row.get("calculation_method") or None,
+        calculation_int=calc_int,
+        parents=parents or (ROOT,),
+        canvas_id=canvas_id,
+        line=row.line,
+    )
+
+
+def _check_identity(
+    row: _Row, guid: str, kind: str, seen: dict[str, int], problems: list[Problem]
+) -> None:
     if not guid:
         problems.append(row.problem("vendor_guid is required", "vendor_guid"))
     elif any(ch.isspace() for ch in guid):
@@ -236,82 +302,26 @@ def _parse_row(
         problems.append(
             row.problem(f"object_type must be 'outcome' or 'group', not {kind!r}", "object_type")
         )
-    if not title:
+    if not row.get("title"):
         problems.append(row.problem("title is required", "title"))
-    state = row.get("workflow_state").lower() or "active"
-    if state not in ("active", "deleted"):
-        problems.append(
-            row.problem(
-                f"workflow_state must be active or deleted, not {state!r}", "workflow_state"
-            )
-        )
-    parents = tuple(row.get("parent_guids").split())
-    for parent in parents:
-        if parent not in group_guids:
-            problems.append(
-                row.problem(
-                    f"parent {parent!r} is not a group defined on an earlier row", "parent_guids"
-                )
-            )
-    canvas_id = _optional(row, "canvas_id", _integer, problems)
-    description = row.raw("description") or None
-    if kind == "group":
-        group_guids.add(guid)  # even when the row has problems: no cascade of errors
-        for name in (*_OUTCOME_ONLY, "friendly_description"):
-            if row.get(name):
-                problems.append(row.problem(f"a group row cannot have {name}", name))
-        if _ratings_cells(row):
-            problems.append(row.problem("a group row cannot have ratings", "ratings"))
-        if len(parents) > 1:
-            problems.append(row.problem("a group can have only one parent", "parent_guids"))
-        if len(problems) > start or state == "deleted":
-            return None
-        return GroupNode(
-            guid=guid,
-            title=title,
-            description=description,
-            parent=parents[0] if parents else ROOT,
-            canvas_id=canvas_id,
-            line=row.line,
-        )
-    mastery = _optional(row, "mastery_points", _number, problems)
+
+
+def _check_method(row: _Row, calc_int: int | None, problems: list[Problem]) -> None:
     method_name = row.get("calculation_method") or None
     method: CalculationMethod | None = None
     try:
         method = method_from_canvas(method_name)
     except MappingError as exc:
         problems.append(row.problem(str(exc), "calculation_method"))
-    calc_int = _optional(row, "calculation_int", _integer, problems)
+        return
     if method is not None and calc_int is not None:
         wrong = check_calculation_int(method, calc_int)
         if wrong:
             problems.append(row.problem(wrong, "calculation_int"))
-    elif method is None and calc_int is not None and method_name is None:
+    elif method is None and calc_int is not None:
         problems.append(
             row.problem("calculation_int without calculation_method", "calculation_int")
         )
-    ratings = _parse_ratings(row, problems)
-    if ratings:
-        try:
-            scale_from_ratings(ratings, mastery, where="ratings")
-        except MappingError as exc:
-            problems.append(row.problem(str(exc).removeprefix("ratings: "), "ratings"))
-    if len(problems) > start or state == "deleted":
-        return None
-    return OutcomeNode(
-        guid=guid,
-        title=title,
-        display_name=row.raw("display_name") or None,
-        description=description,
-        friendly_description=row.raw("friendly_description") or None,
-        mastery_points=mastery,
-        ratings=ratings,
-        calculation_method=method_name,
-        calculation_int=calc_int,
-        parents=parents or (ROOT,),
-        canvas_id=canvas_id,
-        line=row.line,
-    )
 
 
 def _optional(row: _Row, name: str, parse: Any, problems: list[Problem]) -> Any:
