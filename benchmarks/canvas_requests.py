@@ -16,52 +16,19 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import responses
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from canvas.builders import big_framework  # noqa: E402
 from canvas.fake_canvas import BASE, TOKEN, FakeCanvas  # noqa: E402
 from comp_adapters.canvas import CanvasAdapter, CanvasClient  # noqa: E402
 from comp_adapters.core.framework import Framework  # noqa: E402
-from comp_adapters.core.validation import framework_from_data  # noqa: E402
 
 OUTCOMES = 1000
 GROUPS = 10
-
-
-def framework() -> Framework:
-    competencies: list[dict[str, Any]] = []
-    for g in range(GROUPS):
-        competencies.append({"key": f"d{g}", "title": f"Domain {g}"})
-        competencies.extend(
-            {
-                "key": f"d{g}.c{i}",
-                "title": f"Competency {g}.{i}",
-                "parent": f"d{g}",
-                "description": f"Can do task {i} of domain {g}.",
-            }
-            for i in range(OUTCOMES // GROUPS)
-        )
-    return framework_from_data(
-        {
-            "key": "BENCH",
-            "title": "Benchmark framework",
-            "scale": {
-                "levels": [
-                    {"key": "no", "name": "Not yet", "points": 0},
-                    {"key": "ok", "name": "Competent", "points": 2, "proficient": True},
-                    {"key": "top", "name": "Expert", "points": 3, "proficient": True},
-                ],
-                "default_level": "ok",
-            },
-            "calculation_method": "decaying_average",
-            "calculation_int": 70,
-            "competencies": competencies,
-        }
-    )
 
 
 def adapter(strategy: str) -> CanvasAdapter:
@@ -80,7 +47,7 @@ def push(fake: FakeCanvas, target: Framework, strategy: str) -> tuple[int, int, 
 
 
 def main() -> int:
-    target = framework()
+    target = big_framework(OUTCOMES, GROUPS, key="BENCH")
     fake = FakeCanvas()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake.register(rsps)

@@ -196,3 +196,13 @@ def test_cartridge_refuses_entity_expansion(tmp_path: Path) -> None:
     )
     framework = read_cartridge(evil)
     assert "root:" not in framework.get("g1").title
+
+
+def test_a_missing_lxml_is_a_clear_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys  # noqa: PLC0415
+
+    from comp_adapters.errors import ConfigurationError  # noqa: PLC0415
+
+    monkeypatch.setitem(sys.modules, "lxml", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'comp-adapters\[canvas\]'"):
+        read_cartridge(FIXTURES / "learning_outcomes.xml")

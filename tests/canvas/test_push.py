@@ -16,42 +16,9 @@ from comp_adapters.sync.apply import ApplyError
 from comp_adapters.sync.plan import Action, Change, Plan
 from comp_adapters.testing import assert_converges_after_crash, assert_replan_is_empty
 
+from .builders import big_framework
 from .conftest import MakeAdapter, connect
 from .fake_canvas import FakeCanvas
-
-
-def big_framework(leaves: int = 1000, groups: int = 10) -> Framework:
-    """``groups`` parents with ``leaves / groups`` outcomes each."""
-    competencies: list[dict[str, Any]] = []
-    per_group = leaves // groups
-    for g in range(groups):
-        competencies.append({"key": f"g{g}", "title": f"Domain {g}"})
-        competencies.extend(
-            {
-                "key": f"g{g}.c{i}",
-                "title": f"Competency {g}.{i}",
-                "description": f"Does thing {i} of domain {g}",
-                "parent": f"g{g}",
-            }
-            for i in range(per_group)
-        )
-    return framework_from_data(
-        {
-            "key": "BIG",
-            "title": "Big framework",
-            "scale": {
-                "levels": [
-                    {"key": "no", "name": "Not yet", "points": 0},
-                    {"key": "ok", "name": "Competent", "points": 2, "proficient": True},
-                    {"key": "top", "name": "Expert", "points": 3, "proficient": True},
-                ],
-                "default_level": "ok",
-            },
-            "calculation_method": "decaying_average",
-            "calculation_int": 70,
-            "competencies": competencies,
-        }
-    )
 
 
 def edited(framework: Framework, **changes: dict[str, Any]) -> Framework:

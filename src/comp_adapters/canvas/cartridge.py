@@ -25,10 +25,10 @@ from comp_adapters.canvas.mapping import (
     OutcomeTree,
     PullDefaults,
     Rating,
-    framework_from_tree,
+    framework_from_file_tree,
 )
 from comp_adapters.core.framework import Framework
-from comp_adapters.errors import ConfigurationError, MappingError, Problem, ValidationError
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 from comp_adapters.plugins import FileFormat
 
 NAMESPACE = "http://canvas.instructure.com/xsd/cccv1p0"
@@ -183,16 +183,9 @@ def read_cartridge(path: str | Path, *, framework_key: str | None = None) -> Fra
         raise ValidationError([Problem("file not found", source)]) from None
     tree = tree_from_cartridge_xml(data, source=source)
     stem = file.stem.removesuffix("learning_outcomes").strip("_-.") or "canvas-course-outcomes"
-    try:
-        return framework_from_tree(
-            tree,
-            framework_key=framework_key,
-            title=stem,
-            defaults=PullDefaults(),
-            source=source,
-        )
-    except MappingError as exc:
-        raise ValidationError([Problem(str(exc), source)]) from None
+    return framework_from_file_tree(
+        tree, source=source, name=stem, defaults=PullDefaults(), framework_key=framework_key
+    )
 
 
 def _sniff(path: Path, head: bytes) -> bool:

@@ -41,7 +41,7 @@ from comp_adapters.core.framework import Competency, Framework
 from comp_adapters.core.scale import ProficiencyScale, ScaleLevel
 from comp_adapters.core.timeutil import parse_utc
 from comp_adapters.core.validation import framework_from_data
-from comp_adapters.errors import MappingError
+from comp_adapters.errors import MappingError, Problem, ValidationError
 from comp_adapters.rules.calculate import calculate, ruby_round
 
 MAX_TITLE = 255
@@ -592,6 +592,30 @@ def framework_from_tree(
     if frame is not None:
         data["external_ids"] = _external_ids(frame.guid, frame.canvas_id, "group")
     return framework_from_data(data, source=source)
+
+
+def framework_from_file_tree(
+    tree: OutcomeTree,
+    *,
+    source: str,
+    name: str,
+    defaults: PullDefaults,
+    framework_key: str | None = None,
+) -> Framework:
+    """:func:`framework_from_tree` for a file named ``name`` (its stem): what the core cannot
+    hold is a located problem."""
+    fallback_key = "-".join(name.split())[:100].strip("-") or "canvas-outcomes"
+    try:
+        return framework_from_tree(
+            tree,
+            framework_key=framework_key,
+            fallback_key=fallback_key,
+            title=name,
+            defaults=defaults,
+            source=source,
+        )
+    except MappingError as exc:
+        raise ValidationError([Problem(str(exc), source)]) from None
 
 
 def _item(key: str, title: str, parent: str | None, description: str | None) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from comp_adapters.canvas.mapping import (
     PullDefaults,
     Rating,
     desired_tree,
-    framework_from_tree,
+    framework_from_file_tree,
     method_from_canvas,
     scale_from_ratings,
 )
@@ -378,22 +378,13 @@ def read_outcomes_csv(path: str | Path, *, framework_key: str | None = None) -> 
     except FileNotFoundError:
         raise ValidationError([Problem("file not found", source)]) from None
     tree = tree_from_csv_text(decode_csv_bytes(data, source=source), source=source)
-    try:
-        return framework_from_tree(
-            tree,
-            framework_key=framework_key,
-            fallback_key=_key_from_name(Path(path).stem),
-            title=Path(path).stem,
-            defaults=CSV_PULL_DEFAULTS,
-            source=source,
-        )
-    except MappingError as exc:
-        raise ValidationError([Problem(str(exc), source)]) from None
-
-
-def _key_from_name(stem: str) -> str:
-    key = "-".join(stem.split())[:100].strip("-")
-    return key or "canvas-outcomes"
+    return framework_from_file_tree(
+        tree,
+        source=source,
+        name=Path(path).stem,
+        defaults=CSV_PULL_DEFAULTS,
+        framework_key=framework_key,
+    )
 
 
 # -- writing -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ write needs (``parent_id``, ``group_id``, ``outcome_id``) and ``before`` holds
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import JsonValue
 
@@ -34,6 +34,7 @@ MASTERY_SCALE = "mastery_scale"
 CALCULATION = "calculation_method"
 
 SCALE_FIELDS = ("mastery_points", "ratings", "calculation_method", "calculation_int")
+Node = TypeVar("Node", GroupNode, OutcomeNode)
 _DEFAULT_COLORS = ("0374B5", "0B874B", "FAB901", "D97900", "E0061F", "555555")
 
 
@@ -127,6 +128,17 @@ def plan_tree_changes(
     return differ.changes, differ.notes
 
 
+def _by_guid(nodes: Iterable[Node], what: str, notes: list[str]) -> dict[str, Node]:
+    """Nodes by vendor_guid; the first of duplicates wins and a note names the guid."""
+    found: dict[str, Node] = {}
+    for node in nodes:
+        if node.guid in found:
+            notes.append(f"Canvas holds more than one {what} with vendor_guid {node.guid!r}")
+            continue
+        found[node.guid] = node
+    return found
+
+
 class _Differ:
     """State of one diff: the remote objects by guid and the changes so far."""
 
@@ -136,22 +148,8 @@ class _Differ:
         self.changes: list[Change] = []
         self.created: set[str] = set()
         self.uneditable: list[str] = []
-        self.groups: dict[str, GroupNode] = {}
-        for group in remote.groups:
-            if group.guid in self.groups:
-                self.notes.append(
-                    f"Canvas holds more than one group with vendor_guid {group.guid!r}"
-                )
-                continue
-            self.groups[group.guid] = group
-        self.outcomes: dict[str, OutcomeNode] = {}
-        for outcome in remote.outcomes:
-            if outcome.guid in self.outcomes:
-                self.notes.append(
-                    f"Canvas holds more than one outcome with vendor_guid {outcome.guid!r}"
-                )
-                continue
-            self.outcomes[outcome.guid] = outcome
+        self.groups: dict[str, GroupNode] = _by_guid(remote.groups, "group", self.notes)
+        self.outcomes: dict[str, OutcomeNode] = _by_guid(remote.outcomes, "outcome", self.notes)
         self.scope = (
             remote.subtree(framework_root) if framework_root in self.groups else OutcomeTree()
         )
