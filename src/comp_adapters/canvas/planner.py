@@ -128,6 +128,28 @@ def plan_tree_changes(
     return differ.changes, differ.notes
 
 
+def _update(
+    change_id: str,
+    kind: str,
+    guid: str,
+    diff: dict[str, tuple[JsonValue, JsonValue]],
+    canvas_id: int | None,
+    *,
+    extra: dict[str, JsonValue] | None = None,
+    depends_on: tuple[str, ...] = (),
+) -> Change:
+    """An update writing the new side of ``diff``; ``before`` holds the old side and the id."""
+    return Change(
+        id=change_id,
+        action=Action.UPDATE,
+        kind=kind,
+        key=guid,
+        fields={**{name: pair[0] for name, pair in diff.items()}, **(extra or {})},
+        before={**{name: pair[1] for name, pair in diff.items()}, "canvas_id": canvas_id},
+        depends_on=depends_on,
+    )
+
+
 def _by_guid(nodes: Iterable[Node], what: str, notes: list[str]) -> dict[str, Node]:
     """Nodes by vendor_guid; the first of duplicates wins and a note names the guid."""
     found: dict[str, Node] = {}
@@ -182,22 +204,19 @@ class _Differ:
             self.created.add(want.guid)
             return
         diff = _group_diff(want, have)
-        if not diff:
-            return
-        fields = {name: pair[0] for name, pair in diff.items()}
-        if "parent" in diff:
-            fields["parent_id"] = self.group_id(want.parent)
-        self.changes.append(
-            Change(
-                id=f"group:{want.guid}",
-                action=Action.UPDATE,
-                kind=GROUP,
-                key=want.guid,
-                fields=fields,
-                before={**{n: p[1] for n, p in diff.items()}, "canvas_id": have.canvas_id},
-                depends_on=self.needs(want.parent) if "parent" in diff else (),
+        if diff:
+            moved = "parent" in diff
+            self.changes.append(
+                _update(
+                    f"group:{want.guid}",
+                    GROUP,
+                    want.guid,
+                    diff,
+                    have.canvas_id,
+                    extra={"parent_id": self.group_id(want.parent)} if moved else None,
+                    depends_on=self.needs(want.parent) if moved else (),
+                )
             )
-        )
 
     def outcome(self, want: OutcomeNode, *, scales: bool) -> None:
         parent = want.parents[0]
@@ -222,14 +241,7 @@ class _Differ:
             self.uneditable.append(want.guid)
         elif diff:
             self.changes.append(
-                Change(
-                    id=f"outcome:{want.guid}",
-                    action=Action.UPDATE,
-                    kind=OUTCOME,
-                    key=want.guid,
-                    fields={name: pair[0] for name, pair in diff.items()},
-                    before={**{n: p[1] for n, p in diff.items()}, "canvas_id": have.canvas_id},
-                )
+                _update(f"outcome:{want.guid}", OUTCOME, want.guid, diff, have.canvas_id)
             )
         if parent in have.parents:
             return
