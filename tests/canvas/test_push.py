@@ -8,11 +8,13 @@ import pytest
 import requests
 
 from comp_adapters.canvas import CanvasAdapter, MasteryScalesEnabledError, OutcomeImportError
+from comp_adapters.canvas.adapter import _Executor
 from comp_adapters.canvas.planner import IMPORT
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
+from comp_adapters.errors import StalePlanError
 from comp_adapters.native import framework_to_data
-from comp_adapters.sync.apply import ApplyError
+from comp_adapters.sync.apply import ApplyError, apply_plan
 from comp_adapters.sync.plan import Action, Change, Plan
 from comp_adapters.testing import assert_converges_after_crash, assert_replan_is_empty
 
@@ -133,15 +135,18 @@ def test_crash_before_sending_converges_too(
     )
 
 
-def test_a_careless_client_would_duplicate(
+def test_a_stale_rest_plan_is_refused_because_canvas_would_duplicate(
     fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
 ) -> None:
-    # The fake enforces Canvas's non-idempotent REST creation: applying a stale plan twice
-    # creates duplicates, which is why the adapter plans again after a crash.
     adapter = make_adapter(strategy="rest")
     plan = adapter.plan_framework(example)
+    assert plan.state_fingerprint is not None
     adapter.apply(plan)
-    adapter.apply(plan, journal=None)
+    with pytest.raises(StalePlanError, match="plan again"):
+        adapter.apply(plan)  # a new journal: nothing of it recorded
+    assert len(active_guids(fake)) == 9
+    # What the check prevents: Canvas's REST creation does not de-duplicate by vendor_guid.
+    apply_plan(plan, _Executor(adapter, plan))
     guids = active_guids(fake)
     assert len(guids) == 18
     assert len(set(guids)) == 9

@@ -284,13 +284,20 @@ class CanvasAdapter:
                 f"strategy csv: one outcomes CSV import carries the {len(tree_changes)} outcome "
                 "change(s); each is confirmed by reading the context back afterwards"
             )
-        elif tree_changes:
+        state = None
+        if chosen == "rest" and tree_changes:
             notes.append(f"strategy rest: {len(tree_changes)} REST write(s)")
+            # REST creation is not idempotent: refuse to apply this plan to a changed context.
+            state = tree_fingerprint(remote)
         notes.append(
             "resumable: a re-run plans again and finds by vendor_guid what a crashed run wrote"
         )
         return Plan(
-            adapter=self.name, target=self.target, changes=tuple(changes), notes=tuple(notes)
+            adapter=self.name,
+            target=self.target,
+            changes=tuple(changes),
+            notes=tuple(notes),
+            state_fingerprint=state,
         )
 
     def _choose(self, strategy: Strategy, changes: Sequence[Change]) -> Literal["csv", "rest"]:
@@ -300,8 +307,14 @@ class CanvasAdapter:
         return "csv" if writes >= self.csv_threshold else "rest"
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
-        """Carry out a plan made by this adapter (framework or proficiency), change by change."""
-        return apply_plan(plan, _Executor(self, plan), journal=journal)
+        """Carry out a plan made by this adapter (framework or proficiency), change by change.
+
+        A REST plan carries the fingerprint of the context it was made against; if the
+        context changed since (and nothing of the plan is journaled yet), applying raises
+        :class:`~comp_adapters.errors.StalePlanError`: plan again.
+        """
+        current = (lambda: tree_fingerprint(self.read_tree())) if plan.state_fingerprint else None
+        return apply_plan(plan, _Executor(self, plan), journal=journal, current_state=current)
 
     # -- pull ----------------------------------------------------------------------------------
 
@@ -584,6 +597,12 @@ class CanvasAdapter:
             return None
         level = self.framework.scale_for(item.competency).by_key.get(item.level)
         return level.points if level is not None else None
+
+
+def tree_fingerprint(tree: OutcomeTree) -> str:
+    """SHA-256 of a context's groups and outcomes (ids, guids, links, fields)."""
+    text = repr((tree.root_id, tree.groups, sorted(tree.outcomes, key=lambda o: o.canvas_id or 0)))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _mastery_note(framework: Framework, *, set_scale: bool) -> str:
