@@ -30,11 +30,14 @@ FORMAT_GROUP = "comp_adapters.formats"
 
 BUILTIN_ADAPTERS: Mapping[str, str] = {
     "xapi": "comp_adapters.xapi.adapter:XapiAdapter",
+    "canvas": "comp_adapters.canvas.adapter:CanvasAdapter",
 }
 """Adapter name -> ``module:attribute`` of its adapter class."""
 
 BUILTIN_FORMATS: Mapping[str, str] = {
     "native": "comp_adapters.formats:NATIVE",
+    "canvas-csv": "comp_adapters.canvas.outcomes_csv:CANVAS_CSV",
+    "canvas-cartridge": "comp_adapters.canvas.cartridge:CANVAS_CARTRIDGE",
 }
 """Format name -> ``module:attribute`` of its :class:`FileFormat`."""
 

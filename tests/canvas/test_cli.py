@@ -1,0 +1,176 @@
+"""``comp-adapters canvas ...`` against the fake, with settings from the environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from comp_adapters.cli.main import main
+from comp_adapters.core.framework import Framework
+from comp_adapters.native import dump_framework, iter_evidence, load_framework
+from comp_adapters.sync.plan import Plan
+
+from .conftest import EXAMPLE
+from .fake_canvas import BASE, TOKEN, FakeCanvas
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.chdir(tmp_path)  # no stray ./comp-adapters.toml
+    monkeypatch.delenv("COMP_ADAPTERS_CONFIG", raising=False)
+    monkeypatch.setenv("COMP_ADAPTERS_CANVAS_URL", BASE)
+    monkeypatch.setenv("COMP_ADAPTERS_CANVAS_TOKEN", TOKEN)
+    monkeypatch.setenv("COMP_ADAPTERS_CANVAS_ACCOUNT", "1")
+    monkeypatch.setenv("COMP_ADAPTERS_CANVAS_POLL_INTERVAL", "0")
+    return tmp_path
+
+
+def test_push_dry_run_then_push_then_nothing_to_do(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = env / "plan.json"
+    dry = ["canvas", "push", str(EXAMPLE), "--strategy", "csv", "--dry-run"]
+    assert main([*dry, "--plan-json", str(plan_file)]) == 0
+    out = capsys.readouterr().out
+    assert "to apply: 14 create" in out
+    assert "strategy csv" in out
+    assert fake.writes == 0
+    assert Plan.from_json(plan_file.read_text()).fingerprint
+    assert main(["canvas", "push", str(EXAMPLE), "--strategy", "csv"]) == 0
+    assert "applied 14 change(s)" in capsys.readouterr().out
+    assert main(["canvas", "push", str(EXAMPLE), "--strategy", "rest"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_pull_writes_a_framework_file(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["canvas", "push", str(EXAMPLE), "--course", "9", "--strategy", "rest"]) == 0
+    out = env / "pulled.json"
+    assert (
+        main(["canvas", "pull", "--course", "9", "--framework", "CS-SUPPORT", "-o", str(out)]) == 0
+    )
+    pulled = load_framework(out)
+    assert len(pulled.competencies) == 12
+    csv_out = env / "pulled.csv"
+    assert main(["canvas", "pull", "--course", "9", "-o", str(csv_out)]) == 0
+    assert csv_out.read_text().startswith("vendor_guid,object_type")
+
+
+def test_results_and_rollup_comparison(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add_user("7", login_id="amara")
+    outcome = fake._new_outcome(
+        "courses/5", {"title": "O", "vendor_guid": "RX:o1", "calculation_method": "highest"}
+    )
+    fake._link_outcome("courses/5", fake.root_id("courses/5"), outcome["id"])
+    fake.add_result(
+        user="7", outcome_id=outcome["id"], score=4, possible=5, when="2026-01-01T00:00:00Z"
+    )
+    fake.rollups = [
+        {
+            "scores": [{"score": 4.0, "links": {"outcome": str(outcome["id"])}}],
+            "links": {"user": "7"},
+        }
+    ]
+    target = env / "evidence.jsonl"
+    code = main(
+        [
+            "canvas",
+            "results",
+            "--course",
+            "5",
+            "--framework",
+            "RX",
+            "-o",
+            str(target),
+            "--compare-rollups",
+        ]
+    )
+    assert code == 0
+    (item,) = list(iter_evidence(target))
+    assert (item.learner, item.competency, item.score) == ("amara", "o1", 0.8)
+    assert "rollups: 1 compared, 0 differ" in capsys.readouterr().err
+    fake.rollups[0]["scores"][0]["score"] = 3.0
+    assert main(["canvas", "results", "--course", "5", "--compare-rollups", "-o", str(target)]) == 1
+    assert "differs: user 7" in capsys.readouterr().err
+
+
+def test_mastery_from_compute_output(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str], example: Framework
+) -> None:
+    for number, login in enumerate(["amara.okafor", "ben.schulz"], start=100):
+        fake.add_user(str(number), login_id=login)
+    assert main(["canvas", "push", str(EXAMPLE), "--course", "5"]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "compute",
+                "--framework",
+                str(EXAMPLE),
+                "--evidence",
+                str(EXAMPLE.parent / "evidence.jsonl"),
+                "--as-of",
+                "2026-03-01T00:00:00Z",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    computed = env / "computed.json"
+    computed.write_text(capsys.readouterr().out)
+    assert json.loads(computed.read_text())["proficiencies"]
+    assert (
+        main(["canvas", "mastery", str(computed), "--framework", str(EXAMPLE), "--course", "5"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "rubric_assessment" in out
+    assert "learner not in course" in out
+    assert len(fake.assignments) == 1
+    assert (
+        main(["canvas", "mastery", str(computed), "--framework", str(EXAMPLE), "--course", "5"])
+        == 0
+    )
+    assert "nothing to do" in capsys.readouterr().out
+
+
+def test_missing_settings_and_bad_token_are_clear(
+    fake: FakeCanvas,
+    env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    example: Framework,
+) -> None:
+    source = env / "fw.json"
+    dump_framework(example, source)
+    monkeypatch.delenv("COMP_ADAPTERS_CANVAS_TOKEN")
+    assert main(["canvas", "push", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "canvas setting 'token': missing" in err
+    assert "COMP_ADAPTERS_CANVAS_TOKEN" in err
+    monkeypatch.setenv("COMP_ADAPTERS_CANVAS_TOKEN", "wrong-token-value")
+    assert main(["canvas", "push", str(source)]) == 1
+    err = capsys.readouterr().err
+    assert "Invalid access token" in err
+    assert "request id req-" in err
+    assert "wrong-token-value" not in err
+    monkeypatch.setenv("COMP_ADAPTERS_CANVAS_COURSE", "3")
+    assert main(["canvas", "push", str(source)]) == 2
+    assert "exactly one context" in capsys.readouterr().err
+
+
+def test_config_file_settings(
+    fake: FakeCanvas, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("URL", "TOKEN", "ACCOUNT"):
+        monkeypatch.delenv(f"COMP_ADAPTERS_CANVAS_{name}")
+    monkeypatch.setenv("MY_CANVAS_TOKEN", TOKEN)
+    config = env / "comp-adapters.toml"
+    config.write_text(f'[canvas]\nurl = "{BASE}"\ntoken_env = "MY_CANVAS_TOKEN"\naccount = "4"\n')
+    assert main(["canvas", "push", str(EXAMPLE), "--dry-run", "--config", str(config)]) == 0
+    assert "account:4" in capsys.readouterr().out
