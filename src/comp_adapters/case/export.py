@@ -34,7 +34,6 @@ from comp_adapters.case.mapping import (
     instant_to_end,
     instant_to_start,
     natural_keys,
-    natural_proficient,
     natural_relation,
     natural_sequence,
     natural_texts,
@@ -600,14 +599,14 @@ class _Writer:
 def _scale_extension(
     scale: ProficiencyScale, levels: Sequence[CFRubricCriterionLevel], criterion_id: str
 ) -> dict[str, Any]:
-    """What a criterion's levels cannot say about the scale (empty when reading suffices)."""
+    """What a criterion's levels cannot say about the scale."""
     ext: dict[str, Any] = {}
     keys = [level.key for level in scale.levels]
     if keys != [level.identifier for level in levels]:
         ext["level_keys"] = keys
-    flags = [level.proficient for level in scale.levels]
-    if flags != natural_proficient(len(flags)):
-        ext["proficient"] = [level.key for level in scale.levels if level.proficient]
+    # Always said, though the reader's guess may agree: CASE has no field for it, and a
+    # reader that finds it need not warn that it guessed.
+    ext["proficient"] = [level.key for level in scale.levels if level.proficient]
     natural_default = next(level.key for level in scale.levels if level.proficient)
     if scale.default_level != natural_default:
         ext["default_level"] = scale.default_level
