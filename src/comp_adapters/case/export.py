@@ -42,7 +42,6 @@ from comp_adapters.case.mapping import (
     start_to_instant,
 )
 from comp_adapters.case.wire import (
-    ASSOCIATION_TYPES_1_0,
     CaseVersion,
     CFAssociation,
     CFDefinitions,
@@ -56,6 +55,7 @@ from comp_adapters.case.wire import (
     LinkURI,
     format_case_datetime,
     is_uuid,
+    valid_association_type,
 )
 from comp_adapters.core.framework import Competency, Framework, RelationType
 from comp_adapters.core.scale import ProficiencyScale
@@ -292,12 +292,13 @@ class _Writer:
         return CFAssociation.model_validate(base)
 
     def _downgrade(self, kind: str, where: str) -> str:
-        if self.options.version == "1.1" or kind in ASSOCIATION_TYPES_1_0:
+        version = self.options.version
+        if valid_association_type(kind, version):
             return kind
         self.report.warn(
             where,
-            f"association type {kind!r} does not exist in CASE 1.0: written as 'isRelatedTo'",
-            kind="1.0 association type",
+            f"association type {kind!r} does not exist in CASE {version}: written as 'isRelatedTo'",
+            kind=f"{version} association type",
         )
         return "isRelatedTo"
 
@@ -468,14 +469,17 @@ class _Writer:
         criterion_id = base["identifier"]
         base.setdefault("uri", self._uri({}, criterion_id))
         base.setdefault("lastChangeDateTime", self.now)
-        base.pop("CFItemURI", None)
+        kept_link = base.pop("CFItemURI", None)
         if competency is not None:
             item = self.items[competency.key]
-            base["CFItemURI"] = LinkURI(
-                title=item.human_coding_scheme or shorten(item.full_statement),
-                identifier=item.identifier,
-                uri=item.uri,
-            )
+            if isinstance(kept_link, Mapping) and kept_link.get("identifier") == item.identifier:
+                base["CFItemURI"] = {**kept_link, "uri": item.uri}
+            else:
+                base["CFItemURI"] = LinkURI(
+                    title=item.human_coding_scheme or shorten(item.full_statement),
+                    identifier=item.identifier,
+                    uri=item.uri,
+                )
         levels = self._levels(name, scale, _mapping(record.get("levels")), where)
         ext = _scale_extension(scale, levels, criterion_id)
         extensions = _mapping(record.get("extensions"))

@@ -23,6 +23,7 @@ import pydantic
 from pydantic import BaseModel
 
 from comp_adapters.case.wire import (
+    ASSOCIATION_TYPES_1_1,
     CFAssociation,
     CFAssociationGrouping,
     CFConcept,
@@ -36,6 +37,7 @@ from comp_adapters.case.wire import (
     format_case_datetime,
     is_uuid,
     parse_case_datetime,
+    valid_association_type,
 )
 from comp_adapters.errors import Problem, ValidationError
 
@@ -100,9 +102,10 @@ def _text(value: Any, path: str, report: Report) -> Any:
 
 
 def _identifier(value: Any, path: str, report: Report) -> Any:
-    text = _text(value, path, report)
-    if text is _Missing:
+    if not isinstance(value, str):
+        report.error(path, f"expected a string, found {_type_name(value)}")
         return _Missing
+    text = value
     stripped = text.strip()
     if stripped.lower().startswith("urn:uuid:"):
         stripped = stripped[len("urn:uuid:") :]
@@ -536,8 +539,23 @@ def _fill_uri(obj: dict[str, Any], path: str, report: Report, name: str) -> None
         obj["uri"] = f"urn:uuid:{obj['identifier']}" if is_uuid(obj["identifier"]) else ""
 
 
+_TYPE_SPELLINGS = {t.lower(): t for t in ASSOCIATION_TYPES_1_1} | {"relatedto": "isRelatedTo"}
+
+
 def _fill_association(assoc: dict[str, Any], path: str, report: Report) -> bool:
-    """Complete the ends of an association from legacy keys; False when it has no ends."""
+    """Complete the ends of an association from legacy keys; False when it has no ends.
+
+    Also repairs the spelling of its type (``RelatedTo``, ``ischildof``), with a warning.
+    """
+    kind = assoc.get("associationType")
+    if isinstance(kind, str) and not valid_association_type(kind):
+        fixed = _TYPE_SPELLINGS.get(kind.strip().lower())
+        where = f"{path}.associationType"
+        if fixed is not None:
+            report.warn(where, f"association type {kind!r} read as {fixed!r}")
+            assoc["associationType"] = fixed
+        else:
+            report.warn(where, f"unknown association type {kind!r} (read as a relation)")
     for end in ("origin", "destination"):
         legacy = assoc.pop(f"{end}NodeIdentifier", None)
         key = f"{end}NodeURI"

@@ -41,8 +41,6 @@ import pydantic
 
 from comp_adapters.case.lenient import Report
 from comp_adapters.case.wire import (
-    ASSOCIATION_TYPES_1_1,
-    EXT_TYPE,
     CFAssociation,
     CFItem,
     CFPackage,
@@ -92,7 +90,6 @@ _RELATION_OF_TYPE: Mapping[str, RelationType] = {
     "isTranslationOf": RelationType.EQUIVALENT,
     "ext:requires": RelationType.REQUIRES,
 }
-_TYPE_ALIASES = {t.lower(): t for t in ASSOCIATION_TYPES_1_1} | {"relatedto": "isRelatedTo"}
 
 _ITEM_OWN = ("identifier", "uri", "fullStatement", "abbreviatedStatement", "humanCodingScheme")
 _DOCUMENT_OWN = (
@@ -316,27 +313,12 @@ class _Reader:
             taken.add(key)
             self.states[item.identifier].key = key
 
-    def _association_type(self, index: int, association: CFAssociation) -> str:
-        given = association.association_type
-        if given in ASSOCIATION_TYPES_1_1 or EXT_TYPE.match(given):
-            return given
-        fixed = _TYPE_ALIASES.get(given.lower())
-        where = f"CFAssociations[{index}].associationType"
-        if fixed is not None:
-            self.report.warn(where, f"association type {given!r} read as {fixed!r}")
-            return fixed
-        self.report.warn(where, f"unknown association type {given!r} (read as a relation)")
-        return given
-
     def _associations(self) -> None:
         parents: dict[str, list[_Edge]] = {}
-        for index, given in enumerate(self.package.associations):
-            association = given
-            kind = self._association_type(index, association)
+        for index, association in enumerate(self.package.associations):
+            kind = association.association_type
             origin = association.origin_node_uri.identifier
             destination = association.destination_node_uri.identifier
-            if kind != association.association_type:
-                association = association.model_copy(update={"association_type": kind})
             inside_origin = origin in self.states
             inside_destination = destination in self.states
             if (

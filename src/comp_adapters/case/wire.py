@@ -44,6 +44,13 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+def valid_association_type(kind: str, version: CaseVersion = "1.1") -> bool:
+    """Whether ``kind`` is an association type of that CASE version (1.1 allows ``ext:``)."""
+    if version == "1.0":
+        return kind in ASSOCIATION_TYPES_1_0
+    return kind in ASSOCIATION_TYPES_1_1 or bool(EXT_TYPE.match(kind))
+
+
 def is_uuid(text: str) -> bool:
     """Whether ``text`` is 8-4-4-4-12 hex (any version digit, any case), as CASE data is."""
     return bool(_UUID.match(text))
@@ -364,10 +371,14 @@ def dump_package(package: CFPackage, *, version: CaseVersion = "1.1") -> dict[st
     """The package as strict CASE JSON: no nulls, no back-links, required lookups filled.
 
     For ``version="1.0"`` the 1.1-only fields are left out (``extensions``,
-    ``frameworkType``, ``caseVersion``, item subjects, association notes, ``targetType``);
-    association types must already be 1.0 types (the mapping sees to that and reports it).
+    ``frameworkType``, ``caseVersion``, item subjects, association notes, ``targetType``).
+    An association type the version does not have is written as ``isRelatedTo`` (the
+    mapping does the same first, and reports it).
     """
     data = package.model_dump(mode="json", exclude_none=True)
+    for association in data.get("CFAssociations", []):
+        if not valid_association_type(association["associationType"], version):
+            association["associationType"] = "isRelatedTo"
     document = data["CFDocument"]
     document.pop("CFPackageURI", None)
     for name in ("CFItems", "CFAssociations"):
@@ -454,4 +465,5 @@ __all__ = [
     "format_case_datetime",
     "is_uuid",
     "parse_case_datetime",
+    "valid_association_type",
 ]
