@@ -85,8 +85,10 @@ def test_every_fixture_reads(name: str) -> None:
             {"CFItemAssociationURI": "https://x.example/assoc"},
             "notes",
             None,
-            ("CFItems[0].CFItemAssociationURI: 'CFItemAssociationURI' ignored: a link to the "
-            "item's associations, read from the package"),
+            (
+                "CFItems[0].CFItemAssociationURI: 'CFItemAssociationURI' ignored: a link to the "
+                "item's associations, read from the package"
+            ),
         ),
         (
             {"updatedAt": "2017"},
@@ -98,8 +100,10 @@ def test_every_fixture_reads(name: str) -> None:
             {"identifier": "http://asn.jesandco.org/resources/S1143462"},
             "identifier",
             "http://asn.jesandco.org/resources/S1143462",
-            ("CFItems[0].identifier: identifier 'http://asn.jesandco.org/resources/S1143462' is "
-            "not a UUID (kept as given)"),
+            (
+                "CFItems[0].identifier: identifier 'http://asn.jesandco.org/resources/S1143462' is "
+                "not a UUID (kept as given)"
+            ),
         ),
         (
             {"humanCodingScheme": 6.1},

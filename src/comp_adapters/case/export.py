@@ -431,7 +431,8 @@ class _Writer:
                 rank = _rank(kept.get("order"))
                 groups.setdefault(rubric_id, []).append((rank, next(counter), criterion))
         rubrics = []
-        for rubric_id, header in [*by_id.items(), (own_id, None)]:
+        generated = [] if own_id in by_id else [(own_id, None)]
+        for rubric_id, header in [*by_id.items(), *generated]:
             criteria = [c for _, _, c in sorted(groups.get(rubric_id, []), key=lambda t: t[:2])]
             if header is None and not criteria:
                 continue

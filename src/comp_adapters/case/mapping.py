@@ -546,7 +546,7 @@ class _Reader:
             default = next(level.key for level in built if level.proficient)
         try:
             scale = ProficiencyScale(
-                key=ext["key"] if _valid_key(ext.get("key")) else _scale_key(criterion),
+                key=_scale_key(criterion, ext),
                 name=ext.get("name") if isinstance(ext.get("name"), str) else None,
                 levels=tuple(built),
                 default_level=default,
@@ -687,7 +687,10 @@ class _Reader:
             return None
 
 
-def _scale_key(criterion: CFRubricCriterion) -> str:
+def _scale_key(criterion: CFRubricCriterion, ext: Mapping[str, Any]) -> str | None:
+    """Our extension's scale key (``None`` included), else derived from the criterion id."""
+    if "key" in ext and (ext["key"] is None or _valid_key(ext["key"])):
+        return ext["key"]  # type: ignore[no-any-return]
     return derived_key(criterion.identifier)
 
 
