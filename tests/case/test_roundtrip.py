@@ -323,7 +323,8 @@ def test_case_1_0_output_is_schema_valid_and_keeps_the_tree(framework: Framework
     assert_valid_case(data)
     assert "extensions" not in json.dumps(data)
     back, _ = package_to_framework(parse_package(data)[0])
-    assert [c.title for c in back.walk()] == [shorten(c.title) for c in framework.walk()]
+    # 1.0 has no extensions: titles come back as CASE reads them (blank ones as the code)
+    assert [c.title for c in back.walk()] == [shorten(c.title) or c.key for c in framework.walk()]
     assert [c.key for c in back.walk()] == [c.key for c in framework.walk()]
     assert [back.depth(c.key) for c in back.walk()] == [
         framework.depth(c.key) for c in framework.walk()
