@@ -139,13 +139,15 @@ class _Writer:
         doc_id = self._id(framework.external_ids, "CFDocument", "CFDocument")
         self.doc_id = doc_id
         self.doc_uri = self._uri(framework.external_ids, doc_id)
+        used: set[str] = set()
         for competency in framework.competencies:
             where = f"competency {competency.key}"
             identifier = self._id(competency.external_ids, f"CFItem:{competency.key}", where)
-            if identifier in self.ids.values() or identifier == doc_id:
+            if identifier in used or identifier == doc_id:
                 self.report.warn(where, "CASE identifier used twice: a new one is derived")
                 identifier = str(uuid.uuid5(self.namespace, f"CFItem:{competency.key}"))
             self.ids[competency.key] = identifier
+            used.add(identifier)
             self.uris[competency.key] = self._uri(competency.external_ids, identifier)
         items = [self._item(c) for c in framework.competencies]
         keys = natural_keys(items)
