@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+from pydantic import BaseModel
 
 from comp_adapters.case.lenient import parse_document_list, parse_object, parse_package
 from comp_adapters.case.wire import (
@@ -46,6 +47,8 @@ from comp_adapters.errors import (
     RemoteError,
 )
 from comp_adapters.http import HttpTransport, describe_error_body
+
+Model = TypeVar("Model", bound=BaseModel)
 
 ADAPTER = "case"
 BASE_PATHS: Mapping[CaseVersion, str] = {"1.0": "/ims/case/v1p0", "1.1": "/ims/case/v1p1"}
@@ -381,12 +384,17 @@ class CaseClient:
             if total is not None and offset >= total:
                 return
 
+    def _one(self, model: type[Model], collection: str, identifier: str, operation: str) -> Model:
+        """GET ``/{collection}/{identifier}`` read as one ``model`` (warnings kept)."""
+        route = f"/{collection}/{_id(identifier)}"
+        data, _ = self._get_json(route, operation=operation)
+        found, problems = parse_object(model, data, source=f"{collection}/{identifier}")
+        self._keep(problems)
+        return found
+
     def get_document(self, identifier: str) -> CFDocument:
         """One CFDocument. Route: ``GET /CFDocuments/{sourcedId}``."""
-        data, _ = self._get_json(f"/CFDocuments/{_id(identifier)}", operation="getCFDocument")
-        document, problems = parse_object(CFDocument, data, source=f"CFDocuments/{identifier}")
-        self._keep(problems)
-        return document
+        return self._one(CFDocument, "CFDocuments", identifier, "getCFDocument")
 
     def get_package_data(self, identifier: str) -> Any:
         """The raw JSON of a package. Route: ``GET /CFPackages/{sourcedId}``."""
@@ -402,19 +410,11 @@ class CaseClient:
 
     def get_item(self, identifier: str) -> CFItem:
         """One item. Route: ``GET /CFItems/{sourcedId}``."""
-        data, _ = self._get_json(f"/CFItems/{_id(identifier)}", operation="getCFItem")
-        item, problems = parse_object(CFItem, data, source=f"CFItems/{identifier}")
-        self._keep(problems)
-        return item
+        return self._one(CFItem, "CFItems", identifier, "getCFItem")
 
     def get_association(self, identifier: str) -> CFAssociation:
         """One association. Route: ``GET /CFAssociations/{sourcedId}``."""
-        data, _ = self._get_json(f"/CFAssociations/{_id(identifier)}", operation="getCFAssociation")
-        association, problems = parse_object(
-            CFAssociation, data, source=f"CFAssociations/{identifier}"
-        )
-        self._keep(problems)
-        return association
+        return self._one(CFAssociation, "CFAssociations", identifier, "getCFAssociation")
 
     def get_item_associations(self, identifier: str) -> tuple[CFItem, list[CFAssociation]]:
         """An item and every association it is an end of.
@@ -437,26 +437,17 @@ class CaseClient:
 
     def get_rubric(self, identifier: str) -> CFRubric:
         """One rubric with its criteria and levels. Route: ``GET /CFRubrics/{sourcedId}``."""
-        data, _ = self._get_json(f"/CFRubrics/{_id(identifier)}", operation="getCFRubric")
-        rubric, problems = parse_object(CFRubric, data, source=f"CFRubrics/{identifier}")
-        self._keep(problems)
-        return rubric
+        return self._one(CFRubric, "CFRubrics", identifier, "getCFRubric")
 
     def get_association_grouping(self, identifier: str) -> CFAssociationGrouping:
         """Route: ``GET /CFAssociationGroupings/{sourcedId}``."""
-        data, _ = self._get_json(
-            f"/CFAssociationGroupings/{_id(identifier)}", operation="getCFAssociationGrouping"
+        return self._one(
+            CFAssociationGrouping, "CFAssociationGroupings", identifier, "getCFAssociationGrouping"
         )
-        grouping, problems = parse_object(CFAssociationGrouping, data, source=identifier)
-        self._keep(problems)
-        return grouping
 
     def get_license(self, identifier: str) -> CFLicense:
         """Route: ``GET /CFLicenses/{sourcedId}``."""
-        data, _ = self._get_json(f"/CFLicenses/{_id(identifier)}", operation="getCFLicense")
-        licence, problems = parse_object(CFLicense, data, source=identifier)
-        self._keep(problems)
-        return licence
+        return self._one(CFLicense, "CFLicenses", identifier, "getCFLicense")
 
     def get_concepts(self, identifier: str) -> list[CFConcept]:
         """A concept and its children. Route: ``GET /CFConcepts/{sourcedId}``."""

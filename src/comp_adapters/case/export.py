@@ -212,24 +212,7 @@ class _Writer:
             ext["title"] = competency.title
         if description != competency.description:
             ext["description"] = competency.description
-        dumped = competency.model_dump(mode="json", exclude_defaults=True)
-        for name in (
-            "description_format",
-            "taxonomy",
-            "calculation_method",
-            "calculation_int",
-            "rollup",
-            "tags",
-        ):
-            if name in dumped:
-                ext[name] = dumped[name]
-        if other_properties:
-            ext["properties"] = other_properties
-        other_ids = {
-            k: v for k, v in competency.external_ids.items() if k not in ("case", "case.uri")
-        }
-        if other_ids:
-            ext["external_ids"] = other_ids
+        ext.update(_core_only(competency, _COMPETENCY_ONLY, other_properties))
         extensions = _mapping(props.get(PREFIX + "extensions"))
         if ext:
             extensions[EXTENSION] = ext
@@ -542,23 +525,7 @@ class _Writer:
             fields["statusEndDate"] = instant_to_end(framework.effective_until)
             if end_to_instant(fields["statusEndDate"]) != framework.effective_until:
                 ext["effective_until"] = framework.effective_until.isoformat()
-        dumped = framework.model_dump(mode="json", exclude_defaults=True)
-        for name in (
-            "description_format",
-            "calculation_method",
-            "calculation_int",
-            "taxonomy_levels",
-            "tags",
-        ):
-            if name in dumped:
-                ext[name] = dumped[name]
-        if other_properties:
-            ext["properties"] = other_properties
-        other_ids = {
-            k: v for k, v in framework.external_ids.items() if k not in ("case", "case.uri")
-        }
-        if other_ids:
-            ext["external_ids"] = other_ids
+        ext.update(_core_only(framework, _FRAMEWORK_ONLY, other_properties))
         if scale_criterion is not None:
             ext["scale_criterion"] = scale_criterion
         foreign = framework.properties.get(PREFIX + "extensions")
@@ -601,6 +568,37 @@ class _Writer:
                 "properties.case.CFDefinitions", "kept CFDefinitions are not valid: left out"
             )
             return None
+
+
+_COMPETENCY_ONLY = (
+    "description_format",
+    "taxonomy",
+    "calculation_method",
+    "calculation_int",
+    "rollup",
+    "tags",
+)
+_FRAMEWORK_ONLY = (
+    "description_format",
+    "calculation_method",
+    "calculation_int",
+    "taxonomy_levels",
+    "tags",
+)
+
+
+def _core_only(
+    owner: Competency | Framework, names: Sequence[str], other_properties: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The fields CASE has no place for (when not default), other systems' ids and properties."""
+    dumped = owner.model_dump(mode="json", exclude_defaults=True)
+    ext = {name: dumped[name] for name in names if name in dumped}
+    if other_properties:
+        ext["properties"] = dict(other_properties)
+    other_ids = {k: v for k, v in owner.external_ids.items() if k not in ("case", "case.uri")}
+    if other_ids:
+        ext["external_ids"] = other_ids
+    return ext
 
 
 def _scale_extension(
