@@ -145,3 +145,12 @@ def test_unknown_case_version_is_refused(tmp_path: Path) -> None:
             ]
         )
     assert not (tmp_path / "x.json").exists()
+
+
+def test_formats_without_warnings_use_plain_read_and_write(tmp_path: Path) -> None:
+    """The FileFormat reporting hooks fall back to read/write for formats that lack them."""
+    framework, problems = NATIVE.read_reporting(example_dir() / "framework.json")
+    assert problems == []
+    out = tmp_path / "copy.json"
+    assert NATIVE.write_reporting(framework, out) == []
+    assert NATIVE.read(out) == framework

@@ -16,7 +16,7 @@ from comp_adapters.case.export import framework_to_package
 from comp_adapters.case.fileformat import case_json, read_case_data
 from comp_adapters.case.lenient import parse_package
 from comp_adapters.case.mapping import PREFIX, package_to_framework, shorten
-from comp_adapters.case.wire import dump_package
+from comp_adapters.case.wire import ASSOCIATION_TYPES_1_0, dump_package
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.framework import Competency, Framework, Relation, RelationType, RollupRule
 from comp_adapters.core.scale import ProficiencyScale, ScaleLevel
@@ -82,23 +82,10 @@ def test_case_round_trip_keeps_what_matters(name: str, version: str) -> None:
     kinds_before = {a["identifier"]: a["associationType"] for a in source["CFAssociations"]}
     kinds_after = {a["identifier"]: a["associationType"] for a in written["CFAssociations"]}
     for identifier, kind in kinds_before.items():
-        expected = kind if version == "1.1" or kind in _TYPES_1_0 else "isRelatedTo"
+        expected = kind if version == "1.1" or kind in ASSOCIATION_TYPES_1_0 else "isRelatedTo"
         assert kinds_after[identifier] == expected
     # rubric, criterion and level identifiers
     assert _rubric_ids(source) == _rubric_ids(written)
-
-
-_TYPES_1_0 = {
-    "isChildOf",
-    "isPeerOf",
-    "isPartOf",
-    "exactMatchOf",
-    "precedes",
-    "isRelatedTo",
-    "replacedBy",
-    "exemplar",
-    "hasSkillLevel",
-}
 
 
 def _rubric_ids(data: dict[str, Any]) -> set[str]:

@@ -169,15 +169,7 @@ class ClientCredentials:
         except FatalRemoteError as exc:
             if isinstance(exc, AuthenticationError) or exc.status != 400:
                 raise
-            raise AuthenticationError(
-                exc.detail,
-                adapter=exc.adapter,
-                operation=exc.operation,
-                url=exc.url,
-                status=exc.status,
-                code=exc.code,
-                request_id=exc.request_id,
-            ) from None
+            raise _as(AuthenticationError, exc) from None  # invalid_client, invalid_grant
         try:
             token = oauth.parse_request_body_response(response.text, scope=self.scope)
         except (OAuth2Error, ValueError) as exc:
@@ -493,6 +485,11 @@ def _reclassified(error: FatalRemoteError) -> RemoteError:
     wanted = _ERROR_BY_MINOR.get((error.code or "").split(",")[0])
     if wanted is None or isinstance(error, wanted):
         return error
+    return _as(wanted, error)
+
+
+def _as(wanted: type[FatalRemoteError], error: RemoteError) -> FatalRemoteError:
+    """The same failure (message, status, code, request id) as another error class."""
     return wanted(
         error.detail,
         adapter=error.adapter,
