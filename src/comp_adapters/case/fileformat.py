@@ -23,14 +23,15 @@ from comp_adapters.errors import ConfigurationError, Problem
 from comp_adapters.native import FORMAT_MARK
 from comp_adapters.plugins import FileFormat, FormatOption
 
-_DOCUMENT_KEY = re.compile(rb'"CFDocument"\s*:')
+_CASE_KEY = re.compile(rb'"(CFDocument|CFItems|CFAssociations)"\s*:')
 
 
 def sniff_case(path: Path, head: bytes) -> bool:
-    """A ``.json`` file with a ``"CFDocument":`` member (a CFPackage), not a native file."""
+    """A ``.json`` file with a ``"CFDocument"``, ``"CFItems"`` or ``"CFAssociations"`` member
+    in its first bytes (a CFPackage, whatever its key order), and not a native file."""
     if path.suffix.lower() != ".json":
         return False
-    return bool(_DOCUMENT_KEY.search(head)) and FORMAT_MARK.encode() not in head
+    return bool(_CASE_KEY.search(head)) and FORMAT_MARK.encode() not in head
 
 
 def read_case_data(data: Any, *, source: str | None = None) -> tuple[Framework, list[Problem]]:
