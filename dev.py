@@ -25,7 +25,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 # Inputs whose change means "install again".
 INSTALL_INPUTS = ("pyproject.toml", "tests/lrs/package-lock.json")
-LINTED = ("src", "tests", "benchmarks", "examples", "dev.py")
+LINTED = ("src", "tests", "benchmarks", "examples", "tools", "dev.py")
 
 
 def run(*cmd: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:

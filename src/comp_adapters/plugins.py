@@ -31,6 +31,7 @@ FORMAT_GROUP = "comp_adapters.formats"
 BUILTIN_ADAPTERS: Mapping[str, str] = {
     "xapi": "comp_adapters.xapi.adapter:XapiAdapter",
     "canvas": "comp_adapters.canvas.adapter:CanvasAdapter",
+    "case": "comp_adapters.case.adapter:CaseAdapter",
 }
 """Adapter name -> ``module:attribute`` of its adapter class."""
 
@@ -38,6 +39,7 @@ BUILTIN_FORMATS: Mapping[str, str] = {
     "native": "comp_adapters.formats:NATIVE",
     "canvas-csv": "comp_adapters.canvas.outcomes_csv:CANVAS_CSV",
     "canvas-cartridge": "comp_adapters.canvas.cartridge:CANVAS_CARTRIDGE",
+    "case": "comp_adapters.case.fileformat:CASE_FORMAT",
 }
 """Format name -> ``module:attribute`` of its :class:`FileFormat`."""
 
@@ -65,6 +67,23 @@ class FileFormat:
     write: Callable[..., None]
     """``write(framework, path, **options)``; must write atomically (all or nothing)."""
     options: tuple[FormatOption, ...] = field(default=())
+    read_with_problems: Callable[[Path], tuple[Framework, list[Problem]]] | None = None
+    """Optional ``read`` that also returns the warnings (what had to be adapted)."""
+    write_with_problems: Callable[..., list[Problem]] | None = None
+    """Optional ``write`` that also returns the warnings (what the format cannot hold)."""
+
+    def read_reporting(self, path: Path) -> tuple[Framework, list[Problem]]:
+        """Read ``path``; the warnings too when the format reports them."""
+        if self.read_with_problems is not None:
+            return self.read_with_problems(path)
+        return self.read(path), []
+
+    def write_reporting(self, framework: Framework, path: Path, **options: Any) -> list[Problem]:
+        """Write ``framework`` to ``path``; the warnings when the format reports them."""
+        if self.write_with_problems is not None:
+            return self.write_with_problems(framework, path, **options)
+        self.write(framework, path, **options)
+        return []
 
 
 def _load(reference: str, *, what: str) -> Any:

@@ -203,8 +203,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             raise ValidationError(problems)
         print(f"{path}: {count} evidence records, no problems")
         return 0
-    framework = read_framework(path, args.from_format)
-    warnings = [p.with_file(str(path)) for p in check_framework(framework)]
+    fmt = get_format(args.from_format) if args.from_format else detect_format(path)
+    framework, read_warnings = fmt.read_reporting(path)
+    warnings = [p.with_file(str(path)) for p in [*read_warnings, *check_framework(framework)]]
     for warning in warnings:
         print(warning)
     print(
@@ -223,13 +224,20 @@ def _format_options(args: argparse.Namespace, fmt: FileFormat) -> dict[str, str]
     return options
 
 
+def print_warnings(problems: list[Problem]) -> None:
+    """Print located warnings to stderr, one a line (the output stays clean for pipes)."""
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     source = get_format(args.from_format) if args.from_format else detect_format(args.input)
     target = get_format(args.to_format) if args.to_format else format_for_output(args.output)
     if args.output.resolve() == args.input.resolve():
         raise ConfigurationError("output would overwrite the input; choose another -o")
-    framework = source.read(args.input)
-    target.write(framework, args.output, **_format_options(args, target))
+    framework, read_warnings = source.read_reporting(args.input)
+    write_warnings = target.write_reporting(framework, args.output, **_format_options(args, target))
+    print_warnings([*read_warnings, *write_warnings])
     print(
         f"{args.input} ({source.name}) -> {args.output} ({target.name}): "
         f"{len(framework.competencies)} competencies"

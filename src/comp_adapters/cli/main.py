@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "comp_adapters.cli.core_commands",
     "comp_adapters.cli.xapi",
     "comp_adapters.cli.canvas",
+    "comp_adapters.cli.case",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 

@@ -1,0 +1,190 @@
+"""A small fake CASE provider on ``responses``: paging, OAuth, imsx errors, throttling.
+
+It enforces what the CASE REST binding documents: read-only GETs under
+``/ims/case/v1p0`` or ``/v1p1``; ``limit``/``offset`` on ``/CFDocuments`` only; 404 with an
+``imsx_StatusInfo`` body (``unknownobject``; ``invalid_uuid`` for a malformed id); 401 with
+``unauthorisedrequest`` (1.0 spelling) or ``unauthorised_request`` (1.1) when a token is
+missing, unknown or expired; tokens from an OAuth 2.0 client-credentials endpoint that
+checks the client's id and secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+import responses
+
+HOST = "https://case.example.org"
+TOKEN_URL = "https://auth.example.org/oauth/token"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+@dataclass
+class FakeProvider:
+    packages: dict[str, dict[str, Any]]
+    version: str = "1.1"
+    discovery: bool = True
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_lifetime: float = 60.0
+    ignore_offset: bool = False
+    wrap_documents: bool = True
+    throttle_next: int = 0
+    now: float = 1_000_000.0
+    tokens: dict[str, float] = field(default_factory=dict)
+    token_requests: int = 0
+    calls: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"{HOST}/ims/case/v{self.version.replace('.', 'p')}"
+
+    def install(self, mock: responses.RequestsMock) -> None:
+        mock.add_callback(responses.POST, TOKEN_URL, callback=self._token)
+        mock.add_callback(responses.GET, re.compile(rf"{re.escape(HOST)}/.*"), callback=self._get)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _imsx(self, status: int, minor: str, text: str) -> tuple[int, dict[str, str], str]:
+        body = {
+            "imsx_codeMajor": "failure",
+            "imsx_severity": "error",
+            "imsx_description": text,
+            "imsx_codeMinor": {
+                "imsx_codeMinorField": [
+                    {"imsx_codeMinorFieldName": "sourcedId", "imsx_codeMinorFieldValue": minor}
+                ]
+            },
+        }
+        return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def _minor(self, v10: str, v11: str) -> str:
+        return v10 if self.version == "1.0" else v11
+
+    def _token(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        self.token_requests += 1
+        header = request.headers.get("Authorization", "")
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        form = parse_qs(str(request.body or ""))
+        if header != f"Basic {expected}" or form.get("grant_type") != ["client_credentials"]:
+            return (
+                401,
+                {"Content-Type": "application/json"},
+                json.dumps({"error": "invalid_client"}),
+            )
+        token = f"token-{self.token_requests}"
+        self.tokens[token] = self.now + self.token_lifetime
+        body = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
+        if form.get("scope"):
+            body["scope"] = form["scope"][0]
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def _authorised(self, request: requests.PreparedRequest) -> bool:
+        if self.client_id is None:
+            return True
+        header = request.headers.get("Authorization", "")
+        token = header.removeprefix("Bearer ")
+        expires = self.tokens.get(token)
+        return expires is not None and self.now < expires
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def _get(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        parts = urlsplit(str(request.url))
+        self.calls.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        if parts.path == "/ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json":
+            if self.discovery and self.version == "1.1":
+                return 200, {"Content-Type": "application/json"}, json.dumps({"openapi": "3.0.0"})
+            return 404, {"Content-Type": "text/html"}, "<h1>Not Found</h1>"
+        if not (HOST + parts.path).startswith(self.base + "/"):
+            return 404, {"Content-Type": "text/html"}, "<h1>Not Found</h1>"
+        if self.throttle_next:
+            self.throttle_next -= 1
+            status, headers, body = self._imsx(429, "server_busy", "Too many requests")
+            return status, {**headers, "Retry-After": "2"}, body
+        if not self._authorised(request):
+            minor = self._minor("unauthorisedrequest", "unauthorised_request")
+            return self._imsx(401, minor, "Unauthorized")
+        route = parts.path[len(urlsplit(self.base).path) :]
+        if route == "/CFDocuments":
+            return self._documents(query)
+        if query:
+            return self._imsx(400, "invalid_selection_field", "no parameters here")
+        match = re.fullmatch(r"/(CFPackages|CFDocuments|CFItems)/([^/]+)", route)
+        if match is None:
+            return 404, {"Content-Type": "text/html"}, "<h1>Not Found</h1>"
+        kind, identifier = match.groups()
+        if not UUID.match(identifier):
+            return self._imsx(404, self._minor("invaliduuid", "invalid_uuid"), "Invalid UUID")
+        found = self._find(kind, identifier)
+        if found is None:
+            return self._imsx(404, "unknownobject", "Not Found")
+        return 200, {"Content-Type": "application/json"}, json.dumps(found)
+
+    def _find(self, kind: str, identifier: str) -> Any:
+        if kind == "CFPackages":
+            return self.packages.get(identifier)
+        if kind == "CFDocuments":
+            package = self.packages.get(identifier)
+            return package["CFDocument"] if package else None
+        for package in self.packages.values():
+            for item in package.get("CFItems", []):
+                if item["identifier"] == identifier:
+                    return item
+        return None
+
+    def _documents(self, query: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        if "filter" in query or "fields" in query:
+            return self._imsx(400, "invalid_selection_field", "filter/fields not supported")
+        limit = int(query.get("limit", "100"))
+        offset = 0 if self.ignore_offset else int(query.get("offset", "0"))
+        if limit < 1 or offset < 0:
+            return self._imsx(400, "invalid_selection_field", "bad paging")
+        documents = [p["CFDocument"] for _, p in sorted(self.packages.items())]
+        page = documents[offset : offset + limit]
+        body: Any = {"CFDocuments": page} if self.wrap_documents else page
+        headers = {"Content-Type": "application/json", "X-Total-Count": str(len(documents))}
+        return 200, headers, json.dumps(body)
+
+
+def package_for(n: int) -> dict[str, Any]:
+    """A small package whose document identifier ends with ``n``."""
+    doc = f"d0000000-0000-0000-0000-{n:012d}"
+    item = f"00000000-0000-0000-{n:04d}-000000000001"
+    return {
+        "CFDocument": {
+            "identifier": doc,
+            "uri": f"{HOST}/uri/{doc}",
+            "creator": "Fake provider",
+            "title": f"Framework {n}",
+            "lastChangeDateTime": "2024-01-01T00:00:00+00:00",
+            "CFPackageURI": {"title": "", "identifier": doc, "uri": f"{HOST}/CFPackages/{doc}"},
+        },
+        "CFItems": [
+            {
+                "identifier": item,
+                "uri": f"{HOST}/uri/{item}",
+                "fullStatement": f"Competency of framework {n}",
+                "humanCodingScheme": f"F{n}.1",
+                "lastChangeDateTime": "2024-01-01T00:00:00+00:00",
+            }
+        ],
+        "CFAssociations": [
+            {
+                "identifier": f"a0000000-0000-0000-{n:04d}-000000000001",
+                "uri": f"{HOST}/uri/a{n}",
+                "associationType": "isChildOf",
+                "originNodeURI": {"title": "", "identifier": item, "uri": f"{HOST}/uri/{item}"},
+                "destinationNodeURI": {"title": "", "identifier": doc, "uri": f"{HOST}/uri/{doc}"},
+                "sequenceNumber": 1,
+                "lastChangeDateTime": "2024-01-01T00:00:00+00:00",
+            }
+        ],
+    }

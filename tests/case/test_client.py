@@ -1,0 +1,366 @@
+"""The CASE client and adapter against a fake provider (paging, OAuth, imsx errors)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from comp_adapters.case.adapter import CaseAdapter, CaseSettings, make_client
+from comp_adapters.case.client import CaseClient, canonical_minor_code
+from comp_adapters.cli.main import main
+from comp_adapters.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    RateLimitedError,
+)
+from comp_adapters.http import RetryPolicy
+
+from .conftest import assert_valid_case, load
+from .fake_provider import HOST, TOKEN_URL, FakeProvider, package_for
+
+SECRET = "s3cr3t-client-secret"
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+def provider(mock: responses.RequestsMock, count: int = 5, **options: Any) -> FakeProvider:
+    fake = FakeProvider(packages={}, **options)
+    for n in range(1, count + 1):
+        package = package_for(n)
+        fake.packages[package["CFDocument"]["identifier"]] = package
+    fake.install(mock)
+    return fake
+
+
+def client_for(
+    fake: FakeProvider, *, sleeps: list[float] | None = None, **settings: Any
+) -> CaseClient:
+    values: dict[str, Any] = {"url": HOST, **settings}
+    recorded = sleeps if sleeps is not None else []
+    return make_client(
+        CaseSettings.model_validate(values),
+        session=requests.Session(),
+        sleep=recorded.append,
+        clock=lambda: fake.now,
+        retry=RetryPolicy(attempts=3, jitter=False),
+    )
+
+
+@pytest.mark.parametrize("discovery", [True, False])
+def test_detects_version_1_1_by_discovery_or_probe(
+    mock: responses.RequestsMock, discovery: bool
+) -> None:
+    fake = provider(mock, discovery=discovery)
+    client = client_for(fake)
+    assert client.detect() == "1.1"
+    assert fake.calls[0] == "/ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json"
+    assert len(fake.calls) == (1 if discovery else 2)
+
+
+def test_detects_version_1_0(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, version="1.0")
+    client = client_for(fake)
+    assert client.detect() == "1.0"
+    assert [d.title for d in client.list_documents()][:2] == ["Framework 1", "Framework 2"]
+
+
+def test_version_in_the_url_is_used_without_probing(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, version="1.0")
+    client = client_for(fake, url=f"{HOST}/ims/case/v1p0/")
+    assert client.version == "1.0"
+    assert (
+        client.get_package("d0000000-0000-0000-0000-000000000001").document.title == "Framework 1"
+    )
+    assert fake.calls == ["/ims/case/v1p0/CFPackages/d0000000-0000-0000-0000-000000000001"]
+
+
+def test_no_provider_is_not_found(mock: responses.RequestsMock) -> None:
+    mock.add(
+        responses.GET,
+        "https://nothing.example.org/ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json",
+        status=404,
+    )
+    mock.add(responses.GET, "https://nothing.example.org/ims/case/v1p1/CFDocuments", status=404)
+    mock.add(responses.GET, "https://nothing.example.org/ims/case/v1p0/CFDocuments", status=404)
+    client = make_client(
+        CaseSettings(url="https://nothing.example.org"), session=requests.Session()
+    )
+    with pytest.raises(NotFoundError, match="no CASE provider"):
+        client.detect()
+
+
+@pytest.mark.parametrize(
+    ("count", "page_size", "pages"), [(5, 2, 3), (4, 2, 2), (0, 3, 1), (3, 100, 1)]
+)
+def test_lists_documents_page_by_page(
+    mock: responses.RequestsMock, count: int, page_size: int, pages: int
+) -> None:
+    fake = provider(mock, count=count)
+    client = client_for(fake, version="1.1", page_size=page_size)
+    titles = [d.title for d in client.list_documents()]
+    assert titles == [f"Framework {n}" for n in range(1, count + 1)]
+    listing = [c for c in fake.calls if "/CFDocuments" in c]
+    assert len(listing) == pages
+    assert listing[0] == f"/ims/case/v1p1/CFDocuments?limit={page_size}&offset=0"
+    assert all("filter" not in c and "fields" not in c for c in listing)
+
+
+def test_stops_when_the_provider_ignores_offset(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, count=5, ignore_offset=True)
+    client = client_for(fake, version="1.1", page_size=2)
+    titles = [d.title for d in client.list_documents()]
+    assert titles == ["Framework 1", "Framework 2"]
+    assert any("ignore paging" in p.message for p in client.warnings)
+    assert len(fake.calls) == 2
+
+
+def test_bare_array_document_list_is_read(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, count=2, wrap_documents=False)
+    client = client_for(fake, version="1.1")
+    assert len(list(client.list_documents())) == 2
+    assert any("bare JSON array" in p.message for p in client.warnings)
+
+
+def test_not_found_carries_the_imsx_minor_code(mock: responses.RequestsMock) -> None:
+    fake = provider(mock)
+    client = client_for(fake, version="1.1")
+    with pytest.raises(NotFoundError) as raised:
+        client.get_package("d0000000-0000-0000-0000-00000000abcd")
+    assert raised.value.code == "unknownobject"
+    assert raised.value.status == 404
+    assert "Not Found" in str(raised.value)
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_invalid_uuid_in_both_spellings(mock: responses.RequestsMock, version: str) -> None:
+    fake = provider(mock, version=version)
+    client = client_for(fake, version=version)
+    with pytest.raises(NotFoundError) as raised:
+        client.get_item("not-a-uuid")
+    assert raised.value.code == "invalid_uuid"
+    assert ("spelt invaliduuid" in str(raised.value)) is (version == "1.0")
+
+
+def test_minor_code_decides_the_class_when_the_status_does_not(
+    mock: responses.RequestsMock,
+) -> None:
+    body = {
+        "imsx_codeMajor": "failure",
+        "imsx_severity": "error",
+        "imsx_codeMinor": {
+            "imsx_codeMinorField": [
+                {"imsx_codeMinorFieldName": "x", "imsx_codeMinorFieldValue": "unknownobject"}
+            ]
+        },
+    }
+    mock.add(
+        responses.GET,
+        f"{HOST}/ims/case/v1p1/CFItems/00000000-0000-0000-0000-000000000001",
+        status=400,
+        json=body,
+    )
+    client = make_client(CaseSettings(url=f"{HOST}/ims/case/v1p1"), session=requests.Session())
+    with pytest.raises(NotFoundError) as raised:
+        client.get_item("00000000-0000-0000-0000-000000000001")
+    assert raised.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("token", "canonical"),
+    [
+        ("unauthorisedrequest", "unauthorised_request"),
+        ("invaliduuid", "invalid_uuid"),
+        ("forbidden", "forbidden"),
+    ],
+)
+def test_canonical_minor_codes(token: str, canonical: str) -> None:
+    assert canonical_minor_code(token) == canonical
+
+
+def test_throttling_is_retried_after_retry_after(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, throttle_next=2)
+    sleeps: list[float] = []
+    client = client_for(fake, sleeps=sleeps, version="1.1")
+    assert client.get_document("d0000000-0000-0000-0000-000000000002").title == "Framework 2"
+    assert sleeps == [2.0, 2.0]
+    fake.throttle_next = 5
+    with pytest.raises(RateLimitedError) as raised:
+        client.get_document("d0000000-0000-0000-0000-000000000002")
+    assert raised.value.code == "server_busy"
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+def test_anonymous_access_to_a_protected_provider_is_401_with_imsx(
+    mock: responses.RequestsMock, version: str
+) -> None:
+    fake = provider(mock, version=version, client_id="reader", client_secret=SECRET)
+    client = client_for(fake, version=version)
+    with pytest.raises(AuthenticationError) as raised:
+        list(client.list_documents())
+    assert raised.value.status == 401
+    assert raised.value.code == "unauthorised_request"
+
+
+def test_oauth_token_is_issued_reused_and_refreshed_on_expiry(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, client_id="reader", client_secret=SECRET, token_lifetime=60)
+    client = client_for(
+        fake,
+        version="1.1",
+        client_id="reader",
+        client_secret=SECRET,
+        token_url=TOKEN_URL,
+        scope="case.read extra",
+    )
+    client.get_document("d0000000-0000-0000-0000-000000000001")
+    client.get_document("d0000000-0000-0000-0000-000000000002")
+    assert fake.token_requests == 1
+    fake.now += 45  # within the refresh margin (30 s) of the 60 s lifetime
+    client.get_document("d0000000-0000-0000-0000-000000000003")
+    assert fake.token_requests == 2
+    assert "token-2" in fake.tokens
+
+
+def test_oauth_token_rejected_early_is_replaced_once(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, client_id="reader", client_secret=SECRET)
+    client = client_for(
+        fake, version="1.1", client_id="reader", client_secret=SECRET, token_url=TOKEN_URL
+    )
+    client.get_document("d0000000-0000-0000-0000-000000000001")
+    fake.tokens.clear()  # the provider forgets every token (restart, revocation)
+    client.get_document("d0000000-0000-0000-0000-000000000001")
+    assert fake.token_requests == 2
+
+
+def test_wrong_client_secret_is_an_authentication_error_without_the_secret(
+    mock: responses.RequestsMock,
+) -> None:
+    fake = provider(mock, client_id="reader", client_secret=SECRET)
+    client = client_for(
+        fake,
+        version="1.1",
+        client_id="reader",
+        client_secret="wrong-secret-value",
+        token_url=TOKEN_URL,
+    )
+    with pytest.raises(AuthenticationError) as raised:
+        client.get_document("d0000000-0000-0000-0000-000000000001")
+    assert raised.value.operation == "token"
+    assert "wrong-secret-value" not in str(raised.value)
+    assert "wrong-secret-value" not in repr(client.auth)
+    assert fake.token_requests == 1
+
+
+def test_settings_need_whole_oauth_triplets() -> None:
+    with pytest.raises(ValueError, match="client_id, client_secret and token_url"):
+        CaseSettings.model_validate({"url": HOST, "client_id": "x"})
+
+
+def test_http_urls_are_refused_unless_allowed() -> None:
+    with pytest.raises(ConfigurationError, match="plain http"):
+        make_client(CaseSettings(url="http://case.example.org"))
+
+
+def test_adapter_reads_a_framework_with_warnings(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, count=2)
+    adapter = CaseAdapter(client_for(fake))
+    assert [d.identifier for d in adapter.list_frameworks()] == [
+        "d0000000-0000-0000-0000-000000000001",
+        "d0000000-0000-0000-0000-000000000002",
+    ]
+    framework = adapter.read_framework("d0000000-0000-0000-0000-000000000002")
+    assert framework.key == "d0000000-0000-0000-0000-000000000002"
+    assert [c.key for c in framework.competencies] == ["F2.1"]
+    assert any("CFPackageURI back-link" in p.message for p in adapter.warnings)
+
+
+def test_adapter_reads_a_rich_package(mock: responses.RequestsMock) -> None:
+    data = load("case11_university_rubrics.json")
+    fake = FakeProvider(packages={data["CFDocument"]["identifier"]: data})
+    fake.install(mock)
+    framework = CaseAdapter(client_for(fake)).read_framework(data["CFDocument"]["identifier"])
+    assert len(framework.competencies) == 8
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_case_list(mock: responses.RequestsMock, capsys: pytest.CaptureFixture[str]) -> None:
+    provider(mock, count=3)
+    assert main(["case", "list", HOST, "--page-size", "2"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "d0000000-0000-0000-0000-000000000001  Framework 1",
+        "d0000000-0000-0000-0000-000000000002  Framework 2",
+        "d0000000-0000-0000-0000-000000000003  Framework 3",
+    ]
+    assert "3 frameworks" in captured.err
+
+
+def test_cli_case_get_writes_schema_valid_case(
+    mock: responses.RequestsMock,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider(mock, client_id="reader", client_secret=SECRET)
+    monkeypatch.setenv("COMP_ADAPTERS_CASE_CLIENT_SECRET", SECRET)
+    out = tmp_path / "framework.json"
+    code = main(
+        [
+            "case",
+            "get",
+            HOST,
+            "d0000000-0000-0000-0000-000000000004",
+            "-o",
+            str(out),
+            "--client-id",
+            "reader",
+            "--token-url",
+            TOKEN_URL,
+        ]
+    )
+    assert code == 0
+    data = json.loads(out.read_text())
+    assert_valid_case(data)
+    assert data["CFDocument"]["title"] == "Framework 4"
+    captured = capsys.readouterr()
+    assert "warning: CFPackageURI back-link" in captured.err
+    assert SECRET not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("options", "check"), [(["--to", "native"], "competencies"), (["--raw"], "CFPackageURI")]
+)
+def test_cli_case_get_other_outputs(
+    mock: responses.RequestsMock, tmp_path: Path, options: list[str], check: str
+) -> None:
+    provider(mock)
+    out = tmp_path / "out.json"
+    assert (
+        main(
+            ["case", "get", HOST, "d0000000-0000-0000-0000-000000000001", "-o", str(out), *options]
+        )
+        == 0
+    )
+    assert check in out.read_text()
+
+
+def test_cli_case_get_unknown_document_exits_1_and_writes_nothing(
+    mock: responses.RequestsMock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider(mock)
+    out = tmp_path / "out.json"
+    assert main(["case", "get", HOST, "d0000000-0000-0000-0000-000000000099", "-o", str(out)]) == 1
+    assert "code unknownobject" in capsys.readouterr().err
+    assert not out.exists()

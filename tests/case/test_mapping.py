@@ -1,0 +1,307 @@
+"""CFPackage -> Framework: hierarchy, order, keys, titles, relations, scales, kept fields."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from comp_adapters.case.export import framework_to_package
+from comp_adapters.case.lenient import parse_package
+from comp_adapters.case.mapping import (
+    DEFAULT_SCALE,
+    TITLE_MAX,
+    natural_texts,
+    package_to_framework,
+    shorten,
+)
+from comp_adapters.core.framework import Framework, RelationType
+from comp_adapters.errors import Problem, ValidationError
+
+from .conftest import NOW, PACKAGES, load
+
+DOC = "4f3c6a12-e83b-4654-b7ce-1738552191e4"
+
+
+def item_id(n: int) -> str:
+    return f"10000000-0000-0000-0000-0000000000{n:02d}"
+
+
+def read(data: Any) -> tuple[Framework, list[Problem]]:
+    package, read_warnings = parse_package(data)
+    framework, warnings = package_to_framework(package)
+    return framework, [*read_warnings, *warnings]
+
+
+def university() -> tuple[Framework, list[Problem]]:
+    return read(load("case11_university_rubrics.json"))
+
+
+def test_hierarchy_and_sibling_order_follow_is_child_of_and_sequence_numbers() -> None:
+    framework, _ = university()
+    tree = [(framework.depth(c.key), c.key) for c in framework.walk()]
+    first = item_id(23)
+    assert tree == [
+        (1, "CS"),
+        (2, "CS-A-1"),
+        (2, "CS-A-2"),
+        (2, "ETH"),
+        (1, "SE"),
+        (2, "SE-B-1"),
+        (2, first),  # sequence 2; its humanCodingScheme is not unique
+        (2, item_id(22)),  # sequence 3
+    ]
+
+
+def test_sequence_number_sample_orders_by_number_not_by_file_order() -> None:
+    framework, _ = read(load("opensalt_sequence_number.json"))
+    assert [c.key for c in framework.walk()] == ["SNT.2", "SNT.1"]
+    assert [c.sequence for c in framework.walk()] == [1, 2]
+
+
+def test_keys_from_unique_human_coding_scheme_else_identifier() -> None:
+    framework, warnings = university()
+    assert "CS-A-1" in framework
+    assert item_id(22) in framework
+    assert item_id(23) in framework
+    assert framework.get(item_id(22)).properties["case.humanCodingScheme"] == "SE-B-2"
+    assert any("'SE-B-2' is used by 2 items" in p.message for p in warnings)
+    keys, _ = read(load("opensalt_markdown_utf8.json"))
+    assert sorted(c.key for c in keys.competencies) == [
+        "00000000-0000-0000-0000-000000000001",
+        "MD.Math",
+        "MD.Table",
+    ]
+
+
+def test_several_parents_first_wins_others_become_part_of_relations() -> None:
+    framework, warnings = university()
+    ethics = framework.get("ETH")
+    assert ethics.parent == "CS"
+    assert [(r.type, r.key) for r in ethics.related] == [(RelationType.PART_OF, "SE")]
+    several = [p for p in warnings if "several parents" in p.message]
+    assert several
+    assert several[0].field == "CFAssociations[8]"
+    assert several[0].severity == "warning"
+
+
+def test_orphans_go_to_the_top_level_with_a_warning() -> None:
+    framework, warnings = read(load("legacy_2017.json"))
+    orphan = framework.get("6.RP.A.3")
+    assert orphan.parent is None
+    assert any(p.field == "CFItems[3]" and "without isChildOf" in p.message for p in warnings)
+
+
+def test_links_outside_the_package_are_external_relations() -> None:
+    framework, _ = university()
+    structure = framework.get("CS-A-1")
+    by_type = {r.type: r for r in structure.related}
+    translation = by_type[RelationType.EQUIVALENT]
+    assert translation.uri == "https://case.example.jp/uri/90000000-0000-0000-0000-000000000011"
+    assert translation.title == "コンピュータ構成の説明"
+    assert by_type[RelationType.RELATED].key == "CS-A-2"  # isPeerOf
+    records = structure.properties["case.associations"]
+    assert [r["associationType"] for r in records] == ["isTranslationOf", "isPeerOf"]
+    legacy, _ = read(load("legacy_2017.json"))
+    ratio = legacy.get("6.RP.A.1")
+    assert [(r.type, r.uri or r.key) for r in ratio.related] == [
+        (RelationType.EQUIVALENT, "http://asn.jesandco.org/resources/S11434D8"),
+        (RelationType.PRECEDES, "6.RP.A.2"),
+        (RelationType.EXEMPLAR, "http://example.org/exemplars/zoo"),
+    ]
+    assert ratio.properties["case.associations"][2]["inbound"] is True
+
+
+@pytest.mark.parametrize(
+    ("association_type", "relation"),
+    [
+        ("isPeerOf", RelationType.RELATED),
+        ("isPartOf", RelationType.PART_OF),
+        ("exactMatchOf", RelationType.EQUIVALENT),
+        ("precedes", RelationType.PRECEDES),
+        ("isRelatedTo", RelationType.RELATED),
+        ("replacedBy", RelationType.REPLACED_BY),
+        ("exemplar", RelationType.EXEMPLAR),
+        ("hasSkillLevel", RelationType.RELATED),
+        ("isTranslationOf", RelationType.EQUIVALENT),
+        ("ext:requires", RelationType.REQUIRES),
+        ("ext:somethingElse", RelationType.RELATED),
+        ("isFriendOf", RelationType.RELATED),
+    ],
+)
+def test_association_types_become_typed_relations(
+    association_type: str, relation: RelationType
+) -> None:
+    data = load("case11_university_rubrics.json")
+    data["CFAssociations"][13]["associationType"] = association_type
+    framework, _ = read(data)
+    found = framework.get("CS-A-1").related
+    assert (relation, "CS-A-2") in [(r.type, r.key) for r in found]
+    package, _ = framework_to_package(framework, now=NOW)
+    kinds = {a.identifier: a.association_type for a in package.associations}
+    expected = association_type if association_type != "isFriendOf" else "isRelatedTo"
+    assert kinds["30000000-0000-0000-0000-000000000014"] == expected
+
+
+def test_titles_are_abbreviated_or_shortened_never_over_100() -> None:
+    framework, _ = university()
+    long_one = framework.get("CS-A-2")
+    assert len(long_one.title) <= TITLE_MAX
+    assert long_one.title.endswith("…")
+    assert long_one.description is not None
+    assert long_one.description.startswith("Understands the role of an operating system")
+    assert framework.get("CS-A-1").title == "Computer structure"
+    assert framework.get("CS-A-1").description == (
+        "Can explain the basic structure and operating principles of a computer"
+    )
+    markdown, _ = read(load("opensalt_markdown_utf8.json"))
+    table = markdown.get("MD.Table")
+    assert "\n" not in table.title
+    assert len(table.title) <= TITLE_MAX
+    assert table.description is not None
+    assert "| Column 1 | Column 2 |" in table.description
+    assert markdown.get("00000000-0000-0000-0000-000000000001").title == "Item \U0001d451 1"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("short", "short"),
+        ("two\n\nlines  here", "two lines here"),
+        ("word " * 40, ("word " * 19).strip() + "…"),
+        ("x" * 150, "x" * 99 + "…"),
+    ],
+)
+def test_shorten(text: str, expected: str) -> None:
+    assert shorten(text) == expected
+    assert len(shorten(text)) <= TITLE_MAX
+
+
+@pytest.mark.parametrize(
+    ("full", "abbreviated", "title", "description"),
+    [
+        ("Short statement", None, "Short statement", None),
+        ("Short statement", "Short", "Short", "Short statement"),
+        ("", None, "CODE", None),
+        ("multi\nline", None, "multi line", "multi\nline"),
+    ],
+)
+def test_natural_texts(
+    full: str, abbreviated: str | None, title: str, description: str | None
+) -> None:
+    assert natural_texts(full, abbreviated, "CODE") == (title, description)
+
+
+def test_rubric_criteria_become_scales_levels_by_score_lowest_first() -> None:
+    framework, warnings = university()
+    scale = framework.get("SE-B-1").scale
+    assert scale is not None
+    assert [(level.name, level.points) for level in scale.levels] == [
+        ("Needs Improvement", 1),
+        ("Adequate", 2),
+        ("Good", 3),
+        ("Excellent", 4),
+    ]
+    assert [level.proficient for level in scale.levels] == [False, False, True, True]
+    assert scale.default_level == "20000000-0000-0000-0000-000000000112"
+    assert scale.levels[0].description == "Does not complete"
+    assert framework.get(item_id(22)).scale is not None
+    assert framework.get("CS").scale is None
+    assert framework.scale == DEFAULT_SCALE
+    assert any("outside the package" in p.message for p in warnings)
+    assert any("say nothing about proficiency" in p.message for p in warnings)
+
+
+def test_rubric_levels_by_position_when_scores_are_missing() -> None:
+    data = load("case11_university_rubrics.json")
+    levels = data["CFRubrics"][0]["CFRubricCriteria"][0]["CFRubricCriterionLevels"]
+    for position, level in zip((2, 1, 3, 4), levels, strict=True):
+        level["position"] = position
+        del level["score"]
+    framework, warnings = read(data)
+    scale = framework.get("SE-B-1").scale
+    assert scale is not None
+    assert [(level.name, level.points) for level in scale.levels] == [
+        ("Good", 1),
+        ("Excellent", 2),
+        ("Adequate", 3),
+        ("Needs Improvement", 4),
+    ]
+    assert any("without distinct scores" in p.message for p in warnings)
+
+
+def test_a_criterion_without_item_is_the_framework_scale() -> None:
+    data = load("case11_university_rubrics.json")
+    del data["CFRubrics"][0]["CFRubricCriteria"][2]["CFItemURI"]
+    framework, _ = read(data)
+    assert [level.name for level in framework.scale.levels][-1] == "Excellent"
+    assert framework.properties["case.CFRubricCriterion"]["identifier"] == (
+        "20000000-0000-0000-0000-000000000013"
+    )
+
+
+def test_case_fields_are_kept_in_properties_and_external_ids() -> None:
+    framework, _ = university()
+    assert framework.key == DOC
+    assert framework.external_ids["case"] == DOC
+    assert framework.language == "en"
+    assert framework.version == "2.0"
+    assert framework.properties["case.adoptionStatus"] == "Adopted"
+    assert framework.properties["case.creator"] == "Ikenohata University curriculum committee"
+    assert framework.properties["case.licenseURI"]["title"] == "CC BY 4.0"
+    assert framework.properties["case.extensions"] == {"1edtech.classification": "higher-education"}
+    assert framework.effective_from is not None
+    assert framework.effective_from.isoformat() == "2025-04-01T00:00:00+00:00"
+    assert framework.effective_until is not None
+    assert framework.effective_until.isoformat() == "2029-04-01T00:00:00+00:00"
+    item = framework.get("SE")
+    assert item.properties["case.CFItemType"] == "Domain"
+    assert item.properties["case.educationLevel"] == ["13", "14", "15", "16"]
+    assert item.properties["case.language"] == "en"
+    assert item.properties["case.lastChangeDateTime"] == "2026-06-05T04:23:43Z"
+    assert item.external_ids == {
+        "case": item_id(2),
+        "case.uri": f"https://case.example.edu/uri/{item_id(2)}",
+    }
+
+
+def test_cycle_of_is_child_of_is_a_located_error() -> None:
+    data = load("case11_university_rubrics.json")
+    # CS is child of the document; make it a child of its own child CS-A-1.
+    data["CFAssociations"][1]["destinationNodeURI"] = copy.deepcopy(
+        data["CFAssociations"][3]["originNodeURI"]
+    )
+    with pytest.raises(ValidationError) as raised:
+        read(data)
+    errors = raised.value.errors
+    assert len(errors) == 1
+    assert "cycle" in errors[0].message
+    assert "'CS' -> 'CS-A-1' -> 'CS'" in errors[0].message
+    assert errors[0].field in ("CFAssociations[1]", "CFAssociations[3]")
+
+
+def test_parent_outside_the_package_is_kept_as_relation() -> None:
+    data = load("opensalt_sequence_number.json")
+    data["CFAssociations"][0]["destinationNodeURI"] = {
+        "title": "Elsewhere",
+        "identifier": "e0000000-0000-0000-0000-000000000001",
+        "uri": "https://other.example/uri/e0000000-0000-0000-0000-000000000001",
+    }
+    framework, warnings = read(data)
+    moved = framework.get("SNT.1")
+    assert moved.parent is None
+    assert moved.related[0].uri == "https://other.example/uri/e0000000-0000-0000-0000-000000000001"
+    assert any("outside the package" in p.message for p in warnings)
+    package, _ = framework_to_package(framework, now=NOW)
+    back = {a.identifier: a for a in package.associations}["0434307a-c0eb-11e7-bad9-1f2b8d8c4f6f"]
+    assert back.association_type == "isChildOf"
+    assert back.destination_node_uri.identifier == "e0000000-0000-0000-0000-000000000001"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_warnings_are_located(name: str) -> None:
+    _framework, warnings = read(load(name))
+    for problem in warnings:
+        assert problem.severity == "warning"
+        assert problem.field, problem

@@ -1,0 +1,322 @@
+"""Round trips: CFPackage -> Framework -> CFPackage keeps identifiers, hierarchy, order,
+association types and texts; Framework -> CFPackage -> Framework loses nothing; every
+package written validates against the official CASE 1.1 schema."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from comp_adapters.case.export import framework_to_package
+from comp_adapters.case.fileformat import case_json, read_case_data
+from comp_adapters.case.lenient import parse_package
+from comp_adapters.case.mapping import PREFIX, package_to_framework, shorten
+from comp_adapters.case.wire import ASSOCIATION_TYPES_1_0, dump_package
+from comp_adapters.core.calculation import CalculationMethod
+from comp_adapters.core.framework import Competency, Framework, Relation, RelationType, RollupRule
+from comp_adapters.core.scale import ProficiencyScale, ScaleLevel
+from comp_adapters.examples import example_dir
+from comp_adapters.native import load_framework
+
+from .conftest import NOW, PACKAGES, assert_valid_case, load
+
+ITEM_TEXTS = ("fullStatement", "abbreviatedStatement", "humanCodingScheme", "notes")
+
+
+def case_round_trip(data: Any, *, version: str = "1.1") -> dict[str, Any]:
+    framework, _ = read_case_data(data)
+    text, _ = case_json(framework, now=NOW, version=version)  # type: ignore[arg-type]
+    written: dict[str, Any] = json.loads(text)
+    return written
+
+
+def children(data: dict[str, Any]) -> dict[str, list[str]]:
+    """Parent id -> child ids in sibling order: sequenceNumber, else an integer
+    listEnumeration (CASE's documented fallback), then the items' order in the file."""
+    position = {item["identifier"]: index for index, item in enumerate(data["CFItems"])}
+    enumeration = {
+        item["identifier"]: int(item["listEnumeration"])
+        for item in data["CFItems"]
+        if str(item.get("listEnumeration", "")).isdigit()
+    }
+    edges = [a for a in data["CFAssociations"] if a["associationType"] == "isChildOf"]
+    by_parent: dict[str, list[tuple[float, int, str]]] = {}
+    for edge in edges:
+        child = edge["originNodeURI"]["identifier"].lower()
+        index = position.get(child, len(position))
+        number = edge.get("sequenceNumber", enumeration.get(child))
+        by_parent.setdefault(edge["destinationNodeURI"]["identifier"].lower(), []).append(
+            (number if number is not None else float("inf"), index, child)
+        )
+    return {parent: [c for _, _, c in sorted(kids)] for parent, kids in by_parent.items()}
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_case_round_trip_keeps_what_matters(name: str, version: str) -> None:
+    original = load(name)
+    clean, _ = parse_package(original)
+    written = case_round_trip(original, version=version)
+    assert_valid_case(written)
+    source = dump_package(clean)
+    # identifiers and texts of every item
+    before = {item["identifier"]: item for item in source["CFItems"]}
+    after = {item["identifier"]: item for item in written["CFItems"]}
+    assert before.keys() == after.keys()
+    for identifier, item in before.items():
+        for field in ITEM_TEXTS:
+            assert after[identifier].get(field) == item.get(field), (identifier, field)
+    assert written["CFDocument"]["identifier"] == source["CFDocument"]["identifier"]
+    for field in ("title", "description", "creator", "version", "language"):
+        assert written["CFDocument"].get(field) == source["CFDocument"].get(field)
+    # hierarchy and order (orphans gain an isChildOf to the document)
+    tree_before, tree_after = children(source), children(written)
+    for parent, kids in tree_before.items():
+        assert [k for k in tree_after[parent] if k in kids] == kids
+    # association identifiers and types
+    kinds_before = {a["identifier"]: a["associationType"] for a in source["CFAssociations"]}
+    kinds_after = {a["identifier"]: a["associationType"] for a in written["CFAssociations"]}
+    for identifier, kind in kinds_before.items():
+        expected = kind if version == "1.1" or kind in ASSOCIATION_TYPES_1_0 else "isRelatedTo"
+        assert kinds_after[identifier] == expected
+    # rubric, criterion and level identifiers
+    assert _rubric_ids(source) == _rubric_ids(written)
+
+
+def _rubric_ids(data: dict[str, Any]) -> set[str]:
+    found = set()
+    for rubric in data.get("CFRubrics", []):
+        found.add(rubric["identifier"])
+        for criterion in rubric.get("CFRubricCriteria", []):
+            found.add(criterion["identifier"])
+            found.update(
+                level["identifier"] for level in criterion.get("CFRubricCriterionLevels", [])
+            )
+    return found
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_reading_our_own_output_is_a_fixpoint(name: str) -> None:
+    first, _ = read_case_data(case_round_trip(load(name)))
+    text, _ = case_json(first, now=NOW + timedelta(days=3))
+    second, warnings = read_case_data(json.loads(text))
+    assert second == first
+    assert not [p for p in warnings if "guess" in p.message or "proficiency" in p.message]
+
+
+def strip_case(framework: Framework) -> Framework:
+    """The framework without what reading CASE adds (CASE ids and ``case.*`` records)."""
+
+    def clean(ids: dict[str, str], props: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "external_ids": {k: v for k, v in ids.items() if k not in ("case", "case.uri")},
+            "properties": {k: v for k, v in props.items() if not k.startswith(PREFIX)},
+        }
+
+    return framework.model_copy(
+        update={
+            **clean(framework.external_ids, framework.properties),
+            "competencies": tuple(
+                c.model_copy(update=clean(c.external_ids, c.properties))
+                for c in framework.competencies
+            ),
+        }
+    )
+
+
+def framework_round_trip(framework: Framework, *, now: datetime = NOW) -> Framework:
+    package, _ = framework_to_package(framework, now=now)
+    data = dump_package(package)
+    assert_valid_case(data)
+    back, _ = package_to_framework(parse_package(json.loads(json.dumps(data)))[0])
+    return back
+
+
+def test_example_framework_round_trip_loses_nothing() -> None:
+    framework = load_framework(example_dir() / "framework.json")
+    back = framework_round_trip(framework)
+    assert strip_case(back) == framework
+    assert framework_round_trip(back, now=NOW + timedelta(hours=1)) == back
+
+
+def test_exporting_twice_gives_the_same_ids() -> None:
+    framework = load_framework(example_dir() / "framework.json")
+    first, _ = framework_to_package(framework, now=NOW)
+    second, _ = framework_to_package(framework, now=NOW + timedelta(days=30))
+    assert first.document.identifier == second.document.identifier
+    assert [i.identifier for i in first.items] == [i.identifier for i in second.items]
+    assert [a.identifier for a in first.associations] == [a.identifier for a in second.associations]
+    assert first.document.identifier.split("-")[2].startswith("5")  # UUIDv5
+    renamed = framework.model_copy(update={"key": "OTHER"})
+    third, _ = framework_to_package(renamed, now=NOW)
+    assert third.document.identifier != first.document.identifier
+
+
+# -- property tests ------------------------------------------------------------------------
+
+_KEY = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_",
+    min_size=1,
+    max_size=12,
+)
+_TEXT = st.text(alphabet=st.sampled_from("abc XYZ éß𝑑\n\t.,-|$*_#1"), min_size=1, max_size=140)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@st.composite
+def scales(draw: st.DrawFn) -> ProficiencyScale:
+    count = draw(st.integers(1, 5))
+    keys = draw(st.lists(_KEY, min_size=count, max_size=count, unique=True))
+    start = draw(st.integers(0, 3))
+    steps = draw(st.lists(st.integers(1, 4), min_size=count, max_size=count))
+    points = [float(start + sum(steps[: i + 1])) for i in range(count)]
+    flags = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+    if not any(flags):
+        flags[-1] = True
+    levels = tuple(
+        ScaleLevel(
+            key=key,
+            name=draw(_TEXT),
+            points=point,
+            proficient=flag,
+            description=draw(st.none() | _TEXT),
+        )
+        for key, point, flag in zip(keys, points, flags, strict=True)
+    )
+    return ProficiencyScale(
+        key=draw(st.none() | _KEY),
+        name=draw(st.none() | _TEXT),
+        levels=levels,
+        default_level=draw(st.sampled_from(keys)),
+        mastery_points=draw(st.none() | st.sampled_from(points)),
+    )
+
+
+@st.composite
+def frameworks(draw: st.DrawFn) -> Framework:
+    keys = draw(st.lists(_KEY, min_size=0, max_size=8, unique=True))
+    competencies = []
+    for index, key in enumerate(keys):
+        parent = draw(st.none() | st.sampled_from(keys[:index])) if index else None
+        targets = [k for k in keys if k != key]
+        to_key = (
+            st.builds(
+                Relation, type=st.sampled_from(list(RelationType)), key=st.sampled_from(targets)
+            )
+            if targets
+            else st.nothing()
+        )
+        to_uri = st.builds(
+            Relation,
+            type=st.sampled_from(list(RelationType)),
+            uri=st.sampled_from(
+                [
+                    "https://other.example/uri/e0000000-0000-0000-0000-000000000001",
+                    "http://asn.example/S1",
+                ]
+            ),
+            title=st.none() | _TEXT,
+        )
+        relations = tuple(draw(st.lists(to_key | to_uri, max_size=2)))
+        method = draw(
+            st.none() | st.sampled_from([CalculationMethod.LATEST, CalculationMethod.HIGHEST])
+        )
+        competencies.append(
+            Competency(
+                key=key,
+                title=draw(_TEXT),
+                description=draw(st.none() | st.just("") | _TEXT),
+                description_format=draw(st.sampled_from(["plain", "markdown", "html"])),
+                parent=parent,
+                sequence=draw(st.none() | st.integers(0, 20)),
+                taxonomy=draw(st.none() | st.sampled_from(["domain", "skill"])),
+                scale=draw(st.none() | scales()),
+                calculation_method=method,
+                related=relations,
+                tags=tuple(draw(st.lists(_KEY, max_size=2))),
+                properties=draw(
+                    st.dictionaries(st.sampled_from(["moodle.x", "note"]), _JSON, max_size=2)
+                ),
+                external_ids=draw(
+                    st.dictionaries(st.sampled_from(["moodle", "canvas"]), _KEY, max_size=1)
+                ),
+            )
+        )
+    # an all_children rule on some parent
+    with_children = {c.parent for c in competencies if c.parent}
+    if with_children and draw(st.booleans()):
+        target = sorted(with_children)[0]
+        competencies = [
+            c.model_copy(update={"rollup": RollupRule(type="all_children")})
+            if c.key == target
+            else c
+            for c in competencies
+        ]
+    start = draw(
+        st.none()
+        | st.datetimes(
+            min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+        )
+    )
+    until = None
+    if start is not None and draw(st.booleans()):
+        until = start + timedelta(
+            days=draw(st.integers(1, 900)), seconds=draw(st.sampled_from([0, 7]))
+        )
+    return Framework(
+        key=draw(_KEY),
+        title=draw(_TEXT),
+        description=draw(st.none() | _TEXT),
+        version=draw(st.none() | st.just("2.1")),
+        language=draw(st.none() | st.just("en")),
+        effective_from=start,
+        effective_until=until,
+        scale=draw(scales()),
+        calculation_method=draw(st.sampled_from(list(CalculationMethod)[:3])),
+        taxonomy_levels=tuple(draw(st.lists(_KEY, max_size=2))),
+        competencies=tuple(competencies),
+        tags=tuple(draw(st.lists(_KEY, max_size=2))),
+        properties=draw(
+            st.dictionaries(st.sampled_from(["origin", "canvas.id"]), _JSON, max_size=2)
+        ),
+    ).canonical()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frameworks())
+def test_framework_round_trip_loses_nothing(framework: Framework) -> None:
+    back = framework_round_trip(framework)
+    assert strip_case(back) == framework
+    again = framework_round_trip(back, now=NOW + timedelta(days=1))
+    assert again == back
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frameworks())
+def test_case_1_0_output_is_schema_valid_and_keeps_the_tree(framework: Framework) -> None:
+    package, _ = framework_to_package(framework, now=NOW, version="1.0")
+    data = dump_package(package, version="1.0")
+    assert_valid_case(data)
+    assert "extensions" not in json.dumps(data)
+    back, _ = package_to_framework(parse_package(data)[0])
+    # 1.0 has no extensions: titles come back as CASE reads them (blank ones are not kept)
+    titles = [(c.title, shorten(c.title)) for c in framework.walk()]
+    assert [
+        b.title for b, (title, _) in zip(back.walk(), titles, strict=True) if title.strip()
+    ] == [short for title, short in titles if title.strip()]
+    assert [c.key for c in back.walk()] == [c.key for c in framework.walk()]
+    assert [back.depth(c.key) for c in back.walk()] == [
+        framework.depth(c.key) for c in framework.walk()
+    ]
+    assert len(back.competencies) == len(framework.competencies)
