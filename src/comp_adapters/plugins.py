@@ -28,11 +28,14 @@ from comp_adapters.errors import ConfigurationError
 ADAPTER_GROUP = "comp_adapters.adapters"
 FORMAT_GROUP = "comp_adapters.formats"
 
-BUILTIN_ADAPTERS: Mapping[str, str] = {}
+BUILTIN_ADAPTERS: Mapping[str, str] = {
+    "moodle": "comp_adapters.moodle.adapter:MoodleAdapter",
+}
 """Adapter name -> ``module:attribute`` of its adapter class."""
 
 BUILTIN_FORMATS: Mapping[str, str] = {
     "native": "comp_adapters.formats:NATIVE",
+    "moodle-csv": "comp_adapters.moodle.csv_format:MOODLE_CSV",
 }
 """Format name -> ``module:attribute`` of its :class:`FileFormat`."""
 

@@ -21,7 +21,7 @@ from comp_adapters.errors import (
     ValidationError,
 )
 
-COMMAND_MODULES = ("comp_adapters.cli.core_commands",)
+COMMAND_MODULES = ("comp_adapters.cli.core_commands", "comp_adapters.cli.moodle")
 """Modules with a ``register(subparsers)`` function, one per command group."""
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from comp_adapters._files import atomic_write
-from comp_adapters.core.framework import Framework, RelationType
+from comp_adapters.core.framework import Competency, Framework, RelationType
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError, Problem, ValidationError
 from comp_adapters.moodle.mapping import (
@@ -504,6 +504,19 @@ def _export_ids(framework: Framework) -> dict[str, str]:
     return {c.key: str(n) for n, c in enumerate(framework.walk(), start=1)}
 
 
+def _row_order(framework: Framework, exported: dict[str, str]) -> list[Competency]:
+    """Rows in Moodle's export order (by id) when that keeps every sibling order, else in
+    hierarchy order. The importer needs no particular order; sibling order is row order."""
+    walk = list(framework.walk())
+    if not all(exported[c.key].isdigit() for c in walk):
+        return walk
+    for parent in [None, *(c.key for c in walk)]:
+        ids = [int(exported[c.key]) for c in framework.children_of(parent)]
+        if ids != sorted(ids):
+            return walk
+    return sorted(walk, key=lambda c: int(exported[c.key]))
+
+
 def _safe_id(text: str) -> bool:
     # An exported id appears as a JSON number in rule configs (Moodle writes DB ids).
     return text.isdigit()
@@ -542,7 +555,7 @@ def dumps_framework(framework: Framework) -> str:
             ]
         )
     )
-    for competency in framework.walk():
+    for competency in _row_order(framework, exported):
         scale_values = config = ""
         if competency.scale is not None:
             scale_values = _items(
