@@ -53,9 +53,15 @@ TAXONOMY_TERMS = {
     "value",
 }
 START_TIME = 1_795_905_284
+DESCRIPTIONS = {
+    "evidence_manualoverride": "The competency rating was manually set.",
+    "evidence_manualoverrideincourse": "The competency rating was manually set in the course.",
+    "evidence_manualoverrideinplan": "The competency rating was manually set in the plan.",
+    "evidence_competencyrule": "The rule of the competency was met.",
+}
 
 
-class MoodleFault(Exception):
+class MoodleError(Exception):
     """An error Moodle reports in its JSON error shape."""
 
     def __init__(self, exception: str, errorcode: str, message: str) -> None:
@@ -63,26 +69,26 @@ class MoodleFault(Exception):
         self.payload = {"exception": exception, "errorcode": errorcode, "message": message}
 
 
-def invalid(message: str = "Invalid parameter value detected") -> MoodleFault:
-    return MoodleFault("invalid_parameter_exception", "invalidparameter", message)
+def invalid(message: str = "Invalid parameter value detected") -> MoodleError:
+    return MoodleError("invalid_parameter_exception", "invalidparameter", message)
 
 
-def persistent(message: str) -> MoodleFault:
-    return MoodleFault(
+def persistent(message: str) -> MoodleError:
+    return MoodleError(
         "core\\invalid_persistent_exception", "invalidpersistenterror", f"Error: {message}"
     )
 
 
-def missing_record() -> MoodleFault:
-    return MoodleFault(
+def missing_record() -> MoodleError:
+    return MoodleError(
         "dml_missing_record_exception",
         "invalidrecordunknown",
         "Can't find data record in database.",
     )
 
 
-def coding(message: str) -> MoodleFault:
-    return MoodleFault("coding_exception", "codingerror", f"Coding error detected: {message}")
+def coding(message: str) -> MoodleError:
+    return MoodleError("coding_exception", "codingerror", f"Coding error detected: {message}")
 
 
 # -- parameter specs ---------------------------------------------------------------------
@@ -280,19 +286,26 @@ class FakeMoodle:
         batching: bool = True,
         functions: set[str] | None = None,
         web_services: bool = True,
+        scales: dict[int, list[str]] | None = None,
     ) -> None:
         self.batching = batching
+        self.extra_scales = dict(scales or {})
         self.web_services = web_services
         self.handlers: dict[str, tuple[One, Callable[[dict[str, Any]], Any]]] = self._handlers()
         names = set(self.handlers) | ({BATCH} if batching else set())
         self.functions = functions if functions is not None else names
         if not batching:
             self.functions.discard(BATCH)
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to a fresh site (scales 1, 2 and the extra ones, category 1, no users)."""
         self.clock = START_TIME
         self.ids: dict[str, int] = {}
         self.scales: dict[int, list[str]] = {
             1: ["Mostly separate knowing", "Separate and connected", "Mostly connected knowing"],
             2: ["Not yet competent", "Competent"],
+            **self.extra_scales,
         }
         self.categories = {1: 3}  # course category id -> its context id
         self.frameworks: dict[int, dict[str, Any]] = {}
@@ -349,20 +362,24 @@ class FakeMoodle:
         ):
             params.pop(reserved, None)
         try:
-            if token != TOKEN:
-                raise MoodleFault(
-                    "core\\exception\\moodle_exception",
-                    "invalidtoken",
-                    "Invalid token - token not found",
-                )
+            self._check_token(token)
             value = self.dispatch(str(function), params)
-        except MoodleFault as fault:
+        except MoodleError as fault:
             return 200, {"Content-Type": "application/json"}, json.dumps(fault.payload)
         return 200, {"Content-Type": "application/json"}, json.dumps(value)
 
+    @staticmethod
+    def _check_token(token: str | None) -> None:
+        if token != TOKEN:
+            raise MoodleError(
+                "core\\exception\\moodle_exception",
+                "invalidtoken",
+                "Invalid token - token not found",
+            )
+
     def dispatch(self, function: str, params: Any) -> Any:
         if function not in self.functions:
-            raise MoodleFault(
+            raise MoodleError(
                 "webservice_access_exception", "accessexception", "Access control exception"
             )
         if function == BATCH:
@@ -396,7 +413,7 @@ class FakeMoodle:
             try:
                 arguments = json.loads(item["arguments"])
                 data = self.dispatch(item["function"], arguments)
-            except MoodleFault as fault:
+            except MoodleError as fault:
                 responses_.append({"error": True, "exception": json.dumps(fault.payload)})
                 break
             responses_.append({"error": False, "data": json.dumps(data)})
@@ -406,11 +423,24 @@ class FakeMoodle:
 
     def framework_record(self, fw: dict[str, Any]) -> dict[str, Any]:
         return {
-            **{k: fw[k] for k in (
-                "shortname", "idnumber", "description", "descriptionformat", "visible",
-                "scaleid", "scaleconfiguration", "contextid", "taxonomies", "id",
-                "timecreated", "timemodified", "usermodified",
-            )},
+            **{
+                k: fw[k]
+                for k in (
+                    "shortname",
+                    "idnumber",
+                    "description",
+                    "descriptionformat",
+                    "visible",
+                    "scaleid",
+                    "scaleconfiguration",
+                    "contextid",
+                    "taxonomies",
+                    "id",
+                    "timecreated",
+                    "timemodified",
+                    "usermodified",
+                )
+            },
             "canmanage": True,
             "competenciescount": sum(
                 1 for c in self.competencies.values() if c["competencyframeworkid"] == fw["id"]
@@ -422,14 +452,16 @@ class FakeMoodle:
     def competency_record(self, c: dict[str, Any]) -> dict[str, Any]:
         return dict(c)
 
-    def add_user(self, username: str, *, email: str | None = None, idnumber: str = "") -> int:
+    def add_user(
+        self, username: str, *, email: str | None = None, idnumber: str = "", fullname: str = ""
+    ) -> int:
         uid = self._next("user") + 2  # 1 guest, 2 admin
         self.users[uid] = {
             "id": uid,
             "username": username,
             "email": email or f"{username}@example.com",
             "idnumber": idnumber,
-            "fullname": username.title(),
+            "fullname": fullname or username.title(),
         }
         return uid
 
@@ -458,21 +490,22 @@ class FakeMoodle:
             raise persistent("Invalid scale")
         if config is None or config == "":
             raise persistent("The scale configuration is required")
+        if not self._scale_config_ok(scaleid, config):
+            raise persistent("The scale configuration is invalid")
+
+    def _scale_config_ok(self, scaleid: int, config: str) -> bool:
         try:
             data = json.loads(config)
-            first = data[0]
             entries = data[1:]
-            if str(first["scaleid"]) != str(scaleid):
-                raise ValueError
             items = {int(e["id"]) for e in entries}
-            if not items <= set(range(1, len(self.scales[scaleid]) + 1)):
-                raise ValueError
-            if not any(int(e.get("scaledefault", 0)) for e in entries):
-                raise ValueError
-            if not any(int(e.get("proficient", 0)) for e in entries):
-                raise ValueError
+            return (
+                str(data[0]["scaleid"]) == str(scaleid)
+                and items <= set(range(1, len(self.scales[scaleid]) + 1))
+                and any(int(e.get("scaledefault", 0)) for e in entries)
+                and any(int(e.get("proficient", 0)) for e in entries)
+            )
         except (ValueError, KeyError, TypeError, IndexError):
-            raise persistent("The scale configuration is invalid") from None
+            return False
 
     def _check_format(self, fmt: int) -> None:
         if fmt not in (0, 1, 2, 4):
@@ -480,7 +513,9 @@ class FakeMoodle:
 
     def _check_name(self, value: str) -> None:
         if len(value) > 100:
-            raise MoodleFault("dml_write_exception", "dmlwriteexception", "Error writing to database")
+            raise MoodleError(
+                "dml_write_exception", "dmlwriteexception", "Error writing to database"
+            )
 
     def _context(self, args: dict[str, Any]) -> int:
         if args.get("contextid"):
@@ -540,29 +575,30 @@ class FakeMoodle:
             return
         if ruletype != RULE_POINTS:
             raise persistent("Data submitted is invalid")
+        if not self._points_config_ok(c["id"], config):
+            raise persistent("Data submitted is invalid")
+
+    def _points_config_ok(self, parent_id: int, config: str | None) -> bool:
         try:
-            data = json.loads(config)
+            data = json.loads(config or "")
             base = data["base"]["points"]
             entries = data["competencies"]
-            if not isinstance(base, int) or base < 1 or not entries:
-                raise ValueError
-            seen: set[int] = set()
-            total = 0
-            for entry in entries:
-                cid, points = int(entry["id"]), entry["points"]
-                if not isinstance(points, int) or points < 0 or cid in seen or cid == c["id"]:
-                    raise ValueError
-                if entry["required"] not in (0, 1, True, False):
-                    raise ValueError
-                child = self.competencies.get(cid)
-                if child is None or child["parentid"] != c["id"]:
-                    raise ValueError
-                seen.add(cid)
-                total += points
-            if total < base:
-                raise ValueError
+            ids = [int(entry["id"]) for entry in entries]
+            points = [entry["points"] for entry in entries]
+            children = [self.competencies.get(cid) for cid in ids]
+            return (
+                isinstance(base, int)
+                and base >= 1
+                and bool(entries)
+                and len(set(ids)) == len(ids)
+                and parent_id not in ids
+                and all(isinstance(p, int) and p >= 0 for p in points)
+                and all(entry["required"] in (0, 1, True, False) for entry in entries)
+                and all(child is not None and child["parentid"] == parent_id for child in children)
+                and sum(points) >= base
+            )
         except (ValueError, KeyError, TypeError):
-            raise persistent("Data submitted is invalid") from None
+            return False
 
     def _scale_of(self, c: dict[str, Any]) -> tuple[int, str]:
         if c["scaleid"] is not None:
@@ -806,7 +842,14 @@ class FakeMoodle:
     def update_framework(self, a: dict[str, Any]) -> bool:
         f = a["competencyframework"]
         fw = self._framework(f["id"])
-        new = {**fw, **{k: v for k, v in f.items() if k not in ("timecreated", "timemodified", "usermodified")}}
+        new = {
+            **fw,
+            **{
+                k: v
+                for k, v in f.items()
+                if k not in ("timecreated", "timemodified", "usermodified")
+            },
+        }
         if new["idnumber"] != fw["idnumber"] and any(
             other["idnumber"] == new["idnumber"] for other in self.frameworks.values()
         ):
@@ -816,7 +859,11 @@ class FakeMoodle:
         self._check_format(new["descriptionformat"])
         self._check_taxonomies(new["taxonomies"])
         if new["scaleid"] != fw["scaleid"]:
-            ids = {c["id"] for c in self.competencies.values() if c["competencyframeworkid"] == fw["id"]}
+            ids = {
+                c["id"]
+                for c in self.competencies.values()
+                if c["competencyframeworkid"] == fw["id"]
+            }
             if any(cid in ids for (_, cid) in self.user_competencies):
                 raise persistent("The scale is already in use")
         new["timemodified"] = self._now()
@@ -825,7 +872,9 @@ class FakeMoodle:
 
     def delete_framework(self, a: dict[str, Any]) -> bool:
         fw = self._framework(a["id"])
-        ids = {c["id"] for c in self.competencies.values() if c["competencyframeworkid"] == fw["id"]}
+        ids = {
+            c["id"] for c in self.competencies.values() if c["competencyframeworkid"] == fw["id"]
+        }
         if self._in_use(ids):
             return False
         for cid in ids:
@@ -840,7 +889,15 @@ class FakeMoodle:
         return [{"id": i, "name": n} for i, n in enumerate(self.scales[a["scaleid"]], start=1)]
 
     def list_competencies(self, a: dict[str, Any]) -> list[dict[str, Any]]:
-        columns = {"id", "shortname", "description", "sortorder", "idnumber", "parentid", "competencyframeworkid"}
+        columns = {
+            "id",
+            "shortname",
+            "description",
+            "sortorder",
+            "idnumber",
+            "parentid",
+            "competencyframeworkid",
+        }
         found = list(self.competencies.values())
         for flt in a["filters"]:
             if flt["column"] not in columns:
@@ -908,10 +965,19 @@ class FakeMoodle:
     def update_competency(self, a: dict[str, Any]) -> bool:
         f = a["competency"]
         c = self._competency(f["id"])
-        ignored = {"sortorder", "parentid", "competencyframeworkid", "path", "timecreated", "timemodified", "usermodified"}
+        ignored = {
+            "sortorder",
+            "parentid",
+            "competencyframeworkid",
+            "path",
+            "timecreated",
+            "timemodified",
+            "usermodified",
+        }
         new = {**c, **{k: v for k, v in f.items() if k not in ignored}}
         if new["idnumber"] != c["idnumber"] and any(
-            o["idnumber"] == new["idnumber"] and o["competencyframeworkid"] == c["competencyframeworkid"]
+            o["idnumber"] == new["idnumber"]
+            and o["competencyframeworkid"] == c["competencyframeworkid"]
             for o in self.competencies.values()
         ):
             raise persistent("This ID number is already in use")
@@ -919,7 +985,9 @@ class FakeMoodle:
         self._check_format(new["descriptionformat"])
         if new["scaleid"] is not None:
             self._check_scale(new["scaleid"], new["scaleconfiguration"])
-        if new["scaleid"] != c["scaleid"] and any(cid == c["id"] for (_, cid) in self.user_competencies):
+        if new["scaleid"] != c["scaleid"] and any(
+            cid == c["id"] for (_, cid) in self.user_competencies
+        ):
             raise persistent("The scale is already in use")
         self._check_rule(new)
         new["timemodified"] = self._now()
@@ -951,7 +1019,10 @@ class FakeMoodle:
             return True
         if new_parent:
             parent = self._competency(new_parent)
-            if parent["competencyframeworkid"] != c["competencyframeworkid"] or new_parent == c["id"]:
+            if (
+                parent["competencyframeworkid"] != c["competencyframeworkid"]
+                or new_parent == c["id"]
+            ):
                 raise persistent("Invalid parent")
             if new_parent in self._subtree(c["id"]):
                 # Moodle first promotes the children, then clears the node's own rule.
@@ -1009,7 +1080,10 @@ class FakeMoodle:
             key=lambda link: link["sortorder"],
         )
         return [
-            {"competency": self.competency_record(self.competencies[link["competencyid"]]), "coursecompetency": dict(link)}
+            {
+                "competency": self.competency_record(self.competencies[link["competencyid"]]),
+                "coursecompetency": dict(link),
+            }
             for link in links
         ]
 
@@ -1028,7 +1102,9 @@ class FakeMoodle:
             "id": lid,
             "courseid": a["courseid"],
             "competencyid": c["id"],
-            "sortorder": sum(1 for link in self.course_links.values() if link["courseid"] == a["courseid"]),
+            "sortorder": sum(
+                1 for link in self.course_links.values() if link["courseid"] == a["courseid"]
+            ),
             "ruleoutcome": 1,
             "timecreated": self._now(),
             "timemodified": self.clock,
@@ -1059,7 +1135,8 @@ class FakeMoodle:
         return [
             dict(u)
             for u in self.users.values()
-            if (str(u[a["field"]]).lower() if a["field"] == "email" else str(u[a["field"]])) in wanted
+            if (str(u[a["field"]]).lower() if a["field"] == "email" else str(u[a["field"]]))
+            in wanted
         ]
 
     # -- ratings ------------------------------------------------------------------------
@@ -1083,7 +1160,14 @@ class FakeMoodle:
         return self.user_competencies[key]
 
     def _add_evidence(
-        self, uc: dict[str, Any], *, action: int, grade: int | None, note: str | None, contextid: int, ident: str
+        self,
+        uc: dict[str, Any],
+        *,
+        action: int,
+        grade: int | None,
+        note: str | None,
+        contextid: int,
+        ident: str,
     ) -> dict[str, Any]:
         now = self._now()
         record = {
@@ -1101,15 +1185,21 @@ class FakeMoodle:
             "timecreated": now,
             "timemodified": now,
             "usermodified": 2,
-            "description": "The competency rating was manually set." if action == 3 else "The rule of the competency was met.",
-            "gradename": "-" if grade is None else "x",
+            "description": DESCRIPTIONS.get(ident, ident),
+            "gradename": "-" if grade is None else self._grade_name(uc["competencyid"], grade),
             "userdate": "",
             "candelete": True,
         }
         self.evidence.append(record)
         return record
 
-    def _rate(self, uid: int, cid: int, grade: int, note: str | None, *, contextid: int, ident: str) -> dict[str, Any]:
+    def _grade_name(self, cid: int, grade: int) -> str:
+        scaleid, _ = self._scale_of(self.competencies[cid])
+        return self.scales[scaleid][grade - 1]
+
+    def _rate(
+        self, uid: int, cid: int, grade: int, note: str | None, *, contextid: int, ident: str
+    ) -> dict[str, Any]:
         c = self._competency(cid)
         if uid not in self.users:
             raise missing_record()
@@ -1121,7 +1211,9 @@ class FakeMoodle:
         uc["grade"] = grade
         uc["proficiency"] = self._proficient(c, grade)
         uc["timemodified"] = self._now()
-        evidence = self._add_evidence(uc, action=3, grade=grade, note=note, contextid=contextid, ident=ident)
+        evidence = self._add_evidence(
+            uc, action=3, grade=grade, note=note, contextid=contextid, ident=ident
+        )
         if uc["proficiency"] and not was:
             self._cascade(uid, c)
         return evidence
@@ -1144,9 +1236,11 @@ class FakeMoodle:
         else:
             config = json.loads(parent["ruleconfig"])
             entries = config["competencies"]
-            matched = all(proficient(int(e["id"])) for e in entries if e["required"]) and sum(
-                e["points"] for e in entries if proficient(int(e["id"]))
-            ) >= config["base"]["points"]
+            matched = (
+                all(proficient(int(e["id"])) for e in entries if e["required"])
+                and sum(e["points"] for e in entries if proficient(int(e["id"])))
+                >= config["base"]["points"]
+            )
         if not matched:
             return
         uc = self._user_competency(uid, parent["id"])
@@ -1155,16 +1249,27 @@ class FakeMoodle:
             uc["grade"] = grade
             uc["proficiency"] = self._proficient(parent, grade)
             uc["timemodified"] = self._now()
-            self._add_evidence(uc, action=2, grade=grade, note=None, contextid=1, ident="evidence_competencyrule")
+            self._add_evidence(
+                uc, action=2, grade=grade, note=None, contextid=1, ident="evidence_competencyrule"
+            )
             if uc["proficiency"]:
                 self._cascade(uid, parent)
         else:
-            self._add_evidence(uc, action=0, grade=None, note=None, contextid=1, ident="evidence_competencyrule")
+            self._add_evidence(
+                uc, action=0, grade=None, note=None, contextid=1, ident="evidence_competencyrule"
+            )
             if parent["ruleoutcome"] == 3 and uc["status"] == 0:
                 uc["status"] = 1
 
     def grade(self, a: dict[str, Any]) -> dict[str, Any]:
-        return self._rate(a["userid"], a["competencyid"], a["grade"], a["note"], contextid=11, ident="evidence_manualoverride")
+        return self._rate(
+            a["userid"],
+            a["competencyid"],
+            a["grade"],
+            a["note"],
+            contextid=11,
+            ident="evidence_manualoverride",
+        )
 
     def grade_in_course(self, a: dict[str, Any]) -> dict[str, Any]:
         enrolled = self._course(a["courseid"])
@@ -1182,13 +1287,27 @@ class FakeMoodle:
         key = (a["userid"], a["courseid"], c["id"])
         ucc = self.user_competency_courses.setdefault(
             key,
-            {"id": self._next("usercompetencycourse"), "userid": a["userid"], "courseid": a["courseid"], "competencyid": c["id"], "proficiency": None, "grade": None},
+            {
+                "id": self._next("usercompetencycourse"),
+                "userid": a["userid"],
+                "courseid": a["courseid"],
+                "competencyid": c["id"],
+                "proficiency": None,
+                "grade": None,
+            },
         )
         ucc["grade"] = a["grade"]
         ucc["proficiency"] = self._proficient(c, a["grade"])
         ucc["timemodified"] = self._now()
         # pushratingstouserplans is on by default: the site-level rating follows.
-        return self._rate(a["userid"], c["id"], a["grade"], a["note"], contextid=50 + a["courseid"], ident="evidence_manualoverrideincourse")
+        return self._rate(
+            a["userid"],
+            c["id"],
+            a["grade"],
+            a["note"],
+            contextid=50 + a["courseid"],
+            ident="evidence_manualoverrideincourse",
+        )
 
     def grade_in_plan(self, a: dict[str, Any]) -> dict[str, Any]:
         plan = self.plans.get(a["planid"])
@@ -1198,7 +1317,14 @@ class FakeMoodle:
             raise coding("The competency does not belong to this plan")
         if plan["status"] != 1:
             raise coding("The plan must be active")
-        return self._rate(plan["userid"], a["competencyid"], a["grade"], a["note"], contextid=11, ident="evidence_manualoverrideinplan")
+        return self._rate(
+            plan["userid"],
+            a["competencyid"],
+            a["grade"],
+            a["note"],
+            contextid=11,
+            ident="evidence_manualoverrideinplan",
+        )
 
     def summary(self, a: dict[str, Any]) -> dict[str, Any]:
         c = self._competency(a["competencyid"])
@@ -1215,7 +1341,14 @@ class FakeMoodle:
         return {
             "showrelatedcompetencies": True,
             "cangrade": True,
-            "competency": {"competency": self.competency_record(c)},
+            "competency": {
+                "linkedcourses": [],
+                "relatedcompetencies": [],
+                "competency": self.competency_record(c),
+                "framework": self.framework_record(self.frameworks[c["competencyframeworkid"]]),
+                "scaleid": self._scale_of(c)[0],
+                "scaleconfiguration": self._scale_of(c)[1],
+            },
             "user": dict(self.users[a["userid"]]),
             "usercompetency": dict(uc),
             "evidence": evidence,
@@ -1230,13 +1363,27 @@ class FakeMoodle:
         ):
             raise coding("The competency does not belong to this course")
         if a["userid"] not in enrolled:
-            raise MoodleFault("required_capability_exception", "nopermissions", "Sorry, but you do not currently have permissions to do that.")
+            raise MoodleError(
+                "required_capability_exception",
+                "nopermissions",
+                "Sorry, but you do not currently have permissions to do that.",
+            )
         key = (a["userid"], a["courseid"], c["id"])
         ucc = self.user_competency_courses.setdefault(
             key,
-            {"id": self._next("usercompetencycourse"), "userid": a["userid"], "courseid": a["courseid"], "competencyid": c["id"], "proficiency": None, "grade": None},
+            {
+                "id": self._next("usercompetencycourse"),
+                "userid": a["userid"],
+                "courseid": a["courseid"],
+                "competencyid": c["id"],
+                "proficiency": None,
+                "grade": None,
+            },
         )
-        return {"usercompetencysummary": {"usercompetencycourse": dict(ucc), "evidence": []}, "course": {"id": a["courseid"]}}
+        return {
+            "usercompetencysummary": {"usercompetencycourse": dict(ucc), "evidence": []},
+            "course": {"id": a["courseid"]},
+        }
 
     def user_plans(self, a: dict[str, Any]) -> list[dict[str, Any]]:
         return [
@@ -1253,8 +1400,24 @@ class FakeMoodle:
         for cid in plan["competencies"]:
             uc = self.user_competencies.get((plan["userid"], cid))
             # Moodle builds a missing one in memory (id 0, no grade) without saving it.
-            shown = dict(uc) if uc else {"id": 0, "userid": plan["userid"], "competencyid": cid, "status": 0, "proficiency": None, "grade": None}
-            out.append({"competency": self.competency_record(self.competencies[cid]), "usercompetency": shown})
+            shown = (
+                dict(uc)
+                if uc
+                else {
+                    "id": 0,
+                    "userid": plan["userid"],
+                    "competencyid": cid,
+                    "status": 0,
+                    "proficiency": None,
+                    "grade": None,
+                }
+            )
+            out.append(
+                {
+                    "competency": self.competency_record(self.competencies[cid]),
+                    "usercompetency": shown,
+                }
+            )
         return out
 
     # -- views for assertions -----------------------------------------------------------
@@ -1265,8 +1428,14 @@ class FakeMoodle:
         frameworks = tuple(
             sorted(
                 (
-                    fw["idnumber"], fw["shortname"], fw["description"], fw["descriptionformat"],
-                    fw["scaleid"], fw["scaleconfiguration"], fw["taxonomies"], fw["visible"],
+                    fw["idnumber"],
+                    fw["shortname"],
+                    fw["description"],
+                    fw["descriptionformat"],
+                    fw["scaleid"],
+                    fw["scaleconfiguration"],
+                    fw["taxonomies"],
+                    fw["visible"],
                 )
                 for fw in self.frameworks.values()
             )
@@ -1295,10 +1464,15 @@ class FakeMoodle:
         )
         related = tuple(sorted(tuple(sorted(key(i) for i in pair)) for pair in self.related))
         links = tuple(
-            sorted((link["courseid"], key(link["competencyid"]), link["ruleoutcome"]) for link in self.course_links.values())
+            sorted(
+                (link["courseid"], key(link["competencyid"]), link["ruleoutcome"])
+                for link in self.course_links.values()
+            )
         )
         ratings = tuple(
-            sorted((uid, key(cid), uc["grade"]) for (uid, cid), uc in self.user_competencies.items())
+            sorted(
+                (uid, key(cid), uc["grade"]) for (uid, cid), uc in self.user_competencies.items()
+            )
         )
         return frameworks, competencies, related, links, ratings
 
@@ -1308,5 +1482,10 @@ def _config_by_key(config: str | None, key: Callable[[int], str]) -> str:
         return ""
     data = json.loads(config)
     return json.dumps(
-        [data["base"]["points"], sorted((key(int(e["id"])), e["points"], int(e["required"])) for e in data["competencies"])]
+        [
+            data["base"]["points"],
+            sorted(
+                (key(int(e["id"])), e["points"], int(e["required"])) for e in data["competencies"]
+            ),
+        ]
     )

@@ -205,9 +205,7 @@ def cmd_rate(args: argparse.Namespace) -> int:
     framework = read_framework(args.framework, args.from_format)
     proficiencies = load_proficiencies(args.proficiencies)
     settings = settings_from(args, user_field=args.user_field)
-    rate_in: RateIn = (
-        "course" if args.course_id is not None else "plan" if args.in_plan else "site"
-    )
+    rate_in: RateIn = "course" if args.course_id is not None else "plan" if args.in_plan else "site"
     adapter = MoodleAdapter(
         settings.client(),
         framework=framework,

@@ -218,7 +218,12 @@ def parse_scale_configuration(text: str) -> ScaleConfig:
         data = json.loads(text)
     except ValueError:
         raise MappingError(f"scale configuration is not JSON: {text[:80]!r}") from None
-    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+    if (
+        not isinstance(data, list)
+        or not data
+        or not isinstance(data[0], dict)
+        or "scaleid" not in data[0]
+    ):
         raise MappingError("scale configuration must be a JSON array starting with {scaleid}")
     raw_id = data[0].get("scaleid")
     try:
