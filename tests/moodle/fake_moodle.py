@@ -1271,31 +1271,39 @@ class FakeMoodle:
             ident="evidence_manualoverride",
         )
 
-    def grade_in_course(self, a: dict[str, Any]) -> dict[str, Any]:
-        enrolled = self._course(a["courseid"])
-        c = self._competency(a["competencyid"])
+    def _linked(self, course_id: int, competency_id: int) -> tuple[set[int], dict[str, Any]]:
+        """The course's enrolled users and the competency, which must be linked to it."""
+        enrolled = self._course(course_id)
+        c = self._competency(competency_id)
         if not any(
-            link["courseid"] == a["courseid"] and link["competencyid"] == c["id"]
+            link["courseid"] == course_id and link["competencyid"] == c["id"]
             for link in self.course_links.values()
         ):
             raise coding("The competency does not belong to this course")
+        return enrolled, c
+
+    def _course_rating(self, user_id: int, course_id: int, competency_id: int) -> dict[str, Any]:
+        """The course rating record, created on first use (as Moodle's reads do)."""
+        return self.user_competency_courses.setdefault(
+            (user_id, course_id, competency_id),
+            {
+                "id": self._next("usercompetencycourse"),
+                "userid": user_id,
+                "courseid": course_id,
+                "competencyid": competency_id,
+                "proficiency": None,
+                "grade": None,
+            },
+        )
+
+    def grade_in_course(self, a: dict[str, Any]) -> dict[str, Any]:
+        enrolled, c = self._linked(a["courseid"], a["competencyid"])
         if a["userid"] not in enrolled:
             raise coding("The competency may not be rated at this time.")
         scaleid, _ = self._scale_of(c)
         if not 1 <= a["grade"] <= len(self.scales[scaleid]):
             raise persistent("Invalid rating")
-        key = (a["userid"], a["courseid"], c["id"])
-        ucc = self.user_competency_courses.setdefault(
-            key,
-            {
-                "id": self._next("usercompetencycourse"),
-                "userid": a["userid"],
-                "courseid": a["courseid"],
-                "competencyid": c["id"],
-                "proficiency": None,
-                "grade": None,
-            },
-        )
+        ucc = self._course_rating(a["userid"], a["courseid"], c["id"])
         ucc["grade"] = a["grade"]
         ucc["proficiency"] = self._proficient(c, a["grade"])
         ucc["timemodified"] = self._now()
@@ -1355,31 +1363,14 @@ class FakeMoodle:
         }
 
     def summary_in_course(self, a: dict[str, Any]) -> dict[str, Any]:
-        enrolled = self._course(a["courseid"])
-        c = self._competency(a["competencyid"])
-        if not any(
-            link["courseid"] == a["courseid"] and link["competencyid"] == c["id"]
-            for link in self.course_links.values()
-        ):
-            raise coding("The competency does not belong to this course")
+        enrolled, c = self._linked(a["courseid"], a["competencyid"])
         if a["userid"] not in enrolled:
             raise MoodleError(
                 "required_capability_exception",
                 "nopermissions",
                 "Sorry, but you do not currently have permissions to do that.",
             )
-        key = (a["userid"], a["courseid"], c["id"])
-        ucc = self.user_competency_courses.setdefault(
-            key,
-            {
-                "id": self._next("usercompetencycourse"),
-                "userid": a["userid"],
-                "courseid": a["courseid"],
-                "competencyid": c["id"],
-                "proficiency": None,
-                "grade": None,
-            },
-        )
+        ucc = self._course_rating(a["userid"], a["courseid"], c["id"])
         return {
             "usercompetencysummary": {"usercompetencycourse": dict(ucc), "evidence": []},
             "course": {"id": a["courseid"]},

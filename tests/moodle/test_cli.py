@@ -103,29 +103,13 @@ def test_pull_framework_and_evidence(
     proficiencies = env / "proficiency.json"
     assert main(["compute", "--as-of", "2026-03-01T00:00:00Z", "--json"]) == 0
     proficiencies.write_text(capsys.readouterr().out)
-    code, out, _ = run(
-        capsys,
-        "moodle",
-        "rate",
-        str(proficiencies),
-        "--framework",
-        str(EXAMPLE),
-        "--user-field",
-        "username",
-    )
+    rate = ["moodle", "rate", str(proficiencies), "--framework", str(EXAMPLE)]
+    rate += ["--user-field", "username"]
+    code, out, _ = run(capsys, *rate)
     assert code == 0, out
     assert "create  rating" in out
     rated = fake.writes
-    code, out, _ = run(
-        capsys,
-        "moodle",
-        "rate",
-        str(proficiencies),
-        "--framework",
-        str(EXAMPLE),
-        "--user-field",
-        "username",
-    )
+    code, out, _ = run(capsys, *rate)
     assert "nothing to do" in out
     assert fake.writes == rated
     evidence = env / "evidence.jsonl"

@@ -54,6 +54,13 @@ def comp(key: str, parent: str | None = None, **extra: Any) -> dict[str, Any]:
 
 FW = framework(comp("a"), comp("a1", "a"), comp("a2", "a"), comp("b"), comp("a1x", "a1"))
 BINDING = ScaleBinding(2, scale_configuration(FW.scale, 2))
+ALL_ON_A = framework(
+    comp("a", rollup={"type": "all_children"}),
+    comp("a1", "a"),
+    comp("a2", "a"),
+    comp("b"),
+    comp("a1x", "a1"),
+)
 
 
 def wire_fw(**extra: Any) -> WireFramework:
@@ -216,13 +223,7 @@ def test_moves_reset_both_parents_rules() -> None:
 
 
 def test_points_to_all_needs_a_reset_first() -> None:
-    desired = framework(
-        comp("a", rollup={"type": "all_children"}),
-        comp("a1", "a"),
-        comp("a2", "a"),
-        comp("b"),
-        comp("a1x", "a1"),
-    )
+    desired = ALL_ON_A
     config = points_config(1, [(2, 1, False)])
     remote = RemoteFramework(
         framework=wire_fw(),
@@ -295,13 +296,7 @@ def test_prune_deletes_topmost_only_and_notes_otherwise() -> None:
 
 
 def test_leftover_reset_child_is_cleaned_up_and_the_rule_rewritten() -> None:
-    desired = framework(
-        comp("a", rollup={"type": "all_children"}),
-        comp("a1", "a"),
-        comp("a2", "a"),
-        comp("b"),
-        comp("a1x", "a1"),
-    )
+    desired = ALL_ON_A
     leftover = wire(f"{RESET_PREFIX}1", "a", id=30)
     remote = RemoteFramework(
         framework=wire_fw(),

@@ -206,6 +206,17 @@ class MoodleAdapter:
         found = frameworks if frameworks is not None else self._frameworks(key)
         return next((f for f in found if f.idnumber.strip() == key), None)
 
+    def _existing_framework(self, key: str, *, operation: str, hint: str = "") -> WireFramework:
+        remote = self._find_framework(key)
+        if remote is None:
+            raise NotFoundError(
+                f"no competency framework with idnumber {key!r}{hint}",
+                adapter=self.name,
+                operation=operation,
+                url=self._site,
+            )
+        return remote
+
     def _competencies(self, framework_id: int) -> list[WireCompetency]:
         return self.client.run(Calls.list_competencies({"competencyframeworkid": framework_id}))
 
@@ -241,14 +252,7 @@ class MoodleAdapter:
 
     def read_framework(self, key: str) -> Framework:
         """The framework with idnumber ``key`` (competencies, rules, scales, cross-refs)."""
-        remote = self._find_framework(key)
-        if remote is None:
-            raise NotFoundError(
-                f"no competency framework with idnumber {key!r}",
-                adapter=self.name,
-                operation="read_framework",
-                url=self._site,
-            )
+        remote = self._existing_framework(key, operation="read_framework")
         competencies = self._competencies(remote.id)
         scale_ids = [remote.scaleid, *(c.scaleid for c in competencies if c.scaleid is not None)]
         items = self._scale_items(scale_ids)
@@ -559,14 +563,9 @@ class MoodleAdapter:
         return self.framework
 
     def _remote_competencies(self, framework: Framework) -> dict[str, WireCompetency]:
-        remote = self._find_framework(framework.key)
-        if remote is None:
-            raise NotFoundError(
-                f"no competency framework with idnumber {framework.key!r}; push it first",
-                adapter=self.name,
-                operation="find framework",
-                url=self._site,
-            )
+        remote = self._existing_framework(
+            framework.key, operation="find framework", hint="; push it first"
+        )
         return {competency_key(c.idnumber, c.id): c for c in self._competencies(remote.id)}
 
     def user_ids(self, learners: Iterable[str]) -> dict[str, int]:

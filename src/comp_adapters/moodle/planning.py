@@ -417,6 +417,9 @@ class _Planner:
 
     # -- 5. rules -------------------------------------------------------------------------
 
+    def rule_fields(self, key: str, **extra: JsonValue) -> dict[str, JsonValue]:
+        return {"competency": key, "id": self.known_id(key), **extra}
+
     def rules(self) -> None:
         key_of = {str(wid): key for wid, key in self.key_by_id.items()}
         for competency in self.walk:
@@ -436,11 +439,7 @@ class _Planner:
                         action=Action.UPDATE,
                         kind="rule",
                         key=competency.key,
-                        fields={
-                            "competency": competency.key,
-                            "id": self.known_id(competency.key),
-                            "ruleoutcome": 0,
-                        },
+                        fields=self.rule_fields(competency.key, ruleoutcome=0),
                         before={"ruletype": remote.ruletype, "ruleoutcome": remote.outcome},
                         reason="Moodle cannot remove a rule over REST: outcome 0 disables it",
                         depends_on=tuple(dict.fromkeys(depends)),
@@ -454,11 +453,10 @@ class _Planner:
                         action=Action.DELETE,
                         kind="rule",
                         key=competency.key,
-                        fields={
-                            "competency": competency.key,
-                            "id": self.known_id(competency.key),
-                            "frameworkid": wire.competencyframeworkid if wire else None,
-                        },
+                        fields=self.rule_fields(
+                            competency.key,
+                            frameworkid=wire.competencyframeworkid if wire else None,
+                        ),
                         reason=(
                             "Moodle keeps a points config that an all-children rule refuses; "
                             "creating and deleting a temporary child clears it"
@@ -467,12 +465,9 @@ class _Planner:
                     )
                 )
                 depends.append(f"reset:{competency.key}")
-            fields: dict[str, JsonValue] = {
-                "competency": competency.key,
-                "id": self.known_id(competency.key),
-                "ruletype": wanted.ruletype,
-                "ruleoutcome": wanted.outcome,
-            }
+            fields = self.rule_fields(
+                competency.key, ruletype=wanted.ruletype, ruleoutcome=wanted.outcome
+            )
             rule = competency.rollup
             if rule is not None and rule.type == "points":
                 fields["base"] = rule.base_points
@@ -514,30 +509,22 @@ class _Planner:
                 if a is not None and b is not None and a != b:
                     have.add(frozenset((a, b)))
         for pair in sorted(wanted - have, key=sorted):
-            a, b = sorted(pair)
-            self.add(
-                Change(
-                    id=f"related:{a}|{b}",
-                    action=Action.LINK,
-                    kind="related",
-                    key=f"{a} <-> {b}",
-                    fields={"a": a, "a_id": self.known_id(a), "b": b, "b_id": self.known_id(b)},
-                    depends_on=self.depends(a, b),
-                )
-            )
+            self.add(self._pair_change(pair, link=True))
         if self.target.prune:
             for pair in sorted(have - wanted, key=sorted):
-                a, b = sorted(pair)
-                self.add(
-                    Change(
-                        id=f"unrelated:{a}|{b}",
-                        action=Action.UNLINK,
-                        kind="related",
-                        key=f"{a} <-> {b}",
-                        fields={"a": a, "a_id": self.known_id(a), "b": b, "b_id": self.known_id(b)},
-                        reason="not in the framework (prune)",
-                    )
-                )
+                self.add(self._pair_change(pair, link=False))
+
+    def _pair_change(self, pair: frozenset[str], *, link: bool) -> Change:
+        a, b = sorted(pair)
+        return Change(
+            id=f"{'related' if link else 'unrelated'}:{a}|{b}",
+            action=Action.LINK if link else Action.UNLINK,
+            kind="related",
+            key=f"{a} <-> {b}",
+            fields={"a": a, "a_id": self.known_id(a), "b": b, "b_id": self.known_id(b)},
+            reason=None if link else "not in the framework (prune)",
+            depends_on=self.depends(a, b) if link else (),
+        )
 
     # -- 7. course links ------------------------------------------------------------------
 
