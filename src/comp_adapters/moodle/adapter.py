@@ -29,10 +29,13 @@ from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.errors import (
+    AuthenticationError,
     ConfigurationError,
     ConflictError,
+    FatalRemoteError,
     MappingError,
     NotFoundError,
+    PermissionDeniedError,
     PlanError,
     RemoteError,
 )
@@ -240,9 +243,10 @@ class MoodleAdapter:
                 found[scale_id] = [v.name for v in sorted(values, key=lambda v: v.id)]
             if batch.error is None:
                 break
-            if (
-                not isinstance(batch.error, NotFoundError)
-                and batch.error.code != "invalidparameter"
+            # A scale id that does not exist fails in ways that vary by Moodle version
+            # (a missing record, or a PHP error on it); only systematic failures stop us.
+            if not isinstance(batch.error, FatalRemoteError) or isinstance(
+                batch.error, AuthenticationError | PermissionDeniedError
             ):
                 raise batch.error
             remaining = remaining[len(batch.values) + 1 :]
