@@ -139,6 +139,18 @@ def test_pull_framework_and_evidence(
     code, out, _ = run(capsys, *args)
     assert list(iter_evidence(evidence)) == []
     assert json.loads(cursor.read_text())["adapter"] == "moodle"
+    # With the source framework, grades map to its own level keys.
+    cursor.unlink()
+    code, out, _ = run(capsys, *args, "--framework", str(EXAMPLE))
+    assert code == 0
+    levels = {e.level for e in iter_evidence(evidence)}
+    assert levels
+    assert levels <= {"beginning", "developing", "proficient", "expert"}
+    other = env / "other.json"
+    other.write_text(EXAMPLE.read_text().replace('"CS-SUPPORT"', '"OTHER"'))
+    code, _, err = run(capsys, *args, "--framework", str(other))
+    assert code == 2
+    assert "OTHER" in err
 
 
 def test_bad_cursor_file(fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]) -> None:

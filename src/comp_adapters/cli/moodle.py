@@ -18,7 +18,7 @@ import pydantic
 from comp_adapters._files import atomic_write, read_json_file
 from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.core.evidence import Evidence
-from comp_adapters.errors import Problem, ValidationError
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 from comp_adapters.moodle.adapter import MoodleAdapter, RateIn, refusals
 from comp_adapters.moodle.client import MoodleSettings
 from comp_adapters.native import load_proficiencies, write_evidence
@@ -69,6 +69,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     pull.add_argument(
         "--cursor", type=Path, help="cursor file: read only newer evidence, then update it"
+    )
+    pull.add_argument(
+        "--framework",
+        type=Path,
+        help="map ratings to this framework's level keys (default: the pulled framework)",
     )
     pull.add_argument("--user-field", choices=("email", "username", "idnumber", "id"))
     _connection_flags(pull)
@@ -167,8 +172,13 @@ def cmd_pull(args: argparse.Namespace) -> int:
     if args.evidence_out is None:
         return 0
     cursor = _load_cursor(args.cursor)
+    levels_from = read_framework(args.framework) if args.framework else framework
+    if levels_from.key != framework.key:
+        raise ConfigurationError(
+            f"--framework is {levels_from.key!r}, but the pulled framework is {framework.key!r}"
+        )
     reader = MoodleAdapter(
-        adapter.client, framework=framework, learners=args.learner, user_field=settings.user_field
+        adapter.client, framework=levels_from, learners=args.learner, user_field=settings.user_field
     )
     evidence: list[Evidence] = []
     skipped: dict[str, int] = {}
