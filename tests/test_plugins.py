@@ -49,3 +49,13 @@ def test_every_registered_adapter_declares_its_capabilities() -> None:
         assert adapter_class.name == name
         assert isinstance(adapter_class.capabilities, frozenset)
         assert adapter_class.capabilities <= set(Capability)
+
+
+def test_output_format_preference_for_shared_suffixes(tmp_path: Path) -> None:
+    shared = tmp_path / "out.csv"
+    assert format_for_output(shared, prefer="moodle-csv").name == "moodle-csv"
+    assert format_for_output(shared, prefer="canvas-csv").name == "canvas-csv"
+    with pytest.raises(ConfigurationError, match="matching: canvas-csv, moodle-csv"):
+        format_for_output(shared)
+    assert format_for_output(tmp_path / "out.json", prefer="case").name == "case"
+    assert format_for_output(tmp_path / "out.json").name == "native"

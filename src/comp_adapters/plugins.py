@@ -32,6 +32,7 @@ BUILTIN_ADAPTERS: Mapping[str, str] = {
     "xapi": "comp_adapters.xapi.adapter:XapiAdapter",
     "canvas": "comp_adapters.canvas.adapter:CanvasAdapter",
     "case": "comp_adapters.case.adapter:CaseAdapter",
+    "moodle": "comp_adapters.moodle.adapter:MoodleAdapter",
 }
 """Adapter name -> ``module:attribute`` of its adapter class."""
 
@@ -40,6 +41,7 @@ BUILTIN_FORMATS: Mapping[str, str] = {
     "canvas-csv": "comp_adapters.canvas.outcomes_csv:CANVAS_CSV",
     "canvas-cartridge": "comp_adapters.canvas.cartridge:CANVAS_CARTRIDGE",
     "case": "comp_adapters.case.fileformat:CASE_FORMAT",
+    "moodle-csv": "comp_adapters.moodle.csv_format:MOODLE_CSV",
 }
 """Format name -> ``module:attribute`` of its :class:`FileFormat`."""
 
@@ -153,15 +155,20 @@ def detect_format(path: Path) -> FileFormat:
     )
 
 
-def format_for_output(path: Path) -> FileFormat:
-    """The format to write ``path`` in, from its suffix (native wins where several match)."""
+def format_for_output(path: Path, *, prefer: str | None = None) -> FileFormat:
+    """The format to write ``path`` in, from its suffix.
+
+    Where several formats use the suffix (``.csv``, ``.json``), ``prefer`` wins if it is
+    one of them (the input's format, or the adapter's own), else ``native``.
+    """
     suffix = path.suffix.lower()
     matches = [fmt for fmt in all_formats() if suffix in fmt.suffixes]
     if len(matches) == 1:
         return matches[0]
-    native = [fmt for fmt in matches if fmt.name == "native"]
-    if native:
-        return native[0]
+    for name in (prefer, "native"):
+        chosen = [fmt for fmt in matches if fmt.name == name]
+        if chosen:
+            return chosen[0]
     names = ", ".join(fmt.name for fmt in matches) or "none"
     raise ConfigurationError(
         f"{path}: cannot tell the output format from {suffix or 'no suffix'!r} "

@@ -195,7 +195,11 @@ def cmd_push(args: argparse.Namespace) -> int:
 def cmd_pull(args: argparse.Namespace) -> int:
     adapter = adapter_from(args)
     framework = adapter.read_framework(args.key)
-    target = get_format(args.to_format) if args.to_format else format_for_output(args.output)
+    target = (
+        get_format(args.to_format)
+        if args.to_format
+        else format_for_output(args.output, prefer="canvas-csv")
+    )
     target.write(framework, args.output)
     print(
         f"{adapter.client.context} -> {args.output} ({target.name}): "

@@ -232,7 +232,11 @@ def print_warnings(problems: list[Problem]) -> None:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     source = get_format(args.from_format) if args.from_format else detect_format(args.input)
-    target = get_format(args.to_format) if args.to_format else format_for_output(args.output)
+    target = (
+        get_format(args.to_format)
+        if args.to_format
+        else format_for_output(args.output, prefer=source.name)
+    )
     if args.output.resolve() == args.input.resolve():
         raise ConfigurationError("output would overwrite the input; choose another -o")
     framework, read_warnings = source.read_reporting(args.input)

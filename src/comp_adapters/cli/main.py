@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "comp_adapters.cli.xapi",
     "comp_adapters.cli.canvas",
     "comp_adapters.cli.case",
+    "comp_adapters.cli.moodle",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 

@@ -9,11 +9,11 @@ its location instead of stopping at the first.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -25,6 +25,7 @@ from comp_adapters.core.scale import Key, ProficiencyScale
 from comp_adapters.core.timeutil import UtcDatetime
 
 DescriptionFormat = Literal["plain", "html", "markdown"]
+_NAVIGATION_CACHES = ("_by_key", "_children")
 
 
 class RelationType(StrEnum):
@@ -181,6 +182,15 @@ class Framework(BaseModel):
 
         raise_on_errors(check_framework(self))
         return self
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Framework:
+        """A copy (see pydantic); the navigation caches are rebuilt for the copy's data."""
+        copied = super().model_copy(update=update, deep=deep)
+        for cached in _NAVIGATION_CACHES:
+            copied.__dict__.pop(cached, None)
+        return copied
 
     # -- navigation -------------------------------------------------------------------------
 

@@ -1,0 +1,142 @@
+"""Requests a Moodle push needs: batched vs one call per request vs one call per change.
+
+Pushes a 500-competency framework (5 domains x 9 skills x 10 indicators, 50 rules, 50
+cross-references) into the fake Moodle of the test suite, once with
+``tool_mobile_call_external_functions`` batching and once without, then plans the same
+framework again (an unchanged re-sync) and counts what it writes. Run from the repository
+root::
+
+    .venv/bin/python benchmarks/moodle_requests.py
+
+The last line is ``RESULT competencies=500 requests_batched=<n> requests_unbatched=<n>
+resync_writes=<n>`` (target: batched <= 500/20 + 10 = 35, re-sync writes 0).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import requests
+import responses
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
+
+from comp_adapters.core.framework import Framework
+from comp_adapters.core.validation import framework_from_data
+from comp_adapters.moodle.adapter import MoodleAdapter
+from comp_adapters.moodle.client import MoodleClient
+
+LEVELS = ["Beginning", "Developing", "Proficient", "Expert"]
+SCALE_ID = 5
+DOMAINS, SKILLS, INDICATORS = 5, 9, 10
+
+
+def big_framework() -> Framework:
+    competencies = []
+    for d in range(DOMAINS):
+        domain = f"D{d}"
+        competencies.append(
+            {"key": domain, "title": f"Domain {d}", "rollup": {"type": "all_children"}}
+        )
+        for s in range(SKILLS):
+            skill = f"{domain}.S{s}"
+            children = [f"{skill}.I{i}" for i in range(INDICATORS)]
+            competencies.append(
+                {
+                    "key": skill,
+                    "title": f"Skill {d}.{s}",
+                    "description": f"<p>What skill {d}.{s} covers.</p>",
+                    "description_format": "html",
+                    "parent": domain,
+                    "rollup": {
+                        "type": "points",
+                        "base_points": 6,
+                        "children": [
+                            {"key": c, "points": 1, "required": i == 0}
+                            for i, c in enumerate(children)
+                        ],
+                    },
+                }
+            )
+            for i, child in enumerate(children):
+                item: dict[str, object] = {
+                    "key": child,
+                    "title": f"Indicator {d}.{s}.{i}",
+                    "parent": skill,
+                }
+                if i == 0 and s + 1 < SKILLS:
+                    item["related"] = [{"key": f"{domain}.S{s + 1}.I1"}]
+                if i == 0 and s + 1 == SKILLS and d + 1 < DOMAINS:
+                    item["related"] = [{"key": f"D{d + 1}.S0.I2"}]
+                competencies.append(item)
+    return framework_from_data(
+        {
+            "key": "BENCH-500",
+            "title": "Benchmark framework",
+            "scale": {
+                "levels": [
+                    {"key": name.lower(), "name": name, "points": n, "proficient": n >= 3}
+                    for n, name in enumerate(LEVELS, start=1)
+                ],
+                "default_level": "proficient",
+            },
+            "taxonomy_levels": ["domain", "skill", "indicator"],
+            "competencies": competencies,
+        }
+    )
+
+
+def push(framework: Framework, *, batch: bool) -> tuple[int, int, int, int, float]:
+    """(plan changes, requests, resync requests, resync writes, seconds) for one site."""
+    site = FakeMoodle(batching=batch, scales={SCALE_ID: LEVELS})
+    with responses.RequestsMock() as mock:
+        site.install(mock)
+        client = MoodleClient(URL, TOKEN, session=requests.Session(), batch=batch)
+        adapter = MoodleAdapter(client, scale_id=SCALE_ID)
+        started = time.perf_counter()
+        plan = adapter.plan_framework(framework)
+        adapter.apply(plan)
+        seconds = time.perf_counter() - started
+        requests_used = site.http_requests
+        writes_before = site.writes
+        again = MoodleAdapter(
+            MoodleClient(URL, TOKEN, session=requests.Session(), batch=batch), scale_id=SCALE_ID
+        )
+        replan = again.plan_framework(framework)
+        report = again.apply(replan)
+        resync_requests = site.http_requests - requests_used
+        resync_writes = site.writes - writes_before
+        if report.writes != len(replan.writes):
+            raise RuntimeError("the re-sync applied something else than it planned")
+    return len(plan.writes), requests_used, resync_requests, resync_writes, seconds
+
+
+def main() -> int:
+    framework = big_framework()
+    count = len(framework.competencies)
+    changes, batched, resync_requests, resync_writes, t_batched = push(framework, batch=True)
+    _, unbatched, resync_unbatched, resync_writes_u, t_unbatched = push(framework, batch=False)
+    print(f"framework: {count} competencies, {changes} changes to write on an empty site")
+    print(f"one call per change:   {changes} write requests (+ the reads)")
+    print(f"without batching:      {unbatched} requests ({t_unbatched:.2f}s against the fake)")
+    print(f"with batching:         {batched} requests ({t_batched:.2f}s against the fake)")
+    print(f"batching saves:        {unbatched / batched:.1f}x fewer requests")
+    print(
+        f"unchanged re-sync:     {resync_requests} requests batched, "
+        f"{resync_unbatched} unbatched; writes {resync_writes} / {resync_writes_u}"
+    )
+    target = count / 20 + 10
+    print(f"target batched <= {target:.0f}: {'met' if batched <= target else 'MISSED'}")
+    print(
+        f"RESULT competencies={count} requests_batched={batched} "
+        f"requests_unbatched={unbatched} resync_writes={resync_writes}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""``comp-adapters moodle push|pull|rate``: frameworks and ratings over Moodle web services.
+
+Connection settings come from the ``[moodle]`` table of the config file, then the
+environment (``COMP_ADAPTERS_MOODLE_URL``, ``COMP_ADAPTERS_MOODLE_TOKEN``, ...), then flags.
+There is deliberately no ``--token`` flag: command lines end up in shell histories and
+process lists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from comp_adapters._files import atomic_write, read_json_file
+from comp_adapters.cli.core_commands import read_framework
+from comp_adapters.core.evidence import Evidence
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError
+from comp_adapters.moodle.adapter import MoodleAdapter, RateIn, refusals
+from comp_adapters.moodle.client import MoodleSettings
+from comp_adapters.native import load_proficiencies, write_evidence
+from comp_adapters.plugins import format_for_output, get_format
+from comp_adapters.protocols import Cursor
+from comp_adapters.settings import build_settings, gather, load_config
+from comp_adapters.sync.plan import Plan
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    moodle = subparsers.add_parser(
+        "moodle",
+        help="push, pull and rate competency frameworks in Moodle (web services)",
+        description="Sync competency frameworks and ratings with a Moodle site. Settings: "
+        "[moodle] in the config file, COMP_ADAPTERS_MOODLE_URL / _TOKEN, or flags.",
+    )
+    commands = moodle.add_subparsers(dest="moodle_command", metavar="COMMAND", required=True)
+
+    push = commands.add_parser(
+        "push",
+        help="create or update a framework in Moodle (prints the plan, then applies it)",
+        description="Plan the changes that make Moodle hold the framework, print them, "
+        "and apply them. Idempotent by idnumber: a second push writes nothing.",
+    )
+    push.add_argument("framework", type=Path, help="framework file (any known format)")
+    push.add_argument("--from", dest="from_format", help="input format (default: detect)")
+    push.add_argument("--prune", action="store_true", help="delete what the framework lacks")
+    push.add_argument("--scale-id", type=int, help="the Moodle scale to use for the framework")
+    push.add_argument(
+        "--category-id", type=int, help="create the framework in this course category"
+    )
+    _plan_flags(push)
+    _connection_flags(push)
+    push.set_defaults(handler=cmd_push)
+
+    pull = commands.add_parser(
+        "pull",
+        help="read a framework (and optionally ratings as evidence) from Moodle",
+        description="Read the framework with the given idnumber into a file (format by "
+        "suffix or --to). With --evidence-out, also read the learners' ratings as evidence.",
+    )
+    pull.add_argument("idnumber", help="the framework's idnumber in Moodle")
+    pull.add_argument("-o", "--output", type=Path, required=True)
+    pull.add_argument("--to", dest="to_format", help="output format (default: by suffix)")
+    pull.add_argument("--evidence-out", type=Path, help="also write evidence (JSON lines) here")
+    pull.add_argument(
+        "--learner", action="append", default=[], help="learner key to read (repeatable)"
+    )
+    pull.add_argument(
+        "--cursor", type=Path, help="cursor file: read only newer evidence, then update it"
+    )
+    pull.add_argument(
+        "--framework",
+        type=Path,
+        help="map ratings to this framework's level keys (default: the pulled framework)",
+    )
+    pull.add_argument("--user-field", choices=("email", "username", "idnumber", "id"))
+    _connection_flags(pull)
+    pull.set_defaults(handler=cmd_pull)
+
+    rate = commands.add_parser(
+        "rate",
+        help="write computed proficiency into Moodle as ratings (only what changed)",
+        description="Rate each learner's competencies with the computed level (1-based "
+        "scale item), with the explanation as note. Reads the current rating first.",
+    )
+    rate.add_argument("proficiencies", type=Path, help="output of 'compute --json'")
+    rate.add_argument("--framework", type=Path, required=True, help="the framework file")
+    rate.add_argument("--from", dest="from_format", help="framework format (default: detect)")
+    rate.add_argument("--user-field", choices=("email", "username", "idnumber", "id"))
+    where = rate.add_mutually_exclusive_group()
+    where.add_argument("--course-id", type=int, help="rate in this course")
+    where.add_argument(
+        "--in-plan", action="store_true", help="rate in each learner's active learning plan"
+    )
+    _plan_flags(rate)
+    _connection_flags(rate)
+    rate.set_defaults(handler=cmd_rate)
+
+
+def _plan_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    parser.add_argument("--plan-json", type=Path, help="also save the plan as JSON here")
+    parser.add_argument("--show-noops", action="store_true", help="list what is left alone")
+
+
+def _connection_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="config file (default: comp-adapters.toml)")
+    parser.add_argument("--url", help="Moodle site root (else COMP_ADAPTERS_MOODLE_URL)")
+    parser.add_argument(
+        "--allow-http", action="store_true", default=None, help="allow a plain http URL"
+    )
+    parser.add_argument(
+        "--no-batch",
+        dest="batch",
+        action="store_false",
+        default=None,
+        help="one request per call, even if the site offers batching",
+    )
+
+
+def settings_from(args: argparse.Namespace, **extra: Any) -> MoodleSettings:
+    """The Moodle settings of a command: config file < environment < flags."""
+    flags = {
+        "url": args.url,
+        "allow_http": args.allow_http,
+        "batch": args.batch,
+        **extra,
+    }
+    values = gather("moodle", flags=flags, config=load_config(args.config))
+    return build_settings(MoodleSettings, "moodle", values)
+
+
+def _show(plan: Plan, args: argparse.Namespace) -> None:
+    print(plan.to_table(show_noops=args.show_noops))
+    if args.plan_json:
+        with atomic_write(args.plan_json) as handle:
+            handle.write(plan.to_json())
+
+
+def _apply(adapter: MoodleAdapter, plan: Plan, args: argparse.Namespace) -> int:
+    _show(plan, args)
+    if args.dry_run or plan.is_empty:
+        return 0
+    report = adapter.apply(plan)
+    refused = refusals(report)
+    print(f"applied {report.writes} change(s) ({adapter.client.requests_sent} requests)")
+    for line in refused:
+        print(f"refused: {line}", file=sys.stderr)
+    return 1 if refused else 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    framework = read_framework(args.framework, args.from_format)
+    settings = settings_from(args, scale_id=args.scale_id, category_id=args.category_id)
+    adapter = MoodleAdapter(
+        settings.client(), scale_id=settings.scale_id, category_id=settings.category_id
+    )
+    plan = adapter.plan_framework(framework, prune=args.prune)
+    return _apply(adapter, plan, args)
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    settings = settings_from(args, user_field=args.user_field)
+    target = (
+        get_format(args.to_format)
+        if args.to_format
+        else format_for_output(args.output, prefer="moodle-csv")
+    )
+    adapter = MoodleAdapter(settings.client(), user_field=settings.user_field)
+    framework = adapter.read_framework(args.idnumber)
+    target.write(framework, args.output)
+    count = len(framework.competencies)
+    print(f"{args.idnumber} -> {args.output} ({target.name}): {count} competencies")
+    if args.evidence_out is None:
+        return 0
+    cursor = _load_cursor(args.cursor)
+    levels_from = read_framework(args.framework) if args.framework else framework
+    if levels_from.key != framework.key:
+        raise ConfigurationError(
+            f"--framework is {levels_from.key!r}, but the pulled framework is {framework.key!r}"
+        )
+    reader = MoodleAdapter(
+        adapter.client, framework=levels_from, learners=args.learner, user_field=settings.user_field
+    )
+    evidence: list[Evidence] = []
+    skipped: dict[str, int] = {}
+    last = cursor
+    for batch in reader.read_evidence(cursor=cursor):
+        evidence.extend(batch.evidence)
+        for reason, count in batch.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + count
+        last = batch.cursor
+    written = write_evidence(evidence, args.evidence_out)
+    if args.cursor is not None and last is not None:
+        with atomic_write(args.cursor) as handle:
+            handle.write(last.model_dump_json(indent=2) + "\n")
+    extra = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
+    print(f"{written} evidence -> {args.evidence_out}" + (f" (skipped: {extra})" if extra else ""))
+    return 0
+
+
+def _load_cursor(path: Path | None) -> Cursor | None:
+    if path is None or not path.exists():
+        return None
+    data = read_json_file(path)
+    try:
+        return Cursor.model_validate(data)
+    except pydantic.ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or None
+        raise ValidationError(
+            [Problem(f"not a cursor: {first['msg']}", file=str(path), field=where)]
+        ) from None
+
+
+def cmd_rate(args: argparse.Namespace) -> int:
+    framework = read_framework(args.framework, args.from_format)
+    proficiencies = load_proficiencies(args.proficiencies)
+    settings = settings_from(args, user_field=args.user_field)
+    rate_in: RateIn = "course" if args.course_id is not None else "plan" if args.in_plan else "site"
+    adapter = MoodleAdapter(
+        settings.client(),
+        framework=framework,
+        user_field=settings.user_field,
+        rate_in=rate_in,
+        course_id=args.course_id,
+    )
+    plan = adapter.plan_proficiency(proficiencies)
+    return _apply(adapter, plan, args)

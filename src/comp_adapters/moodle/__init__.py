@@ -1,0 +1,44 @@
+"""Moodle: competency frameworks over web services and as CSV, ratings out, evidence in.
+
+* :class:`MoodleClient` - the REST client (``/webservice/rest/server.php``), batching
+  through ``tool_mobile_call_external_functions`` where the site offers it;
+* :class:`MoodleAdapter` - push (plan, apply) and pull frameworks, rate proficiency,
+  read ratings back as evidence;
+* :data:`MOODLE_CSV` - the ``moodle-csv`` file format (``tool_lpimportcsv``);
+* :class:`MoodleSettings` - connection settings (config file, environment, flags).
+"""
+
+from comp_adapters.moodle.adapter import MoodleAdapter, refusals
+from comp_adapters.moodle.client import (
+    BatchResult,
+    Call,
+    Calls,
+    MoodleClient,
+    MoodleSettings,
+    encode_form,
+)
+from comp_adapters.moodle.csv_format import (
+    MOODLE_CSV,
+    dumps_framework,
+    loads_framework,
+    read_framework_csv,
+    write_framework_csv,
+)
+from comp_adapters.moodle.mapping import CourseLink
+
+__all__ = [
+    "MOODLE_CSV",
+    "BatchResult",
+    "Call",
+    "Calls",
+    "CourseLink",
+    "MoodleAdapter",
+    "MoodleClient",
+    "MoodleSettings",
+    "dumps_framework",
+    "encode_form",
+    "loads_framework",
+    "read_framework_csv",
+    "refusals",
+    "write_framework_csv",
+]

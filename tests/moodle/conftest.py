@@ -1,0 +1,65 @@
+"""Shared fixtures: the fake Moodle behind ``responses`` and clients that reach it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import responses
+
+from comp_adapters.core.framework import Framework
+from comp_adapters.moodle.adapter import MoodleAdapter
+from comp_adapters.moodle.client import MoodleClient
+from comp_adapters.native import load_framework
+from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORDINGS = FIXTURES / "recordings"
+EXAMPLE = Path(__file__).parents[2] / "examples" / "customer-support" / "framework.json"
+FOUR_LEVELS = ["Beginning", "Developing", "Proficient", "Expert"]
+FOUR_LEVEL_SCALE = 5
+
+
+def recording(name: str) -> dict[str, Any]:
+    """A recorded call: function, form fields sent (no token), status and raw answer."""
+    path = next(RECORDINGS.glob(f"{name}*.json"))
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def make_client(session: requests.Session | None = None, **options: Any) -> MoodleClient:
+    return MoodleClient(
+        URL, TOKEN, session=session or requests.Session(), sleep=lambda _s: None, **options
+    )
+
+
+@pytest.fixture
+def rsps() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def fake(rsps: responses.RequestsMock) -> FakeMoodle:
+    site = FakeMoodle(scales={FOUR_LEVEL_SCALE: list(FOUR_LEVELS)})
+    site.install(rsps)
+    return site
+
+
+@pytest.fixture
+def example() -> Framework:
+    return load_framework(EXAMPLE)
+
+
+@pytest.fixture
+def adapter_for() -> Callable[..., MoodleAdapter]:
+    def build(session: requests.Session | None = None, **options: Any) -> MoodleAdapter:
+        client_options = {k: options.pop(k) for k in ("batch", "batch_size") if k in options}
+        options.setdefault("scale_id", FOUR_LEVEL_SCALE)
+        return MoodleAdapter(make_client(session, **client_options), **options)
+
+    return build

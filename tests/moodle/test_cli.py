@@ -1,0 +1,206 @@
+"""``comp-adapters moodle push|pull|rate`` against the fake Moodle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from comp_adapters.cli.main import main
+from comp_adapters.moodle.csv_format import read_framework_csv
+from comp_adapters.native import iter_evidence, load_framework
+from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE
+from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
+
+LEARNERS = ("amara.okafor", "ben.schulz", "chloe.martin")
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("COMP_ADAPTERS_MOODLE_URL", URL)
+    monkeypatch.setenv("COMP_ADAPTERS_MOODLE_TOKEN", TOKEN)
+    monkeypatch.delenv("COMP_ADAPTERS_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert TOKEN not in out + err
+    return code, out, err
+
+
+def test_push_then_nothing_to_do(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = env / "plan.json"
+    code, out, _ = run(
+        capsys,
+        "moodle",
+        "push",
+        str(EXAMPLE),
+        "--scale-id",
+        str(FOUR_LEVEL_SCALE),
+        "--dry-run",
+        "--plan-json",
+        str(plan_file),
+    )
+    assert code == 0
+    assert "create  framework" in out
+    assert fake.writes == 0
+    assert json.loads(plan_file.read_text())["adapter"] == "moodle"
+    code, out, _ = run(capsys, "moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))
+    assert code == 0
+    assert "applied 17 change(s)" in out
+    code, out, _ = run(capsys, "moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))
+    assert code == 0
+    assert "nothing to do" in out
+
+
+def test_settings_errors_name_the_setting(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COMP_ADAPTERS_MOODLE_TOKEN")
+    code, _, err = run(capsys, "moodle", "push", str(EXAMPLE))
+    assert code == 2
+    assert "COMP_ADAPTERS_MOODLE_TOKEN" in err
+    monkeypatch.setenv("COMP_ADAPTERS_MOODLE_TOKEN", TOKEN)
+    code, _, err = run(capsys, "moodle", "push", str(EXAMPLE), "--url", "http://moodle.test")
+    assert code == 2
+    assert "http" in err
+
+
+def test_config_file_with_token_from_environment(
+    fake: FakeMoodle, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COMP_ADAPTERS_MOODLE_URL")
+    monkeypatch.delenv("COMP_ADAPTERS_MOODLE_TOKEN")
+    monkeypatch.setenv("MY_MOODLE_TOKEN", TOKEN)
+    config = env / "site.toml"
+    config.write_text(
+        f'[moodle]\nurl = "{URL}"\ntoken_env = "MY_MOODLE_TOKEN"\nscale_id = {FOUR_LEVEL_SCALE}\n'
+    )
+    code, out, _ = run(
+        capsys, "moodle", "push", str(EXAMPLE), "--config", str(config), "--no-batch"
+    )
+    assert code == 0, out
+    assert "tool_mobile_call_external_functions" not in fake.calls
+
+
+def test_pull_framework_and_evidence(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))[0] == 0
+    as_csv = env / "pulled.csv"
+    code, out, _ = run(capsys, "moodle", "pull", "CS-SUPPORT", "-o", str(as_csv))
+    assert code == 0
+    assert "moodle-csv" in out
+    assert read_framework_csv(as_csv).key == "CS-SUPPORT"
+    for name in LEARNERS:
+        fake.add_user(name)
+    proficiencies = env / "proficiency.json"
+    assert main(["compute", "--as-of", "2026-03-01T00:00:00Z", "--json"]) == 0
+    proficiencies.write_text(capsys.readouterr().out)
+    rate = ["moodle", "rate", str(proficiencies), "--framework", str(EXAMPLE)]
+    rate += ["--user-field", "username"]
+    code, out, _ = run(capsys, *rate)
+    assert code == 0, out
+    assert "create  rating" in out
+    rated = fake.writes
+    code, out, _ = run(capsys, *rate)
+    assert "nothing to do" in out
+    assert fake.writes == rated
+    evidence = env / "evidence.jsonl"
+    cursor = env / "cursor.json"
+    args = [
+        "moodle",
+        "pull",
+        "CS-SUPPORT",
+        "-o",
+        str(env / "pulled.json"),
+        "--evidence-out",
+        str(evidence),
+        "--cursor",
+        str(cursor),
+        "--user-field",
+        "username",
+    ]
+    for name in LEARNERS:
+        args += ["--learner", name]
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    items = list(iter_evidence(evidence))
+    assert items
+    assert {e.learner for e in items} <= set(LEARNERS)
+    assert {e.kind.value for e in items} == {"lms_rating"}
+    assert load_framework(env / "pulled.json").key == "CS-SUPPORT"
+    code, out, _ = run(capsys, *args)
+    assert list(iter_evidence(evidence)) == []
+    assert json.loads(cursor.read_text())["adapter"] == "moodle"
+    # With the source framework, grades map to its own level keys.
+    cursor.unlink()
+    code, out, _ = run(capsys, *args, "--framework", str(EXAMPLE))
+    assert code == 0
+    levels = {e.level for e in iter_evidence(evidence)}
+    assert levels
+    assert levels <= {"beginning", "developing", "proficient", "expert"}
+    other = env / "other.json"
+    other.write_text(EXAMPLE.read_text().replace('"CS-SUPPORT"', '"OTHER"'))
+    code, _, err = run(capsys, *args, "--framework", str(other))
+    assert code == 2
+    assert "OTHER" in err
+
+
+def test_bad_cursor_file(fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))[0] == 0
+    cursor = env / "cursor.json"
+    cursor.write_text('{"adapter": 3}')
+    code, _, err = run(
+        capsys,
+        "moodle",
+        "pull",
+        "CS-SUPPORT",
+        "-o",
+        str(env / "x.json"),
+        "--evidence-out",
+        str(env / "e.jsonl"),
+        "--learner",
+        "a@b",
+        "--cursor",
+        str(cursor),
+    )
+    assert code == 1
+    assert "not a cursor" in err
+
+
+def test_refused_delete_exits_1(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))[0] == 0
+    user = fake.add_user("ann")
+    kb = fake.competency_by_idnumber("ts.knowledge-base")["id"]
+    fake.dispatch(
+        "core_competency_grade_competency", {"userid": user, "competencyid": kb, "grade": 2}
+    )
+    data = json.loads(EXAMPLE.read_text())
+    data["competencies"] = [c for c in data["competencies"] if c["key"] != "ts.knowledge-base"]
+    smaller = env / "smaller.json"
+    smaller.write_text(json.dumps(data))
+    code, _, err = run(
+        capsys, "moodle", "push", str(smaller), "--scale-id", str(FOUR_LEVEL_SCALE), "--prune"
+    )
+    assert code == 1
+    assert "refused: delete:" in err
+    assert "in use" in err
+
+
+def test_remote_errors_are_reported_without_traceback(
+    fake: FakeMoodle, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COMP_ADAPTERS_MOODLE_TOKEN", "f" * 32)
+    code, _, err = run(capsys, "moodle", "pull", "CS-SUPPORT", "-o", str(env / "x.json"))
+    assert code == 1
+    assert "invalidtoken" in err
+    assert "Traceback" not in err
