@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -82,6 +82,12 @@ class EvidenceTable:
     recorded_at: npt.NDArray[np.int64]
     expires_at: npt.NDArray[np.int64]
     voided: npt.NDArray[np.bool_]
+    ids_unique: bool = field(init=False)
+    """Whether no two rows share an id (checked once, when the table is built)."""
+
+    def __post_init__(self) -> None:
+        self._check()
+        object.__setattr__(self, "ids_unique", len(set(self.ids)) == len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -166,7 +172,7 @@ class EvidenceTable:
                 raise ValueError(f"every column needs {n} values, one got {array.shape}")
             return array
 
-        table = cls(
+        return cls(
             ids=list(ids),
             learners=list(learners),
             learner=column(learner, np.int32, 0),
@@ -182,8 +188,6 @@ class EvidenceTable:
             expires_at=column(expires_at, np.int64, _NEVER),
             voided=column(voided, np.bool_, False),
         )
-        table._check()
-        return table
 
     def _check(self) -> None:
         np = _numpy()
@@ -337,7 +341,7 @@ def _usable_rows(
         candidates = np.flatnonzero(alive)
         hit = np.fromiter((ids[i] in voided_ids for i in candidates.tolist()), dtype=bool)
         alive[candidates[hit]] = False
-    active_ids = _pick(ids, np.flatnonzero(active))
+    active_ids = [] if table.ids_unique else _pick(ids, np.flatnonzero(active))
     if len(set(active_ids)) != len(active_ids):
         _keep_one_copy(
             table, alive, active, voided_ids, plan_of, order, points, row_weight, skipped
@@ -351,12 +355,24 @@ def _segments(np: Any, table: EvidenceTable, alive: Any, plan_of: Any) -> tuple[
     width = max(len(table.learners), 1)
     pair_of = plan_of * width + table.learner
     rows = np.flatnonzero(alive)
-    sorted_rows = rows[np.lexsort((table.observed_at[rows], pair_of[rows]))]
+    sorted_rows = rows[_order_by_pair_then_time(np, pair_of[rows], table.observed_at[rows])]
     sorted_rows = _order_ties_by_id(np, sorted_rows, pair_of=pair_of, table=table)
     pair = pair_of[sorted_rows]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if len(pair) else rows[:0]
     lengths = np.diff(np.r_[starts, len(sorted_rows)]).astype(np.int64)
     return sorted_rows, starts, lengths
+
+
+def _order_by_pair_then_time(np: Any, pair: Any, observed: Any) -> Any:
+    """Positions ordering rows by pair, then time: one sort of a combined int64 key when
+    it fits (pairs x time span < 2**62), else a two-key lexsort."""
+    if len(pair) == 0:
+        return np.zeros(0, dtype=np.int64)
+    low = int(observed.min())
+    span = int(observed.max()) - low + 1
+    if (int(pair.max()) + 1) * span < 2**62:
+        return np.argsort(pair * span + (observed - low), kind="stable")
+    return np.lexsort((observed, pair))
 
 
 def _leaf_results(
