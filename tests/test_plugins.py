@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
 
 from comp_adapters.errors import ConfigurationError, ValidationError
 from comp_adapters.plugins import (
+    ADAPTER_GROUP,
+    FORMAT_GROUP,
     FileFormat,
     adapter_names,
     detect_format,
@@ -59,3 +62,45 @@ def test_output_format_preference_for_shared_suffixes(tmp_path: Path) -> None:
         format_for_output(shared)
     assert format_for_output(tmp_path / "out.json", prefer="case").name == "case"
     assert format_for_output(tmp_path / "out.json").name == "native"
+
+
+class DummyAdapter:
+    """A third-party adapter as a plug-in package would register it."""
+
+    name = "dummy"
+    capabilities = frozenset({Capability.READS_FRAMEWORK})
+
+
+DUMMY_FORMAT = FileFormat(
+    name="dummy-txt",
+    description="a plug-in format",
+    suffixes=(".dummy",),
+    sniff=lambda _path, head: head.startswith(b"DUMMY"),
+    read=lambda _path: pytest.fail("not read in this test"),
+    write=lambda *_args, **_options: None,
+)
+
+
+def test_entry_point_plugins_are_found(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    points = {
+        ADAPTER_GROUP: [EntryPoint("dummy", f"{__name__}:DummyAdapter", ADAPTER_GROUP)],
+        FORMAT_GROUP: [EntryPoint("dummy-txt", f"{__name__}:DUMMY_FORMAT", FORMAT_GROUP)],
+    }
+    monkeypatch.setattr("comp_adapters.plugins.entry_points", lambda group: points.get(group, []))
+    assert "dummy" in adapter_names()
+    assert load_adapter_class("dummy") is DummyAdapter
+    assert "dummy-txt" in format_names()
+    path = tmp_path / "x.dummy"
+    path.write_text("DUMMY framework")
+    assert detect_format(path) is DUMMY_FORMAT
+
+
+def test_a_broken_plugin_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = [EntryPoint("broken", "no_such_module:Thing", ADAPTER_GROUP)]
+    monkeypatch.setattr(
+        "comp_adapters.plugins.entry_points",
+        lambda group: broken if group == ADAPTER_GROUP else [],
+    )
+    assert "broken" in adapter_names()  # listing never imports
+    with pytest.raises(ConfigurationError, match="cannot load adapter 'broken'"):
+        load_adapter_class("broken")
