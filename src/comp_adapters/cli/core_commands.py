@@ -232,11 +232,9 @@ def print_warnings(problems: list[Problem]) -> None:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     source = get_format(args.from_format) if args.from_format else detect_format(args.input)
-    target = (
-        get_format(args.to_format)
-        if args.to_format
-        else format_for_output(args.output, prefer=source.name)
-    )
+    # A shared suffix (.json, .csv) resolves to native, never silently to the input's own
+    # format: converting means changing format; --to says which when native is not meant.
+    target = get_format(args.to_format) if args.to_format else format_for_output(args.output)
     if args.output.resolve() == args.input.resolve():
         raise ConfigurationError("output would overwrite the input; choose another -o")
     framework, read_warnings = source.read_reporting(args.input)
