@@ -134,6 +134,37 @@ def test_named_header_after_ratings_and_undecodable_bytes() -> None:
         tree_from_csv_text("")
 
 
+def test_lenient_reading_of_canvas_exports_keeps_what_canvas_holds() -> None:
+    # What Canvas's REST API allows lands in its own export: the strict reader refuses it,
+    # the lenient one (used to read an account back after an import) keeps what it can.
+    text = (
+        "vendor_guid,object_type,title,parent_guids,ratings,,,\n"
+        "g,group,G,,,,,\n"
+        "has space,outcome,Spaced,g,2,A,2,B\n"
+        "dup,outcome,First,later,,,,\n"
+        "dup,outcome,Second,,,,,\n"
+        ",outcome,No guid,,,,,\n"
+    )
+    with pytest.raises(ValidationError) as caught:
+        tree_from_csv_text(text)
+    assert [(p.line, p.field) for p in caught.value.problems] == [
+        (3, "vendor_guid"),
+        (3, "ratings"),
+        (4, "parent_guids"),
+        (5, "vendor_guid"),
+        (6, "vendor_guid"),
+    ]
+    tree = tree_from_csv_text(text, source="export", lenient=True)
+    assert [g.guid for g in tree.groups] == ["g"]
+    assert [(o.guid, o.title, o.parents, len(o.ratings)) for o in tree.outcomes] == [
+        ("has space", "Spaced", ("g",), 2),
+        ("dup", "First", ("later",), 0),
+    ]
+    assert tree.notes == ("2 row(s) of export without a usable guid or type",)
+    with pytest.raises(ValidationError, match="Invalid fields"):
+        tree_from_csv_text("vendor_guid,object_type,name\n", lenient=True)
+
+
 def test_multiline_rows_are_located_at_their_first_line(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text('vendor_guid,object_type,title,description\na,outcome,A,"one\ntwo"\nb,bad,B,\n')

@@ -294,6 +294,21 @@ def test_import_row_errors_fail_the_apply_even_when_canvas_says_succeeded(
     assert job.state == "succeeded"
 
 
+def test_csv_push_confirms_in_an_account_holding_outcomes_our_files_refuse(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
+) -> None:
+    # Canvas's REST API lets other tools make guids with spaces and the same guid twice;
+    # the account's export then holds them, and the read-back must not trip over them.
+    root = fake.root_id("accounts/1")
+    for guid in ("other tool 1", "dup", "dup"):
+        outcome = fake._new_outcome("accounts/1", {"title": guid, "vendor_guid": guid})
+        fake._link_outcome("accounts/1", root, outcome["id"])
+    adapter = make_adapter(strategy="csv")
+    adapter.apply(adapter.plan_framework(example))
+    assert adapter.plan_framework(example).is_empty
+    assert len(active_guids(fake)) == 9 + 3
+
+
 def test_a_failed_import_is_reported(fake: FakeCanvas, make_adapter: MakeAdapter) -> None:
     adapter = make_adapter()
     plan = Plan(

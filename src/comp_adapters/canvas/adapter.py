@@ -229,7 +229,9 @@ class CanvasAdapter:
             raise FatalRemoteError(
                 "the outcome export report has no file", adapter="canvas", operation="export"
             )
-        return tree_from_csv_text(self.client.download_text(url), source="outcome export")
+        return tree_from_csv_text(
+            self.client.download_text(url), source="outcome export", lenient=True
+        )
 
     # -- push ----------------------------------------------------------------------------------
 
