@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -309,6 +310,38 @@ def test_csv_push_confirms_in_an_account_holding_outcomes_our_files_refuse(
     assert len(active_guids(fake)) == 9 + 3
 
 
+def test_csv_push_into_a_course_links_the_accounts_outcomes_instead_of_copying(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
+) -> None:
+    # Canvas matches an import's outcomes by vendor_guid across the instance: in a course
+    # of the account that owns them they are linked, not copied, and cannot be changed there.
+    account = make_adapter(context="account:1", strategy="rest")
+    account.apply(account.plan_framework(example))
+    course = make_adapter(context="course:5", strategy="csv")
+    course.apply(course.plan_framework(example))
+    assert course.plan_framework(example).is_empty
+    assert len(active_guids(fake)) == 9  # no copies
+    owners = {fake.outcomes[k["outcome_id"]]["context"] for k in fake.links.values()}
+    assert owners == {"accounts/1"}
+    renamed = edited(example, comm_written={"title": "Writing"})
+    plan = course.plan_framework(renamed)
+    assert not [c for c in plan.changes if c.kind != IMPORT]
+    assert any("belong to another account" in note for note in plan.notes)
+    # Written anyway (a hand-made CSV), Canvas refuses the row; the apply says so.
+    rows = "vendor_guid,object_type,title\nCS-SUPPORT:comm.written,outcome,Writing\n"
+    forced = Plan(
+        adapter="canvas",
+        target="t",
+        changes=(
+            Change(id="import:x", action=Action.CREATE, kind=IMPORT, key="1", fields={"csv": rows}),
+        ),
+    )
+    with pytest.raises(ApplyError) as caught:
+        course.apply(forced)
+    assert isinstance(caught.value.__cause__, OutcomeImportError)
+    assert "Cannot modify outcome from another context" in str(caught.value.__cause__)
+
+
 def test_a_failed_import_is_reported(fake: FakeCanvas, make_adapter: MakeAdapter) -> None:
     adapter = make_adapter()
     plan = Plan(
@@ -355,6 +388,57 @@ def test_new_decay_flag_keeps_standard_decaying_average(
     methods = {o["calculation_method"] for o in fake.outcomes.values()}
     assert "standard_decaying_average" in methods
     assert adapter.plan_framework(example).is_empty
+
+
+@pytest.mark.parametrize("new_decay", [False, True])
+def test_weighted_average_stored_by_canvas_converges(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, new_decay: bool
+) -> None:
+    # Canvas keeps "weighted_average" as written without the new-decay flag (legacy maths,
+    # the same as our decaying_average); the adapter rewrites it once, then plans nothing.
+    fake.new_decay = new_decay
+    adapter = make_adapter(strategy="rest")
+    adapter.apply(adapter.plan_framework(example))
+    catalogue = next(
+        o for o in fake.outcomes.values() if o["vendor_guid"] == "CS-SUPPORT:product.catalogue"
+    )
+    fake._apply_outcome_fields(catalogue, {"calculation_method": "weighted_average"})
+    assert catalogue["calculation_method"] == (
+        "decaying_average" if new_decay else "weighted_average"
+    )
+    plan = adapter.plan_framework(example)
+    assert [c.key for c in plan.changes] == ([] if new_decay else [catalogue["vendor_guid"]])
+    adapter.apply(plan)
+    assert catalogue["calculation_method"] == "decaying_average"
+    assert adapter.plan_framework(example).is_empty
+
+
+@pytest.mark.parametrize("strategy", ["rest", "csv"])
+@pytest.mark.parametrize("change", ["level name", "mastery points"])
+def test_a_scale_change_sends_ratings_and_mastery_together(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, strategy: str, change: str
+) -> None:
+    # Canvas resets mastery to the top rating when ratings come alone (the fake does too).
+    adapter = make_adapter(strategy=strategy)
+    adapter.apply(adapter.plan_framework(example))
+    data = framework_to_data(example)
+    data.pop("format")
+    if change == "level name":
+        data["scale"]["levels"][0]["name"] = "Starting"
+    else:
+        data["scale"]["mastery_points"] = 2.5
+    changed = framework_from_data(data)
+    plan = adapter.plan_framework(changed)
+    updates = [c for c in plan.changes if c.kind == "outcome"]
+    assert updates
+    assert all({"ratings", "mastery_points"} <= set(c.fields) for c in updates)
+    adapter.apply(plan)
+    assert adapter.plan_framework(changed).is_empty
+    mastery = {o["mastery_points"] for o in fake.outcomes.values() if o["active"]}
+    ratings = {json.dumps(o["ratings"]) for o in fake.outcomes.values() if o["active"]}
+    expected_mastery = 2.5 if change == "mastery points" else 3.0
+    assert mastery == {expected_mastery}
+    assert len(ratings) == 1
 
 
 @pytest.mark.parametrize("strategy", ["rest", "csv"])
