@@ -18,6 +18,7 @@ from comp_adapters.canvas.mapping import (
     parse_guid,
     rollup_guid,
 )
+from comp_adapters.canvas.planner import infer_new_decay
 from comp_adapters.core.calculation import effective_calculation_int
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
@@ -153,6 +154,28 @@ def test_titles_over_255_characters_are_refused() -> None:
     framework = _framework(title="x" * 256)
     with pytest.raises(MappingError, match="at most 255"):
         desired_tree(framework)
+
+
+def _methods(*pairs: tuple[str, str]) -> OutcomeTree:
+    return OutcomeTree(outcomes=tuple(OutcomeNode(g, g, calculation_method=m) for g, m in pairs))
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ((("a", "standard_decaying_average"),), True),
+        ((("x", "weighted_average"),), False),
+        ((("a", "decaying_average"),), False),  # ours, wanted standard, stored as legacy
+        ((("b", "decaying_average"),), None),  # wanted legacy: tells nothing
+        ((("a", "latest"),), None),
+        ((), None),
+    ],
+)
+def test_infer_new_decay_from_what_canvas_stores(
+    stored: tuple[tuple[str, str], ...], expected: bool | None
+) -> None:
+    desired = _methods(("a", "standard_decaying_average"), ("b", "decaying_average"))
+    assert infer_new_decay(desired, _methods(*stored)) is expected
 
 
 # -- scales --------------------------------------------------------------------------------------

@@ -491,6 +491,29 @@ def test_undetected_mastery_scales_fail_with_a_clear_error_then_replan_works(
     assert len(active_guids(fake)) == 9
 
 
+@pytest.mark.parametrize("mastery_scales", [False, True])
+def test_without_the_flags_canvas_behaviour_tells_mastery_scales(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, mastery_scales: bool
+) -> None:
+    # A non-admin token cannot read the flags. Off: the context has no mastery scale (404).
+    # On: GET /outcomes/:id of an outcome already there leaves mastery_points out.
+    fake.mastery_scales = mastery_scales
+    fake.features_forbidden = True
+    first = make_adapter(strategy="rest", mastery_scales="on" if mastery_scales else "off")
+    first.apply(first.plan_framework(edited(example, comm_written=None)))
+    adapter = make_adapter(strategy="rest")
+    plan = adapter.plan_framework(example)
+    state = "on" if mastery_scales else "off"
+    assert f"Canvas's answers show account-level mastery scales are {state}" in " ".join(plan.notes)
+    (create,) = [c for c in plan.changes if c.action is Action.CREATE]
+    assert ("ratings" in create.fields) is not mastery_scales
+    adapter.apply(plan)  # no 403: the scale fields were left out under mastery scales
+    again = adapter.plan_framework(example)
+    assert again.is_empty
+    if not mastery_scales:  # Canvas stored standard_decaying_average as the legacy method
+        assert any("new decaying average flag is off" in note for note in again.notes)
+
+
 def test_parent_outcomes_are_pushed_into_their_groups(
     fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
 ) -> None:
