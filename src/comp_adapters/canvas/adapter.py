@@ -605,7 +605,13 @@ class CanvasAdapter:
         by_guid: Mapping[str, mapping.OutcomeNode],
         skipped: Counter[str],
     ) -> dict[str, dict[str, float]]:
-        """learner -> outcome guid -> points, capped to the outcome's scale."""
+        """learner -> outcome guid -> points on the outcome's scale.
+
+        A proficiency's points are on the competency's scale; where the outcome's scale has
+        other points possible (the context's mastery scale under account-level mastery
+        scales), they are rescaled by fraction, as Canvas itself scales a result (score /
+        possible x points possible), so the gradebook shows the same level.
+        """
         wanted: dict[str, dict[str, float]] = {}
         for item in proficiencies:
             points = self._points_of(item)
@@ -618,8 +624,17 @@ class CanvasAdapter:
                 skipped["outcome not in course"] += 1
                 continue
             top = max((r.points for r in outcome.ratings), default=points)
+            own_top = self._scale_top(item.competency)
+            if own_top and top and own_top != top:
+                points = points / own_top * top
             wanted.setdefault(item.learner, {})[guid] = min(max(points, 0.0), top)
         return wanted
+
+    def _scale_top(self, competency: str) -> float | None:
+        framework = self.framework
+        if framework is None or competency not in framework:
+            return None
+        return framework.scale_for(competency).max_points
 
     def _current_marks(
         self, assignment_id: int, criteria: Mapping[str, str]
