@@ -155,12 +155,11 @@ class _Row:
         self.source = source
 
     def get(self, name: str) -> str:
-        index = self.header.columns.get(name)
-        if index is None or index >= len(self.cells):
-            return ""
-        return self.cells[index].strip()
+        """The cell of column ``name`` without surrounding blanks ("" when absent)."""
+        return self.raw(name).strip()
 
     def raw(self, name: str) -> str:
+        """The cell of column ``name`` as written (descriptions keep their spacing)."""
         index = self.header.columns.get(name)
         if index is None or index >= len(self.cells):
             return ""
