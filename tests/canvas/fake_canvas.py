@@ -330,6 +330,14 @@ class FakeCanvas:
         return group
 
     @staticmethod
+    def _invalid(attribute: str, kind: str, message: str) -> Reply:
+        """Canvas's 400 for a failed model validation (title errors are short_description's)."""
+        return FakeCanvas._json(
+            400,
+            {"errors": {attribute: [{"attribute": attribute, "type": kind, "message": message}]}},
+        )
+
+    @staticmethod
     def _not_found() -> Reply:
         return FakeCanvas._json(
             404, {"errors": [{"message": "The specified resource does not exist."}]}
@@ -640,40 +648,14 @@ class FakeCanvas:
                 return self._not_found()
         else:
             if not body.get("title"):
-                return self._json(
-                    400,
-                    {
-                        "errors": {
-                            "short_description": [
-                                {
-                                    "attribute": "short_description",
-                                    "type": "blank",
-                                    "message": "blank",
-                                }
-                            ]
-                        }
-                    },
-                )
+                return self._invalid("short_description", "blank", "blank")
             if self._scale_fields_refused(body):
                 return self._refused()
             problem = self._check_method(
                 body.get("calculation_method"), body.get("calculation_int")
             )
             if problem:
-                return self._json(
-                    400,
-                    {
-                        "errors": {
-                            "calculation_int": [
-                                {
-                                    "attribute": "calculation_int",
-                                    "type": "invalid",
-                                    "message": problem,
-                                }
-                            ]
-                        }
-                    },
-                )
+                return self._invalid("calculation_int", "invalid", problem)
             outcome = self._new_outcome(group["context"], body)  # never de-duplicated
         link = self._link_outcome(group["context"], group["id"], outcome["id"])
         return self._json(200, self._link_json(link, full=False))
@@ -741,16 +723,7 @@ class FakeCanvas:
             body.get("calculation_int"),
         )
         if problem:
-            return self._json(
-                400,
-                {
-                    "errors": {
-                        "calculation_int": [
-                            {"attribute": "calculation_int", "type": "invalid", "message": problem}
-                        ]
-                    }
-                },
-            )
+            return self._invalid("calculation_int", "invalid", problem)
         self._apply_outcome_fields(outcome, body)
         return self._json(200, self._outcome_json(outcome, full=True, context=outcome["context"]))
 
