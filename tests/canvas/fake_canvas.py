@@ -1156,6 +1156,7 @@ class FakeCanvas:
         hidden: bool = False,
         alignment: str = "assignment_900",
         alignment_name: str = "Quiz",
+        alignment_mastery: float | None = None,
     ) -> dict[str, Any]:
         result = {
             "id": next(self.ids),
@@ -1168,6 +1169,7 @@ class FakeCanvas:
             "submitted_or_assessed_at": when,
             "links": {"user": user, "learning_outcome": str(outcome_id), "alignment": alignment},
             "_alignment_name": alignment_name,
+            "_alignment_mastery": alignment_mastery,
         }
         self.results.append(result)
         return result
@@ -1196,8 +1198,14 @@ class FakeCanvas:
                 if i in self.outcomes
             ]
         if "alignments" in include:
-            seen: dict[str, str] = {r["links"]["alignment"]: r["_alignment_name"] for r in chunk}
-            linked["alignments"] = [{"id": a, "name": n} for a, n in sorted(seen.items())]
+            seen = {
+                r["links"]["alignment"]: (r["_alignment_name"], r["_alignment_mastery"])
+                for r in chunk
+            }
+            linked["alignments"] = [
+                {"id": a, "name": n, **({"mastery_score": m} if m is not None else {})}
+                for a, (n, m) in sorted(seen.items())
+            ]
         public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in chunk]
         return self._json(200, {"outcome_results": public, "linked": linked}, headers)
 
