@@ -7,14 +7,20 @@ paging, rollups, course users, assignments, rubrics and submissions. Behaviour e
 from the reference (``shared/reference/canvas.md``):
 
 * REST outcome creation never de-duplicates by vendor_guid (a careless client duplicates);
-* CSV imports upsert by vendor_guid, set an outcome's links to exactly its parent_guids,
-  need parents from earlier rows or the context, report row errors in ``processing_errors``
-  while still ending ``succeeded``, and fail only for file-level problems;
-* ratings are stored highest first, mastery defaults to the top rating, a blank CSV method
-  resets to the default, ``standard_decaying_average`` is stored as ``decaying_average``
-  unless the new-decay flag is on;
+* CSV imports match outcomes by vendor_guid across the instance (an outcome of the
+  course's account is only linked, and a row changing it is refused; one of an unrelated
+  context is refused) and groups within the context; they set an outcome's links in the
+  context to exactly its parent_guids, which must name groups of earlier rows of the same
+  file; they report row errors in ``processing_errors`` (the first 25, by row) while still
+  ending ``succeeded``, fail only for file-level problems, and take UTF-8 ``text/csv`` only;
+* ratings are stored highest first, mastery defaults to the top rating and is reset to it
+  when ratings come without it, a blank CSV method resets to the default, a CSV without
+  ratings keeps the stored ones, ``standard_decaying_average`` is stored as
+  ``decaying_average`` and ``weighted_average`` kept as written unless the new-decay flag
+  is on (then the reverse), calculation_int ranges are checked;
 * with account-level mastery scales on, per-outcome ratings/methods are refused with 403
-  and ignored by imports, and outcomes read in the context carry the context's scale;
+  and ignored by imports, outcomes read in a context carry the context's scale, and
+  ``GET /outcomes/:id`` leaves the scale out;
 * throttling answers 403 "Rate Limit Exceeded" (older) or 429 (newer) without processing;
 * every list is paginated (default 10, cap 100) with opaque Link headers.
 """
@@ -56,6 +62,16 @@ INT_RANGES = {
     "n_mastery": (1, 10),
 }
 NO_INT = ("highest", "latest", "average")
+SCALE_FIELDS = (
+    "points_possible",
+    "mastery_points",
+    "ratings",
+    "calculation_method",
+    "calculation_int",
+)
+MAX_IMPORT_ERRORS = 25
+PARENT_ACCOUNT = "accounts/1"
+"""Every course of the fake belongs to this account (its only ancestor)."""
 
 
 @dataclass
@@ -314,6 +330,14 @@ class FakeCanvas:
         return group
 
     @staticmethod
+    def _invalid(attribute: str, kind: str, message: str) -> Reply:
+        """Canvas's 400 for a failed model validation (title errors are short_description's)."""
+        return FakeCanvas._json(
+            400,
+            {"errors": {attribute: [{"attribute": attribute, "type": kind, "message": message}]}},
+        )
+
+    @staticmethod
     def _not_found() -> Reply:
         return FakeCanvas._json(
             404, {"errors": [{"message": "The specified resource does not exist."}]}
@@ -423,8 +447,8 @@ class FakeCanvas:
             method = "standard_decaying_average" if self.new_decay else "decaying_average"
         if method == "standard_decaying_average" and not self.new_decay:
             method = "decaying_average"
-        if method == "weighted_average":
-            method = "decaying_average"
+        if method == "weighted_average" and self.new_decay:
+            method = "decaying_average"  # kept as-is (still the legacy maths) without the flag
         if method in NO_INT:
             return method, None
         default = 5 if method == "n_mastery" else 65
@@ -624,40 +648,14 @@ class FakeCanvas:
                 return self._not_found()
         else:
             if not body.get("title"):
-                return self._json(
-                    400,
-                    {
-                        "errors": {
-                            "short_description": [
-                                {
-                                    "attribute": "short_description",
-                                    "type": "blank",
-                                    "message": "blank",
-                                }
-                            ]
-                        }
-                    },
-                )
+                return self._invalid("short_description", "blank", "blank")
             if self._scale_fields_refused(body):
                 return self._refused()
             problem = self._check_method(
                 body.get("calculation_method"), body.get("calculation_int")
             )
             if problem:
-                return self._json(
-                    400,
-                    {
-                        "errors": {
-                            "calculation_int": [
-                                {
-                                    "attribute": "calculation_int",
-                                    "type": "invalid",
-                                    "message": problem,
-                                }
-                            ]
-                        }
-                    },
-                )
+                return self._invalid("calculation_int", "invalid", problem)
             outcome = self._new_outcome(group["context"], body)  # never de-duplicated
         link = self._link_outcome(group["context"], group["id"], outcome["id"])
         return self._json(200, self._link_json(link, full=False))
@@ -707,7 +705,11 @@ class FakeCanvas:
         outcome = self.outcomes.get(int(call.match["oid"]))
         if outcome is None or not outcome["active"]:
             return self._not_found()
-        return self._json(200, self._outcome_json(outcome, full=True, context=outcome["context"]))
+        data = self._outcome_json(outcome, full=True, context=outcome["context"])
+        if self.mastery_scales:  # no context to resolve the scale from: Canvas leaves it out
+            for name in SCALE_FIELDS:
+                data.pop(name, None)
+        return self._json(200, data)
 
     def update_outcome(self, call: _Call) -> Reply:
         outcome = self.outcomes.get(int(call.match["oid"]))
@@ -721,16 +723,7 @@ class FakeCanvas:
             body.get("calculation_int"),
         )
         if problem:
-            return self._json(
-                400,
-                {
-                    "errors": {
-                        "calculation_int": [
-                            {"attribute": "calculation_int", "type": "invalid", "message": problem}
-                        ]
-                    }
-                },
-            )
+            return self._invalid("calculation_int", "invalid", problem)
         self._apply_outcome_fields(outcome, body)
         return self._json(200, self._outcome_json(outcome, full=True, context=outcome["context"]))
 
@@ -753,7 +746,8 @@ class FakeCanvas:
             return  # one import at a time per root account
 
     def start_import(self, call: _Call) -> Reply:
-        if "text/csv" not in call.request.headers.get("Content-Type", ""):
+        content_type = call.request.headers.get("Content-Type", "").lower()
+        if "text/csv" not in content_type or "charset=utf-8" not in content_type.replace(" ", ""):
             return self._json(400, {"message": "Invalid content type, UTF-8 required"})
         jid = next(self.ids)
         self.jobs[jid] = Job(jid, call.match["ctx"], "import", "created", payload=call.body or "")
@@ -809,41 +803,46 @@ class FakeCanvas:
             job.state, job.errors = "failed", [[1, f"Missing required fields: {missing}"]]
             return
         seen: set[str] = set()
+        imported: dict[str, dict[str, Any]] = {}  # groups of this import, by guid
         for number, cells in enumerate(rows[1:], start=2):
             if not any(c.strip() for c in cells):
                 continue
             row = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header[:at])}
             rating_cells = cells[at:] if at < len(header) else []
-            error = self._import_row(job.context, row, rating_cells, seen)
+            error = self._import_row(job.context, row, rating_cells, seen, imported)
             if error:
                 job.errors.append([number, error])
-        job.state = "succeeded"
+        job.errors = sorted(job.errors)[:MAX_IMPORT_ERRORS]  # Canvas keeps the first 25
+        job.state = "succeeded"  # row errors do not fail the import
 
     def _import_row(
-        self, context: str, row: dict[str, str], rating_cells: list[str], seen: set[str]
+        self,
+        context: str,
+        row: dict[str, str],
+        rating_cells: list[str],
+        seen: set[str],
+        imported: dict[str, dict[str, Any]],
     ) -> str | None:
         guid = row["vendor_guid"].strip()
-        if guid in seen:
-            return f"vendor_guid {guid} has already appeared in this import"
-        seen.add(guid)
+        if not guid or not row["title"].strip():
+            return 'The "vendor_guid" and "title" fields are required'
         if any(ch.isspace() for ch in guid):
-            return "vendor_guid can not contain whitespace"
+            return 'The "vendor_guid" field must have no spaces'
+        if guid in seen:
+            return f'"{guid}" has already appeared in this import'
+        seen.add(guid)
         kind = row["object_type"].strip()
-        parents: list[dict[str, Any]] = []
-        for pguid in row.get("parent_guids", "").split():
-            found = [
-                g
-                for g in self.groups.values()
-                if g["active"] and g["context"] == context and g["vendor_guid"] == pguid
-            ]
-            if not found:
-                return f"Parent references not found prior to this row: [{pguid!r}]"
-            parents.append(found[0])
+        # Parents are groups of *this* import (earlier rows), not any group of the context.
+        wanted = row.get("parent_guids", "").split()
+        missing = [pguid for pguid in wanted if pguid not in imported]
+        if missing:
+            return f"Parent references not found prior to this row: {missing!r}"
+        parents = [imported[pguid] for pguid in wanted]
         deleted = row.get("workflow_state", "").strip() == "deleted"
         if kind == "group":
-            return self._import_group(context, guid, row, parents, deleted)
+            return self._import_group(context, guid, row, parents, deleted, imported)
         if kind != "outcome":
-            return f"Invalid object_type: {kind}"
+            return f'Invalid object_type: "{kind}"'
         return self._import_outcome(context, guid, row, rating_cells, parents, deleted)
 
     def _import_group(
@@ -853,10 +852,11 @@ class FakeCanvas:
         row: dict[str, str],
         parents: list[dict[str, Any]],
         deleted: bool,
+        imported: dict[str, dict[str, Any]],
     ) -> str | None:
         if len(parents) > 1:
             return "An outcome group can only have one parent"
-        existing = [
+        existing = [  # groups match by vendor_guid within the importing context only
             g
             for g in self.groups.values()
             if g["active"] and g["context"] == context and g["vendor_guid"] == guid
@@ -875,7 +875,12 @@ class FakeCanvas:
         group.update(
             title=row["title"], description=row.get("description") or None, parent_id=parent_id
         )
+        imported[guid] = group
         return None
+
+    def _visible_from(self, context: str, owner: str) -> bool:
+        """Whether an outcome owned by ``owner`` may be linked in ``context`` (same or above)."""
+        return owner == context or (context.startswith("courses/") and owner == PARENT_ACCOUNT)
 
     def _import_outcome(
         self,
@@ -886,27 +891,26 @@ class FakeCanvas:
         parents: list[dict[str, Any]],
         deleted: bool,
     ) -> str | None:
+        # Outcomes match by vendor_guid across the whole instance, active first.
         matches = [o for o in self.outcomes.values() if o["active"] and o["vendor_guid"] == guid]
-        if matches and matches[0]["context"] != context:
-            return "Outcome with vendor_guid already exists in another unrelated course or account"
+        prior = matches[0] if matches else None
+        if prior is not None and not self._visible_from(context, prior["context"]):
+            return f"Outcome with ID {guid} already exists in another unrelated course or account"
         if deleted:
-            for outcome in matches:
-                for link in self._links_of(outcome["id"]):
+            if prior is not None:
+                for link in self._links_of(prior["id"]):
                     link["active"] = False
-                outcome["active"] = False
+                prior["active"] = False
             return None
-        if not row["title"].strip():
-            return "Missing value for title"
-        fields: dict[str, Any] = {
-            "title": row["title"],
-            "description": row.get("description") or None,
-            "display_name": row.get("display_name") or None,
-            "vendor_guid": guid,
-        }
-        if not self.mastery_scales:
-            problem = self._check_method(
-                row.get("calculation_method") or None, row.get("calculation_int") or None
-            )
+        fields: dict[str, Any] = {"title": row["title"]}
+        for name in ("description", "display_name"):
+            # A blank cell empties the field; Canvas only avoids flipping None <-> "".
+            if row.get(name) or (prior is not None and prior[name]):
+                fields[name] = row.get(name) or None
+        if not self.mastery_scales:  # under account mastery scales these columns are ignored
+            method = row.get("calculation_method") or None
+            value = row.get("calculation_int") or None
+            problem = self._check_method(method, value)
             if problem:
                 return problem
             cells = [c.strip() for c in rating_cells]
@@ -922,19 +926,26 @@ class FakeCanvas:
             points = [r["points"] for r in ratings]
             if points != sorted(points, reverse=True):
                 return "Points for ratings must be in non-increasing order"
-            fields["ratings"] = ratings
-            fields["mastery_points"] = row.get("mastery_points") or None
-            fields["calculation_method"] = row.get("calculation_method") or None
-            fields["calculation_int"] = row.get("calculation_int") or None
-        if matches:
-            outcome = matches[0]
+            # A blank method resets to the default; ratings are rewritten only when given.
+            fields["calculation_method"], fields["calculation_int"] = self._store_method(
+                method, value
+            )
+            if ratings:
+                fields["ratings"] = ratings
+                fields["mastery_points"] = row.get("mastery_points") or None
+        if prior is None:
+            outcome = self._new_outcome(context, {**fields, "vendor_guid": guid})
+        elif prior["context"] == context:
+            outcome = prior
             self._apply_outcome_fields(outcome, fields)
-            if "calculation_method" in fields and fields["calculation_method"] is None:
-                outcome["calculation_method"], outcome["calculation_int"] = self._store_method(
-                    None, None
-                )
         else:
-            outcome = self._new_outcome(context, fields)
+            changed = self._changes(prior, fields)
+            if changed:
+                return (
+                    f"Cannot modify outcome from another context: {changed!r}; outcome must "
+                    f"be modified in {prior['context']}"
+                )
+            outcome = prior  # an ancestor account's outcome: only (re)linked here
         targets = [p["id"] for p in parents] or [self.root_id(context)]
         for link in self._links_of(outcome["id"]):
             if link["context"] == context and link["group_id"] not in targets:
@@ -942,6 +953,12 @@ class FakeCanvas:
         for gid in targets:
             self._link_outcome(context, gid, outcome["id"])
         return None
+
+    def _changes(self, outcome: dict[str, Any], fields: dict[str, Any]) -> list[str]:
+        """The fields an import row would change on ``outcome`` (compared as stored)."""
+        copy = json.loads(json.dumps(outcome))
+        self._apply_outcome_fields(copy, fields)
+        return sorted(k for k in copy if copy[k] != outcome[k])
 
     def start_report(self, call: _Call) -> Reply:
         rid = next(self.ids)
@@ -1139,6 +1156,7 @@ class FakeCanvas:
         hidden: bool = False,
         alignment: str = "assignment_900",
         alignment_name: str = "Quiz",
+        alignment_mastery: float | None = None,
     ) -> dict[str, Any]:
         result = {
             "id": next(self.ids),
@@ -1151,6 +1169,7 @@ class FakeCanvas:
             "submitted_or_assessed_at": when,
             "links": {"user": user, "learning_outcome": str(outcome_id), "alignment": alignment},
             "_alignment_name": alignment_name,
+            "_alignment_mastery": alignment_mastery,
         }
         self.results.append(result)
         return result
@@ -1179,8 +1198,14 @@ class FakeCanvas:
                 if i in self.outcomes
             ]
         if "alignments" in include:
-            seen: dict[str, str] = {r["links"]["alignment"]: r["_alignment_name"] for r in chunk}
-            linked["alignments"] = [{"id": a, "name": n} for a, n in sorted(seen.items())]
+            seen = {
+                r["links"]["alignment"]: (r["_alignment_name"], r["_alignment_mastery"])
+                for r in chunk
+            }
+            linked["alignments"] = [
+                {"id": a, "name": n, **({"mastery_score": m} if m is not None else {})}
+                for a, (n, m) in sorted(seen.items())
+            ]
         public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in chunk]
         return self._json(200, {"outcome_results": public, "linked": linked}, headers)
 

@@ -20,6 +20,7 @@ from comp_adapters.errors import (
     PermissionDeniedError,
     RateLimitedError,
 )
+from comp_adapters.http import RetryPolicy
 
 from .conftest import FIXTURES, connect
 from .fake_canvas import API, BASE, TOKEN, FakeCanvas
@@ -165,12 +166,18 @@ def test_throttling_is_retried_with_backoff_even_for_posts(
     fake: FakeCanvas, statuses: tuple[int, ...]
 ) -> None:
     waits: list[float] = []
-    client = CanvasClient.connect(BASE, TOKEN, context="account:1", sleep=waits.append)
+    client = CanvasClient.connect(
+        BASE,
+        TOKEN,
+        context="account:1",
+        sleep=waits.append,
+        retry=RetryPolicy(backoff=0.5, jitter=False),
+    )
     root = client.root_outcome_group().id
     fake.throttle(*statuses)
     created = client.create_subgroup(root, wire.GroupWrite(title="Once", vendor_guid="once"))
-    assert len(waits) == len(statuses)
-    assert all(w >= 0 for w in waits)
+    # Canvas promises no Retry-After: the waits double (0.5 s, 1 s, 2 s).
+    assert waits == [0.5 * 2**n for n in range(len(statuses))]
     # The throttled POSTs were not processed, so exactly one group exists.
     assert [g["vendor_guid"] for g in fake.groups.values() if g["vendor_guid"]] == ["once"]
     assert created.vendor_guid == "once"
@@ -242,6 +249,13 @@ ERRORS = [
         {"error": "Individual outcome mastery scales cannot be modified."},
         MasteryScalesEnabledError,
         "mastery scales are on",
+    ),
+    (  # a scoped developer key: the token is valid, it may not call this route
+        401,
+        {"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
+        {"errors": [{"message": "Insufficient scopes on access token."}]},
+        PermissionDeniedError,
+        "scopes do not include PUT /api/v1/outcomes/3",
     ),
 ]
 

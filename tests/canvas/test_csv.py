@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from comp_adapters.canvas import read_outcomes_csv, tree_from_csv_text, write_outcomes_csv
-from comp_adapters.canvas.mapping import ROOT, Rating
-from comp_adapters.canvas.outcomes_csv import CANVAS_CSV, sniff_outcomes_csv
+from comp_adapters.canvas.mapping import ROOT, OutcomeTree, Rating
+from comp_adapters.canvas.outcomes_csv import (
+    CANVAS_CSV,
+    decode_csv_bytes,
+    sniff_outcomes_csv,
+    tree_to_csv,
+)
 from comp_adapters.cli.main import main
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
@@ -96,6 +102,118 @@ def test_file_without_ratings_or_method_columns_gets_canvas_defaults() -> None:
     assert (framework.calculation_method, framework.calculation_int) == ("decaying_average", 65)
 
 
+# One small file per dialect, each checked for the one thing it is about.
+
+DIALECTS: dict[str, tuple[bytes, object]] = {
+    "utf-8 byte order mark": (
+        b"\xef\xbb\xbfvendor_guid,object_type,title\r\nx,outcome,X\r\n",
+        [("x", "X")],
+    ),
+    "semicolons and decimal commas": (
+        (
+            b"vendor_guid;object_type;title;mastery_points;ratings;;;\n"
+            b"x;outcome;X, with a comma;2,5;4;Top;2,5;Mid\n"
+        ),
+        [("x", "X, with a comma", 2.5, (Rating(4, "Top"), Rating(2.5, "Mid")))],
+    ),
+    "CR-only line ends": (
+        b"vendor_guid,object_type,title\rx,outcome,X\ry,outcome,Y\r",
+        [("x", "X"), ("y", "Y")],
+    ),
+    "multi-line quoted fields": (
+        b'vendor_guid,object_type,title,description\nx,outcome,X,"one\r\ntwo, ""three"""\n',
+        [("x", 'one\r\ntwo, "three"')],
+    ),
+    "trailing empty rows": (
+        b"vendor_guid,object_type,title,ratings,\nx,outcome,X,1,A\n,,,,\n,,,,\n\n",
+        [("x", "X")],
+    ),
+    "ratings in unnamed columns, rows running past the header": (
+        b"vendor_guid,object_type,title,ratings\nx,outcome,X,3,Top,2,Mid,1,Low,,\n",
+        [("x", (Rating(3, "Top"), Rating(2, "Mid"), Rating(1, "Low")))],
+    ),
+    "non-ASCII titles and guids": (
+        "vendor_guid,object_type,title\nø-1,outcome,Læring ✓\n語文.1,outcome,閱讀\n".encode(),
+        [("ø-1", "Læring ✓"), ("語文.1", "閱讀")],
+    ),
+    "space-separated parent_guids": (
+        b"vendor_guid,object_type,title,parent_guids\na,group,A,\nb,group,B,\nx,outcome,X, a  b \n",
+        [("x", ("a", "b"))],
+    ),
+    "no ratings, canvas_id or calculation columns": (
+        b"vendor_guid,object_type,title\nx,outcome,X\n",
+        [("x", (), None, None, None, None)],
+    ),
+}
+
+
+def _dialect_view(name: str, tree: OutcomeTree) -> object:
+    outcomes = tree.outcomes
+    if name == "semicolons and decimal commas":
+        return [(o.guid, o.title, o.mastery_points, o.ratings) for o in outcomes]
+    if name == "multi-line quoted fields":
+        return [(o.guid, o.description) for o in outcomes]
+    if name.startswith("ratings in unnamed"):
+        return [(o.guid, o.ratings) for o in outcomes]
+    if name == "space-separated parent_guids":
+        return [(o.guid, o.parents) for o in outcomes]
+    if name.startswith("no ratings"):
+        return [
+            (
+                o.guid,
+                o.ratings,
+                o.mastery_points,
+                o.calculation_method,
+                o.calculation_int,
+                o.canvas_id,
+            )
+            for o in outcomes
+        ]
+    return [(o.guid, o.title) for o in outcomes]
+
+
+@pytest.mark.parametrize("name", list(DIALECTS))
+def test_each_dialect_of_real_files(tmp_path: Path, name: str) -> None:
+    data, expected = DIALECTS[name]
+    path = tmp_path / "dialect.csv"
+    path.write_bytes(data)
+    tree = tree_from_csv_text(decode_csv_bytes(data, source=str(path)), source=str(path))
+    assert _dialect_view(name, tree) == expected
+    read_outcomes_csv(path)  # and the file reads into a framework
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "canvasapi_import.csv",
+        "excel_semicolon_bom.csv",
+        "mac_cr_multiline.csv",
+        "cjk_guids.csv",
+        "no_ratings.csv",
+    ],
+)
+@pytest.mark.parametrize("delimiter", [",", ";"])
+@pytest.mark.parametrize("line_end", ["\r\n", "\n", "\r"])
+def test_real_files_round_trip_as_outcome_trees(
+    fixture: str, delimiter: str, line_end: str
+) -> None:
+    # Below the framework (which keeps one parent and no Canvas ids) the tree keeps all:
+    # several parents, unnamed rating columns, guids, display names, empty fields.
+    data = (FIXTURES / fixture).read_bytes()
+    tree = tree_from_csv_text(decode_csv_bytes(data, source=fixture))
+    text = tree_to_csv(tree, delimiter=delimiter).replace("\r\n", line_end)
+    assert text.split(line_end, 1)[0].count(delimiter) >= 2
+    back = tree_from_csv_text(text)
+    assert _comparable(back) == _comparable(tree)
+
+
+def _comparable(tree: OutcomeTree) -> tuple[object, ...]:
+    return (
+        [replace(g, line=None, canvas_id=None) for g in tree.groups],
+        [replace(o, line=None, canvas_id=None) for o in tree.outcomes],
+    )
+
+
 # -- located errors ------------------------------------------------------------------------------
 
 
@@ -132,6 +250,37 @@ def test_named_header_after_ratings_and_undecodable_bytes() -> None:
         tree_from_csv_text("vendor_guid,object_type,title,ratings,,title2\n")
     with pytest.raises(ValidationError, match="no header row"):
         tree_from_csv_text("")
+
+
+def test_lenient_reading_of_canvas_exports_keeps_what_canvas_holds() -> None:
+    # What Canvas's REST API allows lands in its own export: the strict reader refuses it,
+    # the lenient one (used to read an account back after an import) keeps what it can.
+    text = (
+        "vendor_guid,object_type,title,parent_guids,ratings,,,\n"
+        "g,group,G,,,,,\n"
+        "has space,outcome,Spaced,g,2,A,2,B\n"
+        "dup,outcome,First,later,,,,\n"
+        "dup,outcome,Second,,,,,\n"
+        ",outcome,No guid,,,,,\n"
+    )
+    with pytest.raises(ValidationError) as caught:
+        tree_from_csv_text(text)
+    assert [(p.line, p.field) for p in caught.value.problems] == [
+        (3, "vendor_guid"),
+        (3, "ratings"),
+        (4, "parent_guids"),
+        (5, "vendor_guid"),
+        (6, "vendor_guid"),
+    ]
+    tree = tree_from_csv_text(text, source="export", lenient=True)
+    assert [g.guid for g in tree.groups] == ["g"]
+    assert [(o.guid, o.title, o.parents, len(o.ratings)) for o in tree.outcomes] == [
+        ("has space", "Spaced", ("g",), 2),
+        ("dup", "First", ("later",), 0),
+    ]
+    assert tree.notes == ("2 row(s) of export without a usable guid or type",)
+    with pytest.raises(ValidationError, match="Invalid fields"):
+        tree_from_csv_text("vendor_guid,object_type,name\n", lenient=True)
 
 
 def test_multiline_rows_are_located_at_their_first_line(tmp_path: Path) -> None:

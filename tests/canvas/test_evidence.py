@@ -139,6 +139,45 @@ def test_rescaled_results_feed_the_engine_like_canvas(
     assert (result.score, result.level, result.proficient) == (4.0, "Mid", True)
 
 
+@pytest.mark.parametrize(
+    ("score", "possible", "percent", "mastery_score", "fraction"),
+    [
+        # Canvas's own percent wins (it already holds any rescaling).
+        (2, 5, 0.7, 0.5, 0.7),
+        # No percent: a quiz bank's threshold 0.5 lands on the outcome's 3/5 = 0.6,
+        # 2/5 = 0.4 -> 0.4 * 0.6 / 0.5 = 0.48; above it [0.5, 1] maps onto [0.6, 1].
+        (2, 5, None, 0.5, 0.48),
+        (4, 5, None, 0.5, 0.84),
+        # possible 0: the score over the outcome's points possible (5).
+        (4, 0, None, None, 0.8),
+    ],
+)
+def test_results_are_rescaled_like_canvas(
+    fake: FakeCanvas,
+    make_adapter: MakeAdapter,
+    score: float,
+    possible: float,
+    percent: float | None,
+    mastery_score: float | None,
+    fraction: float,
+) -> None:
+    _users(fake)
+    oid = _outcome(fake, method="latest", calc_int=None)
+    fake.add_result(
+        user="7",
+        outcome_id=oid,
+        score=score,
+        possible=possible,
+        percent=percent,
+        when="2026-01-01T00:00:00Z",
+        alignment="assessment_31",
+        alignment_mastery=mastery_score,
+    )
+    (batch,) = list(make_adapter(context="course:5", framework_key="RX").read_evidence())
+    (item,) = batch.evidence
+    assert item.score == pytest.approx(fraction, abs=1e-12)
+
+
 # -- rollups: Canvas's own examples ------------------------------------------------------------
 
 CANVAS_EXAMPLES = [

@@ -18,6 +18,7 @@ from comp_adapters.canvas.mapping import (
     parse_guid,
     rollup_guid,
 )
+from comp_adapters.canvas.planner import infer_new_decay
 from comp_adapters.core.calculation import effective_calculation_int
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
@@ -153,6 +154,28 @@ def test_titles_over_255_characters_are_refused() -> None:
     framework = _framework(title="x" * 256)
     with pytest.raises(MappingError, match="at most 255"):
         desired_tree(framework)
+
+
+def _methods(*pairs: tuple[str, str]) -> OutcomeTree:
+    return OutcomeTree(outcomes=tuple(OutcomeNode(g, g, calculation_method=m) for g, m in pairs))
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ((("a", "standard_decaying_average"),), True),
+        ((("x", "weighted_average"),), False),
+        ((("a", "decaying_average"),), False),  # ours, wanted standard, stored as legacy
+        ((("b", "decaying_average"),), None),  # wanted legacy: tells nothing
+        ((("a", "latest"),), None),
+        ((), None),
+    ],
+)
+def test_infer_new_decay_from_what_canvas_stores(
+    stored: tuple[tuple[str, str], ...], expected: bool | None
+) -> None:
+    desired = _methods(("a", "standard_decaying_average"), ("b", "decaying_average"))
+    assert infer_new_decay(desired, _methods(*stored)) is expected
 
 
 # -- scales --------------------------------------------------------------------------------------
@@ -314,6 +337,17 @@ def test_rollup_outcome_gives_the_parent_its_scale_and_ids() -> None:
         ({"score": 4, "possible": 5, "alignment_mastery": 0.5}, 0.9),
         ({"score": 3, "possible": None}, 0.75),
         ({"score": None, "possible": 5}, None),
+        # possible 0: over the outcome's points possible, else over its mastery points
+        ({"score": 3, "possible": 0}, 0.75),
+        ({"score": 1.5, "possible": 0, "points_possible": 0.0}, 0.5),
+        ({"score": 1, "possible": 0, "points_possible": 0.0, "mastery_points": 0.0}, None),
+        # a threshold equal to the outcome's (3/4) changes nothing
+        ({"score": 2, "possible": 5, "alignment_mastery": 0.75}, 0.4),
+        # exactly at the alignment threshold: lands on the outcome's mastery fraction
+        ({"score": 3, "possible": 5, "alignment_mastery": 0.6}, 0.75),
+        # rounded to 4 places, as Canvas stores it
+        ({"score": 1, "possible": 3}, 0.3333),
+        ({"score": 1, "possible": 3, "alignment_mastery": 0.9}, 0.2778),
     ],
 )
 def test_result_percent(kwargs: dict[str, float | None], percent: float | None) -> None:
@@ -330,7 +364,7 @@ def test_result_percent(kwargs: dict[str, float | None], percent: float | None) 
     if percent is None:
         assert got is None
     else:
-        assert got == pytest.approx(percent)
+        assert got == pytest.approx(percent, abs=1e-12)
 
 
 def _outcome(method: str = "decaying_average", calc_int: int | None = 65) -> wire.WireOutcome:
@@ -354,6 +388,29 @@ def test_scaled_score_follows_canvas_example() -> None:
     )
     four_point = _outcome().model_copy(update={"points_possible": 4.0, "ratings": None})
     assert mapping.scaled_score(result, four_point) == pytest.approx(1.6)
+
+
+@pytest.mark.parametrize(
+    ("score", "possible", "scale", "expected"),
+    [
+        (2, 5, None, 2.0),  # on the outcome's 5 points
+        (2, 5, (4.0, 3.0), 1.6),  # on the context's 4-point mastery scale
+        (1.5, 0, (0.0, 3.0), 1.5),  # points possible 0: percent over, then times, mastery
+        (7, None, (0.0, 0.0), 7.0),  # no percent at all: the raw score
+    ],
+)
+def test_scaled_score_on_the_effective_scale(
+    score: float, possible: float | None, scale: tuple[float, float] | None, expected: float
+) -> None:
+    result = wire.WireOutcomeResult.model_validate(
+        {"id": 1, "score": score, "possible": possible, "links": {"user": 1, "learning_outcome": 1}}
+    )
+    outcome = _outcome()
+    if scale is not None and scale[0] == 0.0:
+        outcome = outcome.model_copy(
+            update={"points_possible": 0.0, "mastery_points": scale[1], "ratings": None}
+        )
+    assert mapping.scaled_score(result, outcome, scale=scale) == pytest.approx(expected)
 
 
 def _results(scores: list[float]) -> list[wire.WireOutcomeResult]:

@@ -144,6 +144,37 @@ def test_canvas_then_shows_our_points_with_latest(
     assert sum(b.skipped.get("own mastery write-back", 0) for b in batches) == len(fake.results)
 
 
+def test_points_are_rescaled_to_an_outcome_scale_with_other_points(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
+) -> None:
+    # Under account-level mastery scales the outcomes carry the course's scale (here 0-5
+    # against the framework's 1-4): 3 of 4 points are written as 3.75 of 5, the same level.
+    fake.mastery_scales = True
+    fake.proficiency["courses/5"] = [
+        {"description": "Top", "points": 5.0, "mastery": False, "color": "0374B5"},
+        {"description": "Meets", "points": 3.75, "mastery": True, "color": "0B874B"},
+        {"description": "None", "points": 0.0, "mastery": False, "color": "E0061F"},
+    ]
+    adapter = _course(fake, make_adapter, example)
+    proficiencies = _proficiencies(example)
+    adapter.apply(adapter.plan_proficiency(proficiencies))
+    (assignment,) = fake.assignments.values()
+    rubric = fake.rubrics[assignment["rubric_id"]]
+    assert {c["points"] for c in rubric["data"]} == {5.0}
+    by_criterion = {c["id"]: fake.outcomes[c["outcome_id"]]["vendor_guid"] for c in rubric["data"]}
+    user_of = {u["login_id"]: uid for uid, u in fake.users.items()}
+    checked = 0
+    for item in proficiencies:
+        if item.score is None or example.children_of(item.competency):
+            continue
+        marks = fake.assessments[(assignment["id"], user_of[item.learner])]
+        points = {by_criterion[c]: p for c, p in marks.items()}
+        assert points[f"CS-SUPPORT:{item.competency}"] == pytest.approx(item.score / 4 * 5)
+        checked += 1
+    assert checked >= 10
+    assert adapter.plan_proficiency(proficiencies).is_empty
+
+
 def test_parent_proficiency_goes_to_the_parent_outcome(
     fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
 ) -> None:

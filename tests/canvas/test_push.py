@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -294,6 +295,53 @@ def test_import_row_errors_fail_the_apply_even_when_canvas_says_succeeded(
     assert job.state == "succeeded"
 
 
+def test_csv_push_confirms_in_an_account_holding_outcomes_our_files_refuse(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
+) -> None:
+    # Canvas's REST API lets other tools make guids with spaces and the same guid twice;
+    # the account's export then holds them, and the read-back must not trip over them.
+    root = fake.root_id("accounts/1")
+    for guid in ("other tool 1", "dup", "dup"):
+        outcome = fake._new_outcome("accounts/1", {"title": guid, "vendor_guid": guid})
+        fake._link_outcome("accounts/1", root, outcome["id"])
+    adapter = make_adapter(strategy="csv")
+    adapter.apply(adapter.plan_framework(example))
+    assert adapter.plan_framework(example).is_empty
+    assert len(active_guids(fake)) == 9 + 3
+
+
+def test_csv_push_into_a_course_links_the_accounts_outcomes_instead_of_copying(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
+) -> None:
+    # Canvas matches an import's outcomes by vendor_guid across the instance: in a course
+    # of the account that owns them they are linked, not copied, and cannot be changed there.
+    account = make_adapter(context="account:1", strategy="rest")
+    account.apply(account.plan_framework(example))
+    course = make_adapter(context="course:5", strategy="csv")
+    course.apply(course.plan_framework(example))
+    assert course.plan_framework(example).is_empty
+    assert len(active_guids(fake)) == 9  # no copies
+    owners = {fake.outcomes[k["outcome_id"]]["context"] for k in fake.links.values()}
+    assert owners == {"accounts/1"}
+    renamed = edited(example, comm_written={"title": "Writing"})
+    plan = course.plan_framework(renamed)
+    assert not [c for c in plan.changes if c.kind != IMPORT]
+    assert any("belong to another account" in note for note in plan.notes)
+    # Written anyway (a hand-made CSV), Canvas refuses the row; the apply says so.
+    rows = "vendor_guid,object_type,title\nCS-SUPPORT:comm.written,outcome,Writing\n"
+    forced = Plan(
+        adapter="canvas",
+        target="t",
+        changes=(
+            Change(id="import:x", action=Action.CREATE, kind=IMPORT, key="1", fields={"csv": rows}),
+        ),
+    )
+    with pytest.raises(ApplyError) as caught:
+        course.apply(forced)
+    assert isinstance(caught.value.__cause__, OutcomeImportError)
+    assert "Cannot modify outcome from another context" in str(caught.value.__cause__)
+
+
 def test_a_failed_import_is_reported(fake: FakeCanvas, make_adapter: MakeAdapter) -> None:
     adapter = make_adapter()
     plan = Plan(
@@ -340,6 +388,57 @@ def test_new_decay_flag_keeps_standard_decaying_average(
     methods = {o["calculation_method"] for o in fake.outcomes.values()}
     assert "standard_decaying_average" in methods
     assert adapter.plan_framework(example).is_empty
+
+
+@pytest.mark.parametrize("new_decay", [False, True])
+def test_weighted_average_stored_by_canvas_converges(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, new_decay: bool
+) -> None:
+    # Canvas keeps "weighted_average" as written without the new-decay flag (legacy maths,
+    # the same as our decaying_average); the adapter rewrites it once, then plans nothing.
+    fake.new_decay = new_decay
+    adapter = make_adapter(strategy="rest")
+    adapter.apply(adapter.plan_framework(example))
+    catalogue = next(
+        o for o in fake.outcomes.values() if o["vendor_guid"] == "CS-SUPPORT:product.catalogue"
+    )
+    fake._apply_outcome_fields(catalogue, {"calculation_method": "weighted_average"})
+    assert catalogue["calculation_method"] == (
+        "decaying_average" if new_decay else "weighted_average"
+    )
+    plan = adapter.plan_framework(example)
+    assert [c.key for c in plan.changes] == ([] if new_decay else [catalogue["vendor_guid"]])
+    adapter.apply(plan)
+    assert catalogue["calculation_method"] == "decaying_average"
+    assert adapter.plan_framework(example).is_empty
+
+
+@pytest.mark.parametrize("strategy", ["rest", "csv"])
+@pytest.mark.parametrize("change", ["level name", "mastery points"])
+def test_a_scale_change_sends_ratings_and_mastery_together(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, strategy: str, change: str
+) -> None:
+    # Canvas resets mastery to the top rating when ratings come alone (the fake does too).
+    adapter = make_adapter(strategy=strategy)
+    adapter.apply(adapter.plan_framework(example))
+    data = framework_to_data(example)
+    data.pop("format")
+    if change == "level name":
+        data["scale"]["levels"][0]["name"] = "Starting"
+    else:
+        data["scale"]["mastery_points"] = 2.5
+    changed = framework_from_data(data)
+    plan = adapter.plan_framework(changed)
+    updates = [c for c in plan.changes if c.kind == "outcome"]
+    assert updates
+    assert all({"ratings", "mastery_points"} <= set(c.fields) for c in updates)
+    adapter.apply(plan)
+    assert adapter.plan_framework(changed).is_empty
+    mastery = {o["mastery_points"] for o in fake.outcomes.values() if o["active"]}
+    ratings = {json.dumps(o["ratings"]) for o in fake.outcomes.values() if o["active"]}
+    expected_mastery = 2.5 if change == "mastery points" else 3.0
+    assert mastery == {expected_mastery}
+    assert len(ratings) == 1
 
 
 @pytest.mark.parametrize("strategy", ["rest", "csv"])
@@ -390,6 +489,29 @@ def test_undetected_mastery_scales_fail_with_a_clear_error_then_replan_works(
     fixed.apply(fixed.plan_framework(example))
     assert fixed.plan_framework(example).is_empty
     assert len(active_guids(fake)) == 9
+
+
+@pytest.mark.parametrize("mastery_scales", [False, True])
+def test_without_the_flags_canvas_behaviour_tells_mastery_scales(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, mastery_scales: bool
+) -> None:
+    # A non-admin token cannot read the flags. Off: the context has no mastery scale (404).
+    # On: GET /outcomes/:id of an outcome already there leaves mastery_points out.
+    fake.mastery_scales = mastery_scales
+    fake.features_forbidden = True
+    first = make_adapter(strategy="rest", mastery_scales="on" if mastery_scales else "off")
+    first.apply(first.plan_framework(edited(example, comm_written=None)))
+    adapter = make_adapter(strategy="rest")
+    plan = adapter.plan_framework(example)
+    state = "on" if mastery_scales else "off"
+    assert f"Canvas's answers show account-level mastery scales are {state}" in " ".join(plan.notes)
+    (create,) = [c for c in plan.changes if c.action is Action.CREATE]
+    assert ("ratings" in create.fields) is not mastery_scales
+    adapter.apply(plan)  # no 403: the scale fields were left out under mastery scales
+    again = adapter.plan_framework(example)
+    assert again.is_empty
+    if not mastery_scales:  # Canvas stored standard_decaying_average as the legacy method
+        assert any("new decaying average flag is off" in note for note in again.notes)
 
 
 def test_parent_outcomes_are_pushed_into_their_groups(

@@ -36,6 +36,7 @@ from comp_adapters.canvas.client import (
 )
 from comp_adapters.canvas.mapping import ROOT, OutcomeTree, PullDefaults
 from comp_adapters.canvas.outcomes_csv import tree_from_csv_text, tree_to_csv
+from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
@@ -107,10 +108,15 @@ class OutcomeImportError(FatalRemoteError):
 
 @dataclass(frozen=True, slots=True)
 class Flags:
-    """The two feature flags that change outcome behaviour (``None``: could not be read)."""
+    """The two feature flags that change outcome behaviour (``None``: could not be read).
+
+    ``probed``: the flags endpoint was refused and ``mastery_scales`` was told by Canvas's
+    behaviour instead (see :meth:`CanvasAdapter.flags`).
+    """
 
     mastery_scales: bool | None
     new_decay: bool | None
+    probed: bool = False
 
 
 @dataclass(slots=True)
@@ -185,15 +191,35 @@ class CanvasAdapter:
 
     # -- reading the context -----------------------------------------------------------------
 
-    def flags(self) -> Flags:
-        """The feature flags, from ``features/enabled`` unless fixed by ``mastery_scales``."""
+    def flags(self, *, probe_outcome: int | None = None) -> Flags:
+        """The feature flags, from ``features/enabled`` unless fixed by ``mastery_scales``.
+
+        Reading the flags needs an admin token. Without one, account-level mastery scales
+        are told by how Canvas behaves: a context without a mastery scale of its own
+        answers 404 only when the flag is off, and ``GET /outcomes/:id`` (of
+        ``probe_outcome``, any outcome of the context) leaves ``mastery_points`` out only
+        when it is on. ``None`` where neither tells.
+        """
         fixed = None if self.mastery_scales == "auto" else self.mastery_scales == "on"
         try:
             enabled = set(self.client.enabled_features())
         except (PermissionDeniedError, NotFoundError):
-            return Flags(mastery_scales=fixed, new_decay=None)
+            if fixed is not None:
+                return Flags(mastery_scales=fixed, new_decay=None)
+            probed = self._probe_mastery_scales(probe_outcome)
+            return Flags(mastery_scales=probed, new_decay=None, probed=probed is not None)
         mastery = MASTERY_SCALES_FLAG in enabled if fixed is None else fixed
         return Flags(mastery_scales=mastery, new_decay=NEW_DECAY_FLAG in enabled)
+
+    def _probe_mastery_scales(self, outcome_id: int | None) -> bool | None:
+        try:
+            if self.client.get_outcome_proficiency() is None:
+                return False
+            if outcome_id is not None:
+                return self.client.get_outcome(outcome_id).mastery_points is None
+        except (PermissionDeniedError, NotFoundError):
+            pass
+        return None
 
     def read_tree(self) -> OutcomeTree:
         """Every group and link of the context (REST, all pages)."""
@@ -229,7 +255,9 @@ class CanvasAdapter:
             raise FatalRemoteError(
                 "the outcome export report has no file", adapter="canvas", operation="export"
             )
-        return tree_from_csv_text(self.client.download_text(url), source="outcome export")
+        return tree_from_csv_text(
+            self.client.download_text(url), source="outcome export", lenient=True
+        )
 
     # -- push ----------------------------------------------------------------------------------
 
@@ -237,21 +265,47 @@ class CanvasAdapter:
         self, framework: Framework, *, prune: bool = False, strategy: Strategy | None = None
     ) -> Plan:
         """The changes that make the context hold ``framework``; reads only."""
-        flags = self.flags()
+        remote = self.read_tree()
+        flags = self.flags(
+            probe_outcome=next((o.canvas_id for o in remote.outcomes if o.canvas_id), None)
+        )
         notes: list[str] = []
         mastery_on = bool(flags.mastery_scales)
         if flags.mastery_scales is None:
             notes.append(
                 "could not read the feature flags (an admin token can): assuming account-level "
                 "mastery scales are off; if Canvas then refuses outcome ratings with a 403, "
-                "plan again with mastery scales on"
+                "plan again with mastery scales on (--mastery-scales on)"
             )
-        remote = self.read_tree()
+        elif flags.probed:
+            notes.append(
+                "could not read the feature flags (an admin token can); Canvas's answers show "
+                f"account-level mastery scales are {'on' if mastery_on else 'off'}"
+            )
+        new_decay = flags.new_decay
+        if new_decay is None and not mastery_on:
+            new_decay = planner.infer_new_decay(
+                mapping.desired_tree(framework, parent_outcomes=self.parent_outcomes), remote
+            )
+            if new_decay is not None:
+                notes.append(
+                    "could not read the feature flags; what Canvas stores shows the new "
+                    f"decaying average flag is {'on' if new_decay else 'off'}"
+                )
+            elif any(
+                framework.method_for(c.key)[0] is CalculationMethod.STANDARD_DECAYING_AVERAGE
+                for c in framework.competencies
+            ):
+                notes.append(
+                    "could not read the new decaying average flag: assuming it is on; if "
+                    "Canvas stores standard_decaying_average as decaying_average, the next "
+                    "plan sees that and expects it"
+                )
         desired = mapping.desired_tree(
             framework,
             parent_outcomes=self.parent_outcomes,
             scales=not mastery_on,
-            new_decay=flags.new_decay is not False,
+            new_decay=new_decay is not False,
         )
         notes.extend(desired.notes)
         root = mapping.framework_guid(framework.key)
@@ -551,7 +605,13 @@ class CanvasAdapter:
         by_guid: Mapping[str, mapping.OutcomeNode],
         skipped: Counter[str],
     ) -> dict[str, dict[str, float]]:
-        """learner -> outcome guid -> points, capped to the outcome's scale."""
+        """learner -> outcome guid -> points on the outcome's scale.
+
+        A proficiency's points are on the competency's scale; where the outcome's scale has
+        other points possible (the context's mastery scale under account-level mastery
+        scales), they are rescaled by fraction, as Canvas itself scales a result (score /
+        possible x points possible), so the gradebook shows the same level.
+        """
         wanted: dict[str, dict[str, float]] = {}
         for item in proficiencies:
             points = self._points_of(item)
@@ -564,8 +624,17 @@ class CanvasAdapter:
                 skipped["outcome not in course"] += 1
                 continue
             top = max((r.points for r in outcome.ratings), default=points)
+            own_top = self._scale_top(item.competency)
+            if own_top and top and own_top != top:
+                points = points / own_top * top
             wanted.setdefault(item.learner, {})[guid] = min(max(points, 0.0), top)
         return wanted
+
+    def _scale_top(self, competency: str) -> float | None:
+        framework = self.framework
+        if framework is None or competency not in framework:
+            return None
+        return framework.scale_for(competency).max_points
 
     def _current_marks(
         self, assignment_id: int, criteria: Mapping[str, str]

@@ -118,8 +118,9 @@ class CanvasTransport(HttpTransport):
     """The foundation transport with Canvas's readings of 401 and 403.
 
     A 401 without ``WWW-Authenticate`` is older Canvas saying "not permitted" (the token is
-    fine); a 403 saying an individual outcome "cannot be modified" means account-level
-    mastery scales are on.
+    fine), and so is "Insufficient scopes on access token." (a scoped developer key that
+    lacks the route); a 403 saying an individual outcome "cannot be modified" means
+    account-level mastery scales are on.
     """
 
     def error_for(self, response: requests.Response, *, operation: str) -> RemoteError:
@@ -134,6 +135,14 @@ class CanvasTransport(HttpTransport):
             "code": error.code,
             "request_id": error.request_id,
         }
+        if response.status_code == 401 and "insufficient scopes" in error.detail.lower():
+            method = response.request.method if response.request is not None else "?"
+            path = urlsplit(response.url or "").path
+            return PermissionDeniedError(
+                f"{error.detail} - the developer key's scopes do not include {method} {path} "
+                f"(scope url:{method}|<route>); add it to the key, then get a new token",
+                **facts,
+            )
         if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
             return PermissionDeniedError(error.detail, **facts)
         if response.status_code == 403 and "cannot be modified" in error.detail:

@@ -878,8 +878,6 @@ def evidence_from_result(
         points_possible=possible,
         mastery_points=mastery,
     )
-    if percent is None and result.score is not None and possible:
-        percent = result.score / possible
     capped = percent is not None and percent > 1.0
     fraction = None if percent is None else min(max(percent, 0.0), 1.0)
     note = alignment.name if alignment is not None and alignment.name else None

@@ -18,6 +18,7 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -154,12 +155,11 @@ class _Row:
         self.source = source
 
     def get(self, name: str) -> str:
-        index = self.header.columns.get(name)
-        if index is None or index >= len(self.cells):
-            return ""
-        return self.cells[index].strip()
+        """The cell of column ``name`` without surrounding blanks ("" when absent)."""
+        return self.raw(name).strip()
 
     def raw(self, name: str) -> str:
+        """The cell of column ``name`` as written (descriptions keep their spacing)."""
         index = self.header.columns.get(name)
         if index is None or index >= len(self.cells):
             return ""
@@ -169,11 +169,21 @@ class _Row:
         return Problem(message, self.source, self.line, field=name)
 
 
-def tree_from_csv_text(text: str, *, source: str = "<csv>") -> OutcomeTree:
-    """Parse outcomes CSV text into a tree; every problem found is reported at once."""
+def tree_from_csv_text(text: str, *, source: str = "<csv>", lenient: bool = False) -> OutcomeTree:
+    """Parse outcomes CSV text into a tree; every problem found is reported at once.
+
+    ``lenient`` is for Canvas's own ``outcome_export_csv``: it holds whatever Canvas's REST
+    API let anyone create (whitespace or repeated vendor_guids, ratings of equal points),
+    which is not ours to refuse. Then only an unreadable header or CSV is an error; a row
+    with a problem is kept as far as it can be read, and a row without a usable guid or
+    object_type (or repeating an earlier guid) is left out and counted in the tree's notes.
+    """
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     problems: list[Problem] = []
+    groups: list[GroupNode] = []
+    outcomes: list[OutcomeNode] = []
+    skipped = 0
     try:
         records = _records(reader)
         first = next(records, None)
@@ -182,21 +192,26 @@ def tree_from_csv_text(text: str, *, source: str = "<csv>") -> OutcomeTree:
         header = _parse_header(first[1], source, problems)
         if header is None:
             raise ValidationError(problems)
-        groups: list[GroupNode] = []
-        outcomes: list[OutcomeNode] = []
         seen: dict[str, int] = {}
         group_guids: set[str] = set()
         for line, cells in records:
             if not any(cell.strip() for cell in cells):
                 continue  # blank and trailing empty rows
             row = _Row(cells, header, line, source)
-            node = _parse_row(row, seen, group_guids, problems)
+            node = _parse_row(row, seen, group_guids, problems, lenient=lenient)
             if isinstance(node, GroupNode):
                 groups.append(node)
             elif isinstance(node, OutcomeNode):
                 outcomes.append(node)
+            elif node is _UNUSABLE:
+                skipped += 1
     except csv.Error as exc:
-        problems.append(Problem(f"malformed CSV: {exc}", source, reader.line_num or None))
+        raise ValidationError(
+            [*problems, Problem(f"malformed CSV: {exc}", source, reader.line_num or None)]
+        ) from None
+    if lenient:
+        notes = (f"{skipped} row(s) of {source} without a usable guid or type",) if skipped else ()
+        return OutcomeTree(groups=tuple(groups), outcomes=tuple(outcomes), notes=notes)
     if any(p.severity == "error" for p in problems):
         raise ValidationError(problems)
     if not groups and not outcomes:
@@ -212,14 +227,30 @@ def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
         previous = reader.line_num
 
 
+class _Unusable(Enum):
+    """What :func:`_parse_row` returns for a row that names no usable object."""
+
+    ROW = "unusable row"
+
+
+_UNUSABLE = _Unusable.ROW
+
+
 def _parse_row(
-    row: _Row, seen: dict[str, int], group_guids: set[str], problems: list[Problem]
-) -> GroupNode | OutcomeNode | None:
-    """A group or outcome node from one row, or ``None`` (problems found, or deleted)."""
+    row: _Row,
+    seen: dict[str, int],
+    group_guids: set[str],
+    problems: list[Problem],
+    *,
+    lenient: bool = False,
+) -> GroupNode | OutcomeNode | _Unusable | None:
+    """A group or outcome node from one row; ``None`` for a deleted row or (unless
+    ``lenient``) a row with problems; :data:`_UNUSABLE` for a row naming no usable object."""
     start = len(problems)
     guid = row.get("vendor_guid")
     kind = row.get("object_type").lower()
-    _check_identity(row, guid, kind, seen, problems)
+    if not _check_identity(row, guid, kind, seen, problems) and lenient:
+        return _UNUSABLE
     state = row.get("workflow_state").lower() or "active"
     if state not in ("active", "deleted"):
         problems.append(
@@ -245,7 +276,7 @@ def _parse_row(
             problems.append(row.problem("a group row cannot have ratings", "ratings"))
         if len(parents) > 1:
             problems.append(row.problem("a group can have only one parent", "parent_guids"))
-        if len(problems) > start or state == "deleted":
+        if state == "deleted" or (len(problems) > start and not lenient):
             return None
         return GroupNode(
             guid=guid,
@@ -264,7 +295,7 @@ def _parse_row(
             scale_from_ratings(ratings, mastery, where="ratings")
         except MappingError as exc:
             problems.append(row.problem(str(exc).removeprefix("ratings: "), "ratings"))
-    if len(problems) > start or state == "deleted":
+    if state == "deleted" or (len(problems) > start and not lenient):
         return None
     return OutcomeNode(
         guid=guid,
@@ -284,11 +315,12 @@ def _parse_row(
 
 def _check_identity(
     row: _Row, guid: str, kind: str, seen: dict[str, int], problems: list[Problem]
-) -> None:
+) -> bool:
+    """Record the row's identity problems; whether it names one object (a new guid, a type)."""
+    usable = True
     if not guid:
         problems.append(row.problem("vendor_guid is required", "vendor_guid"))
-    elif any(ch.isspace() for ch in guid):
-        problems.append(row.problem("vendor_guid must not contain whitespace", "vendor_guid"))
+        usable = False
     elif guid in seen:
         problems.append(
             row.problem(
@@ -296,14 +328,19 @@ def _check_identity(
                 "vendor_guid",
             )
         )
+        usable = False
     else:
         seen[guid] = row.line
+        if any(ch.isspace() for ch in guid):
+            problems.append(row.problem("vendor_guid must not contain whitespace", "vendor_guid"))
     if kind not in ("outcome", "group"):
         problems.append(
             row.problem(f"object_type must be 'outcome' or 'group', not {kind!r}", "object_type")
         )
+        usable = False
     if not row.get("title"):
         problems.append(row.problem("title is required", "title"))
+    return usable
 
 
 def _check_method(row: _Row, calc_int: int | None, problems: list[Problem]) -> None:

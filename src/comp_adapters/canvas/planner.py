@@ -22,7 +22,7 @@ from comp_adapters.canvas.mapping import (
     OutcomeTree,
     Rating,
 )
-from comp_adapters.core.calculation import effective_calculation_int
+from comp_adapters.core.calculation import CalculationMethod, effective_calculation_int
 from comp_adapters.core.framework import Framework
 from comp_adapters.sync.plan import Action, Change
 
@@ -126,6 +126,32 @@ def plan_tree_changes(
     if prune:
         differ.changes.extend(_prune(desired, differ.scope))
     return differ.changes, differ.notes
+
+
+def infer_new_decay(desired: OutcomeTree, remote: OutcomeTree) -> bool | None:
+    """Whether Canvas's new decaying average flag is on, told by what Canvas stores.
+
+    For a token that cannot read the flags. With the flag off Canvas stores
+    ``standard_decaying_average`` as ``decaying_average`` and keeps ``weighted_average``;
+    with it on, the reverse. ``desired`` is the tree planned with the flag on; an outcome
+    of it wanting the standard method that Canvas holds as ``decaying_average`` shows the
+    flag off. ``None`` when nothing tells.
+    """
+    stored = {o.calculation_method for o in remote.outcomes}
+    if CalculationMethod.STANDARD_DECAYING_AVERAGE.value in stored:
+        return True
+    if "weighted_average" in stored:
+        return False
+    standard = {
+        o.guid
+        for o in desired.outcomes
+        if o.calculation_method == CalculationMethod.STANDARD_DECAYING_AVERAGE.value
+    }
+    downgraded = any(
+        o.guid in standard and o.calculation_method == CalculationMethod.DECAYING_AVERAGE.value
+        for o in remote.outcomes
+    )
+    return False if downgraded else None
 
 
 def _update(
