@@ -295,6 +295,7 @@ class FakeMoodle:
         scales: dict[int, list[str]] | None = None,
     ) -> None:
         self.batching = batching
+        self.idnumber_taken = "This ID number is already in use"  # translated on real sites
         self.extra_scales = dict(scales or {})
         self.web_services = web_services
         self.handlers: dict[str, tuple[One, Callable[[dict[str, Any]], Any]]] = self._handlers()
@@ -843,7 +844,7 @@ class FakeMoodle:
         self._check_name(f["shortname"])
         self._check_name(f["idnumber"])
         if any(fw["idnumber"] == f["idnumber"] for fw in self.frameworks.values()):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         self._check_scale(f["scaleid"], f["scaleconfiguration"])
         self._check_format(f["descriptionformat"])
         self._check_taxonomies(f["taxonomies"])
@@ -880,7 +881,7 @@ class FakeMoodle:
         if new["idnumber"] != fw["idnumber"] and any(
             other["idnumber"] == new["idnumber"] for other in self.frameworks.values()
         ):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         self._check_name(new["shortname"])
         self._check_scale(new["scaleid"], new["scaleconfiguration"])
         self._check_format(new["descriptionformat"])
@@ -949,7 +950,7 @@ class FakeMoodle:
             c["idnumber"] == f["idnumber"] and c["competencyframeworkid"] == fw["id"]
             for c in self.competencies.values()
         ):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         parentid = f["parentid"]
         if parentid:
             parent = self._competency(parentid)
@@ -1007,7 +1008,7 @@ class FakeMoodle:
             and o["competencyframeworkid"] == c["competencyframeworkid"]
             for o in self.competencies.values()
         ):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         self._check_name(new["shortname"])
         self._check_format(new["descriptionformat"])
         if new["scaleid"] is not None:

@@ -31,7 +31,6 @@ from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.errors import (
     AuthenticationError,
     ConfigurationError,
-    ConflictError,
     FatalRemoteError,
     MappingError,
     NotFoundError,
@@ -402,6 +401,14 @@ class MoodleAdapter:
 
         A delete Moodle refuses (it answers ``false`` when the item is in use) does not
         stop the apply; it is recorded in the change's result (see :func:`refusals`).
+
+        Applying the same plan again with the same journal after a crash continues where
+        it stopped, even when the crash lost the answer to a write Moodle had done: a
+        create Moodle refuses because the idnumber exists adopts the existing record
+        (idnumbers are the sync keys), and a delete of a record already gone counts as
+        done. Ratings are the exception: a rating re-sent after a lost answer adds a
+        second evidence entry with the same grade; plan again instead (the plan re-reads
+        the ratings).
         """
         if plan.adapter != self.name:
             raise PlanError(f"this is a plan for {plan.adapter!r}, not for moodle")
@@ -422,7 +429,57 @@ class MoodleAdapter:
         outcome = BatchOutcome(error=batch.error)
         for change, value in zip(changes, batch.values, strict=False):
             outcome.results.append(_result_of(change, value))
+        if batch.error is None:
+            return outcome
+        rest = changes[len(batch.values) :]
+        found = self._already_done(rest, batch.error, results)
+        if not found:
+            return outcome
+        outcome.results.extend(found)
+        outcome.error = None
+        if len(found) < len(rest):
+            done = {c.id: r for c, r in zip(changes, outcome.results, strict=False) if r}
+            more = self._execute(rest[len(found) :], {**results, **done})
+            outcome.results.extend(more.results)
+            outcome.error = more.error
         return outcome
+
+    def _already_done(
+        self, changes: Sequence[Change], error: Exception, results: Mapping[str, Result]
+    ) -> list[Result]:
+        """Results for the leading ``changes`` the site already holds, after ``changes[0]``
+        failed with ``error`` (empty when it did not fail for that reason).
+
+        A create fails on an idnumber in use (``invalidpersistenterror``; the message is
+        translated, so the site is asked) and a delete on a missing record: after a crash
+        that lost Moodle's answer, that is the write itself, done before. Records are
+        adopted by idnumber, the sync key.
+        """
+        first = changes[0]
+        prefix = first.id.split(":", 1)[0]
+        if prefix in ("cleanup", "delete"):
+            return [{"deleted": True, "already": True}] if isinstance(error, NotFoundError) else []
+        if not (
+            first.action is Action.CREATE
+            and prefix in ("framework", "competency")
+            and isinstance(error, FatalRemoteError)
+            and error.code == "invalidpersistenterror"
+        ):
+            return []
+        if prefix == "framework":
+            remote = self._find_framework(first.key)
+            return [{"id": remote.id, "adopted": True}] if remote is not None else []
+        frameworkid = first.fields.get("frameworkid")
+        if frameworkid is None:
+            frameworkid = _result_id(results, framework_change_id(str(first.fields["framework"])))
+        existing = {c.idnumber: c.id for c in self._competencies(_int(frameworkid))}
+        found: list[Result] = []
+        for change in changes:
+            idnumber = str(change.fields.get("idnumber"))
+            if not change.id.startswith("competency:") or idnumber not in existing:
+                break
+            found.append({"id": existing[idnumber], "adopted": True})
+        return found
 
     def _call_for(self, change: Change, results: Mapping[str, Result]) -> Call[Any]:
         f = change.fields
@@ -515,7 +572,9 @@ class MoodleAdapter:
                 )
             )
             temp_id = temp.id
-        except ConflictError:
+        except FatalRemoteError as exc:
+            if exc.code != "invalidpersistenterror":  # not "idnumber in use" (translated)
+                raise
             found = self.client.run(
                 Calls.list_competencies(
                     {"competencyframeworkid": _int(f["frameworkid"]), "idnumber": idnumber}
