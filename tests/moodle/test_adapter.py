@@ -19,10 +19,12 @@ from comp_adapters.errors import (
     MappingError,
     NotFoundError,
     PlanError,
+    RetriableRemoteError,
 )
+from comp_adapters.http import RetryPolicy
 from comp_adapters.moodle.adapter import MoodleAdapter, refusals
 from comp_adapters.moodle.planning import RESET_PREFIX
-from comp_adapters.moodle.wire import RULE_ALL
+from comp_adapters.moodle.wire import BATCH_FUNCTION, RULE_ALL
 from comp_adapters.plugins import load_adapter_class
 from comp_adapters.protocols import (
     ReadsEvidence,
@@ -39,7 +41,7 @@ from comp_adapters.testing import (
     assert_replan_is_empty,
 )
 from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, make_client
-from tests.moodle.fake_moodle import FakeMoodle
+from tests.moodle.fake_moodle import ENDPOINT, FakeMoodle
 
 Build = Callable[..., MoodleAdapter]
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
@@ -700,3 +702,26 @@ def test_session_is_only_the_injected_one(fake: FakeMoodle, example: Framework) 
     session = requests.Session()
     adapter = MoodleAdapter(make_client(session), scale_id=FOUR_LEVEL_SCALE)
     assert adapter.client.transport.session is session
+
+
+def test_an_unreachable_site_fails_once(rsps: responses.RequestsMock, example: Framework) -> None:
+    """The early check of the service's functions does not swallow a dead site (it used
+    to, and the next call spent its own retries again)."""
+    rsps.add(responses.POST, ENDPOINT, body=requests.ConnectionError("refused"))
+    client = make_client()
+    with pytest.raises(RetriableRemoteError) as caught:
+        MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE).plan_framework(example)
+    assert caught.value.operation == "core_webservice_get_site_info"
+    assert client.requests_sent == RetryPolicy().attempts
+
+
+def test_a_service_without_site_info_still_works(
+    rsps: responses.RequestsMock, example: Framework
+) -> None:
+    site = FakeMoodle(scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
+    site.functions.discard("core_webservice_get_site_info")
+    site.install(rsps)
+    adapter = MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE)
+    push(adapter, example)
+    assert adapter.plan_framework(example).is_empty
+    assert BATCH_FUNCTION not in site.calls  # batching cannot be detected: one call each

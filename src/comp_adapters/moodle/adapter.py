@@ -36,7 +36,6 @@ from comp_adapters.errors import (
     NotFoundError,
     PermissionDeniedError,
     PlanError,
-    RemoteError,
 )
 from comp_adapters.http import redact_url
 from comp_adapters.moodle.client import Call, Calls, MoodleClient
@@ -187,11 +186,15 @@ class MoodleAdapter:
     # -- shared reads ---------------------------------------------------------------------
 
     def _require(self, names: Iterable[str]) -> None:
-        """Fail early, naming every function the token's service lacks."""
+        """Fail early, naming every function the token's service lacks.
+
+        Only a service without ``core_webservice_get_site_info`` is tolerated (the calls
+        then tell); an unreachable site or a bad token fails here, once.
+        """
         try:
             missing = self.client.missing_functions(list(names))
-        except RemoteError:
-            return  # site info is not in the service either: let the calls tell
+        except PermissionDeniedError:
+            return
         if missing:
             raise ConfigurationError(
                 "moodle: the token's web service lacks these functions: "
