@@ -596,9 +596,13 @@ def test_rating_in_a_course(
         "core_competency_add_competency_to_course", {"courseid": 12, "competencyid": listening}
     )
     adapter = adapter_for(framework=example, rate_in="course", course_id=12)
-    wanted = [proficiency("ann@example.com", "comm.listening", "expert")]
+    wanted = [
+        proficiency("ann@example.com", "comm.listening", "expert"),
+        proficiency("ann@example.com", "comm.written", "expert"),  # not linked to 12
+    ]
     plan = adapter.plan_proficiency(wanted)
     assert [c.fields["courseid"] for c in plan.writes] == [12]
+    assert [c.reason for c in plan.changes if not c.writes] == ["not linked to course 12"]
     adapter.apply(plan)
     assert fake.user_competency_courses[(ann, 12, listening)]["grade"] == 4
     assert adapter.plan_proficiency(wanted).is_empty

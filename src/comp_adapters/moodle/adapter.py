@@ -116,6 +116,7 @@ _RATE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
     "course": (
         "core_competency_grade_competency_in_course",
         "tool_lp_data_for_user_competency_summary_in_course",
+        "core_competency_list_course_competencies",
     ),
     "plan": (
         "core_competency_grade_competency_in_plan",
@@ -664,6 +665,7 @@ class MoodleAdapter:
         self._require(_RATE_FUNCTIONS[self.rate_in])
         remote = self._remote_competencies(framework)
         users = self.user_ids(p.learner for p in proficiencies)
+        linked = self._course_competency_ids()
         depth = {c.key: framework.depth(c.key) for c in framework.competencies}
         notes: list[str] = []
         noops: list[Change] = []
@@ -679,6 +681,8 @@ class MoodleAdapter:
                 why = "not in Moodle (push the framework first)"
             elif item.learner not in users:
                 why = f"no Moodle user with {self.user_field} {item.learner!r}"
+            elif linked is not None and remote[item.competency].id not in linked:
+                why = f"not linked to course {self.course_id}"
             elif item.level is None:
                 why = "no level computed"
             if why is not None:
@@ -754,6 +758,14 @@ class MoodleAdapter:
             changes=(*changes, *noops),
             notes=tuple(notes),
         )
+
+    def _course_competency_ids(self) -> frozenset[int] | None:
+        """In the course mode, the competencies linked to the course (Moodle rates and
+        reads only those: any other fails the whole request); ``None`` otherwise."""
+        if self.rate_in != "course" or self.course_id is None:
+            return None
+        entries = self.client.run(Calls.list_course_competencies(self.course_id))
+        return frozenset(e.coursecompetency.competencyid for e in entries)
 
     def _current_grades(
         self, pairs: Sequence[tuple[int, int]]
