@@ -40,7 +40,7 @@ from comp_adapters.testing import (
     assert_converges_after_crash,
     assert_replan_is_empty,
 )
-from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, make_client
+from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale, make_client
 from tests.moodle.fake_moodle import ENDPOINT, FakeMoodle
 
 Build = Callable[..., MoodleAdapter]
@@ -173,13 +173,7 @@ def deep_framework() -> Framework:
             "title": "Deep framework",
             "description": "<p>Four levels.</p>",
             "description_format": "html",
-            "scale": {
-                "levels": [
-                    {"key": name.lower(), "name": name, "points": n, "proficient": n >= 3}
-                    for n, name in enumerate(FOUR_LEVELS, start=1)
-                ],
-                "default_level": "proficient",
-            },
+            "scale": four_level_scale(),
             "taxonomy_levels": ["domain", "skill", "indicator", "behaviour"],
             "competencies": [
                 comp("A", rollup={"type": "all_children", "outcome": "complete"}),
