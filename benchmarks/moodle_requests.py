@@ -23,6 +23,7 @@ import responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
 
 from comp_adapters.core.framework import Framework
@@ -30,8 +31,6 @@ from comp_adapters.core.validation import framework_from_data
 from comp_adapters.moodle.adapter import MoodleAdapter
 from comp_adapters.moodle.client import MoodleClient
 
-LEVELS = ["Beginning", "Developing", "Proficient", "Expert"]
-SCALE_ID = 5
 DOMAINS, SKILLS, INDICATORS = 5, 9, 10
 
 
@@ -77,13 +76,7 @@ def big_framework() -> Framework:
         {
             "key": "BENCH-500",
             "title": "Benchmark framework",
-            "scale": {
-                "levels": [
-                    {"key": name.lower(), "name": name, "points": n, "proficient": n >= 3}
-                    for n, name in enumerate(LEVELS, start=1)
-                ],
-                "default_level": "proficient",
-            },
+            "scale": four_level_scale(),
             "taxonomy_levels": ["domain", "skill", "indicator"],
             "competencies": competencies,
         }
@@ -92,11 +85,11 @@ def big_framework() -> Framework:
 
 def push(framework: Framework, *, batch: bool) -> tuple[int, int, int, int, float]:
     """(plan changes, requests, resync requests, resync writes, seconds) for one site."""
-    site = FakeMoodle(batching=batch, scales={SCALE_ID: LEVELS})
+    site = FakeMoodle(batching=batch, scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
     with responses.RequestsMock() as mock:
         site.install(mock)
         client = MoodleClient(URL, TOKEN, session=requests.Session(), batch=batch)
-        adapter = MoodleAdapter(client, scale_id=SCALE_ID)
+        adapter = MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE)
         started = time.perf_counter()
         plan = adapter.plan_framework(framework)
         adapter.apply(plan)
@@ -104,7 +97,8 @@ def push(framework: Framework, *, batch: bool) -> tuple[int, int, int, int, floa
         requests_used = site.http_requests
         writes_before = site.writes
         again = MoodleAdapter(
-            MoodleClient(URL, TOKEN, session=requests.Session(), batch=batch), scale_id=SCALE_ID
+            MoodleClient(URL, TOKEN, session=requests.Session(), batch=batch),
+            scale_id=FOUR_LEVEL_SCALE,
         )
         replan = again.plan_framework(framework)
         report = again.apply(replan)

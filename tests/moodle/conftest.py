@@ -24,6 +24,18 @@ FOUR_LEVELS = ["Beginning", "Developing", "Proficient", "Expert"]
 FOUR_LEVEL_SCALE = 5
 
 
+def four_level_scale() -> dict[str, Any]:
+    """A core scale (as data) whose level names are the items of the fake's scale
+    ``FOUR_LEVEL_SCALE``: worth 1 to 4 points, proficient from the third, default it."""
+    return {
+        "levels": [
+            {"key": name.lower(), "name": name, "points": n, "proficient": n >= 3}
+            for n, name in enumerate(FOUR_LEVELS, start=1)
+        ],
+        "default_level": "proficient",
+    }
+
+
 def recording(name: str) -> dict[str, Any]:
     """A recorded call: function, form fields sent (no token), status and raw answer."""
     path = next(RECORDINGS.glob(f"{name}*.json"))

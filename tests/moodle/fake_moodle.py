@@ -11,7 +11,12 @@ It behaves the way the recorded Moodle 5.0 answers and the reference say, and en
 * framework idnumbers are unique site-wide, competency idnumbers per framework;
 * creating a child resets its parent's rule; moving or deleting a child resets the old
   parent's rule; an all-children rule needs a NULL config (an empty string is refused),
-  points configs must name direct children;
+  a config without a rule type is refused, points configs must name existing direct
+  children and are validated like ``competency_rule_points::validate_config`` (PHP's
+  ``validate_param``: ``"required": false`` fails, ``"2"`` passes as points);
+* text comes back raw only with ``moodlewssettingraw=1`` (``settingraw`` in a batch);
+  otherwise descriptions are formatted to HTML and reported as format 1, as Moodle's
+  ``external_format_text`` does, so a client that diffs non-raw text sees changes;
 * deletes answer ``false`` while something is in use (ratings, course links, plans);
   a used scale cannot change; a hidden framework cannot be linked to a course;
 * ratings: 1-based grades, proficiency from the scale configuration, rules cascade to
@@ -25,6 +30,7 @@ Counters (``http_requests``, ``calls``, ``writes``) feed the tests and the bench
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -289,6 +295,7 @@ class FakeMoodle:
         scales: dict[int, list[str]] | None = None,
     ) -> None:
         self.batching = batching
+        self.idnumber_taken = "This ID number is already in use"  # translated on real sites
         self.extra_scales = dict(scales or {})
         self.web_services = web_services
         self.handlers: dict[str, tuple[One, Callable[[dict[str, Any]], Any]]] = self._handlers()
@@ -322,6 +329,7 @@ class FakeMoodle:
         self.calls: list[str] = []
         self.bodies: list[list[tuple[str, str]]] = []
         self.created_by_reads = 0
+        self.raw = False  # moodlewssettingraw of the call being answered
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -354,8 +362,8 @@ class FakeMoodle:
         function = params.pop("wsfunction", None)
         if params.pop("moodlewsrestformat", "xml") != "json":
             return 200, {}, "<?xml version='1.0'?><RESPONSE/>"
+        self.raw = params.pop("moodlewssettingraw", "0") == "1"
         for reserved in (
-            "moodlewssettingraw",
             "moodlewssettingfilter",
             "moodlewssettingfileurl",
             "moodlewssettinglang",
@@ -410,6 +418,7 @@ class FakeMoodle:
         args = validate(spec, params)
         responses_: list[dict[str, Any]] = []
         for item in args["requests"]:
+            self.raw = item["settingraw"]
             try:
                 arguments = json.loads(item["arguments"])
                 data = self.dispatch(item["function"], arguments)
@@ -447,10 +456,24 @@ class FakeMoodle:
             ),
             "contextname": "System",
             "contextnamenoprefix": "System",
+            **self._text(fw),
         }
 
     def competency_record(self, c: dict[str, Any]) -> dict[str, Any]:
-        return dict(c)
+        return {**c, **self._text(c)}
+
+    def _text(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The description as answered: stored text when raw, else formatted HTML."""
+        text, fmt = record["description"], record["descriptionformat"]
+        if self.raw or fmt == 1:
+            return {"description": text, "descriptionformat": fmt}
+        escaped = html.escape(text).replace("\n", "<br />\n")
+        shown = {
+            0: f'<div class="text_to_html">{escaped}</div>',
+            2: escaped,
+            4: f"<p>{escaped}</p>",
+        }[fmt]
+        return {"description": shown, "descriptionformat": 1}
 
     def add_user(
         self, username: str, *, email: str | None = None, idnumber: str = "", fullname: str = ""
@@ -568,6 +591,8 @@ class FakeMoodle:
         if c["ruleoutcome"] not in (0, 1, 2, 3):
             raise persistent("Data submitted is invalid")
         if ruletype is None:
+            if config is not None:  # "Config but no rules, whoops!"
+                raise persistent("Data submitted is invalid")
             return
         if ruletype == RULE_ALL:
             if config is not None:
@@ -579,23 +604,26 @@ class FakeMoodle:
             raise persistent("Data submitted is invalid")
 
     def _points_config_ok(self, parent_id: int, config: str | None) -> bool:
+        """``competency_rule_points::validate_config``: numbers and flags checked with
+        PHP's ``validate_param``, every entry a direct child (``is_parent_of``)."""
         try:
             data = json.loads(config or "")
-            base = data["base"]["points"]
+            base = _php_int(data["base"]["points"])
             entries = data["competencies"]
-            ids = [int(entry["id"]) for entry in entries]
-            points = [entry["points"] for entry in entries]
-            children = [self.competencies.get(cid) for cid in ids]
+            ids = [_php_int(entry["id"]) for entry in entries]
+            points = [_php_int(entry["points"]) for entry in entries]
+            children = [self.competencies.get(cid) for cid in ids if cid is not None]
             return (
-                isinstance(base, int)
+                base is not None
                 and base >= 1
                 and bool(entries)
+                and None not in ids
                 and len(set(ids)) == len(ids)
                 and parent_id not in ids
-                and all(isinstance(p, int) and p >= 0 for p in points)
-                and all(entry["required"] in (0, 1, True, False) for entry in entries)
+                and all(p is not None and p >= 0 for p in points)
+                and all(_php_bool_ok(entry["required"]) for entry in entries)
                 and all(child is not None and child["parentid"] == parent_id for child in children)
-                and sum(points) >= base
+                and sum(p or 0 for p in points) >= base
             )
         except (ValueError, KeyError, TypeError):
             return False
@@ -816,7 +844,7 @@ class FakeMoodle:
         self._check_name(f["shortname"])
         self._check_name(f["idnumber"])
         if any(fw["idnumber"] == f["idnumber"] for fw in self.frameworks.values()):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         self._check_scale(f["scaleid"], f["scaleconfiguration"])
         self._check_format(f["descriptionformat"])
         self._check_taxonomies(f["taxonomies"])
@@ -853,7 +881,7 @@ class FakeMoodle:
         if new["idnumber"] != fw["idnumber"] and any(
             other["idnumber"] == new["idnumber"] for other in self.frameworks.values()
         ):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         self._check_name(new["shortname"])
         self._check_scale(new["scaleid"], new["scaleconfiguration"])
         self._check_format(new["descriptionformat"])
@@ -922,7 +950,7 @@ class FakeMoodle:
             c["idnumber"] == f["idnumber"] and c["competencyframeworkid"] == fw["id"]
             for c in self.competencies.values()
         ):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         parentid = f["parentid"]
         if parentid:
             parent = self._competency(parentid)
@@ -980,7 +1008,7 @@ class FakeMoodle:
             and o["competencyframeworkid"] == c["competencyframeworkid"]
             for o in self.competencies.values()
         ):
-            raise persistent("This ID number is already in use")
+            raise persistent(self.idnumber_taken)
         self._check_name(new["shortname"])
         self._check_format(new["descriptionformat"])
         if new["scaleid"] is not None:
@@ -1236,10 +1264,10 @@ class FakeMoodle:
         else:
             config = json.loads(parent["ruleconfig"])
             entries = config["competencies"]
-            matched = (
-                all(proficient(int(e["id"])) for e in entries if e["required"])
-                and sum(e["points"] for e in entries if proficient(int(e["id"])))
-                >= config["base"]["points"]
+            matched = all(
+                proficient(int(e["id"])) for e in entries if _php_text(e["required"]) == "1"
+            ) and sum(int(e["points"]) for e in entries if proficient(int(e["id"]))) >= int(
+                config["base"]["points"]
             )
         if not matched:
             return
@@ -1466,6 +1494,33 @@ class FakeMoodle:
             )
         )
         return frameworks, competencies, related, links, ratings
+
+
+def _php_text(value: Any) -> str | None:
+    """PHP's ``(string)`` of a JSON-decoded scalar (``None`` for arrays and objects)."""
+    if isinstance(value, bool):
+        return "1" if value else ""
+    if value is None:
+        return ""
+    if isinstance(value, int | str):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def _php_int(value: Any) -> int | None:
+    """``validate_param($value, PARAM_INT)``: the int, or ``None`` where PHP throws."""
+    text = _php_text(value)
+    if text is None or not re.fullmatch(r"-?\d+", text):
+        return None
+    return int(text)
+
+
+def _php_bool_ok(value: Any) -> bool:
+    """``validate_param($value, PARAM_BOOL)`` passes: only ``true``, 0, 1, "0" and "1";
+    ``false`` fails, because ``(string) false`` is "" and the cleaned value is 0."""
+    return _php_text(value) in ("0", "1")
 
 
 def _config_by_key(config: str | None, key: Callable[[int], str]) -> str:

@@ -12,16 +12,19 @@ import responses
 
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
+from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import (
     ConfigurationError,
     FatalRemoteError,
     MappingError,
     NotFoundError,
     PlanError,
+    RetriableRemoteError,
 )
+from comp_adapters.http import RetryPolicy
 from comp_adapters.moodle.adapter import MoodleAdapter, refusals
 from comp_adapters.moodle.planning import RESET_PREFIX
-from comp_adapters.moodle.wire import RULE_ALL
+from comp_adapters.moodle.wire import BATCH_FUNCTION, RULE_ALL
 from comp_adapters.plugins import load_adapter_class
 from comp_adapters.protocols import (
     ReadsEvidence,
@@ -29,14 +32,16 @@ from comp_adapters.protocols import (
     WritesFramework,
     WritesProficiency,
 )
+from comp_adapters.sync.apply import ApplyError
+from comp_adapters.sync.journal import MemoryJournal
 from comp_adapters.sync.plan import Plan
 from comp_adapters.testing import (
     CrashingSession,
     assert_converges_after_crash,
     assert_replan_is_empty,
 )
-from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, make_client
-from tests.moodle.fake_moodle import FakeMoodle
+from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale, make_client
+from tests.moodle.fake_moodle import ENDPOINT, FakeMoodle
 
 Build = Callable[..., MoodleAdapter]
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
@@ -145,6 +150,136 @@ def test_crash_at_every_request_then_rerun_converges(
     assert checked >= (8 if batch else 20)
 
 
+def deep_framework() -> Framework:
+    """Four levels, points rules at two depths, all-children rules, cross-references
+    between branches and levels, course links with every course outcome."""
+
+    def comp(key: str, parent: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {"key": key, "title": f"Competency {key}", "parent": parent, **extra}
+
+    def points(base: int, *children: str) -> dict[str, Any]:
+        return {
+            "type": "points",
+            "outcome": "complete",
+            "base_points": base,
+            "children": [
+                {"key": c, "points": 1, "required": n == 0} for n, c in enumerate(children)
+            ],
+        }
+
+    return framework_from_data(
+        {
+            "key": "DEEP",
+            "title": "Deep framework",
+            "description": "<p>Four levels.</p>",
+            "description_format": "html",
+            "scale": four_level_scale(),
+            "taxonomy_levels": ["domain", "skill", "indicator", "behaviour"],
+            "competencies": [
+                comp("A", rollup={"type": "all_children", "outcome": "complete"}),
+                comp(
+                    "A.1",
+                    "A",
+                    rollup=points(2, "A.1.a", "A.1.b", "A.1.c"),
+                    properties={"moodle.courses": [{"course": 12, "outcome": "complete"}]},
+                ),
+                comp("A.1.a", "A.1", rollup=points(1, "A.1.a.i", "A.1.a.ii")),
+                comp("A.1.a.i", "A.1.a", description="Plain **text**", description_format="plain"),
+                comp("A.1.a.ii", "A.1.a", description="*Markdown*", description_format="markdown"),
+                comp("A.1.b", "A.1"),
+                comp("A.1.c", "A.1"),
+                comp("A.2", "A", related=[{"key": "B.1.a"}]),
+                comp("B", rollup={"type": "all_children", "outcome": "recommend"}),
+                comp("B.1", "B"),
+                comp("B.1.a", "B.1", related=[{"key": "A.1.c"}, {"key": "A.1.a.ii"}]),
+                comp(
+                    "B.2",
+                    "B",
+                    properties={
+                        "moodle.courses": [
+                            {"course": 13, "outcome": "recommend"},
+                            {"course": 12},
+                            {"course": 14, "outcome": "none"},
+                        ]
+                    },
+                ),
+            ],
+        }
+    )
+
+
+def deep_site(batch: bool) -> tuple[FakeMoodle, Callable[[], None]]:
+    site = FakeMoodle(batching=batch, scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
+
+    def reset() -> None:
+        site.reset()
+        for course in (12, 13, 14):
+            site.add_course(course)
+
+    return site, reset
+
+
+@pytest.mark.parametrize("batch", [True, False])
+@pytest.mark.parametrize("after_send", [True, False])
+@pytest.mark.parametrize("resume", ["replan", "same plan and journal"])
+def test_deep_push_converges_after_a_crash_at_every_request(
+    rsps: responses.RequestsMock, batch: bool, after_send: bool, resume: str
+) -> None:
+    """Every request of a push of a 4-level framework (points rules at two depths,
+    cross-references, course links with outcomes) is a crash point. With batching the
+    batch size is 3, so one group of changes spans several requests and a crash can
+    fall between them. The re-run either plans again or applies the same plan with the
+    same journal (the crashed run's answer may be lost after Moodle did the write)."""
+    site, reset = deep_site(batch)
+    site.install(rsps)
+    framework = deep_framework()
+    state: dict[str, Any] = {}
+
+    def fresh() -> None:
+        reset()
+        state.clear()
+
+    def run(session: CrashingSession) -> None:
+        client = make_client(session, batch=batch, batch_size=3)
+        adapter = MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE)
+        if resume == "replan" or "plan" not in state:
+            state["journal"] = MemoryJournal()
+            state["plan"] = adapter.plan_framework(framework)  # a crash here: no plan kept
+        adapter.apply(state["plan"], journal=state["journal"])
+
+    checked = assert_converges_after_crash(
+        run=run, snapshot=site.snapshot, reset=fresh, after_send=after_send
+    )
+    assert checked >= (15 if batch else 35)
+    _, competencies, related, links, _ = site.snapshot()
+    assert len(competencies) == 12
+    assert len(related) == 3
+    assert links == ((12, "A.1", 3), (12, "B.2", 1), (13, "B.2", 2), (14, "B.2", 0))
+    assert (
+        MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE).plan_framework(framework).is_empty
+    )
+
+
+def test_resumed_create_adopts_by_asking_the_site_not_by_reading_the_message(
+    fake: FakeMoodle, example: Framework, adapter_for: Build
+) -> None:
+    """Moodle translates its messages: a create refused because the idnumber exists is
+    recognised by looking the idnumber up, whatever the message says."""
+    fake.idnumber_taken = "Ce numéro d'identification est déjà utilisé"
+    adapter = adapter_for(batch=False)
+    plan = adapter.plan_framework(example)
+    journal = MemoryJournal()
+    adapter.apply(plan, journal=journal)
+    before = fake.snapshot()
+    adapter.apply(plan, journal=MemoryJournal())  # as if every answer had been lost
+    assert fake.snapshot() == before
+    # A create refused for another reason still fails.
+    fake.extra_scales.clear()
+    fake.reset()
+    with pytest.raises(ApplyError, match="Invalid scale"):
+        adapter.apply(plan)
+
+
 def changed(example: Framework) -> Framework:
     """The example reshaped: a move, a points rule turned all-children, a child added,
     a competency dropped, a title changed, a relation added."""
@@ -176,26 +311,34 @@ def rule_switched(example: Framework) -> Framework:
 
 @pytest.mark.parametrize("batch", [True, False])
 @pytest.mark.parametrize("reshape", [changed, rule_switched])
+@pytest.mark.parametrize("resume", ["replan", "same plan and journal"])
 def test_reshaping_push_converges_after_crashes(
     rsps: responses.RequestsMock,
     example: Framework,
     batch: bool,
     reshape: Callable[[Framework], Framework],
+    resume: str,
 ) -> None:
+    """Moves, a prune, and a points rule turned all-children (a temporary child is
+    created and deleted to clear it), crashed at every request. Moodle's messages are
+    translated on this site, so recovery cannot rely on their English text."""
     site = FakeMoodle(batching=batch, scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
+    site.idnumber_taken = "Ce numéro d'identification est déjà utilisé"
     site.install(rsps)
     target = reshape(example)
+    state: dict[str, Any] = {}
 
     def reset() -> None:
         site.reset()
+        state.clear()
         push(MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE), example)
 
     def run(session: CrashingSession) -> None:
-        push(
-            MoodleAdapter(make_client(session, batch=batch), scale_id=FOUR_LEVEL_SCALE),
-            target,
-            prune=True,
-        )
+        adapter = MoodleAdapter(make_client(session, batch=batch), scale_id=FOUR_LEVEL_SCALE)
+        if resume == "replan" or "plan" not in state:
+            state["journal"] = MemoryJournal()
+            state["plan"] = adapter.plan_framework(target, prune=True)
+        adapter.apply(state["plan"], journal=state["journal"])
 
     assert_converges_after_crash(run=run, snapshot=site.snapshot, reset=reset)
     _, competencies, related, _, _ = site.snapshot()
@@ -447,9 +590,13 @@ def test_rating_in_a_course(
         "core_competency_add_competency_to_course", {"courseid": 12, "competencyid": listening}
     )
     adapter = adapter_for(framework=example, rate_in="course", course_id=12)
-    wanted = [proficiency("ann@example.com", "comm.listening", "expert")]
+    wanted = [
+        proficiency("ann@example.com", "comm.listening", "expert"),
+        proficiency("ann@example.com", "comm.written", "expert"),  # not linked to 12
+    ]
     plan = adapter.plan_proficiency(wanted)
     assert [c.fields["courseid"] for c in plan.writes] == [12]
+    assert [c.reason for c in plan.changes if not c.writes] == ["not linked to course 12"]
     adapter.apply(plan)
     assert fake.user_competency_courses[(ann, 12, listening)]["grade"] == 4
     assert adapter.plan_proficiency(wanted).is_empty
@@ -553,3 +700,26 @@ def test_session_is_only_the_injected_one(fake: FakeMoodle, example: Framework) 
     session = requests.Session()
     adapter = MoodleAdapter(make_client(session), scale_id=FOUR_LEVEL_SCALE)
     assert adapter.client.transport.session is session
+
+
+def test_an_unreachable_site_fails_once(rsps: responses.RequestsMock, example: Framework) -> None:
+    """The early check of the service's functions does not swallow a dead site (it used
+    to, and the next call spent its own retries again)."""
+    rsps.add(responses.POST, ENDPOINT, body=requests.ConnectionError("refused"))
+    client = make_client()
+    with pytest.raises(RetriableRemoteError) as caught:
+        MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE).plan_framework(example)
+    assert caught.value.operation == "core_webservice_get_site_info"
+    assert client.requests_sent == RetryPolicy().attempts
+
+
+def test_a_service_without_site_info_still_works(
+    rsps: responses.RequestsMock, example: Framework
+) -> None:
+    site = FakeMoodle(scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
+    site.functions.discard("core_webservice_get_site_info")
+    site.install(rsps)
+    adapter = MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE)
+    push(adapter, example)
+    assert adapter.plan_framework(example).is_empty
+    assert BATCH_FUNCTION not in site.calls  # batching cannot be detected: one call each

@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import responses
 
 from comp_adapters.cli.main import main
 from comp_adapters.moodle.csv_format import read_framework_csv
 from comp_adapters.native import iter_evidence, load_framework
-from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE
+from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
 
 LEARNERS = ("amara.okafor", "ben.schulz", "chloe.martin")
@@ -204,3 +205,22 @@ def test_remote_errors_are_reported_without_traceback(
     assert code == 1
     assert "invalidtoken" in err
     assert "Traceback" not in err
+
+
+def test_pull_writes_nothing_when_it_cannot_finish(
+    env: Path, rsps: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = FakeMoodle(scales={FOUR_LEVEL_SCALE: list(FOUR_LEVELS)})
+    site.install(rsps)
+    assert run(capsys, "moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))[0] == 0
+    pull = ["moodle", "pull", "CS-SUPPORT", "-o", "fw.json", "--evidence-out", "e.jsonl"]
+    code, _, err = run(capsys, *pull)
+    assert code == 2
+    assert "--learner" in err
+    assert sorted(p.name for p in env.iterdir()) == []
+    # The framework reads fine but the evidence cannot be read: still no file.
+    site.functions.discard("tool_lp_data_for_user_competency_summary")
+    code, _, err = run(capsys, *pull, "--learner", "ann@example.com")
+    assert code == 2
+    assert "tool_lp_data_for_user_competency_summary" in err
+    assert sorted(p.name for p in env.iterdir()) == []

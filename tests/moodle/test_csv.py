@@ -8,6 +8,7 @@ import pytest
 
 from comp_adapters.cli.main import main
 from comp_adapters.core.framework import Framework, RelationType
+from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError, ValidationError
 from comp_adapters.moodle.csv_format import (
     HEADERS,
@@ -17,6 +18,7 @@ from comp_adapters.moodle.csv_format import (
     parse_php_csv,
     php_csv_field,
     php_csv_line,
+    php_reads_back,
     read_framework_csv,
     sniff_moodle_csv,
     write_framework_csv,
@@ -29,6 +31,7 @@ CURRENT = FIXTURES / "framework_current.csv"
 OLD = FIXTURES / "framework_old_headers.csv"
 TWELVE = FIXTURES / "framework_12_columns.csv"
 TRANSLATED = FIXTURES / "framework_translated.csv"
+PHP_EXPORT = FIXTURES / "php_export.csv"
 
 
 def text_of(path: Path) -> str:
@@ -68,6 +71,48 @@ def test_php_parsing() -> None:
     ]
 
 
+# What PHP 8.2's fgetcsv returns for these texts (run through php-cli when this table
+# was written): CR at the end of a quoted value is data, the CR of a CRLF line end is not,
+# PHP trims one CR from unquoted data, skips whitespace (CR included) before a quote, and
+# reads a backslash as protecting the next character.
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ('"a\r"\n', [["a\r"]]),
+        ("a\r\n", [["a"]]),
+        ("a\r\r\n", [["a"]]),
+        ('"x"\r\r\n', [["x\r"]]),
+        ('"x",y\r\n', [["x", "y"]]),
+        ("a\r,b\n", [["a", "b"]]),
+        ('"a"\r,b\n', [["a\r", "b"]]),
+        ('"a\r\nb"\r\n', [["a\r\nb"]]),
+        (' "q" ,x\n', [["q ", "x"]]),
+        ('\r"q",x\r\n', [["q", "x"]]),
+        ('"a\\"b",c\n', [['a\\"b', "c"]]),
+        ('"a\\\\"b",c\n', [['a\\\\b"', "c"]]),
+        ('"a\\",b\n', [['a\\",b\n']]),
+    ],
+)
+def test_parsing_matches_php_fgetcsv(text: str, fields: list[list[str]]) -> None:
+    assert [r.fields for r in parse_php_csv(text)] == fields
+
+
+@pytest.mark.parametrize(
+    ("value", "readable"),
+    [
+        ("", True),
+        ("plain", True),
+        ("a\\b", True),
+        ('say \\"hi\\"', True),  # PHP writes \" undoubled and reads it back
+        ("ends with a backslash\\", False),
+        ('two \\\\" before a quote', False),
+        ("crlf\r\ninside\r", True),
+    ],
+)
+def test_which_values_php_reads_back(value: str, readable: bool) -> None:
+    assert php_reads_back(value) is readable
+
+
 def test_header_is_moodles() -> None:
     first = text_of(CURRENT).splitlines()[0]
     assert first == php_csv_line(HEADERS).rstrip("\n")
@@ -79,6 +124,116 @@ def test_header_is_moodles() -> None:
 def test_moodle_export_round_trips_byte_for_byte() -> None:
     framework = read_framework_csv(CURRENT)
     assert dumps_framework(framework) == text_of(CURRENT)
+
+
+def php_export_framework() -> Framework:
+    """The framework ``fixtures/php_export.php`` writes with PHP's own ``fputcsv``."""
+    not_yet = {"key": "Not yet competent", "name": "Not yet competent", "points": 1}
+    competent = {"key": "Competent", "name": "Competent", "points": 2, "proficient": True}
+    knowing = ["Mostly separate knowing", "Separate and connected", "Mostly connected knowing"]
+    return framework_from_data(
+        {
+            "key": "FW-PHP",
+            "title": 'Quoting check: commas, "quotes" and spaces',
+            "description": "<p>Line one,\r\nline two</p>\n<p>Tab\there</p>",
+            "description_format": "html",
+            "scale": {"levels": [not_yet, competent], "default_level": "Competent"},
+            "taxonomy_levels": ["domain", "skill"],
+            "properties": {
+                "moodle.scaleconfiguration": '[{"scaleid":"2"},{"id":1,"scaledefault":0,'
+                '"proficient":0},{"id":2,"scaledefault":1,"proficient":1}]'
+            },
+            "competencies": [
+                {
+                    "key": "root",
+                    "title": "Root, with comma",
+                    "description": 'Plain text with "quotes" and a back\\slash',
+                    "description_format": "plain",
+                    "external_ids": {"moodle": "201"},
+                    "rollup": {
+                        "type": "points",
+                        "outcome": "complete",
+                        "base_points": 2,
+                        "children": [
+                            {"key": "root.a", "points": 1, "required": True},
+                            {"key": "root.b", "points": 1},
+                        ],
+                    },
+                },
+                {
+                    "key": "root.a",
+                    "parent": "root",
+                    "title": " Spaces around ",
+                    "description": "**bold** \u2019quotes\u2019 \u00e9",
+                    "description_format": "markdown",
+                    "external_ids": {"moodle": "202"},
+                    "related": [{"key": "x,y"}],
+                },
+                {
+                    "key": "root.b",
+                    "parent": "root",
+                    "title": "Escaped",
+                    "description": 'Mounts \\"square\\" corners',
+                    "description_format": "plain",
+                    "properties": {"moodle.descriptionformat": 0},
+                    "external_ids": {"moodle": "203"},
+                },
+                {
+                    "key": "x,y",
+                    "title": "Comma key",
+                    "description_format": "plain",
+                    "external_ids": {"moodle": "204"},
+                    "scale": {
+                        "levels": [
+                            {"key": name, "name": name, "points": n, "proficient": n == 3}
+                            for n, name in enumerate(knowing, start=1)
+                        ],
+                        "default_level": knowing[0],
+                    },
+                    "properties": {
+                        "moodle.scaleconfiguration": '[{"scaleid":"1"},{"id":1,"scaledefault":1,'
+                        '"proficient":0},{"id":2,"scaledefault":0,"proficient":0},{"id":3,'
+                        '"scaledefault":0,"proficient":1}]'
+                    },
+                    "rollup": {"type": "all_children", "outcome": "recommend"},
+                    "related": [{"key": "root.a"}],
+                },
+                {
+                    "key": "x,y.child",
+                    "parent": "x,y",
+                    "title": "Tab\tinside",
+                    "description_format": "plain",
+                    "external_ids": {"moodle": "205"},
+                },
+            ],
+        }
+    )
+
+
+def test_writer_matches_phps_fputcsv_byte_for_byte() -> None:
+    """The expected bytes come from PHP (fixtures/php_export.php), not from our writer:
+    quoting, PHP's undoubled quote after a backslash, ``true``/``false``/``null`` and
+    integers as Moodle's exporter renders them, LF line ends, UTF-8 without BOM."""
+    assert dumps_framework(php_export_framework()) == text_of(PHP_EXPORT)
+    assert read_framework_csv(PHP_EXPORT) == php_export_framework()
+
+
+def test_values_moodle_cannot_read_back_are_refused(example: Framework, tmp_path: Path) -> None:
+    first = example.competencies[3]
+    broken = example.model_copy(
+        update={
+            "competencies": (
+                *example.competencies[:3],
+                first.model_copy(update={"description": "see C:\\temp\\"}),
+                *example.competencies[4:],
+            )
+        }
+    )
+    target = tmp_path / "out.csv"
+    with pytest.raises(MappingError) as caught:
+        write_framework_csv(broken, target)
+    assert f"competency {first.key!r}, column 'Description'" in str(caught.value)
+    assert not target.exists()
 
 
 def test_what_the_current_file_holds() -> None:

@@ -291,3 +291,99 @@ def test_fake_enforces_the_documented_rules(site: FakeMoodle) -> None:
         )["errorcode"]
         == "invalidparameter"
     )
+
+
+def _raw_call(site: FakeMoodle, function: str, *, raw: bool = True, **params: Any) -> Any:
+    fields = [("wstoken", TOKEN), ("wsfunction", function), ("moodlewsrestformat", "json")]
+    if raw:
+        fields.append(("moodlewssettingraw", "1"))
+    fields += encode_form(params)
+    return requests.post(ENDPOINT, data=fields, timeout=5).json()
+
+
+def _tree(site: FakeMoodle) -> dict[str, int]:
+    """A framework with p -> (c1 -> g), c2 and a root s; their ids by name."""
+    config = '[{"scaleid":"2"},{"id":2,"scaledefault":1,"proficient":1}]'
+    fw = _raw_call(
+        site,
+        "core_competency_create_competency_framework",
+        competencyframework={
+            "shortname": "T",
+            "idnumber": "T",
+            "scaleid": 2,
+            "scaleconfiguration": config,
+            "contextid": 1,
+        },
+    )
+    ids = {"fw": fw["id"]}
+    for name, parent in (("p", None), ("c1", "p"), ("c2", "p"), ("g", "c1"), ("s", None)):
+        created = _raw_call(
+            site,
+            "core_competency_create_competency",
+            competency={
+                "shortname": name,
+                "idnumber": name,
+                "description": "Line one\nline <two>",
+                "descriptionformat": 2,
+                "competencyframeworkid": fw["id"],
+                "parentid": ids[parent] if parent else 0,
+            },
+        )
+        ids[name] = created["id"]
+    return ids
+
+
+def _set_points(site: FakeMoodle, parent: int, entries: list[dict[str, Any]], base: Any = 1) -> Any:
+    return _raw_call(
+        site,
+        "core_competency_update_competency",
+        competency={
+            "id": parent,
+            "ruletype": "core_competency\\competency_rule_points",
+            "ruleoutcome": 2,
+            "ruleconfig": json.dumps({"base": {"points": base}, "competencies": entries}),
+        },
+    )
+
+
+def test_fake_validates_points_rules_like_moodle(site: FakeMoodle) -> None:
+    ids = _tree(site)
+
+    def entry(name: str, required: Any = 0, points: Any = 1) -> dict[str, Any]:
+        return {"id": ids[name], "points": points, "required": required}
+
+    refused = "invalidpersistenterror"
+    # only existing DIRECT children may be named
+    assert _set_points(site, ids["p"], [entry("g")])["errorcode"] == refused  # grandchild
+    assert _set_points(site, ids["p"], [entry("s")])["errorcode"] == refused  # not a child
+    missing = [{"id": 999, "points": 1, "required": 0}]
+    assert _set_points(site, ids["p"], missing)["errorcode"] == refused
+    assert _set_points(site, ids["p"], [entry("c1"), entry("c1")])["errorcode"] == refused
+    assert _set_points(site, ids["p"], [entry("c1")], base=2)["errorcode"] == refused
+    # PHP's validate_param: false is not a PARAM_BOOL, 0 and true are; "2" is a PARAM_INT
+    assert _set_points(site, ids["p"], [entry("c1", required=False)])["errorcode"] == refused
+    assert _set_points(site, ids["p"], [entry("c1", points=1.5)])["errorcode"] == refused
+    assert _set_points(site, ids["p"], [entry("c1", required=True), entry("c2")]) is True
+    assert _set_points(site, ids["p"], [entry("c1", points="2")], base="2") is True
+    # a config without a rule type is refused ("Config but no rules")
+    no_rule = _raw_call(
+        site,
+        "core_competency_update_competency",
+        competency={"id": ids["s"], "ruleconfig": "null"},
+    )
+    assert no_rule["errorcode"] == refused
+
+
+def test_fake_requires_keys_and_answers_raw_text_only_when_asked(site: FakeMoodle) -> None:
+    ids = _tree(site)
+    missing = _raw_call(
+        site,
+        "core_competency_create_competency",
+        competency={"shortname": "x", "competencyframeworkid": ids["fw"]},
+    )
+    assert "Missing required key in single structure: idnumber" in missing["message"]
+    raw = _raw_call(site, "core_competency_read_competency", id=ids["p"])
+    assert (raw["description"], raw["descriptionformat"]) == ("Line one\nline <two>", 2)
+    shown = _raw_call(site, "core_competency_read_competency", raw=False, id=ids["p"])
+    assert shown["descriptionformat"] == 1
+    assert shown["description"] == "Line one<br />\nline &lt;two&gt;"

@@ -162,36 +162,45 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
+    """Read the framework (and the learners' evidence) first; write files only once
+    everything was read, so a failure leaves no output behind."""
+    if args.evidence_out is not None and not args.learner:
+        raise ConfigurationError("moodle pull: --evidence-out needs at least one --learner")
     settings = settings_from(args, user_field=args.user_field)
     target = (
         get_format(args.to_format)
         if args.to_format
         else format_for_output(args.output, prefer="moodle-csv")
     )
+    levels_from = read_framework(args.framework) if args.framework else None
+    cursor = _load_cursor(args.cursor) if args.evidence_out is not None else None
     adapter = MoodleAdapter(settings.client(), user_field=settings.user_field)
     framework = adapter.read_framework(args.idnumber)
+    evidence: list[Evidence] = []
+    skipped: dict[str, int] = {}
+    last = cursor
+    if args.evidence_out is not None:
+        levels_from = levels_from or framework
+        if levels_from.key != framework.key:
+            raise ConfigurationError(
+                f"--framework is {levels_from.key!r}, but the pulled framework is {framework.key!r}"
+            )
+        reader = MoodleAdapter(
+            adapter.client,
+            framework=levels_from,
+            learners=args.learner,
+            user_field=settings.user_field,
+        )
+        for batch in reader.read_evidence(cursor=cursor):
+            evidence.extend(batch.evidence)
+            for reason, count in batch.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + count
+            last = batch.cursor
     target.write(framework, args.output)
     count = len(framework.competencies)
     print(f"{args.idnumber} -> {args.output} ({target.name}): {count} competencies")
     if args.evidence_out is None:
         return 0
-    cursor = _load_cursor(args.cursor)
-    levels_from = read_framework(args.framework) if args.framework else framework
-    if levels_from.key != framework.key:
-        raise ConfigurationError(
-            f"--framework is {levels_from.key!r}, but the pulled framework is {framework.key!r}"
-        )
-    reader = MoodleAdapter(
-        adapter.client, framework=levels_from, learners=args.learner, user_field=settings.user_field
-    )
-    evidence: list[Evidence] = []
-    skipped: dict[str, int] = {}
-    last = cursor
-    for batch in reader.read_evidence(cursor=cursor):
-        evidence.extend(batch.evidence)
-        for reason, count in batch.skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + count
-        last = batch.cursor
     written = write_evidence(evidence, args.evidence_out)
     if args.cursor is not None and last is not None:
         with atomic_write(args.cursor) as handle:

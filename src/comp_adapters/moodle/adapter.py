@@ -31,13 +31,11 @@ from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.errors import (
     AuthenticationError,
     ConfigurationError,
-    ConflictError,
     FatalRemoteError,
     MappingError,
     NotFoundError,
     PermissionDeniedError,
     PlanError,
-    RemoteError,
 )
 from comp_adapters.http import redact_url
 from comp_adapters.moodle.client import Call, Calls, MoodleClient
@@ -118,6 +116,7 @@ _RATE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
     "course": (
         "core_competency_grade_competency_in_course",
         "tool_lp_data_for_user_competency_summary_in_course",
+        "core_competency_list_course_competencies",
     ),
     "plan": (
         "core_competency_grade_competency_in_plan",
@@ -188,11 +187,15 @@ class MoodleAdapter:
     # -- shared reads ---------------------------------------------------------------------
 
     def _require(self, names: Iterable[str]) -> None:
-        """Fail early, naming every function the token's service lacks."""
+        """Fail early, naming every function the token's service lacks.
+
+        Only a service without ``core_webservice_get_site_info`` is tolerated (the calls
+        then tell); an unreachable site or a bad token fails here, once.
+        """
         try:
             missing = self.client.missing_functions(list(names))
-        except RemoteError:
-            return  # site info is not in the service either: let the calls tell
+        except PermissionDeniedError:
+            return
         if missing:
             raise ConfigurationError(
                 "moodle: the token's web service lacks these functions: "
@@ -402,6 +405,14 @@ class MoodleAdapter:
 
         A delete Moodle refuses (it answers ``false`` when the item is in use) does not
         stop the apply; it is recorded in the change's result (see :func:`refusals`).
+
+        Applying the same plan again with the same journal after a crash continues where
+        it stopped, even when the crash lost the answer to a write Moodle had done: a
+        create Moodle refuses because the idnumber exists adopts the existing record
+        (idnumbers are the sync keys), and a delete of a record already gone counts as
+        done. Ratings are the exception: a rating re-sent after a lost answer adds a
+        second evidence entry with the same grade; plan again instead (the plan re-reads
+        the ratings).
         """
         if plan.adapter != self.name:
             raise PlanError(f"this is a plan for {plan.adapter!r}, not for moodle")
@@ -422,7 +433,57 @@ class MoodleAdapter:
         outcome = BatchOutcome(error=batch.error)
         for change, value in zip(changes, batch.values, strict=False):
             outcome.results.append(_result_of(change, value))
+        if batch.error is None:
+            return outcome
+        rest = changes[len(batch.values) :]
+        found = self._already_done(rest, batch.error, results)
+        if not found:
+            return outcome
+        outcome.results.extend(found)
+        outcome.error = None
+        if len(found) < len(rest):
+            done = {c.id: r for c, r in zip(changes, outcome.results, strict=False) if r}
+            more = self._execute(rest[len(found) :], {**results, **done})
+            outcome.results.extend(more.results)
+            outcome.error = more.error
         return outcome
+
+    def _already_done(
+        self, changes: Sequence[Change], error: Exception, results: Mapping[str, Result]
+    ) -> list[Result]:
+        """Results for the leading ``changes`` the site already holds, after ``changes[0]``
+        failed with ``error`` (empty when it did not fail for that reason).
+
+        A create fails on an idnumber in use (``invalidpersistenterror``; the message is
+        translated, so the site is asked) and a delete on a missing record: after a crash
+        that lost Moodle's answer, that is the write itself, done before. Records are
+        adopted by idnumber, the sync key.
+        """
+        first = changes[0]
+        prefix = first.id.split(":", 1)[0]
+        if prefix in ("cleanup", "delete"):
+            return [{"deleted": True, "already": True}] if isinstance(error, NotFoundError) else []
+        if not (
+            first.action is Action.CREATE
+            and prefix in ("framework", "competency")
+            and isinstance(error, FatalRemoteError)
+            and error.code == "invalidpersistenterror"
+        ):
+            return []
+        if prefix == "framework":
+            remote = self._find_framework(first.key)
+            return [{"id": remote.id, "adopted": True}] if remote is not None else []
+        frameworkid = first.fields.get("frameworkid")
+        if frameworkid is None:
+            frameworkid = _result_id(results, framework_change_id(str(first.fields["framework"])))
+        existing = {c.idnumber: c.id for c in self._competencies(_int(frameworkid))}
+        found: list[Result] = []
+        for change in changes:
+            idnumber = str(change.fields.get("idnumber"))
+            if not change.id.startswith("competency:") or idnumber not in existing:
+                break
+            found.append({"id": existing[idnumber], "adopted": True})
+        return found
 
     def _call_for(self, change: Change, results: Mapping[str, Result]) -> Call[Any]:
         f = change.fields
@@ -515,7 +576,9 @@ class MoodleAdapter:
                 )
             )
             temp_id = temp.id
-        except ConflictError:
+        except FatalRemoteError as exc:
+            if exc.code != "invalidpersistenterror":  # not "idnumber in use" (translated)
+                raise
             found = self.client.run(
                 Calls.list_competencies(
                     {"competencyframeworkid": _int(f["frameworkid"]), "idnumber": idnumber}
@@ -602,6 +665,7 @@ class MoodleAdapter:
         self._require(_RATE_FUNCTIONS[self.rate_in])
         remote = self._remote_competencies(framework)
         users = self.user_ids(p.learner for p in proficiencies)
+        linked = self._course_competency_ids()
         depth = {c.key: framework.depth(c.key) for c in framework.competencies}
         notes: list[str] = []
         noops: list[Change] = []
@@ -617,6 +681,8 @@ class MoodleAdapter:
                 why = "not in Moodle (push the framework first)"
             elif item.learner not in users:
                 why = f"no Moodle user with {self.user_field} {item.learner!r}"
+            elif linked is not None and remote[item.competency].id not in linked:
+                why = f"not linked to course {self.course_id}"
             elif item.level is None:
                 why = "no level computed"
             if why is not None:
@@ -692,6 +758,14 @@ class MoodleAdapter:
             changes=(*changes, *noops),
             notes=tuple(notes),
         )
+
+    def _course_competency_ids(self) -> frozenset[int] | None:
+        """In the course mode, the competencies linked to the course (Moodle rates and
+        reads only those: any other fails the whole request); ``None`` otherwise."""
+        if self.rate_in != "course" or self.course_id is None:
+            return None
+        entries = self.client.run(Calls.list_course_competencies(self.course_id))
+        return frozenset(e.coursecompetency.competencyid for e in entries)
 
     def _current_grades(
         self, pairs: Sequence[tuple[int, int]]

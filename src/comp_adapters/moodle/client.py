@@ -205,16 +205,8 @@ def describe_moodle_error(response: requests.Response) -> tuple[str, str | None]
 # -- calls -------------------------------------------------------------------------------
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
 def _as_bool(value: Any) -> bool:
     return bool(value)
-
-
-def _as_int(value: Any) -> int:
-    return int(value)
 
 
 def _parser(model: Any) -> Callable[[Any], Any]:

@@ -9,11 +9,15 @@ first release have 12 (no "Cross-referenced competency ID numbers" and no "Expor
 Columns are read by position, never by header text, because headers are translated.
 
 **Quoting.** Moodle writes with PHP's ``fputcsv`` (comma, ``"``, escape ``\\``, ``\\n``
-line ends, UTF-8 without BOM) and reads with ``fgetcsv``. Both are reproduced here
-exactly, including PHP's quirks: a field is quoted when it contains a space, tab, CR, LF,
-comma, quote or backslash, and inside quotes a backslash protects the next character
-(``\\"`` is not doubled). So a file we write is byte-for-byte what Moodle's exporter
-would write for the same framework, and Moodle's own export reads back losslessly.
+line ends, UTF-8 without BOM) and reads with ``fgetcsv``. Both are reproduced here,
+including PHP's quirks: a field is quoted when it contains a space, tab, CR, LF, comma,
+quote or backslash, and inside quotes a backslash protects the next character (``\\"`` is
+not doubled). The tests pin this to bytes PHP 8.2 itself wrote
+(``tests/moodle/fixtures/php_export.php``). So a file we write is what Moodle's exporter
+would write for the same framework, and Moodle's own export reads back losslessly. PHP's
+reader cannot read back every value its writer writes (a backslash at the end of a value
+or an escaped backslash before a quote); the writer refuses such values instead of
+writing a file Moodle would import mangled.
 
 **What the file holds.** Framework: idnumber, short name, description and its format,
 scale items and scale configuration, taxonomy per level. Competency: parent, idnumber,
@@ -148,6 +152,17 @@ def php_csv_line(fields: Sequence[str]) -> str:
     return _DELIMITER.join(php_csv_field(f) for f in fields) + "\n"
 
 
+def php_reads_back(value: str) -> bool:
+    """Whether PHP's ``fgetcsv`` (Moodle's importer) reads ``fputcsv``'s output of
+    ``value`` back as ``value``.
+
+    It does not when the value ends with a backslash or has an escaped backslash right
+    before a quote: the writer's escape rule and the reader's disagree there, and the
+    field swallows the rest of the record.
+    """
+    return [r.fields for r in parse_php_csv(php_csv_line([value, ""]))] == [[value, ""]]
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One parsed record and the line it starts on (1-based)."""
@@ -159,10 +174,12 @@ class Record:
 def parse_php_csv(text: str) -> Iterator[Record]:
     """Records as PHP's ``fgetcsv`` reads them; blank lines are skipped.
 
-    A record ends at LF (a CR before it is dropped) outside quotes. Inside quotes, a
+    A record ends at LF outside quotes; the CR of a CRLF line end is dropped, and so is
+    one CR ending an unquoted field (as PHP trims it). Inside quotes, a
     doubled quote is one quote, a backslash keeps itself and protects the next character,
-    and line breaks (LF or CRLF) belong to the field. Text after a closing quote is
-    appended to the field, as PHP does.
+    and CR and LF are data. Text after a closing quote is appended to the field, as PHP
+    does. Checked against PHP 8.2's ``fgetcsv`` on every ``fputcsv`` output of the values
+    up to four characters long over ``a``, backslash, quote, CR, LF, space and comma.
     """
     i, n, line = 0, len(text), 1
     while i < n:
@@ -171,10 +188,11 @@ def parse_php_csv(text: str) -> Iterator[Record]:
         while True:
             # Whitespace before an opening quote is dropped; otherwise it is data.
             j = i
-            while j < n and text[j] in " \t":
+            while j < n and text[j] in " \t\r\v\f":  # C isspace, LF aside
                 j += 1
             buf: list[str] = []
-            if j < n and text[j] == _ENCLOSURE:
+            quoted = j < n and text[j] == _ENCLOSURE
+            if quoted:
                 i = j + 1
                 while i < n:
                     ch = text[i]
@@ -195,14 +213,17 @@ def parse_php_csv(text: str) -> Iterator[Record]:
                     buf.append(ch)
                     i += 1
             # Unquoted data, or what follows a closing quote, up to a delimiter or LF.
+            tail_start = i
             while i < n and text[i] not in (_DELIMITER, "\n"):
-                buf.append(text[i])
                 i += 1
-            value = "".join(buf)
+            tail = text[tail_start:i]
             at_end = i >= n or text[i] == "\n"
-            if at_end and value.endswith("\r"):
-                value = value[:-1]
-            fields.append(value)
+            if at_end:
+                tail = tail.removesuffix("\r")  # the CR of a CRLF line end
+            if not quoted:
+                tail = tail.removesuffix("\r")  # PHP trims one more from unquoted data
+            buf.append(tail)
+            fields.append("".join(buf))
             if at_end:
                 if i < n:
                     i += 1
@@ -529,14 +550,31 @@ def _items(names: Sequence[str], where: str) -> str:
     return ",".join(names)
 
 
+def _checked_line(fields: Sequence[str], where: str) -> str:
+    """``fputcsv``'s line for ``fields``, refusing values Moodle's importer would misread."""
+    for label, value in zip(HEADERS, fields, strict=True):
+        if not php_reads_back(value):
+            raise MappingError(
+                f"{where}, column {label!r}: Moodle's CSV importer (PHP fgetcsv) cannot read "
+                f"{value[-40:]!r} back (a backslash at the end of a value or right before a "
+                "quote); change the text"
+            )
+    return php_csv_line(fields)
+
+
 def dumps_framework(framework: Framework) -> str:
-    """The CSV text Moodle's exporter writes for ``framework`` (14 columns, current header)."""
+    """The CSV text Moodle's exporter writes for ``framework`` (14 columns, current header).
+
+    A value PHP's CSV reader cannot read back (see :func:`php_reads_back`) is refused
+    with a :class:`MappingError` naming the competency and the column, rather than
+    written into a file Moodle would import mangled.
+    """
     framework = framework.canonical()
     exported = _export_ids(framework)
     out = [php_csv_line(HEADERS)]
     scale = framework.scale
     out.append(
-        php_csv_line(
+        _checked_line(
             [
                 "",
                 framework.key,
@@ -552,7 +590,8 @@ def dumps_framework(framework: Framework) -> str:
                 "",
                 "1",
                 ",".join(framework.taxonomy_levels),
-            ]
+            ],
+            f"framework {framework.key!r}",
         )
     )
     for competency in _row_order(framework, exported):
@@ -592,7 +631,7 @@ def dumps_framework(framework: Framework) -> str:
             if relation.key is not None and relation.type is RelationType.RELATED
         )
         out.append(
-            php_csv_line(
+            _checked_line(
                 [
                     competency.parent or "",
                     competency.key,
@@ -608,7 +647,8 @@ def dumps_framework(framework: Framework) -> str:
                     exported[competency.key],
                     "",
                     "",
-                ]
+                ],
+                f"competency {competency.key!r}",
             )
         )
     return "".join(out)

@@ -58,8 +58,17 @@ SCALE_KEY_PREFIX = "moodle-scale-"
 # -- description formats -----------------------------------------------------------------
 
 FORMAT_MOODLE, FORMAT_HTML, FORMAT_PLAIN, FORMAT_MARKDOWN = 0, 1, 2, 4
-_FORMAT_CODES: Mapping[str, int] = {"html": 1, "plain": 2, "markdown": 4}
-_FORMAT_NAMES: Mapping[int, DescriptionFormat] = {0: "plain", 1: "html", 2: "plain", 4: "markdown"}
+_FORMAT_CODES: Mapping[str, int] = {
+    "html": FORMAT_HTML,
+    "plain": FORMAT_PLAIN,
+    "markdown": FORMAT_MARKDOWN,
+}
+_FORMAT_NAMES: Mapping[int, DescriptionFormat] = {
+    FORMAT_MOODLE: "plain",
+    FORMAT_HTML: "html",
+    FORMAT_PLAIN: "plain",
+    FORMAT_MARKDOWN: "markdown",
+}
 
 
 def format_code(fmt: DescriptionFormat, properties: Mapping[str, Any] | None = None) -> int:

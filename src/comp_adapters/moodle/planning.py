@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import JsonValue
 
@@ -670,12 +669,3 @@ def course_links_of(
                 raise MappingError(f"a course link names {key!r}, which is not in the framework")
             links.setdefault(key, list(items))
     return links
-
-
-def summarize(plan: Plan) -> dict[str, Any]:
-    """Counts per kind and action (for reports and benchmarks)."""
-    counts: dict[str, int] = {}
-    for change in plan.writes:
-        name = f"{change.action.value} {change.kind}"
-        counts[name] = counts.get(name, 0) + 1
-    return dict(sorted(counts.items()))
