@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from comp_adapters.core.framework import Framework
-    from comp_adapters.core.proficiency import Proficiency
-    from comp_adapters.rules.engine import Evaluation, _CompetencyPlan
+    from comp_adapters.rules.engine import Evaluation, ProficiencyFields, _CompetencyPlan
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NEVER = 2**62  # "no expiry", in microseconds: far beyond any real instant
@@ -388,8 +387,8 @@ def _leaf_results(
     used_index: Any,
     as_of: datetime,
     min_evidence: int,
-) -> dict[tuple[str, str], Proficiency]:
-    """One Proficiency per segment, explained exactly as the row engine explains it.
+) -> list[ProficiencyFields]:
+    """One Proficiency's fields per segment, explained exactly as the row engine does.
 
     Plain lists from here on: indexing NumPy arrays one element at a time is slow.
     """
@@ -401,7 +400,7 @@ def _leaf_results(
         np, table.kind[sorted_rows], starts, lengths, table.observed_at[sorted_rows[ends - 1]]
     )
     values_list = values.tolist()
-    results: dict[tuple[str, str], Proficiency] = {}
+    results: list[ProficiencyFields] = []
     segments = zip(
         starts.tolist(),
         ends.tolist(),
@@ -433,16 +432,18 @@ def _leaf_results(
                 mastering = sum(kept)
         else:
             used = tuple(seg_ids)
-        results[(learner, plan.competency.key)] = finish_leaf(
-            learner,
-            plan,
-            as_of,
-            min_evidence,
-            ids=seg_ids,
-            text=text,
-            score=score,
-            used=used,
-            mastering=mastering,
+        results.append(
+            finish_leaf(
+                learner,
+                plan,
+                as_of,
+                min_evidence,
+                ids=seg_ids,
+                text=text,
+                score=score,
+                used=used,
+                mastering=mastering,
+            )
         )
     return results
 
