@@ -12,7 +12,7 @@ import requests
 import responses
 
 from comp_adapters.case.adapter import CaseAdapter, CaseSettings, make_client
-from comp_adapters.case.client import CaseClient, canonical_minor_code
+from comp_adapters.case.client import CaseClient, ClientCredentials, canonical_minor_code
 from comp_adapters.cli.main import main
 from comp_adapters.errors import (
     AuthenticationError,
@@ -259,6 +259,19 @@ def test_wrong_client_secret_is_an_authentication_error_without_the_secret(
     assert "wrong-secret-value" not in str(raised.value)
     assert "wrong-secret-value" not in repr(client.auth)
     assert fake.token_requests == 1
+
+
+def test_secrets_are_not_in_reprs() -> None:
+    bearer = make_client(CaseSettings(url=HOST, token="static-bearer-token-value"))
+    oauth = make_client(
+        CaseSettings(url=HOST, client_id="reader", client_secret=SECRET, token_url=TOKEN_URL)
+    )
+    assert isinstance(oauth.auth, ClientCredentials)
+    oauth.auth._token = "issued-access-token-value"
+    shown = repr(bearer) + repr(oauth) + repr(oauth.auth)
+    for secret in ("static-bearer-token-value", SECRET, "issued-access-token-value"):
+        assert secret not in shown
+    assert "reader" in repr(oauth.auth)
 
 
 def test_settings_need_whole_oauth_triplets() -> None:

@@ -201,7 +201,8 @@ class CaseClient:
 
     transport: HttpTransport
     version: CaseVersion | None = None
-    auth: Auth = None
+    auth: Auth = field(default=None, repr=False)
+    """Not in the repr: a static bearer token is a secret."""
     page_size: int = 100
     warnings: list[Problem] = field(default_factory=list)
     _root: str = ""
