@@ -34,6 +34,11 @@ class FakeProvider:
     client_secret: str | None = None
     token_lifetime: float = 60.0
     ignore_offset: bool = False
+    ignore_limit: bool = False
+    max_page: int | None = None
+    """The most documents one page holds, whatever ``limit`` asks (providers cap it)."""
+    paging_headers: tuple[str, ...] = ("X-Total-Count",)
+    """Which of ``X-Total-Count`` and ``Link`` (RFC 8288 ``next``) the listing sends."""
     wrap_documents: bool = True
     throttle_next: int = 0
     now: float = 1_000_000.0
@@ -148,9 +153,19 @@ class FakeProvider:
         if limit < 1 or offset < 0:
             return self._imsx(400, "invalid_selection_field", "bad paging")
         documents = [p["CFDocument"] for _, p in sorted(self.packages.items())]
-        page = documents[offset : offset + limit]
+        size = len(documents) if self.ignore_limit else min(limit, self.max_page or limit)
+        page = documents[offset : offset + size]
         body: Any = {"CFDocuments": page} if self.wrap_documents else page
-        headers = {"Content-Type": "application/json", "X-Total-Count": str(len(documents))}
+        headers = {"Content-Type": "application/json"}
+        if "X-Total-Count" in self.paging_headers:
+            headers["X-Total-Count"] = str(len(documents))
+        if "Link" in self.paging_headers:
+            links = [f'<{self.base}/CFDocuments?limit={size}&offset=0>; rel="first"']
+            if offset + size < len(documents):
+                links.append(
+                    f'<{self.base}/CFDocuments?limit={size}&offset={offset + size}>; rel="next"'
+                )
+            headers["Link"] = ", ".join(links)
         return 200, headers, json.dumps(body)
 
 

@@ -116,6 +116,33 @@ def test_lists_documents_page_by_page(
     assert all("filter" not in c and "fields" not in c for c in listing)
 
 
+@pytest.mark.parametrize(
+    ("options", "page_size", "offsets"),
+    [
+        # the provider caps pages at 2 but says how many there are: keep going
+        ({"max_page": 2}, 100, [0, 2, 4]),
+        # no paging headers: a short page may be a capped one; an empty page ends
+        ({"max_page": 2, "paging_headers": ()}, 3, [0, 2, 4, 5]),
+        ({"paging_headers": ()}, 2, [0, 2, 4, 5]),
+        # RFC 8288 Link: follow while there is a "next"
+        ({"max_page": 2, "paging_headers": ("Link",)}, 100, [0, 2, 4]),
+        # a provider that ignores limit and sends everything at once
+        ({"ignore_limit": True, "paging_headers": ()}, 2, [0]),
+    ],
+)
+def test_paging_follows_what_the_provider_says_not_the_page_length(
+    mock: responses.RequestsMock, options: dict[str, Any], page_size: int, offsets: list[int]
+) -> None:
+    fake = provider(mock, count=5, **options)
+    client = client_for(fake, version="1.1", page_size=page_size)
+    titles = [d.title for d in client.list_documents()]
+    assert titles == [f"Framework {n}" for n in range(1, 6)]
+    assert fake.calls == [
+        f"/ims/case/v1p1/CFDocuments?limit={page_size}&offset={offset}" for offset in offsets
+    ]
+    assert client.warnings == []
+
+
 def test_stops_when_the_provider_ignores_offset(mock: responses.RequestsMock) -> None:
     fake = provider(mock, count=5, ignore_offset=True)
     client = client_for(fake, version="1.1", page_size=2)

@@ -336,9 +336,11 @@ class CaseClient:
     def list_documents(self) -> Iterator[CFDocument]:
         """Every CFDocument, page by page. Route: ``GET /CFDocuments?limit=&offset=``.
 
-        Pages with ``limit``/``offset`` until a short page, ``X-Total-Count`` or a page that
-        brings nothing new (a provider that ignores ``offset``); never asks the provider to
-        filter or project (many ignore ``filter`` and ``fields``).
+        Pages with ``limit``/``offset`` while the provider says there is more: a ``Link``
+        header with ``rel="next"``, else ``X-Total-Count``, else (neither header) until an
+        empty page, since a provider may cap the page size below ``limit``. Stops with a
+        warning on a page that brings nothing new (a provider that ignores ``offset``).
+        Never asks the provider to filter or project (many ignore ``filter`` and ``fields``).
         """
         seen: set[str] = set()
         offset = 0
@@ -358,7 +360,9 @@ class CaseClient:
             fresh = [d for d in documents if d.identifier not in seen]
             seen.update(d.identifier for d in fresh)
             yield from fresh
-            if documents and not fresh:
+            if not documents:
+                return
+            if not fresh:
                 self._keep(
                     [
                         Problem(
@@ -371,10 +375,7 @@ class CaseClient:
                 )
                 return
             offset += len(documents)
-            total = _int_header(response, "X-Total-Count")
-            if not documents or len(documents) != self.page_size:
-                return
-            if total is not None and offset >= total:
+            if not _more_pages(response, offset=offset, count=len(documents), limit=self.page_size):
                 return
 
     def _one(self, model: type[Model], collection: str, identifier: str, operation: str) -> Model:
@@ -479,6 +480,23 @@ def _int_header(response: requests.Response, name: str) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _more_pages(response: requests.Response, *, offset: int, count: int, limit: int) -> bool:
+    """Whether another ``/CFDocuments`` page may follow the one just read.
+
+    The headers decide when there are any (``Link: <...>; rel="next"``, then
+    ``X-Total-Count``); without them only a page longer than ``limit`` (a provider that
+    ignores ``limit`` and sent everything) ends the listing: a short page may be a capped one.
+    """
+    if "next" in response.links:
+        return True
+    total = _int_header(response, "X-Total-Count")
+    if total is not None:
+        return offset < total
+    if "Link" in response.headers:
+        return False
+    return count <= limit
 
 
 def _reclassified(error: FatalRemoteError) -> RemoteError:
