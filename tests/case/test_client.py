@@ -75,6 +75,16 @@ def test_detects_version_1_0(mock: responses.RequestsMock) -> None:
     assert [d.title for d in client.list_documents()][:2] == ["Framework 1", "Framework 2"]
 
 
+def test_html_pages_for_every_path_do_not_fake_a_version(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, version="1.0", html_catch_all=True)
+    assert client_for(fake).detect() == "1.0"
+    assert fake.calls == [
+        "/ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json",
+        "/ims/case/v1p1/CFDocuments?limit=1",
+        "/ims/case/v1p0/CFDocuments?limit=1",
+    ]
+
+
 def test_version_in_the_url_is_used_without_probing(mock: responses.RequestsMock) -> None:
     fake = provider(mock, version="1.0")
     client = client_for(fake, url=f"{HOST}/ims/case/v1p0/")
@@ -252,10 +262,29 @@ def test_oauth_token_is_issued_reused_and_refreshed_on_expiry(mock: responses.Re
     client.get_document("d0000000-0000-0000-0000-000000000001")
     client.get_document("d0000000-0000-0000-0000-000000000002")
     assert fake.token_requests == 1
+    assert fake.token_forms == [
+        {"grant_type": "client_credentials", "scope": "case.read extra", "auth": "basic"}
+    ]
     fake.now += 45  # within the refresh margin (30 s) of the 60 s lifetime
     client.get_document("d0000000-0000-0000-0000-000000000003")
     assert fake.token_requests == 2
     assert "token-2" in fake.tokens
+
+
+def test_oauth_client_credentials_in_the_form_body(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, client_id="reader", client_secret=SECRET)
+    client = client_for(
+        fake,
+        version="1.1",
+        client_id="reader",
+        client_secret=SECRET,
+        token_url=TOKEN_URL,
+        client_auth="body",
+    )
+    assert client.get_document("d0000000-0000-0000-0000-000000000001").title == "Framework 1"
+    assert fake.token_forms == [
+        {"grant_type": "client_credentials", "client_id": "reader", "auth": "body"}
+    ]
 
 
 def test_oauth_token_rejected_early_is_replaced_once(mock: responses.RequestsMock) -> None:
@@ -309,6 +338,48 @@ def test_settings_need_whole_oauth_triplets() -> None:
 def test_http_urls_are_refused_unless_allowed() -> None:
     with pytest.raises(ConfigurationError, match="plain http"):
         make_client(CaseSettings(url="http://case.example.org"))
+
+
+def test_every_endpoint_reads_its_object(mock: responses.RequestsMock) -> None:
+    data = load("case11_university_rubrics.json")
+    subjects = data["CFDefinitions"]["CFSubjects"]
+    child = dict(subjects[1], identifier="61015141-f2a8-4189-b8da-26291b71e13a")
+    subjects.append(child | {"title": "Software testing", "hierarchyCode": "2.1"})
+    doc = data["CFDocument"]["identifier"]
+    fake = FakeProvider(packages={doc: data})
+    fake.install(mock)
+    client = client_for(fake, version="1.1")
+    item, associations = client.get_item_associations("10000000-0000-0000-0000-000000000011")
+    assert item.human_coding_scheme == "CS-A-1"
+    assert [a.identifier[-2:] for a in associations] == ["04", "12", "14"]
+    assert client.get_association("30000000-0000-0000-0000-000000000010").association_type == (
+        "precedes"
+    )
+    rubric = client.get_rubric("20000000-0000-0000-0000-000000000001")
+    assert [len(c.levels) for c in rubric.criteria] == [4, 4, 4]
+    assert [s.title for s in client.get_subjects("61015141-f2a8-4189-b8da-26291b71e139")] == [
+        "Software engineering",
+        "Software testing",
+    ]
+    assert [t.title for t in client.get_item_types("3f1fdfbc-cc0c-4c08-8add-31e9479033a0")] == [
+        "Domain"
+    ]
+    assert client.get_license("aaaaaaaa-0000-4000-8000-000000000001").title == "CC BY 4.0"
+    grouping = client.get_association_grouping("5a5b5c5d-0000-4000-8000-000000000001")
+    assert grouping.title == "Dependencies"
+    with pytest.raises(NotFoundError):
+        client.get_concepts("5a5b5c5d-0000-4000-8000-000000000009")
+    assert [call.split("/")[4] for call in fake.calls] == [
+        "CFItemAssociations",
+        "CFAssociations",
+        "CFRubrics",
+        "CFSubjects",
+        "CFItemTypes",
+        "CFLicenses",
+        "CFAssociationGroupings",
+        "CFConcepts",
+    ]
+    assert any("null treated as missing" in p.message for p in client.warnings)
 
 
 def test_adapter_reads_a_framework_with_warnings(mock: responses.RequestsMock) -> None:

@@ -148,10 +148,9 @@ class ClientCredentials:
             ) from None
         transport.redactor.add(self.client_secret)
         oauth = BackendApplicationClient(client_id=self.client_id)
-        extra: dict[str, str] = {}
-        if self.client_auth == "body":
-            extra = {"client_id": self.client_id, "client_secret": self.client_secret}
-        body = oauth.prepare_request_body(scope=self.scope, include_client_id=False, **extra)
+        in_body = self.client_auth == "body"
+        extra = {"client_secret": self.client_secret} if in_body else {}
+        body = oauth.prepare_request_body(scope=self.scope, include_client_id=in_body, **extra)
         auth = (self.client_id, self.client_secret) if self.client_auth == "basic" else None
         try:
             response = transport.request(
@@ -303,6 +302,9 @@ class CaseClient:
     def detect(self) -> CaseVersion:
         """Find the CASE version: the 1.1 discovery file, else probe ``/CFDocuments``.
 
+        Only JSON counts as an answer (an OpenAPI document for discovery): web servers that
+        serve an HTML page for every path must not make a version look present.
+
         Routes: ``GET /ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json``, then
         ``GET /ims/case/v1p1/CFDocuments?limit=1`` and ``GET /ims/case/v1p0/CFDocuments?limit=1``.
         """
@@ -311,7 +313,8 @@ class CaseClient:
         found = self._send(
             self._root + DISCOVERY_PATH, operation="discovery", expected=(401, 403, 404, 405)
         )
-        if found.status_code == 200:
+        discovery = _json_or_none(found) if found.status_code == 200 else None
+        if isinstance(discovery, Mapping) and ("openapi" in discovery or "swagger" in discovery):
             self.version = "1.1"
             return self.version
         for version in ("1.1", "1.0"):
@@ -321,7 +324,8 @@ class CaseClient:
                 params={"limit": 1},
                 expected=(401, 403, 404, 405),
             )
-            if probe.status_code not in {404, 405}:
+            answered = probe.status_code == 200 and _json_or_none(probe) is not None
+            if answered or probe.status_code in {401, 403}:
                 self.version = version
                 return version
         raise NotFoundError(
@@ -455,7 +459,8 @@ class CaseClient:
         """A subject and its children. Route: ``GET /CFSubjects/{sourcedId}``."""
         return self._set(CFSubject, "CFSubjects", identifier, "getCFSubject")
 
-    def _set(self, model: Any, name: str, identifier: str, operation: str) -> list[Any]:
+    def _set(self, model: type[Model], name: str, identifier: str, operation: str) -> list[Model]:
+        """GET ``/{name}/{identifier}``: the object and its children, ``{name: [...]}``."""
         data, _ = self._get_json(f"/{name}/{_id(identifier)}", operation=operation)
         raw = data.get(name) if isinstance(data, Mapping) else data
         found = []
@@ -464,6 +469,13 @@ class CaseClient:
             self._keep(problems)
             found.append(obj)
         return found
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _id(identifier: str) -> str:
