@@ -21,10 +21,11 @@ from comp_adapters.case.wire import ASSOCIATION_TYPES_1_0, ASSOCIATION_TYPES_1_1
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.framework import Competency, Framework, Relation, RelationType, RollupRule
 from comp_adapters.core.scale import ProficiencyScale, ScaleLevel
+from comp_adapters.errors import ValidationError
 from comp_adapters.examples import example_dir
 from comp_adapters.native import load_framework
 
-from .conftest import NOW, PACKAGES, assert_valid_case, load
+from .conftest import NOW, PACKAGES, UUID_1_0, assert_valid_case, assert_valid_case_1_0, load
 
 ITEM_TEXTS = ("fullStatement", "abbreviatedStatement", "humanCodingScheme", "notes")
 
@@ -78,7 +79,7 @@ def test_case_round_trip_keeps_what_matters(name: str, version: str) -> None:
     original = load(name)
     clean, _ = parse_package(original)
     written = case_round_trip(original, version=version)
-    assert_valid_case(written)
+    (assert_valid_case if version == "1.1" else assert_valid_case_1_0)(written)
     source = dump_package(clean)
     # identifiers and texts of every item
     before = {item["identifier"]: item for item in source["CFItems"]}
@@ -338,8 +339,12 @@ def test_framework_round_trip_loses_nothing(framework: Framework) -> None:
 def test_case_1_0_output_is_schema_valid_and_keeps_the_tree(framework: Framework) -> None:
     package, _ = framework_to_package(framework, now=NOW, version="1.0")
     data = dump_package(package, version="1.0")
-    assert_valid_case(data)
-    assert "extensions" not in json.dumps(data)
+    assert_valid_case_1_0(data)
+    # the identifiers we derive (UUIDv5) also match the 1.0 OpenAPI pattern; UUID keys are
+    # written as they are, like identifiers read from CASE
+    keys = {framework.key, *(c.key for c in framework.competencies)}
+    for obj in [data["CFDocument"], *data.get("CFItems", []), *data.get("CFAssociations", [])]:
+        assert obj["identifier"] in keys or UUID_1_0.match(obj["identifier"]), obj["identifier"]
     back, _ = package_to_framework(parse_package(data)[0])
     # 1.0 has no extensions: titles come back as CASE reads them (blank ones are not kept)
     titles = [(c.title, shorten(c.title)) for c in framework.walk()]
@@ -479,3 +484,80 @@ def test_package_round_trip_keeps_ids_hierarchy_order_types_and_texts(
     tree_before, tree_after = primary_children(source), primary_children(written)
     for parent, kids in tree_before.items():  # orphans gain an isChildOf to the document
         assert [k for k in tree_after[parent] if k in kids] == kids
+
+
+# -- whatever reads, writes valid CASE ---------------------------------------------------------
+
+_MUTATIONS = (
+    "null",
+    "drop",
+    "empty",
+    "upper",
+    "not_uuid",
+    "link_as_string",
+    "bad_datetime",
+    "naive_datetime",
+    "number_as_string",
+    "unknown_key",
+)
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """Every JSON object of a package (not inside ``extensions``)."""
+    if isinstance(value, list):
+        return [found for entry in value for found in _objects(entry)]
+    if not isinstance(value, dict):
+        return []
+    inner = [found for key, v in value.items() if key != "extensions" for found in _objects(v)]
+    return [value, *inner]
+
+
+@st.composite
+def damaged_packages(draw: st.DrawFn) -> dict[str, Any]:
+    """A fixture with what real exports get wrong, anywhere: nulls, missing or empty
+    fields, upper-case or non-UUID identifiers, links as strings, odd timestamps..."""
+    data: dict[str, Any] = load(draw(st.sampled_from(PACKAGES)))
+    for _ in range(draw(st.integers(1, 8))):
+        objects = [o for o in _objects(data) if o]
+        target = draw(st.sampled_from(objects))
+        key = draw(st.sampled_from(sorted(target)))
+        value = target[key]
+        kind = draw(st.sampled_from(_MUTATIONS))
+        if kind == "null":
+            target[key] = None
+        elif kind == "drop":
+            del target[key]
+        elif kind == "empty" and isinstance(value, str):
+            target[key] = ""
+        elif kind == "upper" and isinstance(value, str):
+            target[key] = value.upper()
+        elif kind == "not_uuid" and isinstance(value, str):
+            target[key] = f"http://asn.example.org/resources/{value[:8]}"
+        elif kind == "link_as_string" and isinstance(value, dict) and "uri" in value:
+            target[key] = value["uri"]
+        elif kind == "bad_datetime":
+            target[key] = "yesterday"
+        elif kind == "naive_datetime" and isinstance(value, str) and len(value) > 19:
+            target[key] = value[:19]
+        elif kind == "number_as_string" and isinstance(value, int | float):
+            target[key] = str(value)
+        elif kind == "unknown_key":
+            target[f"x{key}"] = value
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged_packages())
+def test_whatever_reads_is_written_as_valid_case(data: dict[str, Any]) -> None:
+    refused: ValidationError | None = None
+    try:
+        framework, _ = read_case_data(data)
+    except ValidationError as error:
+        refused = error
+    if refused is not None:  # refused with located errors, never a crash
+        assert refused.errors
+        return
+    for version in ("1.1", "1.0"):
+        text, _ = case_json(framework, now=NOW, version=version)  # type: ignore[arg-type]
+        written = json.loads(text)
+        (assert_valid_case if version == "1.1" else assert_valid_case_1_0)(written)
