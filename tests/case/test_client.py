@@ -21,6 +21,8 @@ from comp_adapters.errors import (
     RateLimitedError,
 )
 from comp_adapters.http import RetryPolicy
+from comp_adapters.plugins import load_adapter_class
+from comp_adapters.protocols import ReadsFramework, WritesFramework
 
 from .conftest import assert_valid_case, load
 from .fake_provider import HOST, TOKEN_URL, FakeProvider, package_for
@@ -393,6 +395,13 @@ def test_adapter_reads_a_framework_with_warnings(mock: responses.RequestsMock) -
     assert framework.key == "d0000000-0000-0000-0000-000000000002"
     assert [c.key for c in framework.competencies] == ["F2.1"]
     assert any("CFPackageURI back-link" in p.message for p in adapter.warnings)
+
+
+def test_adapter_is_a_registered_framework_reader() -> None:
+    adapter = CaseAdapter.from_settings(CaseSettings(url=HOST))
+    assert isinstance(adapter, ReadsFramework)
+    assert not isinstance(adapter, WritesFramework)  # CASE's REST binding is read-only
+    assert load_adapter_class("case") is CaseAdapter
 
 
 def test_adapter_reads_a_rich_package(mock: responses.RequestsMock) -> None:

@@ -166,6 +166,35 @@ def test_legacy_package_reads_with_warnings() -> None:
     assert any(p.file == "legacy.json" for p in warnings)
 
 
+def test_pre_1_0_associations_read_with_warnings() -> None:
+    data = minimal()
+    item = data["CFItems"][0]["identifier"]
+    node = {"title": "", "identifier": DOC, "uri": "https://x.example/doc"}
+    data["CFAssociations"] = [
+        {
+            "identifier": "a0000000-0000-0000-0000-000000000001",
+            "uri": "https://x.example/a1",
+            "associationType": "isChildOf",
+            "originNodeIdentifier": item.upper(),
+            "destinationNodeURI": node,
+        },
+        {
+            "identifier": "a0000000-0000-0000-0000-000000000002",
+            "uri": "https://x.example/a2",
+            "associationType": "RelatedTo",
+            "originNodeURI": {"title": "", "identifier": item, "uri": "https://x.example/i"},
+            "destinationNodeURI": node,
+        },
+    ]
+    package, warnings = parse_package(data)
+    assert package.associations[0].origin_node_uri.identifier == item
+    assert package.associations[1].association_type == "isRelatedTo"
+    assert {
+        "CFAssociations[0].originNodeIdentifier: pre-1.0 key originNodeIdentifier",
+        "CFAssociations[1].associationType: association type 'RelatedTo' read as 'isRelatedTo'",
+    } <= set(messages(warnings))
+
+
 def test_wrapped_package_is_unwrapped() -> None:
     package, warnings = parse_package({"CFPackage": minimal()})
     assert len(package.items) == 1
@@ -221,6 +250,8 @@ def test_document_list_shapes() -> None:
     bare, warnings = parse_document_list([doc])
     assert [d.identifier for d in bare] == [DOC]
     assert "bare JSON array" in warnings[0].message
+    single, _ = parse_document_list({"CFDocument": doc})
+    assert [d.identifier for d in single] == [DOC]
     with pytest.raises(ValidationError):
         parse_document_list({"something": []})
 
