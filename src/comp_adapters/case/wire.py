@@ -42,7 +42,6 @@ ASSOCIATION_TYPES_1_1 = (*ASSOCIATION_TYPES_1_0, "isTranslationOf")
 EXT_TYPE = re.compile(r"^ext:[A-Za-z0-9.\-_]+$")
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def valid_association_type(kind: str, version: CaseVersion = "1.1") -> bool:
@@ -515,11 +514,6 @@ def _drop_key(value: Any, key: str) -> None:
             _drop_key(item, key)
 
 
-def dump_object(obj: BaseModel) -> dict[str, Any]:
-    """A standalone object as JSON-ready data (no nulls)."""
-    return obj.model_dump(mode="json", exclude_none=True)
-
-
 __all__ = [
     "ASSOCIATION_TYPES_1_0",
     "ASSOCIATION_TYPES_1_1",
@@ -542,7 +536,6 @@ __all__ = [
     "ImsxStatusInfo",
     "LinkGenURI",
     "LinkURI",
-    "dump_object",
     "dump_package",
     "dump_package_reporting",
     "format_case_datetime",
