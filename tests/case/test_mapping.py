@@ -428,3 +428,19 @@ def test_long_document_titles_are_shortened_and_kept() -> None:
     renamed = framework.model_copy(update={"title": "Renamed"})
     package, _ = framework_to_package(renamed, now=NOW)
     assert package.document.title == "Renamed"
+
+
+def test_case_properties_that_are_no_case_field_are_reported() -> None:
+    framework = Framework(
+        key="F",
+        title="F",
+        scale=DEFAULT_SCALE,
+        competencies=(
+            Competency(key="A", title="A", properties={"case.CFItemType": "Skill", "case.x": 1}),
+        ),
+    )
+    package, warnings = framework_to_package(framework, now=NOW, creator="Us")
+    assert package.items[0].cf_item_type == "Skill"
+    assert [(p.field, p.message) for p in warnings] == [
+        ("competency A", "property case.x is not a CFItem field: not written")
+    ]

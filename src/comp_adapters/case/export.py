@@ -199,7 +199,13 @@ class _Writer:
             else:
                 others[name] = value
         wanted = {k: v for k, v in case_values.items() if k not in skip}
-        known, _unknown = clean_fields(class_name, wanted, path=where, report=self.report)
+        known, unknown = clean_fields(class_name, wanted, path=where, report=self.report)
+        for name in sorted(set(unknown) - _RECORDS):
+            self.report.warn(
+                where,
+                f"property {PREFIX}{name} is not a {class_name} field: not written",
+                kind="unknown case property",
+            )
         for name in ("identifier", "uri", "CFDocumentURI", "CFPackageURI"):
             known.pop(name, None)
         return known, others
@@ -627,6 +633,20 @@ class _Writer:
             )
             return None
 
+
+_RECORDS = frozenset(
+    {
+        "parentAssociation",
+        "associations",
+        "CFRubricCriterion",
+        "CFRubrics",
+        "CFAssociations",
+        "CFDefinitions",
+        "packageExtensions",
+    }
+)
+"""``case.*`` properties that are records of the reading (written back elsewhere), not
+fields of the CFItem or CFDocument itself."""
 
 _COMPETENCY_ONLY = (
     "description_format",
