@@ -22,6 +22,19 @@ import responses
 
 HOST = "https://case.example.org"
 TOKEN_URL = "https://auth.example.org/oauth/token"
+SETS = ("CFItemTypes", "CFSubjects", "CFConcepts")
+"""Routes that answer with the object and its children (``{"CFItemTypes": [...]}``)."""
+ROUTES = (
+    "CFPackages",
+    "CFDocuments",
+    "CFItems",
+    "CFAssociations",
+    "CFItemAssociations",
+    "CFRubrics",
+    "CFLicenses",
+    "CFAssociationGroupings",
+    *SETS,
+)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -34,11 +47,20 @@ class FakeProvider:
     client_secret: str | None = None
     token_lifetime: float = 60.0
     ignore_offset: bool = False
+    ignore_limit: bool = False
+    max_page: int | None = None
+    """The most documents one page holds, whatever ``limit`` asks (providers cap it)."""
+    paging_headers: tuple[str, ...] = ("X-Total-Count",)
+    """Which of ``X-Total-Count`` and ``Link`` (RFC 8288 ``next``) the listing sends."""
     wrap_documents: bool = True
     throttle_next: int = 0
     now: float = 1_000_000.0
+    html_catch_all: bool = False
+    """Answer unknown paths with a 200 HTML page (single-page apps do), not a 404."""
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
+    token_forms: list[dict[str, str]] = field(default_factory=list)
+    """The form of each token request, the client secret left out, and how it authenticated."""
     calls: list[str] = field(default_factory=list)
 
     @property
@@ -71,8 +93,18 @@ class FakeProvider:
         self.token_requests += 1
         header = request.headers.get("Authorization", "")
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        form = parse_qs(str(request.body or ""))
-        if header != f"Basic {expected}" or form.get("grant_type") != ["client_credentials"]:
+        form = {k: v[0] for k, v in parse_qs(str(request.body or "")).items()}
+        in_body = (form.get("client_id"), form.get("client_secret"))
+        if header == f"Basic {expected}" and in_body == (None, None):
+            how = "basic"
+        elif not header and in_body == (self.client_id, self.client_secret):
+            how = "body"  # RFC 6749 2.3.1 allows the credentials in the form body
+        else:
+            how = "refused"
+        self.token_forms.append(
+            {k: v for k, v in form.items() if k != "client_secret"} | {"auth": how}
+        )
+        if how == "refused" or form.get("grant_type") != "client_credentials":
             return (
                 401,
                 {"Content-Type": "application/json"},
@@ -82,8 +114,13 @@ class FakeProvider:
         self.tokens[token] = self.now + self.token_lifetime
         body = {"access_token": token, "token_type": "Bearer", "expires_in": self.token_lifetime}
         if form.get("scope"):
-            body["scope"] = form["scope"][0]
+            body["scope"] = form["scope"]
         return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def _no_such_path(self) -> tuple[int, dict[str, str], str]:
+        if self.html_catch_all:
+            return 200, {"Content-Type": "text/html"}, "<html><body>Our app</body></html>"
+        return 404, {"Content-Type": "text/html"}, "<h1>Not Found</h1>"
 
     def _authorised(self, request: requests.PreparedRequest) -> bool:
         if self.client_id is None:
@@ -102,9 +139,9 @@ class FakeProvider:
         if parts.path == "/ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json":
             if self.discovery and self.version == "1.1":
                 return 200, {"Content-Type": "application/json"}, json.dumps({"openapi": "3.0.0"})
-            return 404, {"Content-Type": "text/html"}, "<h1>Not Found</h1>"
+            return self._no_such_path()
         if not (HOST + parts.path).startswith(self.base + "/"):
-            return 404, {"Content-Type": "text/html"}, "<h1>Not Found</h1>"
+            return self._no_such_path()
         if self.throttle_next:
             self.throttle_next -= 1
             status, headers, body = self._imsx(429, "server_busy", "Too many requests")
@@ -117,7 +154,7 @@ class FakeProvider:
             return self._documents(query)
         if query:
             return self._imsx(400, "invalid_selection_field", "no parameters here")
-        match = re.fullmatch(r"/(CFPackages|CFDocuments|CFItems)/([^/]+)", route)
+        match = re.fullmatch(rf"/({'|'.join(ROUTES)})/([^/]+)", route)
         if match is None:
             return 404, {"Content-Type": "text/html"}, "<h1>Not Found</h1>"
         kind, identifier = match.groups()
@@ -128,17 +165,51 @@ class FakeProvider:
             return self._imsx(404, "unknownobject", "Not Found")
         return 200, {"Content-Type": "application/json"}, json.dumps(found)
 
+    def _objects(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of one class in the packages (definitions and rubrics included)."""
+        found: list[dict[str, Any]] = []
+        for package in self.packages.values():
+            if kind in ("CFItems", "CFAssociations", "CFRubrics"):
+                found.extend(package.get(kind) or [])
+            else:
+                found.extend((package.get("CFDefinitions") or {}).get(kind) or [])
+        return found
+
     def _find(self, kind: str, identifier: str) -> Any:
         if kind == "CFPackages":
             return self.packages.get(identifier)
         if kind == "CFDocuments":
             package = self.packages.get(identifier)
             return package["CFDocument"] if package else None
-        for package in self.packages.values():
-            for item in package.get("CFItems", []):
-                if item["identifier"] == identifier:
-                    return item
-        return None
+        if kind == "CFItemAssociations":
+            item = self._one("CFItems", identifier)
+            if item is None:
+                return None
+            ends = ("originNodeURI", "destinationNodeURI")
+            return {
+                "CFItem": item,
+                "CFAssociations": [
+                    a
+                    for a in self._objects("CFAssociations")
+                    if any(a[end]["identifier"] == identifier for end in ends)
+                ],
+            }
+        if kind in SETS:
+            # the object and its children by hierarchyCode, as {"CFItemTypes": [...]}
+            node = self._one(kind, identifier)
+            if node is None:
+                return None
+            code = node.get("hierarchyCode")
+            children = [
+                o
+                for o in self._objects(kind)
+                if code and str(o.get("hierarchyCode") or "").startswith(f"{code}.")
+            ]
+            return {kind: [node, *children]}
+        return self._one(kind, identifier)
+
+    def _one(self, kind: str, identifier: str) -> dict[str, Any] | None:
+        return next((o for o in self._objects(kind) if o["identifier"] == identifier), None)
 
     def _documents(self, query: dict[str, str]) -> tuple[int, dict[str, str], str]:
         if "filter" in query or "fields" in query:
@@ -148,9 +219,19 @@ class FakeProvider:
         if limit < 1 or offset < 0:
             return self._imsx(400, "invalid_selection_field", "bad paging")
         documents = [p["CFDocument"] for _, p in sorted(self.packages.items())]
-        page = documents[offset : offset + limit]
+        size = len(documents) if self.ignore_limit else min(limit, self.max_page or limit)
+        page = documents[offset : offset + size]
         body: Any = {"CFDocuments": page} if self.wrap_documents else page
-        headers = {"Content-Type": "application/json", "X-Total-Count": str(len(documents))}
+        headers = {"Content-Type": "application/json"}
+        if "X-Total-Count" in self.paging_headers:
+            headers["X-Total-Count"] = str(len(documents))
+        if "Link" in self.paging_headers:
+            links = [f'<{self.base}/CFDocuments?limit={size}&offset=0>; rel="first"']
+            if offset + size < len(documents):
+                links.append(
+                    f'<{self.base}/CFDocuments?limit={size}&offset={offset + size}>; rel="next"'
+                )
+            headers["Link"] = ", ".join(links)
         return 200, headers, json.dumps(body)
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from comp_adapters.case.fileformat import sniff_case
+from comp_adapters.case.fileformat import CASE_FORMAT, sniff_case
 from comp_adapters.cli.main import main
+from comp_adapters.core.framework import Framework
 from comp_adapters.examples import example_dir
 from comp_adapters.formats import NATIVE
 from comp_adapters.plugins import detect_format
 
-from .conftest import FIXTURES, PACKAGES, assert_valid_case
+from .conftest import FIXTURES, PACKAGES, assert_valid_case, assert_valid_case_1_0
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -52,7 +54,7 @@ def test_convert_native_to_case_and_back(
     )
     assert code == 0
     data = json.loads(out.read_text(encoding="utf-8"))
-    assert_valid_case(data)
+    (assert_valid_case if version == "1.1" else assert_valid_case_1_0)(data)
     assert data["CFDocument"]["creator"] == "Support academy"
     assert data["CFDocument"]["uri"].startswith("https://case.example.org/uri/")
     assert ("caseVersion" in data["CFDocument"]) is (version == "1.1")
@@ -154,3 +156,37 @@ def test_formats_without_warnings_use_plain_read_and_write(tmp_path: Path) -> No
     out = tmp_path / "copy.json"
     assert NATIVE.write_reporting(framework, out) == []
     assert NATIVE.read(out) == framework
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+@pytest.mark.parametrize("csv_format", ["moodle-csv", "canvas-csv"])
+def test_case_to_csv_and_back_keeps_what_the_csv_holds(
+    tmp_path: Path, name: str, csv_format: str
+) -> None:
+    """Keys, hierarchy, order, titles, descriptions and scale level names go through the
+    LMS import CSVs; so do CASE identifiers where the key is one (items without a
+    humanCodingScheme, the document)."""
+    middle, back = tmp_path / "framework.csv", tmp_path / "back.json"
+    assert main(["convert", str(FIXTURES / name), "-o", str(middle), "--to", csv_format]) == 0
+    assert (
+        main(["convert", str(middle), "-o", str(back), "--from", csv_format, "--to", "case"]) == 0
+    )
+    written = json.loads(back.read_text(encoding="utf-8"))
+    assert_valid_case(written)
+    before, _ = CASE_FORMAT.read_reporting(FIXTURES / name)
+    after, _ = CASE_FORMAT.read_reporting(back)
+
+    def shape(framework: Framework) -> list[tuple[Any, ...]]:
+        return [
+            (c.key, c.parent, c.title, c.description, [level.name for level in c.scale.levels])
+            if c.scale
+            else (c.key, c.parent, c.title, c.description)
+            for c in framework.walk()
+        ]
+
+    assert shape(after) == shape(before)
+    assert (after.key, after.title) == (before.key, before.title)
+    assert after.external_ids["case"] == before.external_ids["case"]
+    for competency in before.competencies:
+        if competency.key == competency.external_ids["case"]:
+            assert after.get(competency.key).external_ids["case"] == competency.key

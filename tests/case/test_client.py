@@ -12,7 +12,7 @@ import requests
 import responses
 
 from comp_adapters.case.adapter import CaseAdapter, CaseSettings, make_client
-from comp_adapters.case.client import CaseClient, canonical_minor_code
+from comp_adapters.case.client import CaseClient, ClientCredentials, canonical_minor_code
 from comp_adapters.cli.main import main
 from comp_adapters.errors import (
     AuthenticationError,
@@ -21,6 +21,8 @@ from comp_adapters.errors import (
     RateLimitedError,
 )
 from comp_adapters.http import RetryPolicy
+from comp_adapters.plugins import load_adapter_class
+from comp_adapters.protocols import ReadsFramework, WritesFramework
 
 from .conftest import assert_valid_case, load
 from .fake_provider import HOST, TOKEN_URL, FakeProvider, package_for
@@ -75,6 +77,16 @@ def test_detects_version_1_0(mock: responses.RequestsMock) -> None:
     assert [d.title for d in client.list_documents()][:2] == ["Framework 1", "Framework 2"]
 
 
+def test_html_pages_for_every_path_do_not_fake_a_version(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, version="1.0", html_catch_all=True)
+    assert client_for(fake).detect() == "1.0"
+    assert fake.calls == [
+        "/ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json",
+        "/ims/case/v1p1/CFDocuments?limit=1",
+        "/ims/case/v1p0/CFDocuments?limit=1",
+    ]
+
+
 def test_version_in_the_url_is_used_without_probing(mock: responses.RequestsMock) -> None:
     fake = provider(mock, version="1.0")
     client = client_for(fake, url=f"{HOST}/ims/case/v1p0/")
@@ -114,6 +126,33 @@ def test_lists_documents_page_by_page(
     assert len(listing) == pages
     assert listing[0] == f"/ims/case/v1p1/CFDocuments?limit={page_size}&offset=0"
     assert all("filter" not in c and "fields" not in c for c in listing)
+
+
+@pytest.mark.parametrize(
+    ("options", "page_size", "offsets"),
+    [
+        # the provider caps pages at 2 but says how many there are: keep going
+        ({"max_page": 2}, 100, [0, 2, 4]),
+        # no paging headers: a short page may be a capped one; an empty page ends
+        ({"max_page": 2, "paging_headers": ()}, 3, [0, 2, 4, 5]),
+        ({"paging_headers": ()}, 2, [0, 2, 4, 5]),
+        # RFC 8288 Link: follow while there is a "next"
+        ({"max_page": 2, "paging_headers": ("Link",)}, 100, [0, 2, 4]),
+        # a provider that ignores limit and sends everything at once
+        ({"ignore_limit": True, "paging_headers": ()}, 2, [0]),
+    ],
+)
+def test_paging_follows_what_the_provider_says_not_the_page_length(
+    mock: responses.RequestsMock, options: dict[str, Any], page_size: int, offsets: list[int]
+) -> None:
+    fake = provider(mock, count=5, **options)
+    client = client_for(fake, version="1.1", page_size=page_size)
+    titles = [d.title for d in client.list_documents()]
+    assert titles == [f"Framework {n}" for n in range(1, 6)]
+    assert fake.calls == [
+        f"/ims/case/v1p1/CFDocuments?limit={page_size}&offset={offset}" for offset in offsets
+    ]
+    assert client.warnings == []
 
 
 def test_stops_when_the_provider_ignores_offset(mock: responses.RequestsMock) -> None:
@@ -225,10 +264,29 @@ def test_oauth_token_is_issued_reused_and_refreshed_on_expiry(mock: responses.Re
     client.get_document("d0000000-0000-0000-0000-000000000001")
     client.get_document("d0000000-0000-0000-0000-000000000002")
     assert fake.token_requests == 1
+    assert fake.token_forms == [
+        {"grant_type": "client_credentials", "scope": "case.read extra", "auth": "basic"}
+    ]
     fake.now += 45  # within the refresh margin (30 s) of the 60 s lifetime
     client.get_document("d0000000-0000-0000-0000-000000000003")
     assert fake.token_requests == 2
     assert "token-2" in fake.tokens
+
+
+def test_oauth_client_credentials_in_the_form_body(mock: responses.RequestsMock) -> None:
+    fake = provider(mock, client_id="reader", client_secret=SECRET)
+    client = client_for(
+        fake,
+        version="1.1",
+        client_id="reader",
+        client_secret=SECRET,
+        token_url=TOKEN_URL,
+        client_auth="body",
+    )
+    assert client.get_document("d0000000-0000-0000-0000-000000000001").title == "Framework 1"
+    assert fake.token_forms == [
+        {"grant_type": "client_credentials", "client_id": "reader", "auth": "body"}
+    ]
 
 
 def test_oauth_token_rejected_early_is_replaced_once(mock: responses.RequestsMock) -> None:
@@ -261,6 +319,19 @@ def test_wrong_client_secret_is_an_authentication_error_without_the_secret(
     assert fake.token_requests == 1
 
 
+def test_secrets_are_not_in_reprs() -> None:
+    bearer = make_client(CaseSettings(url=HOST, token="static-bearer-token-value"))
+    oauth = make_client(
+        CaseSettings(url=HOST, client_id="reader", client_secret=SECRET, token_url=TOKEN_URL)
+    )
+    assert isinstance(oauth.auth, ClientCredentials)
+    oauth.auth._token = "issued-access-token-value"
+    shown = repr(bearer) + repr(oauth) + repr(oauth.auth)
+    for secret in ("static-bearer-token-value", SECRET, "issued-access-token-value"):
+        assert secret not in shown
+    assert "reader" in repr(oauth.auth)
+
+
 def test_settings_need_whole_oauth_triplets() -> None:
     with pytest.raises(ValueError, match="client_id, client_secret and token_url"):
         CaseSettings.model_validate({"url": HOST, "client_id": "x"})
@@ -269,6 +340,48 @@ def test_settings_need_whole_oauth_triplets() -> None:
 def test_http_urls_are_refused_unless_allowed() -> None:
     with pytest.raises(ConfigurationError, match="plain http"):
         make_client(CaseSettings(url="http://case.example.org"))
+
+
+def test_every_endpoint_reads_its_object(mock: responses.RequestsMock) -> None:
+    data = load("case11_university_rubrics.json")
+    subjects = data["CFDefinitions"]["CFSubjects"]
+    child = dict(subjects[1], identifier="61015141-f2a8-4189-b8da-26291b71e13a")
+    subjects.append(child | {"title": "Software testing", "hierarchyCode": "2.1"})
+    doc = data["CFDocument"]["identifier"]
+    fake = FakeProvider(packages={doc: data})
+    fake.install(mock)
+    client = client_for(fake, version="1.1")
+    item, associations = client.get_item_associations("10000000-0000-0000-0000-000000000011")
+    assert item.human_coding_scheme == "CS-A-1"
+    assert [a.identifier[-2:] for a in associations] == ["04", "12", "14"]
+    assert client.get_association("30000000-0000-0000-0000-000000000010").association_type == (
+        "precedes"
+    )
+    rubric = client.get_rubric("20000000-0000-0000-0000-000000000001")
+    assert [len(c.levels) for c in rubric.criteria] == [4, 4, 4]
+    assert [s.title for s in client.get_subjects("61015141-f2a8-4189-b8da-26291b71e139")] == [
+        "Software engineering",
+        "Software testing",
+    ]
+    assert [t.title for t in client.get_item_types("3f1fdfbc-cc0c-4c08-8add-31e9479033a0")] == [
+        "Domain"
+    ]
+    assert client.get_license("aaaaaaaa-0000-4000-8000-000000000001").title == "CC BY 4.0"
+    grouping = client.get_association_grouping("5a5b5c5d-0000-4000-8000-000000000001")
+    assert grouping.title == "Dependencies"
+    with pytest.raises(NotFoundError):
+        client.get_concepts("5a5b5c5d-0000-4000-8000-000000000009")
+    assert [call.split("/")[4] for call in fake.calls] == [
+        "CFItemAssociations",
+        "CFAssociations",
+        "CFRubrics",
+        "CFSubjects",
+        "CFItemTypes",
+        "CFLicenses",
+        "CFAssociationGroupings",
+        "CFConcepts",
+    ]
+    assert any("null treated as missing" in p.message for p in client.warnings)
 
 
 def test_adapter_reads_a_framework_with_warnings(mock: responses.RequestsMock) -> None:
@@ -282,6 +395,13 @@ def test_adapter_reads_a_framework_with_warnings(mock: responses.RequestsMock) -
     assert framework.key == "d0000000-0000-0000-0000-000000000002"
     assert [c.key for c in framework.competencies] == ["F2.1"]
     assert any("CFPackageURI back-link" in p.message for p in adapter.warnings)
+
+
+def test_adapter_is_a_registered_framework_reader() -> None:
+    adapter = CaseAdapter.from_settings(CaseSettings(url=HOST))
+    assert isinstance(adapter, ReadsFramework)
+    assert not isinstance(adapter, WritesFramework)  # CASE's REST binding is read-only
+    assert load_adapter_class("case") is CaseAdapter
 
 
 def test_adapter_reads_a_rich_package(mock: responses.RequestsMock) -> None:

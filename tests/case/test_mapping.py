@@ -12,11 +12,13 @@ from comp_adapters.case.lenient import parse_package
 from comp_adapters.case.mapping import (
     DEFAULT_SCALE,
     TITLE_MAX,
+    natural_order,
     natural_texts,
     package_to_framework,
     shorten,
 )
-from comp_adapters.core.framework import Framework, RelationType
+from comp_adapters.case.wire import dump_package
+from comp_adapters.core.framework import Competency, Framework, Relation, RelationType
 from comp_adapters.errors import Problem, ValidationError
 
 from .conftest import NOW, PACKAGES, load
@@ -305,3 +307,140 @@ def test_warnings_are_located(name: str) -> None:
     for problem in warnings:
         assert problem.severity == "warning"
         assert problem.field, problem
+
+
+def test_siblings_without_sequence_number_follow_case_fallback_order() -> None:
+    """OpenSALT's ordering fixture: no sequenceNumbers, codes L1.1, L1.10, L1.3 in the file."""
+    data = load("opensalt_ordering_excerpt.json")
+    framework, warnings = read(data)
+    level = framework.children_of("H.A.MATH.GM.PF.2DFP.L1")
+    assert [c.key.rsplit(".", 1)[1] for c in level] == ["1", "3", "4", "10"]
+    assert all(c.sequence is None for c in level)
+    fallback = [p for p in warnings if "natural order" in p.message]
+    assert [p.field for p in fallback] == ["CFItems[4]"]
+    # listEnumeration comes before humanCodingScheme
+    for item, enumeration in zip(data["CFItems"][4:], ["d", "c", "b", "a"], strict=True):
+        item["listEnumeration"] = enumeration
+    relisted, _ = read(data)
+    assert [c.key.rsplit(".", 1)[1] for c in relisted.children_of("H.A.MATH.GM.PF.2DFP.L1")] == [
+        "4",
+        "3",
+        "10",
+        "1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["L1.10", "L1.2", "L1.1"], ["L1.1", "L1.2", "L1.10"]),
+        (["b", "A", "a2", "a10"], ["A", "a2", "a10", "b"]),
+        (["2", "10", "x"], ["2", "10", "x"]),
+    ],
+)
+def test_natural_order(texts: list[str], expected: list[str]) -> None:
+    assert sorted(texts, key=natural_order) == expected
+
+
+def test_a_framework_order_case_would_change_is_written_as_sequence_numbers() -> None:
+    framework = Framework(
+        key="F",
+        title="F",
+        scale=DEFAULT_SCALE,
+        competencies=(
+            Competency(key="B.10", title="Ten"),
+            Competency(key="B.9", title="Nine"),
+            Competency(key="A", title="A", sequence=4),
+            Competency(key="C", title="C", sequence=4),
+        ),
+    )
+    package, _ = framework_to_package(framework, now=NOW)
+    numbers = {
+        a.origin_node_uri.title: a.sequence_number
+        for a in package.associations
+        if a.association_type == "isChildOf"
+    }
+    # the framework's order A, C (ties by place), B.10, B.9; CASE alone would say B.9 first
+    assert numbers == {"A": 1, "C": 2, "B.10": 3, "B.9": 4}
+    back, _ = package_to_framework(package)
+    assert [(c.key, c.sequence) for c in back.walk()] == [
+        (c.key, c.sequence) for c in framework.walk()
+    ]
+    plain = parse_package(dump_package(package, version="1.0"))[0]
+    assert [c.key for c in package_to_framework(plain)[0].walk()] == ["A", "C", "B.10", "B.9"]
+
+
+def test_keys_that_are_uuids_are_the_case_identifiers() -> None:
+    """A CASE framework that went through a Moodle or Canvas CSV comes back with its ids."""
+    doc, item = "11111111-2222-4333-8444-555555555555", "aaaaaaaa-2222-4333-8444-555555555555"
+    framework = Framework(
+        key=doc,
+        title="F",
+        scale=DEFAULT_SCALE,
+        competencies=(
+            Competency(key=item, title="A"),
+            Competency(key="B", title="B", external_ids={"case": item.replace("a", "c", 8)}),
+            Competency(key=item.replace("a", "c", 8), title="C"),  # another item's CASE id
+        ),
+    )
+    package, _ = framework_to_package(framework, now=NOW)
+    assert package.document.identifier == doc
+    assert [i.identifier for i in package.items][:2] == [item, item.replace("a", "c", 8)]
+    assert package.items[0].human_coding_scheme is None
+    assert package.items[2].identifier not in (doc, item, item.replace("a", "c", 8))
+    back, _ = package_to_framework(package)
+    assert [c.key for c in back.competencies] == [item, "B", item.replace("a", "c", 8)]
+
+
+def test_relation_titles_survive() -> None:
+    framework = Framework(
+        key="F",
+        title="F",
+        scale=DEFAULT_SCALE,
+        competencies=(
+            Competency(key="A", title="A"),
+            Competency(
+                key="B",
+                title="B",
+                related=(
+                    Relation(key="A", title="Builds on A"),
+                    Relation(uri="https://x.example/S1", title=None),
+                ),
+            ),
+        ),
+    )
+    package, _ = framework_to_package(framework, now=NOW)
+    back, _ = package_to_framework(package)
+    assert back.get("B").related == framework.get("B").related
+
+
+def test_long_document_titles_are_shortened_and_kept() -> None:
+    data = load("opensalt_sequence_number.json")
+    long_title = "Sequence Number Test, " + "with a very long subtitle " * 6
+    data["CFDocument"]["title"] = long_title
+    framework, warnings = read(data)
+    assert len(framework.title) <= TITLE_MAX
+    assert framework.title == shorten(long_title)
+    assert framework.properties["case.title"] == long_title
+    assert any(p.field == "CFDocument.title" for p in warnings)
+    package, _ = framework_to_package(framework, now=NOW)
+    assert package.document.title == long_title
+    renamed = framework.model_copy(update={"title": "Renamed"})
+    package, _ = framework_to_package(renamed, now=NOW)
+    assert package.document.title == "Renamed"
+
+
+def test_case_properties_that_are_no_case_field_are_reported() -> None:
+    framework = Framework(
+        key="F",
+        title="F",
+        scale=DEFAULT_SCALE,
+        competencies=(
+            Competency(key="A", title="A", properties={"case.CFItemType": "Skill", "case.x": 1}),
+        ),
+    )
+    package, warnings = framework_to_package(framework, now=NOW, creator="Us")
+    assert package.items[0].cf_item_type == "Skill"
+    assert [(p.field, p.message) for p in warnings] == [
+        ("competency A", "property case.x is not a CFItem field: not written")
+    ]

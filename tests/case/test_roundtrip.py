@@ -5,6 +5,7 @@ package written validates against the official CASE 1.1 schema."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,14 +17,15 @@ from comp_adapters.case.export import framework_to_package
 from comp_adapters.case.fileformat import case_json, read_case_data
 from comp_adapters.case.lenient import parse_package
 from comp_adapters.case.mapping import PREFIX, package_to_framework, shorten
-from comp_adapters.case.wire import ASSOCIATION_TYPES_1_0, dump_package
+from comp_adapters.case.wire import ASSOCIATION_TYPES_1_0, ASSOCIATION_TYPES_1_1, dump_package
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.framework import Competency, Framework, Relation, RelationType, RollupRule
 from comp_adapters.core.scale import ProficiencyScale, ScaleLevel
+from comp_adapters.errors import ValidationError
 from comp_adapters.examples import example_dir
 from comp_adapters.native import load_framework
 
-from .conftest import NOW, PACKAGES, assert_valid_case, load
+from .conftest import NOW, PACKAGES, UUID_1_0, assert_valid_case, assert_valid_case_1_0, load
 
 ITEM_TEXTS = ("fullStatement", "abbreviatedStatement", "humanCodingScheme", "notes")
 
@@ -35,25 +37,40 @@ def case_round_trip(data: Any, *, version: str = "1.1") -> dict[str, Any]:
     return written
 
 
+def natural(text: str | None) -> list[tuple[int, Any]]:
+    """ "L1.2" < "L1.10": digit runs compare as numbers (OpenSALT's ordering)."""
+    parts = re.split(r"(\d+)", text or "")
+    return [(0, int(p)) if p.isdigit() else (1, p.lower()) for p in parts if p]
+
+
 def children(data: dict[str, Any]) -> dict[str, list[str]]:
-    """Parent id -> child ids in sibling order: sequenceNumber, else an integer
-    listEnumeration (CASE's documented fallback), then the items' order in the file."""
+    """Parent id -> child ids in CASE's sibling order (reference, section 3.1):
+    sequenceNumber (else an integer listEnumeration); then listEnumeration, then
+    humanCodingScheme in natural order, then the items' order in the file."""
     position = {item["identifier"]: index for index, item in enumerate(data["CFItems"])}
-    enumeration = {
-        item["identifier"]: int(item["listEnumeration"])
-        for item in data["CFItems"]
-        if str(item.get("listEnumeration", "")).isdigit()
-    }
+    items = {item["identifier"]: item for item in data["CFItems"]}
     edges = [a for a in data["CFAssociations"] if a["associationType"] == "isChildOf"]
-    by_parent: dict[str, list[tuple[float, int, str]]] = {}
+    by_parent: dict[str, list[tuple[Any, ...]]] = {}
     for edge in edges:
         child = edge["originNodeURI"]["identifier"].lower()
-        index = position.get(child, len(position))
-        number = edge.get("sequenceNumber", enumeration.get(child))
-        by_parent.setdefault(edge["destinationNodeURI"]["identifier"].lower(), []).append(
-            (number if number is not None else float("inf"), index, child)
+        item = items.get(child, {})
+        enumeration = item.get("listEnumeration")
+        code = item.get("humanCodingScheme")
+        number = edge.get("sequenceNumber")
+        if number is None and str(enumeration or "").isdigit():
+            number = int(enumeration)
+        key = (
+            number is None,
+            number or 0,
+            enumeration is None,
+            natural(enumeration),
+            code is None,
+            natural(code),
+            position.get(child, len(position)),
+            child,
         )
-    return {parent: [c for _, _, c in sorted(kids)] for parent, kids in by_parent.items()}
+        by_parent.setdefault(edge["destinationNodeURI"]["identifier"].lower(), []).append(key)
+    return {parent: [k[-1] for k in sorted(kids)] for parent, kids in by_parent.items()}
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -62,7 +79,7 @@ def test_case_round_trip_keeps_what_matters(name: str, version: str) -> None:
     original = load(name)
     clean, _ = parse_package(original)
     written = case_round_trip(original, version=version)
-    assert_valid_case(written)
+    (assert_valid_case if version == "1.1" else assert_valid_case_1_0)(written)
     source = dump_package(clean)
     # identifiers and texts of every item
     before = {item["identifier"]: item for item in source["CFItems"]}
@@ -164,6 +181,8 @@ _KEY = st.text(
     min_size=1,
     max_size=12,
 )
+# keys that are CASE identifiers (as Moodle idnumbers and Canvas vendor_guids hold them)
+_ANY_KEY = _KEY | st.uuids().map(str)
 _TEXT = st.text(alphabet=st.sampled_from("abc XYZ éß𝑑\n\t.,-|$*_#1"), min_size=1, max_size=140)
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-1000, 1000) | st.text(max_size=10),
@@ -205,14 +224,17 @@ def scales(draw: st.DrawFn) -> ProficiencyScale:
 
 @st.composite
 def frameworks(draw: st.DrawFn) -> Framework:
-    keys = draw(st.lists(_KEY, min_size=0, max_size=8, unique=True))
+    keys = draw(st.lists(_ANY_KEY, min_size=0, max_size=8, unique=True))
     competencies = []
     for index, key in enumerate(keys):
         parent = draw(st.none() | st.sampled_from(keys[:index])) if index else None
         targets = [k for k in keys if k != key]
         to_key = (
             st.builds(
-                Relation, type=st.sampled_from(list(RelationType)), key=st.sampled_from(targets)
+                Relation,
+                type=st.sampled_from(list(RelationType)),
+                key=st.sampled_from(targets),
+                title=st.none() | _TEXT,
             )
             if targets
             else st.nothing()
@@ -239,7 +261,7 @@ def frameworks(draw: st.DrawFn) -> Framework:
                 description=draw(st.none() | st.just("") | _TEXT),
                 description_format=draw(st.sampled_from(["plain", "markdown", "html"])),
                 parent=parent,
-                sequence=draw(st.none() | st.integers(0, 20)),
+                sequence=draw(st.none() | st.integers(0, 3)),  # ties happen
                 taxonomy=draw(st.none() | st.sampled_from(["domain", "skill"])),
                 scale=draw(st.none() | scales()),
                 calculation_method=method,
@@ -247,6 +269,13 @@ def frameworks(draw: st.DrawFn) -> Framework:
                 tags=tuple(draw(st.lists(_KEY, max_size=2))),
                 properties=draw(
                     st.dictionaries(st.sampled_from(["moodle.x", "note"]), _JSON, max_size=2)
+                )
+                | draw(  # a CASE listEnumeration takes part in CASE's sibling order
+                    st.dictionaries(
+                        st.just("case.listEnumeration"),
+                        st.sampled_from(["1", "2", "10", "b"]),
+                        max_size=1,
+                    )
                 ),
                 external_ids=draw(
                     st.dictionaries(st.sampled_from(["moodle", "canvas"]), _KEY, max_size=1)
@@ -275,7 +304,7 @@ def frameworks(draw: st.DrawFn) -> Framework:
             days=draw(st.integers(1, 900)), seconds=draw(st.sampled_from([0, 7]))
         )
     return Framework(
-        key=draw(_KEY),
+        key=draw(_ANY_KEY),
         title=draw(_TEXT),
         description=draw(st.none() | _TEXT),
         version=draw(st.none() | st.just("2.1")),
@@ -297,7 +326,10 @@ def frameworks(draw: st.DrawFn) -> Framework:
 @given(frameworks())
 def test_framework_round_trip_loses_nothing(framework: Framework) -> None:
     back = framework_round_trip(framework)
-    assert strip_case(back) == framework
+    assert strip_case(back) == strip_case(framework)
+    for competency in framework.competencies:  # CASE fields it had are kept too
+        kept = back.get(competency.key).properties
+        assert competency.properties.items() <= kept.items()
     again = framework_round_trip(back, now=NOW + timedelta(days=1))
     assert again == back
 
@@ -307,8 +339,12 @@ def test_framework_round_trip_loses_nothing(framework: Framework) -> None:
 def test_case_1_0_output_is_schema_valid_and_keeps_the_tree(framework: Framework) -> None:
     package, _ = framework_to_package(framework, now=NOW, version="1.0")
     data = dump_package(package, version="1.0")
-    assert_valid_case(data)
-    assert "extensions" not in json.dumps(data)
+    assert_valid_case_1_0(data)
+    # the identifiers we derive (UUIDv5) also match the 1.0 OpenAPI pattern; UUID keys are
+    # written as they are, like identifiers read from CASE
+    keys = {framework.key, *(c.key for c in framework.competencies)}
+    for obj in [data["CFDocument"], *data.get("CFItems", []), *data.get("CFAssociations", [])]:
+        assert obj["identifier"] in keys or UUID_1_0.match(obj["identifier"]), obj["identifier"]
     back, _ = package_to_framework(parse_package(data)[0])
     # 1.0 has no extensions: titles come back as CASE reads them (blank ones are not kept)
     titles = [(c.title, shorten(c.title)) for c in framework.walk()]
@@ -320,3 +356,208 @@ def test_case_1_0_output_is_schema_valid_and_keeps_the_tree(framework: Framework
         framework.depth(c.key) for c in framework.walk()
     ]
     assert len(back.competencies) == len(framework.competencies)
+
+
+# -- CFPackage -> Framework -> CFPackage, on generated packages ------------------------------
+
+_STAMP = "2024-05-01T10:00:00+00:00"
+_CODES = st.sampled_from(["A", "A.1", "A.2", "A.10", "b.3", "B.20", "C"])  # clashes happen
+# (an empty fullStatement is read as missing: a fallback text is written, with a warning)
+_STATEMENT = st.text(alphabet=st.sampled_from("ab XY é𝑑\n.,-|$1"), min_size=1, max_size=130)
+_RELATIONS = [t for t in ASSOCIATION_TYPES_1_1 if t != "isChildOf"] + ["ext:dependsOn"]
+
+
+def _node(identifier: str, *, title: str = "") -> dict[str, str]:
+    return {"title": title, "identifier": identifier, "uri": f"https://p.example/uri/{identifier}"}
+
+
+@st.composite
+def packages(draw: st.DrawFn) -> dict[str, Any]:
+    """CFPackages as providers send them: a DAG of isChildOf (several parents, orphans,
+    equal or missing sequenceNumbers), typed associations inside and out of the package,
+    duplicate codes, long and multi-line statements, items in any order."""
+    ids = iter(draw(st.lists(st.uuids().map(str), min_size=40, max_size=40, unique=True)))
+    doc = next(ids)
+    count = draw(st.integers(0, 9))
+    items, associations = [], []
+    for index in range(count):
+        item: dict[str, Any] = {
+            "identifier": next(ids),
+            "uri": f"https://p.example/uri/{index}",
+            "fullStatement": draw(_STATEMENT),
+            "lastChangeDateTime": _STAMP,
+        }
+        for name, values in (
+            ("humanCodingScheme", _CODES),
+            ("abbreviatedStatement", _TEXT),
+            ("listEnumeration", st.sampled_from(["1", "2", "10", "a", "B"])),
+            ("notes", _TEXT),
+        ):
+            if draw(st.booleans()):
+                item[name] = draw(values)
+        items.append(item)
+    for index, item in enumerate(items):
+        parents = draw(
+            st.lists(
+                st.sampled_from([doc, *[i["identifier"] for i in items[:index]]]),
+                max_size=2,
+                unique=True,
+            )
+        )
+        for parent in parents:  # none: an orphan; two: a second parent
+            edge: dict[str, Any] = {
+                "identifier": next(ids),
+                "uri": "https://p.example/a",
+                "associationType": "isChildOf",
+                "originNodeURI": _node(item["identifier"]),
+                "destinationNodeURI": _node(parent),
+                "lastChangeDateTime": _STAMP,
+            }
+            number = draw(st.none() | st.integers(0, 3))
+            if number is not None:
+                edge["sequenceNumber"] = number
+            associations.append(edge)
+    if items:
+        for _ in range(draw(st.integers(0, 4))):
+            origin = draw(st.sampled_from(items))["identifier"]
+            outside = next(ids)
+            target = draw(st.sampled_from([i["identifier"] for i in items] + [outside]))
+            if target == origin:
+                continue
+            associations.append(
+                {
+                    "identifier": next(ids),
+                    "uri": "https://p.example/a",
+                    "associationType": draw(st.sampled_from(_RELATIONS)),
+                    "originNodeURI": _node(origin),
+                    "destinationNodeURI": _node(target, title=draw(st.sampled_from(["", "X"]))),
+                    "lastChangeDateTime": _STAMP,
+                }
+            )
+    return {
+        "CFDocument": {
+            "identifier": doc,
+            "uri": f"https://p.example/uri/{doc}",
+            "creator": "Provider",
+            "title": draw(_TEXT),
+            "lastChangeDateTime": _STAMP,
+        },
+        "CFItems": draw(st.permutations(items)),
+        "CFAssociations": draw(st.permutations(associations)),
+    }
+
+
+def primary_children(data: dict[str, Any]) -> dict[str, list[str]]:
+    """children() over each item's first isChildOf in the package: its parent (the
+    others are relations; their place under a second parent is CASE's, not the model's)."""
+    first: dict[str, dict[str, Any]] = {}
+    for association in data["CFAssociations"]:
+        if association["associationType"] == "isChildOf":
+            first.setdefault(association["originNodeURI"]["identifier"], association)
+    return children({**data, "CFAssociations": list(first.values())})
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packages())
+def test_package_round_trip_keeps_ids_hierarchy_order_types_and_texts(
+    source: dict[str, Any],
+) -> None:
+    written = case_round_trip(source)
+    assert_valid_case(written)
+    assert written["CFDocument"]["identifier"] == source["CFDocument"]["identifier"]
+    assert written["CFDocument"]["title"] == source["CFDocument"]["title"]
+    before = {item["identifier"]: item for item in source["CFItems"]}
+    after = {item["identifier"]: item for item in written["CFItems"]}
+    assert before.keys() == after.keys()
+    for identifier, item in before.items():
+        for field in (*ITEM_TEXTS, "listEnumeration"):
+            assert after[identifier].get(field) == item.get(field), (identifier, field)
+    ends = ("associationType", "originNodeURI", "destinationNodeURI", "sequenceNumber")
+    kept = {a["identifier"]: a for a in written["CFAssociations"]}
+    for association in source["CFAssociations"]:
+        copy = kept[association["identifier"]]
+        for field in ends:
+            if field.endswith("URI"):
+                assert copy[field]["identifier"] == association[field]["identifier"]
+            else:
+                assert copy.get(field) == association.get(field), field
+    tree_before, tree_after = primary_children(source), primary_children(written)
+    for parent, kids in tree_before.items():  # orphans gain an isChildOf to the document
+        assert [k for k in tree_after[parent] if k in kids] == kids
+
+
+# -- whatever reads, writes valid CASE ---------------------------------------------------------
+
+_MUTATIONS = (
+    "null",
+    "drop",
+    "empty",
+    "upper",
+    "not_uuid",
+    "link_as_string",
+    "bad_datetime",
+    "naive_datetime",
+    "number_as_string",
+    "unknown_key",
+)
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """Every JSON object of a package (not inside ``extensions``)."""
+    if isinstance(value, list):
+        return [found for entry in value for found in _objects(entry)]
+    if not isinstance(value, dict):
+        return []
+    inner = [found for key, v in value.items() if key != "extensions" for found in _objects(v)]
+    return [value, *inner]
+
+
+@st.composite
+def damaged_packages(draw: st.DrawFn) -> dict[str, Any]:
+    """A fixture with what real exports get wrong, anywhere: nulls, missing or empty
+    fields, upper-case or non-UUID identifiers, links as strings, odd timestamps..."""
+    data: dict[str, Any] = load(draw(st.sampled_from(PACKAGES)))
+    for _ in range(draw(st.integers(1, 8))):
+        objects = [o for o in _objects(data) if o]
+        target = draw(st.sampled_from(objects))
+        key = draw(st.sampled_from(sorted(target)))
+        value = target[key]
+        kind = draw(st.sampled_from(_MUTATIONS))
+        if kind == "null":
+            target[key] = None
+        elif kind == "drop":
+            del target[key]
+        elif kind == "empty" and isinstance(value, str):
+            target[key] = ""
+        elif kind == "upper" and isinstance(value, str):
+            target[key] = value.upper()
+        elif kind == "not_uuid" and isinstance(value, str):
+            target[key] = f"http://asn.example.org/resources/{value[:8]}"
+        elif kind == "link_as_string" and isinstance(value, dict) and "uri" in value:
+            target[key] = value["uri"]
+        elif kind == "bad_datetime":
+            target[key] = "yesterday"
+        elif kind == "naive_datetime" and isinstance(value, str) and len(value) > 19:
+            target[key] = value[:19]
+        elif kind == "number_as_string" and isinstance(value, int | float):
+            target[key] = str(value)
+        elif kind == "unknown_key":
+            target[f"x{key}"] = value
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(damaged_packages())
+def test_whatever_reads_is_written_as_valid_case(data: dict[str, Any]) -> None:
+    refused: ValidationError | None = None
+    try:
+        framework, _ = read_case_data(data)
+    except ValidationError as error:
+        refused = error
+    if refused is not None:  # refused with located errors, never a crash
+        assert refused.errors
+        return
+    for version in ("1.1", "1.0"):
+        text, _ = case_json(framework, now=NOW, version=version)  # type: ignore[arg-type]
+        written = json.loads(text)
+        (assert_valid_case if version == "1.1" else assert_valid_case_1_0)(written)

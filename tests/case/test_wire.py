@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
+from comp_adapters.case.fileformat import case_json, read_case_data
 from comp_adapters.case.lenient import parse_document_list, parse_object, parse_package
 from comp_adapters.case.wire import (
     CFItem,
@@ -17,7 +19,15 @@ from comp_adapters.case.wire import (
 )
 from comp_adapters.errors import ValidationError
 
-from .conftest import PACKAGES, assert_valid_case, load, schema_errors
+from .conftest import (
+    NOW,
+    PACKAGES,
+    assert_valid_case,
+    assert_valid_case_1_0,
+    case_1_0_problems,
+    load,
+    schema_errors,
+)
 
 DOC = "d0000000-0000-0000-0000-000000000000"
 
@@ -156,6 +166,35 @@ def test_legacy_package_reads_with_warnings() -> None:
     assert any(p.file == "legacy.json" for p in warnings)
 
 
+def test_pre_1_0_associations_read_with_warnings() -> None:
+    data = minimal()
+    item = data["CFItems"][0]["identifier"]
+    node = {"title": "", "identifier": DOC, "uri": "https://x.example/doc"}
+    data["CFAssociations"] = [
+        {
+            "identifier": "a0000000-0000-0000-0000-000000000001",
+            "uri": "https://x.example/a1",
+            "associationType": "isChildOf",
+            "originNodeIdentifier": item.upper(),
+            "destinationNodeURI": node,
+        },
+        {
+            "identifier": "a0000000-0000-0000-0000-000000000002",
+            "uri": "https://x.example/a2",
+            "associationType": "RelatedTo",
+            "originNodeURI": {"title": "", "identifier": item, "uri": "https://x.example/i"},
+            "destinationNodeURI": node,
+        },
+    ]
+    package, warnings = parse_package(data)
+    assert package.associations[0].origin_node_uri.identifier == item
+    assert package.associations[1].association_type == "isRelatedTo"
+    assert {
+        "CFAssociations[0].originNodeIdentifier: pre-1.0 key originNodeIdentifier",
+        "CFAssociations[1].associationType: association type 'RelatedTo' read as 'isRelatedTo'",
+    } <= set(messages(warnings))
+
+
 def test_wrapped_package_is_unwrapped() -> None:
     package, warnings = parse_package({"CFPackage": minimal()})
     assert len(package.items) == 1
@@ -211,6 +250,8 @@ def test_document_list_shapes() -> None:
     bare, warnings = parse_document_list([doc])
     assert [d.identifier for d in bare] == [DOC]
     assert "bare JSON array" in warnings[0].message
+    single, _ = parse_document_list({"CFDocument": doc})
+    assert [d.identifier for d in single] == [DOC]
     with pytest.raises(ValidationError):
         parse_document_list({"something": []})
 
@@ -255,9 +296,8 @@ def _package(name: str) -> CFPackage:
 @pytest.mark.parametrize("name", PACKAGES)
 def test_dump_is_schema_valid_for_both_versions(name: str) -> None:
     package = _package(name)
-    for version in ("1.1", "1.0"):
-        data = dump_package(package, version=version)  # type: ignore[arg-type]
-        assert_valid_case(data)
+    assert_valid_case(dump_package(package))
+    assert_valid_case_1_0(dump_package(package, version="1.0"))
 
 
 def test_dump_strips_back_links_and_fills_required_lookups() -> None:
@@ -278,6 +318,16 @@ def test_dump_1_0_leaves_out_1_1_fields() -> None:
     assert "targetType" not in text
     assert all("subjectURI" not in item for item in data["CFItems"])
     assert all("notes" not in assoc for assoc in data["CFAssociations"])
+
+
+def test_case_1_0_check_is_not_blind() -> None:
+    """1.1 output is refused by the 1.0 check: caseVersion, extensions, 1.1 types."""
+    data = dump_package(_package("case11_university_rubrics.json"))
+    problems = case_1_0_problems(data)
+    assert "CFDocument.caseVersion: not a CASE 1.0 field" in problems
+    assert "CFDocument.extensions: not a CASE 1.0 field" in problems
+    assert any("type 'isTranslationOf'" in p for p in problems)
+    assert any(p.endswith(".subjectURI: not a CASE 1.0 field") for p in problems)
 
 
 def test_schema_check_is_not_blind() -> None:
@@ -334,3 +384,21 @@ def test_imsx_status_info(body: Any, codes: tuple[str, ...], description: str | 
 def test_imsx_of_other_bodies_is_none() -> None:
     assert ImsxStatusInfo.from_body({"error": "x"}) is None
     assert ImsxStatusInfo.from_body("text") is None
+
+
+def test_identifiers_read_leniently_are_written_as_uuids_consistently() -> None:
+    """A link given as a URL and the definition it names get the same UUIDv5; a definition
+    without lastChangeDateTime gets the time of writing."""
+    url = "http://x.example/itemtypes/Standard"
+    data = minimal(CFItemTypeURI=url)
+    data["CFDefinitions"] = {"CFItemTypes": [{"identifier": url, "uri": url, "title": "Std"}]}
+    framework, _ = read_case_data(data)
+    text, warnings = case_json(framework, now=NOW)
+    written = json.loads(text)
+    assert_valid_case(written)
+    item_type = written["CFDefinitions"]["CFItemTypes"][0]
+    assert written["CFItems"][0]["CFItemTypeURI"]["identifier"] == item_type["identifier"]
+    assert item_type["lastChangeDateTime"] == "2026-03-01T12:00:00Z"
+    changed = [w for w in warnings if "is not a UUID" in w.message]
+    assert [w.field for w in changed] == ["CFItems[0].CFItemTypeURI.identifier"]
+    assert "(2 times" in changed[0].message

@@ -148,10 +148,9 @@ class ClientCredentials:
             ) from None
         transport.redactor.add(self.client_secret)
         oauth = BackendApplicationClient(client_id=self.client_id)
-        extra: dict[str, str] = {}
-        if self.client_auth == "body":
-            extra = {"client_id": self.client_id, "client_secret": self.client_secret}
-        body = oauth.prepare_request_body(scope=self.scope, include_client_id=False, **extra)
+        in_body = self.client_auth == "body"
+        extra = {"client_secret": self.client_secret} if in_body else {}
+        body = oauth.prepare_request_body(scope=self.scope, include_client_id=in_body, **extra)
         auth = (self.client_id, self.client_secret) if self.client_auth == "basic" else None
         try:
             response = transport.request(
@@ -201,7 +200,8 @@ class CaseClient:
 
     transport: HttpTransport
     version: CaseVersion | None = None
-    auth: Auth = None
+    auth: Auth = field(default=None, repr=False)
+    """Not in the repr: a static bearer token is a secret."""
     page_size: int = 100
     warnings: list[Problem] = field(default_factory=list)
     _root: str = ""
@@ -302,6 +302,9 @@ class CaseClient:
     def detect(self) -> CaseVersion:
         """Find the CASE version: the 1.1 discovery file, else probe ``/CFDocuments``.
 
+        Only JSON counts as an answer (an OpenAPI document for discovery): web servers that
+        serve an HTML page for every path must not make a version look present.
+
         Routes: ``GET /ims/case/v1p1/discovery/imscasev1p1_openapi3_v1p0.json``, then
         ``GET /ims/case/v1p1/CFDocuments?limit=1`` and ``GET /ims/case/v1p0/CFDocuments?limit=1``.
         """
@@ -310,7 +313,8 @@ class CaseClient:
         found = self._send(
             self._root + DISCOVERY_PATH, operation="discovery", expected=(401, 403, 404, 405)
         )
-        if found.status_code == 200:
+        discovery = _json_or_none(found) if found.status_code == 200 else None
+        if isinstance(discovery, Mapping) and ("openapi" in discovery or "swagger" in discovery):
             self.version = "1.1"
             return self.version
         for version in ("1.1", "1.0"):
@@ -320,7 +324,8 @@ class CaseClient:
                 params={"limit": 1},
                 expected=(401, 403, 404, 405),
             )
-            if probe.status_code not in {404, 405}:
+            answered = probe.status_code == 200 and _json_or_none(probe) is not None
+            if answered or probe.status_code in {401, 403}:
                 self.version = version
                 return version
         raise NotFoundError(
@@ -335,9 +340,11 @@ class CaseClient:
     def list_documents(self) -> Iterator[CFDocument]:
         """Every CFDocument, page by page. Route: ``GET /CFDocuments?limit=&offset=``.
 
-        Pages with ``limit``/``offset`` until a short page, ``X-Total-Count`` or a page that
-        brings nothing new (a provider that ignores ``offset``); never asks the provider to
-        filter or project (many ignore ``filter`` and ``fields``).
+        Pages with ``limit``/``offset`` while the provider says there is more: a ``Link``
+        header with ``rel="next"``, else ``X-Total-Count``, else (neither header) until an
+        empty page, since a provider may cap the page size below ``limit``. Stops with a
+        warning on a page that brings nothing new (a provider that ignores ``offset``).
+        Never asks the provider to filter or project (many ignore ``filter`` and ``fields``).
         """
         seen: set[str] = set()
         offset = 0
@@ -357,7 +364,9 @@ class CaseClient:
             fresh = [d for d in documents if d.identifier not in seen]
             seen.update(d.identifier for d in fresh)
             yield from fresh
-            if documents and not fresh:
+            if not documents:
+                return
+            if not fresh:
                 self._keep(
                     [
                         Problem(
@@ -370,10 +379,7 @@ class CaseClient:
                 )
                 return
             offset += len(documents)
-            total = _int_header(response, "X-Total-Count")
-            if not documents or len(documents) != self.page_size:
-                return
-            if total is not None and offset >= total:
+            if not _more_pages(response, offset=offset, count=len(documents), limit=self.page_size):
                 return
 
     def _one(self, model: type[Model], collection: str, identifier: str, operation: str) -> Model:
@@ -453,7 +459,8 @@ class CaseClient:
         """A subject and its children. Route: ``GET /CFSubjects/{sourcedId}``."""
         return self._set(CFSubject, "CFSubjects", identifier, "getCFSubject")
 
-    def _set(self, model: Any, name: str, identifier: str, operation: str) -> list[Any]:
+    def _set(self, model: type[Model], name: str, identifier: str, operation: str) -> list[Model]:
+        """GET ``/{name}/{identifier}``: the object and its children, ``{name: [...]}``."""
         data, _ = self._get_json(f"/{name}/{_id(identifier)}", operation=operation)
         raw = data.get(name) if isinstance(data, Mapping) else data
         found = []
@@ -462,6 +469,13 @@ class CaseClient:
             self._keep(problems)
             found.append(obj)
         return found
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
 
 def _id(identifier: str) -> str:
@@ -478,6 +492,23 @@ def _int_header(response: requests.Response, name: str) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _more_pages(response: requests.Response, *, offset: int, count: int, limit: int) -> bool:
+    """Whether another ``/CFDocuments`` page may follow the one just read.
+
+    The headers decide when there are any (``Link: <...>; rel="next"``, then
+    ``X-Total-Count``); without them only a page longer than ``limit`` (a provider that
+    ignores ``limit`` and sent everything) ends the listing: a short page may be a capped one.
+    """
+    if "next" in response.links:
+        return True
+    total = _int_header(response, "X-Total-Count")
+    if total is not None:
+        return offset < total
+    if "Link" in response.headers:
+        return False
+    return count <= limit
 
 
 def _reclassified(error: FatalRemoteError) -> RemoteError:

@@ -2,11 +2,13 @@
 
 A framework read from CASE gets its identifiers, URIs and fields back; one without CASE
 identifiers gets UUIDv5 identifiers derived from the framework key and each competency
-key, so exporting twice gives the same ids. What the core model holds and CASE has no
-field for (rules, calculation methods, tags, keys and texts that CASE's natural reading
-would not reproduce, proficiency flags) is written under the ``comp_adapters`` extension
-(CASE 1.1), so reading the package back gives the same framework. The rules that decide
-how CASE data reads (keys, titles, proficient levels) are shared with
+key, so exporting twice gives the same ids (a key that is itself a lowercase UUID, as
+CASE identifiers kept in Moodle idnumbers or Canvas vendor_guids are, is the identifier).
+What the core model holds and CASE has no field for (rules, calculation methods, tags,
+keys and texts that CASE's natural reading would not reproduce, proficiency flags) is
+written under the ``comp_adapters`` extension (CASE 1.1), so reading the package back gives
+the same framework. The rules that decide how CASE data reads (keys, titles, sibling order,
+proficient levels) are shared with
 :mod:`comp_adapters.case.mapping`, which checks every written value against them.
 
 Split out of ``mapping.py`` for size.
@@ -37,8 +39,10 @@ from comp_adapters.case.mapping import (
     natural_relation,
     natural_sequence,
     natural_texts,
+    natural_title,
     our_extension,
     shorten,
+    sibling_key,
     start_to_instant,
 )
 from comp_adapters.case.wire import (
@@ -115,16 +119,21 @@ class _Writer:
         self.uris: dict[str, str] = {}
         self.items: dict[str, CFItem] = {}
 
-    def _id(self, external_ids: Mapping[str, str], name: str, where: str) -> str:
+    def _id(self, external_ids: Mapping[str, str], key: str, name: str, where: str) -> str:
+        """The CASE id kept in ``external_ids``, else the key if it is a lowercase UUID,
+        else a UUIDv5 of ``name`` in the framework's namespace."""
         given = external_ids.get("case")
         if given is None:
-            return str(uuid.uuid5(self.namespace, name))
+            return key if is_uuid(key) and key == key.lower() else self._derived(name)
         if is_uuid(given):
             return given.lower()
         self.report.warn(
             where, "CASE identifier is not a UUID: a UUIDv5 of it is written", kind="non-uuid"
         )
         return str(uuid.uuid5(uuid.NAMESPACE_URL, given))
+
+    def _derived(self, name: str) -> str:
+        return str(uuid.uuid5(self.namespace, name))
 
     def _uri(self, external_ids: Mapping[str, str], identifier: str) -> str:
         given = external_ids.get("case.uri")
@@ -136,24 +145,31 @@ class _Writer:
 
     def run(self) -> CFPackage:
         framework = self.framework
-        doc_id = self._id(framework.external_ids, "CFDocument", "CFDocument")
+        doc_id = self._id(framework.external_ids, framework.key, "CFDocument", "CFDocument")
         self.doc_id = doc_id
         self.doc_uri = self._uri(framework.external_ids, doc_id)
-        used: set[str] = set()
-        for competency in framework.competencies:
-            where = f"competency {competency.key}"
-            identifier = self._id(competency.external_ids, f"CFItem:{competency.key}", where)
-            if identifier in used or identifier == doc_id:
-                self.report.warn(where, "CASE identifier used twice: a new one is derived")
-                identifier = str(uuid.uuid5(self.namespace, f"CFItem:{competency.key}"))
-            self.ids[competency.key] = identifier
-            used.add(identifier)
-            self.uris[competency.key] = self._uri(competency.external_ids, identifier)
+        used: set[str] = {doc_id}
+        # Kept CASE ids first: a key that looks like another item's CASE id must not take it.
+        for kept in (True, False):
+            for competency in framework.competencies:
+                if ("case" in competency.external_ids) is not kept:
+                    continue
+                where = f"competency {competency.key}"
+                name = f"CFItem:{competency.key}"
+                identifier = self._id(competency.external_ids, competency.key, name, where)
+                if identifier in used:
+                    if kept:
+                        self.report.warn(where, "CASE identifier used twice: a new one is derived")
+                    identifier = self._derived(name)
+                self.ids[competency.key] = identifier
+                used.add(identifier)
+                self.uris[competency.key] = self._uri(competency.external_ids, identifier)
         items = [self._item(c) for c in framework.competencies]
         keys = natural_keys(items)
         for item, competency, key in zip(items, framework.competencies, keys, strict=True):
             extra = {"key": competency.key} if key != competency.key else {}
             self.items[competency.key] = _with_extension(item, extra) if extra else item
+        self.explicit = self._explicit_sequences()
         associations = self._associations()
         fixed_items = [self.items[c.key] for c in framework.competencies]
         rubrics, scale_criterion = self._rubrics()
@@ -183,7 +199,13 @@ class _Writer:
             else:
                 others[name] = value
         wanted = {k: v for k, v in case_values.items() if k not in skip}
-        known, _unknown = clean_fields(class_name, wanted, path=where, report=self.report)
+        known, unknown = clean_fields(class_name, wanted, path=where, report=self.report)
+        for name in sorted(set(unknown) - _RECORDS):
+            self.report.warn(
+                where,
+                f"property {PREFIX}{name} is not a {class_name} field: not written",
+                kind="unknown case property",
+            )
         for name in ("identifier", "uri", "CFDocumentURI", "CFPackageURI"):
             known.pop(name, None)
         return known, others
@@ -195,17 +217,17 @@ class _Writer:
         props = competency.properties
         identifier = self.ids[competency.key]
         full = competency.description if competency.description else competency.title
+        code = props.get(PREFIX + "humanCodingScheme")
+        if not isinstance(code, str):
+            code = None if competency.key == derived_key(identifier) else competency.key
         abbreviated = props.get(PREFIX + "abbreviatedStatement")
         if not isinstance(abbreviated, str):
-            natural_title, _ = natural_texts(full, None, identifier)
+            natural_title, _ = natural_texts(full, None, code or identifier)
             abbreviated = (
                 competency.title
                 if competency.description and competency.title != natural_title
                 else None
             )
-        code = props.get(PREFIX + "humanCodingScheme")
-        if not isinstance(code, str):
-            code = None if competency.key == derived_key(identifier) else competency.key
         ext: dict[str, Any] = {}
         title, description = natural_texts(full, abbreviated, code or identifier)
         if title != competency.title:
@@ -245,8 +267,11 @@ class _Writer:
         destination: LinkGenURI,
         record: Mapping[str, Any] | None,
         sequence: int | None = None,
+        ext: Mapping[str, Any] | None = None,
         where: str,
     ) -> CFAssociation:
+        """An association; ``record`` is what was read from CASE (identifier, notes...)
+        and ``ext`` what only our extension can say about it."""
         kind = self._downgrade(kind, where)
         base: dict[str, Any] = {}
         if record:
@@ -266,6 +291,10 @@ class _Writer:
         base.setdefault("uri", self._uri({}, base["identifier"]))
         base.setdefault("lastChangeDateTime", self.now)
         base.pop("CFDocumentURI", None)
+        extensions = {k: v for k, v in _mapping(base.get("extensions")).items() if k != EXTENSION}
+        if ext:
+            extensions[EXTENSION] = dict(ext)
+        base["extensions"] = extensions or None
         base.update(
             {
                 "associationType": kind,
@@ -287,6 +316,31 @@ class _Writer:
         )
         return "isRelatedTo"
 
+    def _explicit_sequences(self) -> dict[str, int]:
+        """sequenceNumbers (1..n) for sibling groups that CASE's order would change.
+
+        A reader orders siblings by sequenceNumber, then by CASE's fallback
+        (:func:`~comp_adapters.case.mapping.sibling_key`), where the framework orders
+        unnumbered and equally numbered siblings by their place. Where the two disagree the
+        group is numbered in the framework's order (readers without our extension, CASE 1.0
+        ones, keep the order too) and the extension gives back the real ``sequence``.
+        """
+        framework = self.framework
+        position = {c.key: index for index, c in enumerate(framework.competencies)}
+        explicit: dict[str, int] = {}
+        for parent in (None, *position):
+            siblings = framework.children_of(parent)
+            keys = []
+            for competency in siblings:
+                item = self.items[competency.key]
+                sequence = competency.sequence
+                if sequence is None:
+                    sequence = natural_sequence(None, item)
+                keys.append(sibling_key(sequence, item, position[competency.key]))
+            if keys != sorted(keys):
+                explicit.update({c.key: n for n, c in enumerate(siblings, start=1)})
+        return explicit
+
     def _associations(self) -> list[CFAssociation]:
         framework = self.framework
         result: list[CFAssociation] = []
@@ -300,8 +354,14 @@ class _Writer:
                 else None
             )
             item = self.items[competency.key]
-            if competency.sequence is None and natural_sequence(None, item) is not None:
-                self.items[competency.key] = _with_extension(item, {"sequence": None})
+            sequence = self.explicit.get(competency.key, competency.sequence)
+            enumerated = natural_sequence(None, item)
+            if usable and "sequenceNumber" not in usable and sequence == enumerated:
+                sequence = None  # it was read from listEnumeration: leave it there
+            read_back = enumerated if sequence is None else sequence
+            if read_back != competency.sequence:
+                extra = {"sequence": competency.sequence}
+                self.items[competency.key] = _with_extension(item, extra)
             destination = self._link(competency.parent) if competency.parent else self._doc_link()
             result.append(
                 self._association(
@@ -309,7 +369,7 @@ class _Writer:
                     origin=self._link(competency.key),
                     destination=destination,
                     record=usable,
-                    sequence=competency.sequence,
+                    sequence=sequence,
                     where=where,
                 )
             )
@@ -362,6 +422,7 @@ class _Writer:
                 else:
                     record = None
             inbound = bool(record and record.get("inbound"))
+            natural = None if relation.key is not None else (target.title or None)
             result.append(
                 self._association(
                     kind=kind,
@@ -369,6 +430,7 @@ class _Writer:
                     destination=here if inbound else target,
                     record=record,
                     sequence=_int_or_none(record.get("sequenceNumber")) if record else None,
+                    ext={"title": relation.title} if relation.title != natural else None,
                     where=f"competency {competency.key} related[{index}]",
                 )
             )
@@ -512,8 +574,10 @@ class _Writer:
         if framework.key != derived_key(self.doc_id):
             ext["key"] = framework.key
         kept_title = framework.properties.get(PREFIX + "title")
-        title = kept_title if isinstance(kept_title, str) else framework.title
-        if (title.strip() or self.doc_id) != framework.title:
+        title = framework.title
+        if isinstance(kept_title, str) and natural_title(kept_title, self.doc_id) == title:
+            title = kept_title  # the document title the framework title was made from
+        if natural_title(title, self.doc_id) != framework.title:
             ext["title"] = framework.title
         if framework.effective_from is not None:
             fields["statusStartDate"] = instant_to_start(framework.effective_from)
@@ -569,6 +633,20 @@ class _Writer:
             )
             return None
 
+
+_RECORDS = frozenset(
+    {
+        "parentAssociation",
+        "associations",
+        "CFRubricCriterion",
+        "CFRubrics",
+        "CFAssociations",
+        "CFDefinitions",
+        "packageExtensions",
+    }
+)
+"""``case.*`` properties that are records of the reading (written back elsewhere), not
+fields of the CFItem or CFDocument itself."""
 
 _COMPETENCY_ONLY = (
     "description_format",

@@ -17,7 +17,7 @@ from comp_adapters._files import atomic_write, read_json_file
 from comp_adapters.case.export import framework_to_package
 from comp_adapters.case.lenient import parse_package
 from comp_adapters.case.mapping import package_to_framework
-from comp_adapters.case.wire import CASE_VERSIONS, CaseVersion, dump_package
+from comp_adapters.case.wire import CASE_VERSIONS, CaseVersion, dump_package_reporting
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, Problem
 from comp_adapters.native import FORMAT_MARK
@@ -62,7 +62,18 @@ def case_json(
     package, problems = framework_to_package(
         framework, now=now, version=version, creator=creator, base_uri=base_uri
     )
-    text = json.dumps(dump_package(package, version=version), indent=2, ensure_ascii=False)
+    data, changed = dump_package_reporting(package, version=version, now=now)
+    if changed:
+        times = f" ({len(changed)} times; the first is shown)" if len(changed) > 1 else ""
+        problems.append(
+            Problem(
+                "identifier kept from CASE data is not a UUID (CASE 1.1 requires one): "
+                f"written as a UUIDv5 of it{times}",
+                field=changed[0],
+                severity="warning",
+            )
+        )
+    text = json.dumps(data, indent=2, ensure_ascii=False)
     return text + "\n", problems
 
 

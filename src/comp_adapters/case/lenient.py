@@ -14,7 +14,7 @@ Split out of ``wire.py`` (which keeps the models and the strict writer) for size
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from comp_adapters.case.wire import (
     ASSOCIATION_TYPES_1_1,
+    EXT_TYPE,
     CFAssociation,
     CFAssociationGrouping,
     CFConcept,
@@ -63,9 +64,12 @@ class Report:
         group = (kind or message, _generic(path))
         self._warnings.setdefault(group, []).append(path if not kind else f"{path}|{message}")
 
-    def warnings(self) -> list[Problem]:
+    def warnings(self, *, skip: Collection[str] = ()) -> list[Problem]:
+        """The warnings, one per kind and place pattern; kinds in ``skip`` left out."""
         found: list[Problem] = []
         for (kind, _generic_path), places in self._warnings.items():
+            if kind in skip:
+                continue
             first = places[0]
             path, _, message = first.partition("|")
             text = message or kind
@@ -87,6 +91,8 @@ def _generic(path: str) -> str:
     return re.sub(r"\[\d+\]", "[*]", path)
 
 
+NON_UUID = "identifier is not a UUID"
+"""Warning kind of identifiers kept as given (the writer reports what it writes instead)."""
 _Kind = Callable[[Any, str, Report], Any]
 _Missing = object()
 
@@ -116,7 +122,7 @@ def _identifier(value: Any, path: str, report: Report) -> Any:
     if not stripped:
         report.error(path, "empty identifier")
         return _Missing
-    report.warn(path, f"identifier {stripped[:60]!r} is not a UUID (kept as given)")
+    report.warn(path, f"identifier {stripped[:60]!r} is not a UUID (kept as given)", kind=NON_UUID)
     return stripped
 
 
@@ -203,6 +209,15 @@ def _string_list(value: Any, path: str, report: Report) -> Any:
         if text is not _Missing:
             result.append(text)
     return result
+
+
+def _target_type(value: Any, path: str, report: Report) -> Any:
+    """A LinkGenURI ``targetType``: ``CASE`` or ``ext:<name>`` (1.1); others are dropped."""
+    text = _text(value, path, report)
+    if text is _Missing or text == "CASE" or EXT_TYPE.match(text):
+        return text
+    report.warn(path, f"targetType {text[:40]!r} is neither 'CASE' nor 'ext:...' (ignored)")
+    return _Missing
 
 
 def _extensions(value: Any, path: str, report: Report) -> Any:
@@ -355,7 +370,7 @@ def _normalize_object(raw: Mapping[str, Any], path: str, report: Report, spec: _
 _LINK_SPEC = _Spec("link", {"title": _text, "identifier": _identifier, "uri": _text})
 _LINK_GEN_SPEC = _Spec(
     "link",
-    {"title": _text, "identifier": _identifier, "uri": _text, "targetType": _text},
+    {"title": _text, "identifier": _identifier, "uri": _text, "targetType": _target_type},
 )
 _BACK_LINK = "a back-link; inside a package the package says it"
 _COMMON: dict[str, _Kind] = {
@@ -666,7 +681,7 @@ def clean_fields(
             continue
         local = Report()
         read = reader(value, f"{path}.{name}", local)
-        for problem in local.problems():
+        for problem in [*local.errors, *local.warnings(skip=(NON_UUID,))]:
             suffix = " (left out)" if problem.severity == "error" else ""
             report.warn(problem.field or path, problem.message + suffix)
         if read is not _Missing and not local.errors:

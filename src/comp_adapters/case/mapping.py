@@ -3,15 +3,16 @@
 Reading (:func:`package_to_framework`)
     * the hierarchy comes from ``isChildOf`` (origin = child, destination = parent); items
       that are ``isChildOf`` the document are top level; siblings are ordered by the
-      association's ``sequenceNumber`` (then an integer ``listEnumeration``, then package
-      order). An item with several parents keeps the first as its parent, the others become
-      ``part_of`` relations; items without a parent are put at the top level; a parent outside
-      the package becomes an external relation. Each of these is reported as a warning. A
-      cycle of ``isChildOf`` is an error.
+      association's ``sequenceNumber`` (else an integer ``listEnumeration``); siblings without
+      one follow CASE's fallback: ``listEnumeration``, then ``humanCodingScheme`` in natural
+      order (``L1.2`` before ``L1.10``), then package order. An item with several parents
+      keeps the first as its parent, the others become ``part_of`` relations; items without
+      a parent are put at the top level; a parent outside the package becomes an external
+      relation. Each of these is reported as a warning. A cycle of ``isChildOf`` is an error.
     * keys: ``humanCodingScheme`` where it is unique in the package, else the item identifier.
     * titles: ``abbreviatedStatement``, else the ``fullStatement`` shortened to at most
       :data:`TITLE_MAX` characters (Moodle's short-name limit); the full statement is the
-      description.
+      description. The framework title is the document title, shortened the same way.
     * other association types become typed relations (to keys inside the package, to URIs
       outside it); rubric criteria that point at items become those competencies' scales
       (levels by position, score as points).
@@ -30,6 +31,7 @@ Writing (:func:`comp_adapters.case.export.framework_to_package`)
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -90,6 +92,8 @@ _RELATION_OF_TYPE: Mapping[str, RelationType] = {
     "isTranslationOf": RelationType.EQUIVALENT,
     "ext:requires": RelationType.REQUIRES,
 }
+
+_DIGITS = re.compile(r"(\d+)")
 
 _ITEM_OWN = ("identifier", "uri", "fullStatement", "abbreviatedStatement", "humanCodingScheme")
 _DOCUMENT_OWN = (
@@ -172,6 +176,41 @@ def natural_sequence(edge: CFAssociation | None, item: CFItem) -> int | None:
     if enumeration and enumeration.isdigit() and len(enumeration) < 10:
         return int(enumeration)
     return None
+
+
+def natural_order(text: str | None) -> tuple[tuple[int, int, str], ...]:
+    """Sort key comparing digit runs as numbers: ``L1.2`` before ``L1.10``, case-insensitive."""
+    if text is None:
+        return ()
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part.casefold())
+        for part in _DIGITS.split(text)
+        if part
+    )
+
+
+def sibling_key(sequence: int | None, item: CFItem, index: int) -> tuple[Any, ...]:
+    """Where CASE puts an item among its siblings (reference: OpenSALT's ordering).
+
+    ``sequence`` (the isChildOf ``sequenceNumber``, or an integer ``listEnumeration``) first;
+    items without one after those, by ``listEnumeration``, then ``humanCodingScheme`` in
+    natural order, then ``index`` (their place in the package).
+    """
+    enumeration, code = item.list_enumeration, item.human_coding_scheme
+    return (
+        sequence is None,
+        sequence or 0,
+        enumeration is None,
+        natural_order(enumeration),
+        code is None,
+        natural_order(code),
+        index,
+    )
+
+
+def natural_title(text: str, fallback: str) -> str:
+    """A document's title as a framework title: on one line, at most :data:`TITLE_MAX`."""
+    return shorten(text) or shorten(fallback)
 
 
 def natural_proficient(count: int) -> list[bool]:
@@ -275,7 +314,7 @@ class _Reader:
         if self.report.errors:
             return None
         scale, scale_record = self._rubrics()
-        competencies = [self._competency(state) for state in self.states.values()]
+        competencies = [self._competency(state) for state in self._sibling_order()]
         if self.report.errors:
             return None
         return self._framework(competencies, scale, scale_record)
@@ -364,6 +403,31 @@ class _Reader:
                 )
                 self._relation(state, edge.index, edge.association, inbound=False)
 
+    def _sibling_order(self) -> list[_ItemState]:
+        """The items in CASE's sibling order (:func:`sibling_key`); reported where CASE's
+        fallback for siblings without ``sequenceNumber`` changes the package's order."""
+
+        def key(state: _ItemState) -> tuple[Any, ...]:
+            edge = state.parent_edge.association if state.parent_edge else None
+            return sibling_key(natural_sequence(edge, state.item), state.item, state.index)
+
+        keys = {id(state): key(state) for state in self.states.values()}
+        ordered = sorted(self.states.values(), key=lambda state: keys[id(state)])
+        unsequenced: dict[str | None, list[_ItemState]] = {}
+        for state in ordered:
+            if keys[id(state)][0]:
+                unsequenced.setdefault(state.parent, []).append(state)
+        for siblings in unsequenced.values():
+            indexes = [state.index for state in siblings]
+            if indexes != sorted(indexes):
+                self.report.warn(
+                    f"CFItems[{min(indexes)}]",
+                    "siblings without sequenceNumber: ordered by listEnumeration, then "
+                    "humanCodingScheme in natural order, not by their place in the package",
+                    kind="fallback order",
+                )
+        return ordered
+
     def _name(self, identifier: str) -> str:
         state = self.states.get(identifier)
         return repr(state.key) if state else identifier
@@ -423,15 +487,24 @@ class _Reader:
         )
         kind = association.association_type
         relation_type = natural_relation(kind)
+        ext = our_extension(association.extensions)
+        record.pop("extensions", None)
+        foreign = _foreign_extensions(association.extensions)
+        if foreign:
+            record["extensions"] = foreign
         target_state = self.states.get(other.identifier)
         if target_state is not None:
-            relation = Relation(type=relation_type, key=target_state.key)
+            title = None
             record["target"] = other.identifier
         else:
+            title = other.title or None
             record["target"] = _dump(other)
-            relation = Relation(
-                type=relation_type, uri=other.uri or other.identifier, title=other.title or None
-            )
+        if "title" in ext and (ext["title"] is None or isinstance(ext["title"], str)):
+            title = ext["title"]
+        if target_state is not None:
+            relation = Relation(type=relation_type, key=target_state.key, title=title)
+        else:
+            relation = Relation(type=relation_type, uri=other.uri or other.identifier, title=title)
             if kind == "isChildOf" and not inbound:
                 self.report.warn(
                     f"CFAssociations[{index}]",
@@ -588,7 +661,9 @@ class _Reader:
         if item.human_coding_scheme is not None and item.human_coding_scheme != state.key:
             properties[PREFIX + "humanCodingScheme"] = item.human_coding_scheme
         if item.abbreviated_statement is not None:
-            natural_title, _ = natural_texts(item.full_statement, None, item.identifier)
+            natural_title, _ = natural_texts(
+                item.full_statement, None, item.human_coding_scheme or item.identifier
+            )
             if item.abbreviated_statement != title or natural_title == title:
                 properties[PREFIX + "abbreviatedStatement"] = item.abbreviated_statement
         edge = state.parent_edge.association if state.parent_edge else None
@@ -598,7 +673,6 @@ class _Reader:
                 **_dump(edge, exclude=("originNodeURI", "destinationNodeURI", "associationType")),
                 "destination": edge.destination_node_uri.identifier,
             }
-            properties[PREFIX + "parentAssociation"].pop("sequenceNumber", None)
         relations = [relation for relation, _ in state.relations]
         if state.relations:
             properties[PREFIX + "associations"] = [record for _, record in state.relations]
@@ -621,9 +695,8 @@ class _Reader:
         try:
             return Competency.model_validate(values)
         except pydantic.ValidationError as exc:
-            for error in exc.errors(include_url=False):
-                loc = ".".join(str(part) for part in error["loc"])
-                self.report.error(f"{where}", f"{loc}: {error['msg']}")
+            for problem in _problems_of(exc):
+                self.report.error(where, f"{problem.field}: {problem.message}")
             return Competency.model_construct(key=state.key, title=title)
 
     def _framework(
@@ -661,9 +734,13 @@ class _Reader:
             )
             properties[PREFIX + "statusEndDate"] = document.status_end_date
             until = None
-        title = document.title.strip() or document.identifier
+        title = natural_title(document.title, document.identifier)
         if title != document.title:
-            self.report.warn("CFDocument.title", "empty or padded document title")
+            self.report.warn(
+                "CFDocument.title",
+                f"document title empty, padded, on several lines or over {TITLE_MAX} "
+                f"characters: the framework title is {title!r} (the document title is kept)",
+            )
             properties[PREFIX + "title"] = document.title
         values: dict[str, Any] = {
             "key": derived_key(document.identifier),
@@ -763,8 +840,10 @@ __all__ = [
     "TITLE_MAX",
     "derived_key",
     "natural_keys",
+    "natural_order",
     "natural_sequence",
     "natural_texts",
     "package_to_framework",
     "shorten",
+    "sibling_key",
 ]

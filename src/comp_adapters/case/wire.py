@@ -15,6 +15,7 @@ Pure: no I/O, no clock.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,7 +42,6 @@ ASSOCIATION_TYPES_1_1 = (*ASSOCIATION_TYPES_1_0, "isTranslationOf")
 EXT_TYPE = re.compile(r"^ext:[A-Za-z0-9.\-_]+$")
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def valid_association_type(kind: str, version: CaseVersion = "1.1") -> bool:
@@ -367,15 +367,28 @@ _ONLY_1_1_ITEM = ("subject", "subjectURI")
 _ONLY_1_1_ASSOCIATION = ("notes",)
 
 
-def dump_package(package: CFPackage, *, version: CaseVersion = "1.1") -> dict[str, Any]:
-    """The package as strict CASE JSON: no nulls, no back-links, required lookups filled.
+def dump_package(
+    package: CFPackage, *, version: CaseVersion = "1.1", now: datetime | None = None
+) -> dict[str, Any]:
+    """The package as strict CASE JSON (see :func:`dump_package_reporting`)."""
+    return dump_package_reporting(package, version=version, now=now)[0]
 
-    For ``version="1.0"`` the 1.1-only fields are left out (``extensions``,
-    ``frameworkType``, ``caseVersion``, item subjects, association notes, ``targetType``).
-    An association type the version does not have is written as ``isRelatedTo`` (the
-    mapping does the same first, and reports it).
+
+def dump_package_reporting(
+    package: CFPackage, *, version: CaseVersion = "1.1", now: datetime | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The package as strict CASE JSON, and the places of identifiers that had to change.
+
+    No nulls, no back-links, required lookup fields filled; every identifier the schema
+    types as a UUID is one (lower-cased, or a UUIDv5 of what was read, the same everywhere
+    it occurs, links included); an empty ``uri`` becomes ``urn:uuid:<identifier>``; with
+    ``now``, objects without ``lastChangeDateTime`` get it. For ``version="1.0"`` the
+    1.1-only fields are left out (``extensions``, ``frameworkType``, ``caseVersion``, item
+    subjects, association notes, ``targetType``). An association type the version does
+    not have is written as ``isRelatedTo`` (the mapping does the same first, and reports it).
     """
     data = package.model_dump(mode="json", exclude_none=True)
+    changed = _strict_identifiers(data, now=format_case_datetime(now) if now else None)
     for association in data.get("CFAssociations", []):
         if not valid_association_type(association["associationType"], version):
             association["associationType"] = "isRelatedTo"
@@ -401,9 +414,77 @@ def dump_package(package: CFPackage, *, version: CaseVersion = "1.1") -> dict[st
             data.pop(key, None)
     if version == "1.1":
         document["caseVersion"] = "1.1"
-        return data
+        return data, changed
     _strip_1_1(data)
-    return data
+    return data, changed
+
+
+def strict_identifier(text: str) -> str:
+    """``text`` as a CASE 1.1 identifier: lower-cased if it is a UUID, else its UUIDv5 (URL
+    namespace), so the same text always gives the same identifier and links stay whole."""
+    return text.lower() if is_uuid(text) else str(uuid.uuid5(uuid.NAMESPACE_URL, text))
+
+
+_ID_FIELDS = ("identifier", "rubricId", "rubricCriterionId")
+_NODE_LINKS = ("originNodeURI", "destinationNodeURI")
+"""LinkGenURIs: their identifier may be anything (an ASN URL), unless it names a node of
+the package whose identifier was changed."""
+
+
+def _strict_identifiers(data: dict[str, Any], *, now: str | None) -> list[str]:
+    """Make the identifiers of dumped package ``data`` what the 1.1 schema wants (in place);
+    fill empty ``uri``s and, given ``now``, missing ``lastChangeDateTime``s. Returns the
+    places of the identifiers changed (not mere lower-casing)."""
+    renamed: dict[str, str] = {}
+    changed: list[str] = []
+    node_links: list[dict[str, Any]] = []
+
+    def visit(node: Any, path: str, *, in_object: bool) -> None:
+        if isinstance(node, list):
+            for index, entry in enumerate(node):
+                visit(entry, f"{path}[{index}]", in_object=in_object)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else key
+            if key in _NODE_LINKS and isinstance(value, dict):
+                node_links.append(value)
+            elif key in _ID_FIELDS and isinstance(value, str):
+                fixed = strict_identifier(value)
+                if fixed != value:
+                    renamed[value] = fixed
+                    node[key] = fixed
+                    if fixed != value.lower():
+                        changed.append(where)
+            elif key != "extensions":
+                visit(value, where, in_object=key not in _LINK_FIELDS)
+        if "identifier" in node and node.get("uri") == "":
+            node["uri"] = f"urn:uuid:{node['identifier']}"
+        if now and in_object and "identifier" in node and "lastChangeDateTime" not in node:
+            node["lastChangeDateTime"] = now
+
+    visit(data, "", in_object=True)
+    for link in node_links:
+        link["identifier"] = renamed.get(link["identifier"], link["identifier"])
+        if link.get("uri") == "":
+            link["uri"] = f"urn:uuid:{link['identifier']}"
+    return changed
+
+
+_LINK_FIELDS = frozenset(
+    {
+        "licenseURI",
+        "subjectURI",
+        "CFItemTypeURI",
+        "conceptKeywordsURI",
+        "CFAssociationGroupingURI",
+        "CFItemURI",
+        "CFDocumentURI",
+        "CFPackageURI",
+    }
+)
+"""LinkURI fields: their identifier is a UUID, but they carry no ``lastChangeDateTime``."""
 
 
 def _strip_1_1(data: Any) -> None:
@@ -433,11 +514,6 @@ def _drop_key(value: Any, key: str) -> None:
             _drop_key(item, key)
 
 
-def dump_object(obj: BaseModel) -> dict[str, Any]:
-    """A standalone object as JSON-ready data (no nulls)."""
-    return obj.model_dump(mode="json", exclude_none=True)
-
-
 __all__ = [
     "ASSOCIATION_TYPES_1_0",
     "ASSOCIATION_TYPES_1_1",
@@ -460,10 +536,11 @@ __all__ = [
     "ImsxStatusInfo",
     "LinkGenURI",
     "LinkURI",
-    "dump_object",
     "dump_package",
+    "dump_package_reporting",
     "format_case_datetime",
     "is_uuid",
     "parse_case_datetime",
+    "strict_identifier",
     "valid_association_type",
 ]
