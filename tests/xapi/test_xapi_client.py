@@ -218,6 +218,7 @@ def test_unusable_answers_are_fatal_remote_errors() -> None:
         "//evil.example.org/data/xAPI/statements?c=1",
         "http://lrs.example.org/data/xAPI/statements?c=1",
         "https://lrs.example.org:8443/data/xAPI/statements?c=1",
+        "https://lrs.example.org:no-port/data/xAPI/statements?c=1",
     ],
 )
 @responses.activate

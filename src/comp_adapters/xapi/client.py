@@ -260,11 +260,15 @@ class XapiClient:
         operation = "get more statements"
         url = urljoin(self._transport.base_url, more)
         if _origin(url) != _origin(self._transport.base_url):
+            try:
+                shown = redact_url(url)
+            except ValueError:  # not even a well-formed URL
+                shown = "(malformed URL)"
             raise FatalRemoteError(
                 "the LRS's more link leads to another server; not followed",
                 adapter=ADAPTER,
                 operation=operation,
-                url=redact_url(url),
+                url=shown,
             )
         response = self._send("GET", url, operation=operation)
         return self._page(response, operation)
@@ -374,7 +378,11 @@ def _origin(url: str) -> tuple[str, str | None, int | None]:
     """Scheme, host and port of a URL (default ports spelled out), to compare servers."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    return scheme, parts.hostname, parts.port or {"https": 443, "http": 80}.get(scheme)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:  # not a port number: matches no server
+        port = -1
+    return scheme, parts.hostname, port
 
 
 def _bad_answer(message: str, response: requests.Response, operation: str) -> FatalRemoteError:
