@@ -80,11 +80,7 @@ def _unique_keys(raw: bytes, value: Any) -> bool:
         return False
     if again == raw:
         return True
-    return (
-        again.count(b":") == raw.count(b":")
-        and b"\\u003a" not in raw
-        and b"\\u003A" not in raw
-    )
+    return again.count(b":") == raw.count(b":") and b"\\u003a" not in raw and b"\\u003A" not in raw
 
 
 def _problem_or_raise(error: ValidationError, problems: list[Problem] | None) -> None:
