@@ -54,6 +54,7 @@ class FakeLrs:
         self.voided: set[str] = set()
         self.through: datetime | None = None  # None: "now" (after everything)
         self.puts = 0
+        self.queries: list[dict[str, str]] = []  # the parameters of every list GET
 
     def store(self, item: dict[str, Any], stored: datetime) -> None:
         row = {**item, "stored": format_utc(stored)}
@@ -81,6 +82,7 @@ class FakeLrs:
                 if row["id"] == sid and (row["id"] in self.voided) == want_voided:
                     return 200, self._headers(), json.dumps(row)
             return 404, self._headers(), json.dumps({"message": "not found"})
+        self.queries.append(query)
         rows = self._visible()
         if "since" in query:
             since = parse_instant(query["since"])
@@ -221,10 +223,19 @@ def test_late_void_withdraws_and_tombstones_catch_forwarded_targets(lrs: FakeLrs
 
 
 def test_filters_reach_the_lrs(lrs: FakeLrs) -> None:
-    xapi = adapter(query=StatementQuery(verb="https://v", registration="r"))
+    for i in range(3):
+        lrs.store(learn(i), at(i))
+    xapi = adapter(query=StatementQuery(verb="https://v", registration="r"), page_size=2)
     with pytest.raises(ConfigurationError, match="since"):
         adapter(query=StatementQuery(since=BASE))
-    list(xapi.read_evidence())
+    _, cursor = pull(xapi, None)
+    _, _ = pull(xapi, cursor)
+    assert len(lrs.queries) == 3  # two pages, then one page from the cursor
+    for query in lrs.queries:
+        assert (query["verb"], query["registration"]) == ("https://v", "r")
+        assert (query["ascending"], query["format"]) == ("true", "exact")
+    assert "since" not in lrs.queries[0]
+    assert lrs.queries[2]["since"] == "2026-03-01T00:01:00.000Z"  # cursor (00:02) - overlap
 
 
 def _proficiencies() -> list[Proficiency]:
@@ -282,3 +293,15 @@ def test_tincan_statements_are_accepted() -> None:
         ("l1", "q", 0.75, True)
     ]
     assert xapi.stats.bad == 1
+
+
+def test_in_memory_voids_withdraw_targets_before_and_after_them() -> None:
+    early, late, kept = learn(1), learn(2), learn(3)
+    items = iter([early, void(late["id"]), void(early["id"]), late, kept])  # read once
+    xapi = XapiAdapter(mapping=MAPPING)
+    evidence = [e for b in xapi.read_statements(items) for e in b.evidence]
+    withdrawn = {e.source_id for e in evidence if e.voided}
+    active = {e.source_id for e in evidence if not e.voided} - withdrawn
+    assert withdrawn == {early["id"], late["id"]}
+    assert active == {kept["id"]}
+    assert (xapi.stats.voids, xapi.stats.withdrawn, xapi.stats.evidence) == (2, 2, 2)

@@ -65,6 +65,8 @@ def test_bad_file_stops_and_writes_nothing_unless_skipping(
     assert main(base) == 1
     assert f"{bad}:100: invalid JSON" in capsys.readouterr().err
     assert not out.exists()
+    assert main([*base, "--verb", "http://adlnet.gov/expapi/verbs/passed"]) == 2
+    assert "--verb filter(s) the LRS query" in capsys.readouterr().err
     assert main([*base, "--skip-invalid"]) == 0
     captured = capsys.readouterr()
     assert "1 bad (skipped)" in captured.out

@@ -209,3 +209,64 @@ def test_unusable_answers_are_fatal_remote_errors() -> None:
         client.get_statements(StatementQuery())
     with pytest.raises(FatalRemoteError, match="did not answer with ids"):
         client.post_statements([{"id": "x"}])
+
+
+@pytest.mark.parametrize(
+    "more",
+    [
+        "https://evil.example.org/data/xAPI/statements?c=1",
+        "//evil.example.org/data/xAPI/statements?c=1",
+        "http://lrs.example.org/data/xAPI/statements?c=1",
+        "https://lrs.example.org:8443/data/xAPI/statements?c=1",
+        "https://lrs.example.org:no-port/data/xAPI/statements?c=1",
+    ],
+)
+@responses.activate
+def test_more_links_to_another_server_are_not_followed(more: str) -> None:
+    """Following them would hand our credentials to whoever the link names."""
+    responses.get(ENDPOINT + "statements", **page([{"id": "a"}], more=more))
+    client = make_client(version="1.0.3")
+    first = client.get_statements(StatementQuery())
+    assert first.more == more
+    with pytest.raises(FatalRemoteError, match="another server"):
+        client.get_more(more)
+    assert len(responses.calls) == 1  # nothing was sent to the other server
+
+
+@responses.activate
+def test_absolute_more_links_on_the_same_server_are_followed() -> None:
+    more = f"{ROOT}:443/data/xAPI/statements?c=2"
+    responses.get(f"{ROOT}:443/data/xAPI/statements?c=2", **page([{"id": "b"}]))
+    assert make_client(version="1.0.3").get_more(more).statements == [{"id": "b"}]
+
+
+@responses.activate
+def test_attachments_true_reads_the_statements_of_a_multipart_answer() -> None:
+    statements = {"statements": [{"id": "a", "attachments": [{"sha2": "abc"}]}], "more": ""}
+    boundary = "xapi-7f3a"
+    body = (
+        (
+            f"--{boundary}\r\nContent-Type: application/json\r\n\r\n{json.dumps(statements)}\r\n"
+            f"--{boundary}\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: binary\r\n"
+            f"X-Experience-API-Hash: abc\r\n\r\n"
+        ).encode()
+        + b"\x89PNG\r\n--not-a-boundary\x00\xff"
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    responses.get(
+        ENDPOINT + "statements",
+        body=body,
+        content_type=f'multipart/mixed; boundary="{boundary}"',
+    )
+    client = make_client(version="1.0.3")
+    answer = client.get_statements(StatementQuery(attachments=True))
+    assert answer.statements == statements["statements"]
+    sent = parse_qs(urlsplit(responses.calls[0].request.url or "").query)
+    assert sent == {"attachments": ["true"]}
+
+
+@responses.activate
+def test_a_multipart_answer_without_a_boundary_is_a_fatal_remote_error() -> None:
+    responses.get(ENDPOINT + "statements", body=b"{}", content_type="multipart/mixed")
+    with pytest.raises(FatalRemoteError, match="invalid JSON"):
+        make_client(version="1.0.3").get_statements(StatementQuery(attachments=True))

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.xapi import files
@@ -178,3 +181,72 @@ def test_voids_in_files_before_and_after_their_target(tmp_path: Path) -> None:
     again.write_text(json.dumps([early]))
     later = list(adapter.read_file(again, cursor=batches[-1].cursor))
     assert [e.voided for b in later for e in b.evidence] == [True]
+
+
+# -- the duplicate-key check against the exact one, on any formatting -------------------------
+
+_KEYS = st.sampled_from(["id", "a:b", ":", "x", "é", 'q"u', "\\", "https://x/y:z", ""])
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet=st.sampled_from(list(':"\\/aé\n\t\u2028😀')), max_size=6)
+)
+# A JSON object as a list of (key, value) pairs, so keys may repeat.
+_OBJECTS = st.recursive(
+    st.lists(st.tuples(_KEYS, _SCALARS), max_size=4),
+    lambda inner: st.lists(
+        st.tuples(_KEYS, _SCALARS | inner | st.lists(inner, max_size=2)), max_size=4
+    ),
+    max_leaves=12,
+)
+
+
+def _text(value: Any, draw: st.DrawFn) -> str:
+    """JSON text of ``value`` (pair lists are objects), in a formatting drawn per token."""
+    space = draw(st.sampled_from(["", " ", "\n  "]))
+    if isinstance(value, list) and all(isinstance(item, tuple) for item in value) and value:
+        members = [
+            f"{_string(key, draw)}{space}:{draw(st.sampled_from(['', ' ']))}{_text(item, draw)}"
+            for key, item in value
+        ]
+        return "{" + space + f",{space}".join(members) + space + "}"
+    if isinstance(value, list):
+        return "[" + f",{space}".join(_text(item, draw) for item in value) + "]"
+    if isinstance(value, str):
+        return _string(value, draw)
+    return json.dumps(value)
+
+
+def _string(text: str, draw: st.DrawFn) -> str:
+    out = []
+    for char in json.dumps(text, ensure_ascii=draw(st.booleans()))[1:-1]:
+        if char in ":/é" and draw(st.integers(0, 3)) == 0:  # escapes that change no meaning
+            out.append(draw(st.sampled_from([f"\\u{ord(char):04x}", f"\\u{ord(char):04X}"])))
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _has_duplicates(value: Any) -> bool:
+    if isinstance(value, list) and all(isinstance(item, tuple) for item in value) and value:
+        keys = [key for key, _ in value]
+        return len(keys) != len(set(keys)) or any(_has_duplicates(item) for _, item in value)
+    if isinstance(value, list):
+        return any(_has_duplicates(item) for item in value)
+    return False
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=st.data(), value=_OBJECTS.filter(bool))
+def test_the_duplicate_key_check_is_exact_for_any_formatting(
+    data: st.DataObject, value: Any
+) -> None:
+    text = _text(value, data.draw)
+    raw = text.encode()
+    if _has_duplicates(value):
+        with pytest.raises(ValidationError, match="duplicate key"):
+            parse_statement_bytes(raw, source="s", line=1)
+    else:
+        assert parse_statement_bytes(raw, source="s", line=1) == orjson.loads(raw)

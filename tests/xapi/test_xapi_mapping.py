@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import MappingError, ValidationError
+from comp_adapters.xapi import mapping as mapping_module
 from comp_adapters.xapi import wire
 from comp_adapters.xapi.mapping import (
     BAD,
@@ -22,6 +25,7 @@ from comp_adapters.xapi.mapping import (
     IdentityConfig,
     MappingConfig,
     StatementMapper,
+    VerbRule,
     load_mapping,
     mapping_from_data,
     mbox_sha1sum,
@@ -246,6 +250,40 @@ def test_competencies_from_rules_iris_context_and_extensions() -> None:
     assert one(project).kind == EvidenceKind.PROJECT_ARTIFACT
 
 
+def test_rules_that_do_not_match_the_verb_lend_nothing_to_the_statement() -> None:
+    """The project rule only holds for ``completed``: a ``passed`` on the same activity
+    whose competency comes from the context is an assessment, not a project artifact."""
+    passed = statement(
+        "passed",
+        activity="https://courses.example.org/project",
+        context={
+            "contextActivities": {
+                "grouping": [{"id": "https://competencies.example.org/listening"}]
+            }
+        },
+    )
+    evidence = one(passed)
+    assert (evidence.competency, evidence.kind) == ("comm.listening", EvidenceKind.ASSESSMENT)
+    completed = {**passed, "verb": {"id": wire.VERB_COMPLETED}}
+    kind, made = run(completed)
+    assert kind == EVIDENCE
+    assert [(e.competency, e.kind) for e in made] == [
+        ("project", EvidenceKind.PROJECT_ARTIFACT),
+        ("comm.listening", EvidenceKind.PROJECT_ARTIFACT),
+    ]
+
+
+def test_voiding_is_never_evidence_whatever_the_verb_table_says() -> None:
+    config = CONFIG.model_copy(
+        update={
+            "add_verbs": (
+                VerbRule(verbs=(wire.VERB_VOIDED,), kind=EvidenceKind.OTHER, success=True),
+            )
+        }
+    )
+    assert run(void("1f2e"), config) == (VOID, "1f2e")
+
+
 def test_granted_competency_learner_is_the_object() -> None:
     granted = statement(
         "https://w3id.org/xapi/tla/verbs/conferred",
@@ -352,6 +390,158 @@ def test_instants_are_utc(text: Any, expected: datetime | None) -> None:
     assert parse_instant(text) == expected
 
 
+def assert_same_as_validated(evidence: Evidence) -> None:
+    """``evidence`` (built without validation) is exactly what validation would build."""
+    given = {name: evidence.__dict__[name] for name in evidence.model_fields_set}
+    validated = Evidence.model_validate(given)
+    assert evidence == validated
+    assert list(evidence.__dict__) == list(validated.__dict__)
+    for name, value in validated.__dict__.items():
+        assert type(evidence.__dict__[name]) is type(value), name
+        assert evidence.__dict__[name] == value, name
+    assert evidence.model_fields_set == validated.model_fields_set
+    assert evidence.model_dump_json() == validated.model_dump_json()
+    assert evidence.__pydantic_extra__ == validated.__pydantic_extra__
+    assert evidence.__pydantic_private__ == validated.__pydantic_private__
+
+
+def test_the_fast_evidence_builder_sets_fields_of_the_model() -> None:
+    assert set(Evidence.model_fields) >= mapping_module._FIELDS_SET
+    assert list(one(statement()).__dict__) == list(Evidence.model_fields)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 300) | st.floats() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+_INSTANTS = st.sampled_from(
+    [
+        "2026-01-05T09:00:00.000Z",
+        "2026-01-05T10:00:00+01:00",
+        "2026-01-05T09:00:00",
+        "2026-01-05T09:00:00.123456789Z",
+        "2026-01-05",
+        "2026-01-05T09:00:00-00:00",
+        "yesterday",
+        "",
+    ]
+) | st.datetimes(timezones=st.timezones()).map(lambda value: value.isoformat())
+_PATHS: list[tuple[tuple[str, ...], st.SearchStrategy[Any]]] = [
+    (("id",), st.sampled_from([None, "", 7, "s-1"])),
+    (("actor",), st.sampled_from([account("ann"), {"mbox": "mailto:Carla@EXAMPLE.org"}, {}, 5])),
+    (("actor", "account", "name"), st.text(max_size=300) | _JSON),
+    (
+        ("verb", "id"),
+        st.sampled_from(
+            [
+                f"{wire.ADL_VERBS}{v}"
+                for v in ("passed", "failed", "completed", "scored", "launched", "voided")
+            ]
+            + ["https://w3id.org/xapi/tla/verbs/asserted", "https://adlnet.gov/expapi/verbs/passed"]
+        ),
+    ),
+    (
+        ("object", "id"),
+        st.sampled_from(
+            [
+                QUIZ,
+                "https://courses.example.org/graded/x",
+                "https://courses.example.org/project",
+                "https://courses.example.org/au/7",
+                "https://competencies.example.org/cs/ok.key",
+                "https://competencies.example.org/cs/bad key",
+            ]
+        )
+        | _JSON,
+    ),
+    (
+        ("object", "objectType"),
+        st.sampled_from([None, "Activity", "Agent", "SubStatement", "StatementRef"]) | _JSON,
+    ),
+    (("result", "score", "scaled"), st.floats() | _JSON),
+    (("result", "score", "raw"), st.floats() | st.integers(-5, 200) | _JSON),
+    (("result", "score", "min"), st.sampled_from([0, 10, -1.5])),
+    (("result", "score", "max"), st.sampled_from([100, 10, 0.5])),
+    (("result", "success"), _JSON),
+    (("result", "extensions"), st.sampled_from([{}, {wire.EXPLANATION_EXT: "x"}])),
+    (("context", "registration"), _JSON | st.just("r1")),
+    (("context", "extensions", wire.CMI5_MASTERY_SCORE_EXT), st.floats(0, 1) | _JSON),
+    (
+        ("context", "extensions", wire.CMI5_MOVE_ON_EXT),
+        st.sampled_from(["Passed", "Completed", "NotApplicable", "CompletedOrPassed"]) | _JSON,
+    ),
+    (
+        ("context", "extensions", wire.CMI5_LAUNCH_MODE_EXT),
+        st.sampled_from(["Normal", "Review"]) | _JSON,
+    ),
+    (("context", "extensions", wire.TLA_CONFIDENCE_EXT), st.floats() | _JSON),
+    (
+        ("context", "extensions", "https://w3id.org/xapi/comp/contextextensions/expires"),
+        _INSTANTS | _JSON,
+    ),
+    (
+        ("context", "extensions", "https://example.org/ext/competency"),
+        st.lists(st.text(max_size=12), max_size=3) | _JSON,
+    ),
+    (
+        ("context", "extensions", "https://example.org/ext/mode"),
+        st.sampled_from(["graded", "other"]),
+    ),
+    (
+        ("context", "contextActivities", "grouping"),
+        st.sampled_from(
+            [
+                [{"id": "https://competencies.example.org/listening"}],
+                {"id": "https://competencies.example.org/cs/x.y"},
+            ]
+        )
+        | _JSON,
+    ),
+    (("context", "contextActivities", "category"), st.sampled_from([[CMI5], CMI5, []]) | _JSON),
+    (("timestamp",), _INSTANTS | _JSON),
+    (("stored",), _INSTANTS | _JSON),
+]
+
+
+def _put(item: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for name in path[:-1]:
+        if type(item.get(name)) is not dict:
+            item[name] = {}
+        item = item[name]
+    item[path[-1]] = value
+
+
+@st.composite
+def _statements(draw: st.DrawFn) -> dict[str, Any]:
+    item = statement(
+        draw(st.sampled_from(["passed", "failed", "completed", "scored"])),
+        scaled=draw(st.none() | st.floats(0, 1)),
+        stored="2026-01-06T00:00:00Z",
+    )
+    for index in draw(st.lists(st.integers(0, len(_PATHS) - 1), max_size=6)):
+        path, values = _PATHS[index]
+        _put(item, path, draw(values))
+    return item
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(_statements(), min_size=1, max_size=3))
+def test_any_statement_maps_without_raising_to_evidence_equal_to_validated(
+    items: list[dict[str, Any]],
+) -> None:
+    mapper = StatementMapper(CONFIG)  # the launches remembered carry over between items
+    for item in items:
+        kind, value = mapper.map(item)
+        assert kind in (EVIDENCE, VOID, SKIP, BAD)
+        if kind == EVIDENCE:
+            assert value
+            for evidence in value:
+                assert_same_as_validated(evidence)
+
+
 def test_fast_evidence_equals_fully_validated_evidence() -> None:
     items = [
         statement(scaled=0.5, stored="2026-01-06T00:00:00Z"),
@@ -370,11 +560,7 @@ def test_fast_evidence_equals_fully_validated_evidence() -> None:
         kind, made = run(item)
         assert kind == EVIDENCE
         for evidence in made:
-            dumped = evidence.model_dump()
-            assert Evidence.model_validate(dumped) == evidence
-            assert evidence.model_dump_json(exclude_defaults=True) == Evidence.model_validate(
-                dumped
-            ).model_dump_json(exclude_defaults=True)
+            assert_same_as_validated(evidence)
             assert evidence.model_copy(update={"voided": True}).voided
 
 

@@ -29,6 +29,7 @@ from comp_adapters.xapi.mapping import MappingConfig, load_mapping, voided_copy
 from comp_adapters.xapi.wire import StatementQuery
 
 SHOWN_PROBLEMS = 20
+_LRS_FILTERS = ("agent", "verb", "activity", "registration")
 
 
 class XapiSettings(BaseModel):
@@ -79,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="file input: report bad statements and skip them instead of stopping",
     )
-    for name in ("agent", "verb", "activity", "registration"):
+    for name in _LRS_FILTERS:
         pull.add_argument(f"--{name}", help=f"LRS filter: only statements with this {name}")
     pull.set_defaults(handler=cmd_pull)
 
@@ -175,6 +176,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
     mapping = _mapping(args.mapping)
     cursor = _read_cursor(args.cursor)
     if args.file is not None:
+        filters = [f"--{name}" for name in _LRS_FILTERS if getattr(args, name) is not None]
+        if filters:
+            raise ConfigurationError(
+                f"xapi pull: {', '.join(filters)} filter(s) the LRS query; they do not apply "
+                "to --file"
+            )
         adapter = XapiAdapter(mapping=mapping)
         batches = adapter.read_file(args.file, cursor=cursor, strict=not args.skip_invalid)
     else:

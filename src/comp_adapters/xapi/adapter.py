@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 from pydantic import JsonValue
 
 from comp_adapters.core.evidence import Evidence
@@ -103,6 +104,7 @@ class _Ingest:
         *,
         source: str,
         resolve_void: Callable[[str], Any] | None = None,
+        remember: bool = False,
     ) -> None:
         self.mapper = mapper
         self.tombstones = tombstones
@@ -111,6 +113,9 @@ class _Ingest:
         self.resolve_void = resolve_void
         self.pending: set[str] = set()
         """Voided ids whose target has not been seen (to look for in a second pass)."""
+        self.produced: dict[str, list[Evidence]] | None = {} if remember else None
+        """With ``remember``: the evidence of each statement read, so that a void later in
+        the same read withdraws it at once (for input that cannot be read twice)."""
 
     def feed(self, statement: Any, line: int | None, out: list[Evidence]) -> None:
         stats = self.stats
@@ -124,18 +129,22 @@ class _Ingest:
             else:
                 stats.evidence += len(value)
                 out.extend(value)
+                if self.produced is not None and sid is not None:
+                    self.produced[sid] = value
         elif kind is SKIP:
             stats.skipped[value] += 1
         elif kind is VOID:
             stats.voids += 1
             self.tombstones.add(value)
+            made = self.produced.pop(value, None) if self.produced is not None else None
+            if made is not None:
+                self._withdraw(made, out)
+                return
             target = self.resolve_void(value) if self.resolve_void is not None else None
             if target is None:
                 self.pending.add(value)
                 return
-            target_kind, made = self.mapper.map(target)
-            if target_kind is EVIDENCE:
-                self._withdraw(made, out)
+            self.withdraw_statement(target, out)
         else:
             assert kind is BAD  # noqa: S101 - the mapper's four outcomes
             stats.bad += 1
@@ -145,6 +154,12 @@ class _Ingest:
                 message = f"statement {sid}: {message}"
             if len(stats.problems) < MAX_PROBLEMS:
                 stats.problems.append(Problem(message, file=self.source, line=line, field=where))
+
+    def withdraw_statement(self, statement: Any, out: list[Evidence]) -> None:
+        """Emit withdrawn copies of the evidence ``statement`` gives (a void's target)."""
+        kind, made = self.mapper.map(statement)
+        if kind is EVIDENCE:
+            self._withdraw(made, out)
 
     def _withdraw(self, evidence: list[Evidence], out: list[Evidence]) -> None:
         self.stats.withdrawn += len(evidence)
@@ -313,36 +328,28 @@ class XapiAdapter:
             targets = set(ingest.pending)
             for _, statement in iter_statement_file(path, problems=[]):
                 if type(statement) is dict and statement.get("id") in targets:
-                    kind, made = self.mapper.map(statement)
-                    if kind is EVIDENCE:
-                        stats.withdrawn += len(made)
-                        out.extend(voided_copy(item) for item in made)
+                    ingest.withdraw_statement(statement, out)
         yield self._file_batch(out, tombstones)
 
     def read_statements(
         self, statements: Iterable[Any], *, cursor: Cursor | None = None
     ) -> Iterator[EvidenceBatch]:
         """Evidence from statements already in memory: parsed JSON dicts, or TinCanPython
-        ``Statement`` objects (with the ``tincan`` extra). Bad ones are counted and skipped."""
+        ``Statement`` objects (with the ``tincan`` extra). Bad ones are counted and skipped.
+
+        ``statements`` is read once (it may be a generator): the evidence made so far is
+        remembered, so a void withdraws its target whether it comes before or after it.
+        """
         self.stats = stats = ReadStats()
         tombstones = _tombstones_of(cursor)
-        ingest = _Ingest(self.mapper, tombstones, stats, source="statements")
-        seen: list[dict[str, Any]] = []
+        ingest = _Ingest(self.mapper, tombstones, stats, source="statements", remember=True)
         out: list[Evidence] = []
         for index, item in enumerate(statements, start=1):
             statement = from_tincan(item) if _is_tincan(item) else item
             ingest.feed(statement, index, out)
-            if ingest.tombstones and type(statement) is dict:
-                seen.append(statement)
             if len(out) >= self.batch_size:
                 yield self._file_batch(out, tombstones)
                 out = []
-        for statement in seen:
-            if statement.get("id") in ingest.pending:
-                kind, made = self.mapper.map(statement)
-                if kind is EVIDENCE:
-                    stats.withdrawn += len(made)
-                    out.extend(voided_copy(item) for item in made)
         yield self._file_batch(out, tombstones)
 
     def _file_batch(self, out: list[Evidence], tombstones: set[str]) -> EvidenceBatch:
@@ -484,8 +491,6 @@ def from_tincan(statement: Any) -> dict[str, Any]:
     TinCanPython re-serialises durations (``PT1H`` -> ``PT01H00M00S``) and writes version
     ``1.0.3``; neither matters for evidence.
     """
-    import orjson  # noqa: PLC0415 - keeps the dependency local to this conversion
-
     try:
         data = orjson.loads(statement.to_json())
     except (AttributeError, TypeError, ValueError) as exc:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
 from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
@@ -249,9 +251,27 @@ class XapiClient:
         return self._page(response, "get statements")
 
     def get_more(self, more: str) -> StatementPage:
-        """``GET <more>``: the next page; the link is resolved against the server root."""
-        response = self._send("GET", more, operation="get more statements")
-        return self._page(response, "get more statements")
+        """``GET <more>``: the next page; the link is resolved against the server root.
+
+        A link that leads to another server (scheme, host or port) is refused: following
+        it would send our credentials there, and the spec makes ``more`` a server-relative
+        path anyway.
+        """
+        operation = "get more statements"
+        url = urljoin(self._transport.base_url, more)
+        if _origin(url) != _origin(self._transport.base_url):
+            try:
+                shown = redact_url(url)
+            except ValueError:  # not even a well-formed URL
+                shown = "(malformed URL)"
+            raise FatalRemoteError(
+                "the LRS's more link leads to another server; not followed",
+                adapter=ADAPTER,
+                operation=operation,
+                url=shown,
+            )
+        response = self._send("GET", url, operation=operation)
+        return self._page(response, operation)
 
     def get_statement(self, statement_id: str) -> dict[str, Any] | None:
         """``GET statements?statementId=``: one statement, ``None`` if absent (or voided)."""
@@ -315,7 +335,7 @@ class XapiClient:
 
     def _json(self, response: requests.Response, operation: str) -> Any:
         try:
-            return orjson.loads(response.content)
+            return orjson.loads(_json_part(response))
         except orjson.JSONDecodeError:
             raise _bad_answer("the LRS answered with invalid JSON", response, operation) from None
 
@@ -330,6 +350,39 @@ class XapiClient:
             more=more if isinstance(more, str) and more else None,
             consistent_through=parse_instant(through) if through else None,
         )
+
+
+def _json_part(response: requests.Response) -> bytes:
+    """The JSON of an answer: the body, or the first part of a ``multipart/mixed`` answer
+    (what ``attachments=true`` gets: statements first, then the attachments, which
+    evidence does not need). Unparseable input yields ``b""`` (invalid JSON downstream)."""
+    content_type = response.headers.get("Content-Type", "")
+    if not content_type.lower().startswith("multipart/"):
+        return response.content
+    header = Message()
+    header["Content-Type"] = content_type
+    boundary = header.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        return b""
+    body = response.content
+    delimiter = b"--" + boundary.encode()
+    start = body.find(delimiter)
+    head_end = body.find(b"\r\n\r\n", start) if start >= 0 else -1
+    if head_end < 0:
+        return b""
+    end = body.find(b"\r\n" + delimiter, head_end)
+    return body[head_end + 4 : end if end >= 0 else len(body)]
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port of a URL (default ports spelled out), to compare servers."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(scheme)
+    except ValueError:  # not a port number: matches no server
+        port = -1
+    return scheme, parts.hostname, port
 
 
 def _bad_answer(message: str, response: requests.Response, operation: str) -> FatalRemoteError:

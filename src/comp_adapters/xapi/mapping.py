@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import operator
 import tomllib
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,7 +302,7 @@ class IdentityMap:
             if type(account) is dict:
                 home, name = account.get("homePage"), account.get("name")
                 if type(home) is str and type(name) is str:
-                    known = self.account.get((home, name))
+                    known = self.account.get((home, name)) if self.account else None
                     if known is not None:
                         return known
                     if home in self.home_pages and 0 < len(name) <= 255 and name.strip() == name:
@@ -380,32 +380,25 @@ Outcome = tuple[str, Any]
 """What one statement is: (EVIDENCE, [Evidence, ...]), (VOID, target statement id),
 (SKIP, reason) or (BAD, (message, field))."""
 
-_EVIDENCE_TEMPLATE: Final[dict[str, Any]] = {
-    name: (None if field.is_required() else field.get_default(call_default_factory=True))
-    for name, field in Evidence.model_fields.items()
+# The fields the mapper sets (Evidence(...) with exactly these would have them as its
+# fields set); the others keep their defaults. The tests check every built Evidence against
+# a validated one, field order, types and fields set included.
+_FIELDS_SET: Final = {
+    "id",
+    "learner",
+    "competency",
+    "kind",
+    "score",
+    "success",
+    "observed_at",
+    "recorded_at",
+    "source_system",
+    "source_id",
+    "expires_at",
+    "visibility",
 }
-_EVIDENCE_FIELDS_SET: Final = frozenset(
-    {"id", "learner", "competency", "kind", "score", "success", "observed_at"}
-    | {"recorded_at", "source_system", "source_id", "expires_at", "visibility"}
-)
 _new = object.__new__
 _set = object.__setattr__
-
-
-def _make_evidence(values: dict[str, Any]) -> Evidence:
-    """An :class:`Evidence` from values the mapper has already checked, without re-validation.
-
-    The mapper guarantees every constraint itself (keys validated with the config, score in
-    0..1 and finite, aware UTC instants, a result present, expiry after observation); the
-    tests compare its output with fully validated evidence. This keeps mapping a statement
-    within a fraction of the time the JSON parser needs for it.
-    """
-    evidence: Evidence = _new(Evidence)
-    _set(evidence, "__dict__", values)
-    _set(evidence, "__pydantic_fields_set__", set(_EVIDENCE_FIELDS_SET))
-    _set(evidence, "__pydantic_extra__", None)
-    _set(evidence, "__pydantic_private__", None)
-    return evidence
 
 
 def evidence_id(statement_id: str, competency: str) -> str:
@@ -432,20 +425,25 @@ def voided_copy(evidence: Evidence) -> Evidence:
     return evidence.model_copy(update={"voided": True})
 
 
+_fromisoformat = datetime.fromisoformat
+
+
 def parse_instant(text: Any) -> datetime | None:
     """An xAPI timestamp as an aware UTC datetime (naive ones taken as UTC), else ``None``."""
     if type(text) is not str:
         return None
     try:
-        value = datetime.fromisoformat(text)
+        value = _fromisoformat(text)
     except ValueError:
         return None
-    offset = value.utcoffset()
-    if offset is None:
+    return value if value.tzinfo is UTC else _to_utc(value)
+
+
+def _to_utc(value: datetime) -> datetime:
+    """A parsed instant in UTC: naive ones are taken as UTC (1.0.3 allows them)."""
+    if value.tzinfo is None or not value.utcoffset():
         return value.replace(tzinfo=UTC)
-    if offset:
-        return value.astimezone(UTC)
-    return value if value.tzinfo is UTC else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 def score_of(score: Any) -> float | None:
@@ -478,8 +476,24 @@ _Rule = tuple[
     frozenset[str] | None,
     tuple[tuple[str, Any], ...],
 ]
+# What an object id resolves to, compiled once per id: the rules that hold conditions
+# (verbs, when; ``None`` when there are none), the competency the id itself names, and,
+# for the unconditional case, the resolved competencies (unique, in order) and the kind,
+# masteryScore and moveOn of the first rule that gives each.
+_Target = tuple[
+    tuple[_Rule, ...] | None,
+    str | None,
+    tuple[str, ...],
+    EvidenceKind | None,
+    float | None,
+    str | None,
+]
+_NO_TARGET: Final[_Target] = (None, None, (), None, None, None)
 # One compiled verb rule: kind, success, cmi5 role, learner is the object.
 _VerbRule = tuple[EvidenceKind, bool | None, str | None, bool]
+# Verbs that are no evidence but mean something to the mapper (markers in the verb table).
+_VOID_MARK: Final = (EvidenceKind.OTHER, None, "void", False)
+_LAUNCH_MARK: Final = (EvidenceKind.OTHER, None, "launch", False)
 
 _MOVE_ON_ROLES: Final[dict[str, frozenset[str]]] = {
     "Passed": frozenset({"passed", "failed"}),
@@ -494,6 +508,10 @@ _CACHE_LIMIT: Final = 50_000
 _LAUNCH_LIMIT: Final = 100_000
 _VOIDED_VERBS: Final = frozenset({wire.VERB_VOIDED, "https://adlnet.gov/expapi/verbs/voided"})
 _LAUNCHED_VERBS: Final = frozenset({wire.VERB_LAUNCHED, "https://adlnet.gov/expapi/verbs/launched"})
+# The frequent outcomes, made once.
+_NO_EVIDENCE_VERB: Final[Outcome] = (SKIP, "verb is no evidence")
+_UNKNOWN_LEARNER: Final[Outcome] = (SKIP, "unknown learner")
+_NO_COMPETENCY: Final[Outcome] = (SKIP, "no competency for the activity")
 
 
 def _scheme_variants(iri: str) -> tuple[str, ...]:
@@ -504,18 +522,32 @@ def _scheme_variants(iri: str) -> tuple[str, ...]:
     return (iri,)
 
 
+# Vocabulary the hot path reads, as module globals (one lookup instead of two).
+_EXPLANATION_EXT: Final = wire.EXPLANATION_EXT
+_CMI5_MASTERY_SCORE_EXT: Final = wire.CMI5_MASTERY_SCORE_EXT
+_CMI5_MOVE_ON_EXT: Final = wire.CMI5_MOVE_ON_EXT
+_CMI5_LAUNCH_MODE_EXT: Final = wire.CMI5_LAUNCH_MODE_EXT
+_TLA_CONFIDENCE_EXT: Final = wire.TLA_CONFIDENCE_EXT
+_CMI5_CATEGORY: Final = wire.CMI5_CATEGORY
+
+
 class StatementMapper:
     """Applies a :class:`MappingConfig` to parsed statements, one at a time.
 
-    Stateless except for two bounded memories: the rules resolved per activity id (a
-    cache), and the cmi5 launch data (moveOn, masteryScore) of ``launched`` statements
-    seen, per registration and AU, so that later verdicts in the same read can honour them.
+    The config is compiled once into lookup tables (verb IRI -> rule, with the http/https
+    spellings; activity id -> rules). Stateless except for two bounded memories: what each
+    activity id resolves to (a cache), and the cmi5 launch data (moveOn, masteryScore) of
+    ``launched`` statements seen, per registration and AU, so that later verdicts in the
+    same read can honour them.
     """
 
     def __init__(self, config: MappingConfig) -> None:
         self.config = config
         self._identities = IdentityMap(config.identity)
+        both = config.match_http_and_https
         self._verbs: dict[str, _VerbRule] = {}
+        for verb in _LAUNCHED_VERBS:
+            self._verbs[verb] = _LAUNCH_MARK  # a configured rule for launched wins
         for verb_rule in (*config.verbs, *config.add_verbs):
             compiled: _VerbRule = (
                 verb_rule.kind,
@@ -524,9 +556,11 @@ class StatementMapper:
                 verb_rule.learner_is_object,
             )
             for verb in verb_rule.verbs:
-                variants = _scheme_variants(verb) if config.match_http_and_https else (verb,)
-                for variant in variants:
+                for variant in _scheme_variants(verb) if both else (verb,):
                     self._verbs[variant] = compiled
+        for verb in _VOIDED_VERBS:
+            self._verbs[verb] = _VOID_MARK  # voiding is never evidence, whatever the config
+        self._verb_rule = self._verbs.get
         self._exact: dict[str, list[_Rule]] = {}
         self._prefixes: list[tuple[str, _Rule]] = []
         for activity in config.activities:
@@ -535,9 +569,7 @@ class StatementMapper:
                 verbs = frozenset(
                     variant
                     for verb in activity.verbs
-                    for variant in (
-                        _scheme_variants(verb) if config.match_http_and_https else (verb,)
-                    )
+                    for variant in (_scheme_variants(verb) if both else (verb,))
                 )
             rule: _Rule = (
                 activity.competencies,
@@ -558,8 +590,9 @@ class StatementMapper:
             self._iris or self._iri_base
         )
         self._competency_ext = config.competency_extension
-        self._rules_cache: dict[str, tuple[_Rule, ...]] = {}
-        self._launches: OrderedDict[tuple[Any, str], tuple[Any, Any]] = OrderedDict()
+        self._context_wanted = self._search_context or bool(self._competency_ext)
+        self._targets: dict[str, _Target] = {}
+        self._launches: dict[tuple[str | None, str], tuple[Any, Any]] = {}
         self._source = config.source_system
         self._visibility = config.visibility
         self._respect_move_on = config.cmi5.respect_move_on
@@ -568,85 +601,91 @@ class StatementMapper:
 
     # The hot path: keep it flat. Checks that every statement must pass come first (bad
     # input is reported whatever the verb), then the cheapest rejections.
-    def map(self, statement: Any) -> Outcome:  # noqa: PLR0915 - one flat hot loop body
+    def map(self, statement: Any) -> Outcome:  # noqa: PLR0915 - one flat hot path
         """What ``statement`` (parsed JSON) is: evidence, a void, skipped or bad."""
-        if type(statement) is not dict:
-            return BAD, ("a statement must be a JSON object", None)
-        sid = statement.get("id")
-        if type(sid) is not str or not sid:
-            if sid is not None:
-                return BAD, ("statement id must be a non-empty string", "id")
-            sid = content_id(statement)
-        actor = statement.get("actor")
-        if type(actor) is not dict:
-            return BAD, ("statement has no actor", "actor")
-        verb = statement.get("verb")
-        if type(verb) is not dict:
-            return BAD, ("statement has no verb", "verb")
-        verb_id = verb.get("id")
-        if type(verb_id) is not str:
-            return BAD, ("statement has no verb id", "verb.id")
-        obj = statement.get("object")
-        if type(obj) is not dict:
-            return BAD, ("statement has no object", "object")
-        rule = self._verbs.get(verb_id)
+        try:  # one C call for the members every statement has (stored ones have an id)
+            sid, actor, verb, obj = _CORE(statement)
+            verb_id = verb["id"]
+        except (KeyError, TypeError, IndexError):
+            sid = None
+        if not (
+            type(sid) is str
+            and sid
+            and type(actor) is dict
+            and type(verb_id) is str
+            and type(obj) is dict
+        ):
+            bad = _bad_core(statement)
+            if bad is not None:
+                return bad
+            sid = None  # a statement without id (files): content_id() when needed
+            actor, verb_id, obj = statement["actor"], statement["verb"]["id"], statement["object"]
+        rule = self._verb_rule(verb_id)
         if rule is None:
-            if verb_id in _VOIDED_VERBS:
-                target = obj.get("id")
-                if obj.get("objectType") != "StatementRef" or type(target) is not str:
-                    return BAD, ("a voiding statement's object must be a StatementRef", "object")
-                return VOID, target
-            if verb_id in _LAUNCHED_VERBS:
-                self._remember_launch(statement, obj)
-            return SKIP, "verb is no evidence"
+            return _NO_EVIDENCE_VERB
+        if rule is _VOID_MARK:
+            target = obj.get("id")
+            if obj.get("objectType") != "StatementRef" or type(target) is not str:
+                return BAD, ("a voiding statement's object must be a StatementRef", "object")
+            return VOID, target
+        if rule is _LAUNCH_MARK:
+            self._remember_launch(statement, obj)
+            return _NO_EVIDENCE_VERB
         kind, verdict, cmi5_role, learner_is_object = rule
+        get = statement.get
         object_type = obj.get("objectType")
-        context = statement.get("context")
+        context = get("context")
         if type(context) is not dict:
             context = None
 
         # Who.
         if learner_is_object:
-            if object_type not in ("Agent", "Group"):
+            if object_type not in ("Agent", "Group"):  # a tuple: the value may be unhashable
                 return SKIP, "object is not the learner"
             learner = self._identities.learner(obj)
         else:
             if object_type is not None and object_type != "Activity":
-                return SKIP, f"object is a {object_type}"
+                return SKIP, f"object is a {str(object_type)[:40]}"
             learner = self._identities.learner(actor)
         if learner is None:
-            return SKIP, "unknown learner"
+            return _UNKNOWN_LEARNER
 
         # Which competencies.
-        rules: tuple[_Rule, ...] = ()
-        competencies: list[str] = []
         object_id = obj.get("id")
-        if not learner_is_object and type(object_id) is str:
-            rules = self._rules_for(object_id)
-            for competencies_of, _, _, _, verbs, when in rules:
-                if verbs is not None and verb_id not in verbs:
-                    continue
-                if when and not _matches(context, when):
-                    continue
-                competencies.extend(competencies_of)
-            key = self._competency_of_iri(object_id)
-            if key is not None:
-                competencies.append(key)
-        if context is not None and (self._search_context or self._competency_ext):
-            self._context_competencies(context, competencies)
+        if learner_is_object or type(object_id) is not str:
+            target = _NO_TARGET
+        else:
+            target = self._targets.get(object_id) or self._target(object_id)
+        conditional, own, competencies, rule_kind, rule_mastery, rule_move_on = target
+        if conditional is not None:
+            competencies, rule_kind, rule_mastery, rule_move_on = _match(
+                conditional, own, verb_id, context
+            )
+        if context is not None and self._context_wanted:
+            more = self._context_competencies(context)
+            if more:
+                competencies = tuple(dict.fromkeys((*competencies, *more)))
         if not competencies:
-            return SKIP, "no competency for the activity"
+            return _NO_COMPETENCY
 
         # The result.
-        result = statement.get("result")
+        result = get("result")
         score: float | None = None
         success: bool | None = None
         if type(result) is dict:
             if self._ignore_computed:
                 extensions = result.get("extensions")
-                if type(extensions) is dict and wire.EXPLANATION_EXT in extensions:
+                if type(extensions) is dict and _EXPLANATION_EXT in extensions:
                     return SKIP, "computed proficiency statement"
-            score = score_of(result.get("score"))
+            given_score = result.get("score")
+            if type(given_score) is dict:
+                scaled = given_score.get("scaled")
+                # The usual case, a scaled float in range, is the score as it is.
+                score = (
+                    scaled
+                    if type(scaled) is float and 0.0 <= scaled <= 1.0
+                    else score_of(given_score)
+                )
             given = result.get("success")
             if type(given) is bool:
                 success = given
@@ -658,100 +697,168 @@ class StatementMapper:
         mastery: Any = None
         move_on: Any = None
         if extensions is not None:
-            mastery = extensions.get(wire.CMI5_MASTERY_SCORE_EXT)
-            move_on = extensions.get(wire.CMI5_MOVE_ON_EXT)
+            mastery = extensions.get(_CMI5_MASTERY_SCORE_EXT)
+            move_on = extensions.get(_CMI5_MOVE_ON_EXT)
             if self._normal_only:
-                mode = extensions.get(wire.CMI5_LAUNCH_MODE_EXT)
+                mode = extensions.get(_CMI5_LAUNCH_MODE_EXT)
                 if mode is not None and mode != "Normal":
-                    return SKIP, f"cmi5 launchMode {mode} carries no judgement"
-        if cmi5_role is not None and (mastery is None or move_on is None):
-            launch = self._launch_of(context, object_id)
+                    return SKIP, f"cmi5 launchMode {str(mode)[:20]} carries no judgement"
+        if (
+            cmi5_role is not None
+            and (mastery is None or move_on is None)
+            and self._launches
+            and context is not None
+        ):
+            registration = context.get("registration")
+            if type(registration) is not str:
+                registration = None
+            launch = self._launches.get((registration, object_id))
             if launch is not None:
                 if move_on is None:
                     move_on = launch[0]
                 if mastery is None:
                     mastery = launch[1]
-        rule_kind: EvidenceKind | None = None
-        for _, kind_of, mastery_of, move_on_of, _, _ in rules:
-            if rule_kind is None:
-                rule_kind = kind_of
-            if mastery is None:
-                mastery = mastery_of
-            if move_on is None:
-                move_on = move_on_of
+        if mastery is None:
+            mastery = rule_mastery
+        if move_on is None:
+            move_on = rule_move_on
         if (
             cmi5_role is not None
+            and type(move_on) is str
             and self._respect_move_on
-            and move_on is not None
             and _is_cmi5(context)
         ):
             roles = _MOVE_ON_ROLES.get(move_on)
             if roles is not None and cmi5_role not in roles:
                 return SKIP, f"cmi5 moveOn {move_on}: {cmi5_role} does not count"
-        if (
-            score is not None
-            and _number(mastery)
-            and type(result) is dict
-            and type(result.get("score")) is dict
-            and _number(result["score"].get("scaled"))
-        ):
-            success = score >= mastery
+        if score is not None and (type(mastery) is float or type(mastery) is int):
+            # Judged only against score.scaled (cmi5), not a score made from raw/min/max.
+            assert type(result) is dict  # noqa: S101 - a score comes from a result
+            scaled = result["score"].get("scaled")
+            if type(scaled) is float or type(scaled) is int:
+                success = score >= mastery
         if success is None:
-            confidence = extensions.get(wire.TLA_CONFIDENCE_EXT) if extensions else None
-            success = verdict if not _number(confidence) else confidence >= 0
+            confidence = extensions.get(_TLA_CONFIDENCE_EXT) if extensions else None
+            if type(confidence) is float or type(confidence) is int:
+                success = confidence >= 0
+            else:
+                success = verdict
         if score is None and success is None:
             return SKIP, "no result (score or success)"
 
-        # When.
-        stored = statement.get("stored")
-        observed = parse_instant(statement.get("timestamp"))
-        recorded = parse_instant(stored) if stored is not None else None
-        if observed is None:
-            if statement.get("timestamp") is not None:
-                return BAD, ("timestamp is not an ISO 8601 date-time", "timestamp")
+        # When (the usual "...Z" instants need no conversion).
+        stored = get("stored")
+        recorded: datetime | None = None
+        if stored is not None:
+            try:
+                recorded = _fromisoformat(stored)
+            except (TypeError, ValueError):
+                pass
+            else:
+                if recorded.tzinfo is not UTC:
+                    recorded = _to_utc(recorded)
+        timestamp = get("timestamp")
+        if timestamp is None:
             if recorded is None:
                 return BAD, ("statement has neither timestamp nor stored", "timestamp")
             observed = recorded
+        else:
+            try:
+                observed = _fromisoformat(timestamp)
+            except (TypeError, ValueError):
+                return BAD, ("timestamp is not an ISO 8601 date-time", "timestamp")
+            if observed.tzinfo is not UTC:
+                observed = _to_utc(observed)
         expires: datetime | None = None
         if extensions is not None and _EXPIRES_EXT in extensions:
             expires = parse_instant(extensions[_EXPIRES_EXT])
             if expires is not None and expires <= observed:
                 expires = None
 
-        evidence_kind = rule_kind or kind
-        made: list[Evidence] = []
-        seen: set[str] = set()
-        for competency in competencies:
-            if competency in seen:
-                continue
-            seen.add(competency)
-            values = _EVIDENCE_TEMPLATE.copy()
-            values["id"] = f"xapi:{sid}:{competency}"
-            values["learner"] = learner
-            values["competency"] = competency
-            values["kind"] = evidence_kind
-            values["score"] = score
-            values["success"] = success
-            values["observed_at"] = observed
-            values["recorded_at"] = recorded
-            values["source_system"] = self._source
-            values["source_id"] = sid
-            values["expires_at"] = expires
-            values["visibility"] = self._visibility
-            made.append(_make_evidence(values))
-        return EVIDENCE, made
+        if sid is None:
+            sid = content_id(statement)
+        return EVIDENCE, self._evidence(
+            sid,
+            learner,
+            competencies,
+            rule_kind or kind,
+            score,
+            success,
+            observed,
+            recorded,
+            expires,
+        )
 
-    def _rules_for(self, object_id: str) -> tuple[_Rule, ...]:
-        cached = self._rules_cache.get(object_id)
-        if cached is not None:
-            return cached
-        found: list[_Rule] = list(self._exact.get(object_id, ()))
-        found.extend(rule for prefix, rule in self._prefixes if object_id.startswith(prefix))
-        rules = tuple(found)
-        if len(self._rules_cache) >= _CACHE_LIMIT:
-            self._rules_cache.clear()
-        self._rules_cache[object_id] = rules
-        return rules
+    def _evidence(
+        self,
+        sid: str,
+        learner: str,
+        competencies: Iterable[str],
+        kind: EvidenceKind,
+        score: float | None,
+        success: bool | None,
+        observed: datetime,
+        recorded: datetime | None,
+        expires: datetime | None,
+    ) -> list[Evidence]:
+        """One :class:`Evidence` per competency, built from values :meth:`map` has checked.
+
+        No re-validation: the mapper guarantees every constraint of the model itself (keys
+        validated with the config or by ``_is_key``, learner keys 1..255 characters, a score
+        that is a finite float in 0..1, aware UTC instants, a result present, expiry after
+        observation). What this builds is exactly what ``Evidence(...)`` would: the tests
+        compare field by field, types included, with fully validated copies. It keeps
+        mapping a statement within a fraction of the time the JSON parser needs for it.
+        """
+        source = self._source
+        visibility = self._visibility
+        made: list[Evidence] = []
+        for competency in competencies:
+            evidence = _new(Evidence)
+            _set(
+                evidence,
+                "__dict__",
+                {
+                    "id": f"xapi:{sid}:{competency}",  # evidence_id(), spelled out for speed
+                    "learner": learner,
+                    "competency": competency,
+                    "kind": kind,
+                    "score": score,
+                    "level": None,
+                    "success": success,
+                    "observed_at": observed,
+                    "recorded_at": recorded,
+                    "source_system": source,
+                    "source_id": sid,
+                    "expires_at": expires,
+                    "voided": False,
+                    "visibility": visibility,
+                    "note": None,
+                },
+            )
+            _set(evidence, "__pydantic_fields_set__", _FIELDS_SET.copy())
+            _set(evidence, "__pydantic_extra__", None)
+            _set(evidence, "__pydantic_private__", None)
+            made.append(evidence)
+        return made
+
+    def _target(self, object_id: str) -> _Target:
+        """Compile what ``object_id`` resolves to (then cached)."""
+        rules = (
+            *self._exact.get(object_id, ()),
+            *(rule for prefix, rule in self._prefixes if object_id.startswith(prefix)),
+        )
+        own = self._competency_of_iri(object_id)
+        target: _Target
+        if any(rule[4] is not None or rule[5] for rule in rules):
+            target = (rules, own, (), None, None, None)
+        else:
+            competencies, kind, mastery, move_on = _match(rules, own, "", None)
+            target = (None, own, competencies, kind, mastery, move_on)
+        if len(self._targets) >= _CACHE_LIMIT:
+            self._targets.clear()
+        self._targets[object_id] = target
+        return target
 
     def _competency_of_iri(self, iri: str) -> str | None:
         key = self._iris.get(iri)
@@ -761,7 +868,9 @@ class StatementMapper:
                 return rest
         return key
 
-    def _context_competencies(self, context: dict[str, Any], into: list[str]) -> None:
+    def _context_competencies(self, context: dict[str, Any]) -> list[str]:
+        """Competencies named by context activities and the competency extension."""
+        found: list[str] = []
         if self._search_context:
             activities = context.get("contextActivities")
             if type(activities) is dict:
@@ -777,7 +886,7 @@ class StatementMapper:
                             if type(iri) is str:
                                 key = self._competency_of_iri(iri)
                                 if key is not None:
-                                    into.append(key)
+                                    found.append(key)
         if self._competency_ext:
             extensions = context.get("extensions")
             if type(extensions) is dict:
@@ -788,7 +897,8 @@ class StatementMapper:
                         if key is None and _is_key(value):
                             key = value
                         if key is not None:
-                            into.append(key)
+                            found.append(key)
+        return found
 
     def _remember_launch(self, statement: dict[str, Any], obj: dict[str, Any]) -> None:
         context = statement.get("context")
@@ -797,21 +907,74 @@ class StatementMapper:
         extensions = context.get("extensions")
         if type(extensions) is not dict:
             return
-        move_on = extensions.get(wire.CMI5_MOVE_ON_EXT)
-        mastery = extensions.get(wire.CMI5_MASTERY_SCORE_EXT)
+        move_on = extensions.get(_CMI5_MOVE_ON_EXT)
+        mastery = extensions.get(_CMI5_MASTERY_SCORE_EXT)
         if move_on is None and mastery is None:
             return
         object_id = obj.get("id")
         if type(object_id) is not str:
             return
-        if len(self._launches) >= _LAUNCH_LIMIT:
-            self._launches.popitem(last=False)  # O(1); dict's next(iter()) is not
-        self._launches[(context.get("registration"), object_id)] = (move_on, mastery)
+        launches = self._launches
+        if len(launches) >= _LAUNCH_LIMIT:
+            # Forget the older half at once (amortised O(1); dicts keep insertion order).
+            self._launches = launches = dict(list(launches.items())[_LAUNCH_LIMIT // 2 :])
+        launches[(_registration(context), object_id)] = (move_on, mastery)
 
-    def _launch_of(self, context: dict[str, Any] | None, object_id: Any) -> tuple[Any, Any] | None:
-        if not self._launches or context is None or type(object_id) is not str:
-            return None
-        return self._launches.get((context.get("registration"), object_id))
+
+_CORE: Final = operator.itemgetter("id", "actor", "verb", "object")
+
+
+def _bad_core(statement: Any) -> Outcome | None:
+    """Why a statement's id, actor, verb or object is unusable; ``None`` when they are
+    fine (the id may be absent: statements in files need not have one yet)."""
+    if type(statement) is not dict:
+        return BAD, ("a statement must be a JSON object", None)
+    sid = statement.get("id")
+    if sid is not None and (type(sid) is not str or not sid):
+        return BAD, ("statement id must be a non-empty string", "id")
+    if type(statement.get("actor")) is not dict:
+        return BAD, ("statement has no actor", "actor")
+    verb = statement.get("verb")
+    if type(verb) is not dict:
+        return BAD, ("statement has no verb", "verb")
+    if type(verb.get("id")) is not str:
+        return BAD, ("statement has no verb id", "verb.id")
+    if type(statement.get("object")) is not dict:
+        return BAD, ("statement has no object", "object")
+    return None
+
+
+def _registration(context: dict[str, Any]) -> str | None:
+    """The context's registration, if it is a string (anything else cannot be a key)."""
+    registration = context.get("registration")
+    return registration if type(registration) is str else None
+
+
+def _match(
+    rules: tuple[_Rule, ...], own: str | None, verb_id: str, context: dict[str, Any] | None
+) -> tuple[tuple[str, ...], EvidenceKind | None, float | None, str | None]:
+    """The competencies (unique, in order), kind, masteryScore and moveOn that ``rules``
+    give for this verb and context, then the competency the object id names itself. Kind,
+    masteryScore and moveOn come from the first matching rule that sets each."""
+    competencies: list[str] = []
+    kind: EvidenceKind | None = None
+    mastery: float | None = None
+    move_on: str | None = None
+    for competencies_of, kind_of, mastery_of, move_on_of, verbs, when in rules:
+        if verbs is not None and verb_id not in verbs:
+            continue
+        if when and not _matches(context, when):
+            continue
+        competencies.extend(competencies_of)
+        if kind is None:
+            kind = kind_of
+        if mastery is None:
+            mastery = mastery_of
+        if move_on is None:
+            move_on = move_on_of
+    if own is not None:
+        competencies.append(own)
+    return tuple(dict.fromkeys(competencies)), kind, mastery, move_on
 
 
 def _matches(context: dict[str, Any] | None, when: tuple[tuple[str, Any], ...]) -> bool:
@@ -834,7 +997,10 @@ def _is_cmi5(context: dict[str, Any] | None) -> bool:
         category = [category]
     if type(category) is not list:
         return False
-    return any(type(item) is dict and item.get("id") == wire.CMI5_CATEGORY for item in category)
+    for item in category:  # noqa: SIM110 - any() with a generator costs more than the search
+        if type(item) is dict and item.get("id") == _CMI5_CATEGORY:
+            return True
+    return False
 
 
 def _is_key(text: str) -> bool:
