@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from comp_adapters.errors import Problem, ValidationError
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 
 
 @contextlib.contextmanager
@@ -21,7 +21,14 @@ def atomic_write(path: str | Path, *, newline: str | None = "\n") -> Iterator[IO
     error the temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise ConfigurationError(f"{target}: is a folder; give a file name to write")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except FileNotFoundError:
+        raise ConfigurationError(f"{target}: the folder {target.parent} does not exist") from None
+    except PermissionError:
+        raise ConfigurationError(f"{target}: no permission to write in {target.parent}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             yield handle

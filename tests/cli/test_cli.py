@@ -157,3 +157,18 @@ def test_console_script_shows_no_traceback(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "file not found" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_output_into_a_missing_folder_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "absent" / "out.json"
+    code, _, err = run(capsys, "convert", str(EXAMPLE / "framework.json"), "-o", str(target))
+    assert code == 2
+    assert "does not exist" in err
+    assert "internal error" not in err
+    code, _, err = run(
+        capsys, "convert", str(EXAMPLE / "framework.json"), "-o", str(tmp_path), "--to", "native"
+    )
+    assert code == 2
+    assert "is a folder" in err
