@@ -20,6 +20,7 @@ any input order. Per (learner, competency) the engine
 from __future__ import annotations
 
 import gc
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -70,6 +71,10 @@ class _CompetencyPlan:
     minimum: float
     level_points: dict[str, float]
     method_text: str
+    level_floors: list[float]
+    """Points of each level, lowest first."""
+    levels: list[tuple[str, bool, str]]
+    """(key, proficient, "Name (proficient)") of each level, lowest first."""
 
 
 def _plans(framework: Framework) -> dict[str, _CompetencyPlan]:
@@ -90,6 +95,15 @@ def _plans(framework: Framework) -> dict[str, _CompetencyPlan]:
             minimum=scale.min_points,
             level_points={level.key: level.points for level in scale.levels},
             method_text=_describe_method(method, effective_calculation_int(method, n)),
+            level_floors=[level.points for level in scale.levels],
+            levels=[
+                (
+                    level.key,
+                    level.proficient,
+                    f"{level.name} ({'proficient' if level.proficient else 'not proficient'})",
+                )
+                for level in scale.levels
+            ],
         )
     return plans
 
@@ -405,21 +419,22 @@ def finish_leaf(
             as_of=as_of,
             explanation=_no_score_reason(plan, count, mastering),
         )
-    level = plan.scale.level_for_points(score)
-    return _fields(
-        learner,
-        plan.competency.key,
-        score=score,
-        level=level.key,
-        proficient=level.proficient,
-        method=method.value,
-        evidence_ids=used,
-        as_of=as_of,
-        explanation=(
-            f"{plan.method_text} of {text}: {score:g} points -> {level.name}"
-            f" ({'proficient' if level.proficient else 'not proficient'})"
-        ),
-    )
+    # The highest level whose points the score reaches (the lowest if none): Canvas's
+    # bucketing, as ProficiencyScale.level_for_points, by bisection on precomputed points.
+    key, proficient, outcome = plan.levels[max(bisect_right(plan.level_floors, score) - 1, 0)]
+    return {  # the fields of _fields(), written out: this runs once per result
+        "learner": learner,
+        "competency": plan.competency.key,
+        "score": score,
+        "level": key,
+        "proficient": proficient,
+        "method": method.value,
+        "evidence_ids": used,
+        "children": (),
+        "as_of": as_of,
+        "explanation": f"{plan.method_text} of {text}: {score:g} points -> {outcome}",
+        "review_requested": False,
+    }
 
 
 def _evidence_used(
