@@ -295,3 +295,15 @@ def test_result_does_not_depend_on_input_order(
     first = evaluate(framework, evidence, as_of=AS_OF, kind_weights=weights)
     second = evaluate(framework, shuffled, as_of=AS_OF, kind_weights=weights)
     assert first == second
+
+
+@given(st.floats(0, 1))
+def test_levels_follow_the_scales_bucketing(fraction: float) -> None:
+    framework = framework_from_data(framework_data())
+    result = by_key(evaluate(framework, [ev("e", "a", score=fraction)], as_of=AS_OF))["a"]
+    assert result.score is not None
+    expected = framework.scale.level_for_points(result.score)
+    assert (result.level, result.proficient) == (expected.key, expected.proficient)
+    assert result.explanation.endswith(
+        f"-> {expected.name} ({'proficient' if expected.proficient else 'not proficient'})"
+    )
