@@ -23,7 +23,7 @@ from comp_adapters.errors import (
 )
 from comp_adapters.http import RetryPolicy
 from comp_adapters.moodle.adapter import MoodleAdapter, refusals
-from comp_adapters.moodle.planning import RESET_PREFIX
+from comp_adapters.moodle.planner import RESET_PREFIX
 from comp_adapters.moodle.wire import BATCH_FUNCTION, RULE_ALL
 from comp_adapters.plugins import load_adapter_class
 from comp_adapters.protocols import (

@@ -1,7 +1,7 @@
 """The Moodle adapter: frameworks in and out, proficiency out as ratings, evidence in.
 
 It reads what it needs from the site, leaves the decisions to pure functions
-(:mod:`~comp_adapters.moodle.planning`, :mod:`~comp_adapters.moodle.mapping`) and carries
+(:mod:`~comp_adapters.moodle.planner`, :mod:`~comp_adapters.moodle.mapping`) and carries
 plans out through the client, batching calls where the site allows it.
 
 **Scales.** Moodle cannot create scales over web services. A core scale is mapped to the
@@ -52,7 +52,7 @@ from comp_adapters.moodle.mapping import (
     scale_matches,
     scale_mismatch,
 )
-from comp_adapters.moodle.planning import (
+from comp_adapters.moodle.planner import (
     RESET_PREFIX,
     PushTarget,
     RemoteFramework,

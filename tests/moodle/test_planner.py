@@ -10,7 +10,7 @@ from comp_adapters.core.framework import Framework, RuleOutcome
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError
 from comp_adapters.moodle.mapping import CourseLink, points_config, scale_configuration
-from comp_adapters.moodle.planning import (
+from comp_adapters.moodle.planner import (
     RESET_PREFIX,
     PushTarget,
     RemoteFramework,
