@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
 from comp_adapters import calculate
-from comp_adapters.cli.main import main
+from comp_adapters.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -63,3 +64,15 @@ def test_readme_validation_sample_is_real(
     shown = re.search(r"```\n(error: 3 errors\n.*?)\n```", README, re.DOTALL)
     assert shown, "README shows a validation sample"
     assert err.strip() == shown.group(1).strip()
+
+
+def test_readme_end_to_end_commands_parse() -> None:
+    section = README.split("## One framework, every system")[1].split("\n## ")[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert block, "the section shows its commands"
+    parser = build_parser()
+    commands = [line for line in block.group(1).splitlines() if line.startswith("comp-adapters")]
+    assert len(commands) >= 8
+    for line in commands:
+        argv = shlex.split(line.split("#")[0].split(">")[0])[1:]
+        parser.parse_args(argv)  # exits (fails the test) on a wrong command or flag
