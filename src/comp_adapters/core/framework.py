@@ -10,7 +10,6 @@ its location instead of stopping at the first.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
@@ -277,10 +276,3 @@ class Framework(BaseModel):
         if ordered == self.competencies:
             return self
         return self.model_copy(update={"competencies": ordered})
-
-
-def effective_now(framework: Framework, as_of: datetime) -> bool:
-    """Whether the framework version is in effect at ``as_of``."""
-    if framework.effective_from is not None and as_of < framework.effective_from:
-        return False
-    return framework.effective_until is None or as_of < framework.effective_until

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from functools import cached_property
 from itertools import pairwise
 from typing import Annotated
@@ -87,18 +88,20 @@ class ProficiencyScale(BaseModel):
     def default(self) -> ScaleLevel:
         return self.by_key[self.default_level]
 
+    @cached_property
+    def _floors(self) -> list[float]:
+        return [level.points for level in self.levels]
+
+    def level_index_for_points(self, points: float) -> int:
+        """Position (0-based, lowest first) of the level :meth:`level_for_points` picks."""
+        return max(bisect_right(self._floors, points) - 1, 0)
+
     def level_for_points(self, points: float) -> ScaleLevel:
         """Canvas's bucketing: the highest level whose points are <= ``points``.
 
         A score below the lowest level falls into the lowest level.
         """
-        chosen = self.levels[0]
-        for level in self.levels:
-            if level.points <= points:
-                chosen = level
-            else:
-                break
-        return chosen
+        return self.levels[self.level_index_for_points(points)]
 
     def index_of(self, key: str) -> int:
         """1-based position of a level (Moodle's grade value for it)."""

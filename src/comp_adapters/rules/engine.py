@@ -20,7 +20,6 @@ any input order. Per (learner, competency) the engine
 from __future__ import annotations
 
 import gc
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -71,8 +70,6 @@ class _CompetencyPlan:
     minimum: float
     level_points: dict[str, float]
     method_text: str
-    level_floors: list[float]
-    """Points of each level, lowest first."""
     levels: list[tuple[str, bool, str]]
     """(key, proficient, "Name (proficient)") of each level, lowest first."""
 
@@ -95,7 +92,6 @@ def _plans(framework: Framework) -> dict[str, _CompetencyPlan]:
             minimum=scale.min_points,
             level_points={level.key: level.points for level in scale.levels},
             method_text=_describe_method(method, effective_calculation_int(method, n)),
-            level_floors=[level.points for level in scale.levels],
             levels=[
                 (
                     level.key,
@@ -419,9 +415,7 @@ def finish_leaf(
             as_of=as_of,
             explanation=_no_score_reason(plan, count, mastering),
         )
-    # The highest level whose points the score reaches (the lowest if none): Canvas's
-    # bucketing, as ProficiencyScale.level_for_points, by bisection on precomputed points.
-    key, proficient, outcome = plan.levels[max(bisect_right(plan.level_floors, score) - 1, 0)]
+    key, proficient, outcome = plan.levels[plan.scale.level_index_for_points(score)]
     return {  # the fields of _fields(), written out: this runs once per result
         "learner": learner,
         "competency": plan.competency.key,
