@@ -159,7 +159,8 @@ def test_evidence_times_are_aware_and_utc() -> None:
     ("fields", "message"),
     [
         ({}, "needs a result"),
-        ({"score": 1.5}, "less than or equal to 1"),
+        ({"score": -0.5}, "greater than or equal to 0"),
+        ({"score": 0.5, "sequence": 2**63 - 1}, "less than 9223372036854775807"),
         ({"score": 0.5, "expires_at": "2025-01-01T00:00:00Z"}, "expires_at must be after"),
         ({"score": 0.5, "kind": "rumour"}, "Input should be"),
     ],

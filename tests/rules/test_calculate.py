@@ -89,6 +89,15 @@ def test_ruby_round_matches_ruby(value: float, expected: float) -> None:
     assert ruby_round(value) == expected
 
 
+@pytest.mark.parametrize("value", [-0.001, -0.004, -0.0049999])
+def test_ruby_round_keeps_the_sign_of_a_negative_zero(value: float) -> None:
+    # numeric.c: flo_round -> round_half_up(x, s) = round(x * s) / s, and C's round(-0.1)
+    # is -0.0, so Ruby's (-0.001).round(2) is -0.0; only float_round_underflow answers +0.0.
+    result = ruby_round(value)
+    assert result == 0.0
+    assert math.copysign(1.0, result) == -1.0
+
+
 def test_python_round_would_differ() -> None:
     assert round(4.125, 2) != ruby_round(4.125)
 

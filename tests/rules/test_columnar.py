@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -82,7 +83,7 @@ def evidence_lists(draw: st.DrawFn) -> list[Evidence]:
     for _ in range(draw(st.integers(0, 60))):
         result = draw(
             st.one_of(
-                st.builds(lambda s: {"score": s}, st.floats(0, 1)),
+                st.builds(lambda s: {"score": s}, st.floats(0, 1.6)),
                 st.builds(
                     lambda level: {"level": level},
                     st.sampled_from(["beginning", "developing", "proficient", "expert", "odd"]),
@@ -96,6 +97,8 @@ def evidence_lists(draw: st.DrawFn) -> list[Evidence]:
             extra["expires_at"] = observed + timedelta(days=draw(st.integers(1, 300)))
         if draw(st.integers(0, 6)) == 0:
             extra["recorded_at"] = observed + timedelta(hours=draw(st.integers(0, 5)))
+        if draw(st.integers(0, 2)) == 0:
+            extra["sequence"] = draw(st.integers(-3, 12))
         items.append(
             Evidence(
                 id=f"e{draw(st.integers(0, 70))}",
@@ -141,22 +144,26 @@ def test_columnar_equals_rows(
 @given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=50))
 def test_vector_rounding_equals_scalar_rounding(values: list[float]) -> None:
     values += [4.125, 2.675, 1.005, -2.675, 0.0, 1e20, 1e-20, 0.285, 1234.565]
+    values += [-0.001, -0.004, -1e-20]
     expected = [ruby_round(v) for v in values]
-    assert ruby_round_array(np, np.array(values)).tolist() == expected
+    got = ruby_round_array(np, np.array(values)).tolist()
+    assert got == expected
+    assert [math.copysign(1.0, v) for v in got] == [math.copysign(1.0, v) for v in expected]
 
 
 def test_table_checks_its_columns() -> None:
-    with pytest.raises(ValueError, match=r"fractions 0\.\.1"):
-        EvidenceTable.from_columns(
-            ids=["a"],
-            learners=["l"],
-            learner=[0],
-            competencies=["c"],
-            competency=[0],
-            kind=[0],
-            score=[1.5],
-            observed_at=[0],
-        )
+    for bad in (-0.5, float("inf")):
+        with pytest.raises(ValueError, match=r"finite fractions >= 0"):
+            EvidenceTable.from_columns(
+                ids=["a"],
+                learners=["l"],
+                learner=[0],
+                competencies=["c"],
+                competency=[0],
+                kind=[0],
+                score=[bad],
+                observed_at=[0],
+            )
     with pytest.raises(ValueError, match="needs a result"):
         EvidenceTable.from_columns(
             ids=["a"],

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from comp_adapters.core import Evidence, Framework, Proficiency, framework_from_data
-from comp_adapters.rules import evaluate, evaluate_detailed
+from comp_adapters.rules import EvidenceTable, evaluate, evaluate_detailed
 from tests.conftest import AS_OF, FOUR_LEVELS, ev, framework_data
 
 
@@ -84,6 +85,50 @@ def test_order_is_observed_at_then_id(framework: Framework) -> None:
     result = by_key(evaluate(framework, evidence, as_of=AS_OF))["a"]
     assert result.evidence_ids == ("b",)  # latest: same instant, greatest id last
     assert result.level == "expert"
+
+
+@pytest.mark.parametrize("columnar", [False, True])
+def test_ties_follow_the_sources_own_order_before_the_id(
+    framework: Framework, columnar: bool
+) -> None:
+    # Canvas orders results by time in whole seconds with a stable sort on the result id
+    # (app/models/rollup_score.rb, #initialize: `@outcome_results.sort_by(&:submitted_or_
+    # assessed_at)` on results fetched in id order), so result 10 is later than result 9 in
+    # the same second, although "…:10" sorts before "…:9" as a string.
+    evidence = [
+        ev("canvas:outcome_result:10", "a", level="expert", day=5, sequence=10),
+        ev("canvas:outcome_result:9", "a", level="beginning", day=5, sequence=9),
+    ]
+    source = EvidenceTable.from_evidence(evidence) if columnar else evidence
+    result = by_key(evaluate(framework, source, as_of=AS_OF))["a"]
+    assert result.evidence_ids == ("canvas:outcome_result:10",)
+    assert result.level == "expert"
+
+
+@pytest.mark.parametrize("columnar", [False, True])
+def test_evidence_without_a_sequence_comes_after_evidence_with_one(
+    framework: Framework, columnar: bool
+) -> None:
+    evidence = [
+        ev("a-first-by-id", "a", level="expert", day=5),
+        ev("z-last-by-id", "a", level="beginning", day=5, sequence=1),
+    ]
+    source = EvidenceTable.from_evidence(evidence) if columnar else evidence
+    assert by_key(evaluate(framework, source, as_of=AS_OF))["a"].evidence_ids == ("a-first-by-id",)
+
+
+@pytest.mark.parametrize("columnar", [False, True])
+def test_extra_credit_counts_above_the_scale_like_canvas(
+    framework: Framework, columnar: bool
+) -> None:
+    # Canvas scales a result by its percent of the outcome's points without capping
+    # (app/models/rollup_score.rb, #scaled_score_from_result / LearningOutcomeResult#percent):
+    # 150 % on a 4-point outcome counts 6.0.
+    evidence = [ev("x", "a", score=1.5, day=5)]
+    source = EvidenceTable.from_evidence(evidence) if columnar else evidence
+    result = by_key(evaluate(framework, source, as_of=AS_OF))["a"]
+    assert result.score == 6.0
+    assert result.level == "expert"  # above the top level's points: the top level
 
 
 def test_methods_come_from_the_competency_else_the_framework() -> None:

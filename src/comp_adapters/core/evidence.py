@@ -40,10 +40,16 @@ LearnerKey = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 class Evidence(BaseModel):
     """A fact about one learner on one competency, at one time.
 
-    The result is a ``score`` (a fraction 0..1 of the scale), a ``level`` (a key of the
-    competency's scale), or only ``success``; at least one of them is present. Times are
-    timezone-aware and held in UTC. Voided evidence is kept (so a later re-read does not
-    bring it back) but never counts.
+    The result is a ``score`` (a fraction of the scale's top points: usually 0..1, above 1
+    where the source grants extra credit, as Canvas does for a result above the outcome's
+    points), a ``level`` (a key of the competency's scale), or only ``success``; at least one
+    of them is present. Times are timezone-aware and held in UTC. Voided evidence is kept (so
+    a later re-read does not bring it back) but never counts.
+
+    ``sequence`` is the source's own order among evidence observed at the same instant (for
+    Canvas, the result id: Canvas sorts results by time in whole seconds, ties by id). The
+    engine orders evidence by ``observed_at``, ties by ``sequence`` (evidence without one
+    after evidence with one), then by ``id``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -52,11 +58,12 @@ class Evidence(BaseModel):
     learner: LearnerKey
     competency: Key
     kind: EvidenceKind = EvidenceKind.OTHER
-    score: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    score: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     level: Key | None = None
     success: bool | None = None
     observed_at: UtcDatetime
     recorded_at: UtcDatetime | None = None
+    sequence: int | None = Field(default=None, ge=-(2**63), lt=2**63 - 1)
     source_system: str | None = None
     source_id: str | None = None
     expires_at: UtcDatetime | None = None

@@ -45,13 +45,14 @@ def ruby_round(value: float, ndigits: int = PRECISION) -> float:
 
 
 def _c_round(x: float) -> float:
-    """C's ``round()``: to the nearest integer, halves away from zero."""
+    """C's ``round()``: to the nearest integer, halves away from zero, keeping the sign of
+    a zero result (C's ``round(-0.1)`` is ``-0.0``, which Ruby then divides and keeps)."""
     if x > 0.0:
         f = math.floor(x)
         return f + 1.0 if x - f >= 0.5 else float(f)
     if x < 0.0:
         f = math.ceil(x)
-        return f - 1.0 if f - x >= 0.5 else float(f)
+        return f - 1.0 if f - x >= 0.5 else math.copysign(float(f), x)
     return x
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NEVER = 2**62  # "no expiry", in microseconds: far beyond any real instant
+_NO_SEQUENCE = 2**63 - 1  # the row engine's NO_SEQUENCE: after every real sequence
 KINDS: tuple[str, ...] = tuple(kind.value for kind in EvidenceKind)
 """Kind codes of :attr:`EvidenceTable.kind`: positions in this tuple."""
 
@@ -63,7 +64,8 @@ class EvidenceTable:
     Strings are dictionary-encoded (``learner`` holds codes into ``learners``, and so on);
     instants are int64 microseconds since the epoch (UTC); absent values are ``NaN`` for
     ``score``, ``-1`` for ``level`` and ``success``, ``observed_at`` for ``recorded_at`` and
-    a far-future value for ``expires_at``. Build one with :meth:`from_evidence` or
+    a far-future value for ``expires_at``, :data:`~comp_adapters.rules.engine.NO_SEQUENCE`
+    for ``sequence``. Build one with :meth:`from_evidence` or
     :meth:`from_columns`; the arrays are validated there and must not be changed after.
     """
 
@@ -81,6 +83,7 @@ class EvidenceTable:
     recorded_at: npt.NDArray[np.int64]
     expires_at: npt.NDArray[np.int64]
     voided: npt.NDArray[np.bool_]
+    sequence: npt.NDArray[np.int64]
     ids_unique: bool = field(init=False)
     """Whether no two rows share an id (checked once, when the table is built)."""
 
@@ -110,6 +113,7 @@ class EvidenceTable:
                 "recorded_at",
                 "expires_at",
                 "voided",
+                "sequence",
             )
         }
         nan = float("nan")
@@ -132,6 +136,8 @@ class EvidenceTable:
             expires = item.expires_at
             cols["expires_at"].append(_NEVER if expires is None else to_micros(expires))
             cols["voided"].append(item.voided)
+            sequence = item.sequence
+            cols["sequence"].append(_NO_SEQUENCE if sequence is None else sequence)
         return cls.from_columns(
             ids=ids,
             learners=list(codes["learner"]),
@@ -158,6 +164,7 @@ class EvidenceTable:
         recorded_at: Any = None,
         expires_at: Any = None,
         voided: Any = None,
+        sequence: Any = None,
     ) -> EvidenceTable:
         """A table from array-likes, checked like :class:`Evidence` checks one record."""
         np = _numpy()
@@ -186,6 +193,7 @@ class EvidenceTable:
             recorded_at=column(observed_at if recorded_at is None else recorded_at, np.int64, 0),
             expires_at=column(expires_at, np.int64, _NEVER),
             voided=column(voided, np.bool_, False),
+            sequence=column(sequence, np.int64, _NO_SEQUENCE),
         )
 
     def _check(self) -> None:
@@ -202,8 +210,8 @@ class EvidenceTable:
         if len(self.kind) and (self.kind.min() < 0 or self.kind.max() >= len(KINDS)):
             problems.append("kind codes out of range")
         scores = self.score[~np.isnan(self.score)]
-        if len(scores) and (scores.min() < 0 or scores.max() > 1):
-            problems.append("scores must be fractions 0..1")
+        if len(scores) and (scores.min() < 0 or not np.isfinite(scores).all()):
+            problems.append("scores must be finite fractions >= 0")
         if np.any((self.success < -1) | (self.success > 1)):
             problems.append("success must be -1 (none), 0 or 1")
         no_result = np.isnan(self.score) & (self.level < 0) & (self.success < 0)
@@ -522,6 +530,7 @@ def _keep_one_copy(
             learner = table.learners[int(table.learner[i])]
             row = (
                 observed,
+                int(table.sequence[i]),
                 ids[i],
                 float(points[i]),
                 float(row_weight[i]),
@@ -537,7 +546,8 @@ def _keep_one_copy(
 
 
 def _order_ties_by_id(np: Any, sorted_rows: Any, *, pair_of: Any, table: EvidenceTable) -> Any:
-    """Within equal (pair, observed_at) runs, order rows by id, as the row engine does."""
+    """Within equal (pair, observed_at) runs, order rows by sequence, then id, as the row
+    engine does."""
     if len(sorted_rows) < 2:
         return sorted_rows
     pair = pair_of[sorted_rows]
@@ -547,13 +557,14 @@ def _order_ties_by_id(np: Any, sorted_rows: Any, *, pair_of: Any, table: Evidenc
         return sorted_rows
     result = sorted_rows.copy()
     ids = table.ids
+    sequence = table.sequence
     tie_starts = np.flatnonzero(same & ~np.r_[False, same[:-1]])
     for start in tie_starts.tolist():
         end = start + 1
         while end < len(same) and same[end]:
             end += 1
         run = result[start : end + 1]
-        result[start : end + 1] = sorted(run.tolist(), key=lambda i: ids[i])
+        result[start : end + 1] = sorted(run.tolist(), key=lambda i: (int(sequence[i]), ids[i]))
     return result
 
 

@@ -9,7 +9,8 @@ any input order. Per (learner, competency) the engine
 2. maps each remaining piece to scale points: a fraction times the scale's top points (as
    Canvas rescales results), a level's points, or for a bare success/failure the mastery
    points / the lowest points;
-3. orders it by ``observed_at`` (ties by id) and applies the competency's calculation
+3. orders it by ``observed_at`` (ties by the source's own order, ``sequence``, then by
+   id) and applies the competency's calculation
    method with Canvas's arithmetic (:func:`~comp_adapters.rules.calculate.calculate`);
 4. maps the score to a level (the highest level whose points it reaches) whose
    ``proficient`` flag decides proficiency;
@@ -104,8 +105,11 @@ def _plans(framework: Framework) -> dict[str, _CompetencyPlan]:
     return plans
 
 
-# One usable piece of evidence: (observed_at, id, points, weight, kind, recorded_at).
-_Row = tuple[datetime, str, float, float, str, datetime]
+# One usable piece of evidence: (observed_at, sequence, id, points, weight, kind, recorded_at).
+# Sorting rows orders them by time, ties by the source's own order, then by id.
+_Row = tuple[datetime, int, str, float, float, str, datetime]
+NO_SEQUENCE = 2**63 - 1
+"""The order key of evidence without a ``sequence``: after any evidence that has one."""
 _Buckets = dict[str, dict[str, list[_Row]]]
 """competency key -> learner key -> rows (two string-keyed levels hash faster than pairs)."""
 
@@ -287,7 +291,16 @@ def _collect(  # noqa: PLR0915 - the hot loop is inlined on purpose
             points = level_points
         else:
             points = plan.mastery if item.success else plan.minimum
-        row = (observed, item_id, points, weight, kind, item.recorded_at or observed)
+        sequence = item.sequence
+        row = (
+            observed,
+            NO_SEQUENCE if sequence is None else sequence,
+            item_id,
+            points,
+            weight,
+            kind,
+            item.recorded_at or observed,
+        )
         by_learner = buckets[competency]
         learner = item.learner
         bucket = by_learner.get(learner)
@@ -312,10 +325,10 @@ def _withdraw_and_dedupe(
             rows = by_learner[learner]
             kept: list[_Row] = []
             for row in rows:
-                if row[1] in voided:
+                if row[2] in voided:
                     continue
-                if row[1] in duplicated:
-                    copies.setdefault(row[1], []).append((row[5], competency, learner, row))
+                if row[2] in duplicated:
+                    copies.setdefault(row[2], []).append((row[6], competency, learner, row))
                 else:
                     kept.append(row)
             if len(kept) == len(rows):
@@ -340,15 +353,15 @@ def _leaf_result(
     weighted: bool,
 ) -> ProficiencyFields:
     rows.sort()
-    ids = [row[1] for row in rows]
-    kinds = [row[4] for row in rows]
+    ids = [row[2] for row in rows]
+    kinds = [row[5] for row in rows]
     last = rows[-1][0].isoformat().replace("+00:00", "Z")  # rows hold UTC instants
     text = evidence_text(len(kinds), summarize_kinds(kinds), last)
     if len(rows) < min_evidence:
         return finish_leaf(learner, plan, as_of, min_evidence, ids=ids, text=text)
     method = plan.method
-    scores = [row[2] for row in rows]
-    weights = [row[3] for row in rows] if weighted and method in _WEIGHTED_METHODS else None
+    scores = [row[3] for row in rows]
+    weights = [row[4] for row in rows] if weighted and method in _WEIGHTED_METHODS else None
     if weights is not None and all(w == 1.0 for w in weights):
         weights = None
     score = calculate_unchecked(method, scores, plan.n, plan.mastery, weights)

@@ -828,6 +828,7 @@ class StatementMapper:
                     "success": success,
                     "observed_at": observed,
                     "recorded_at": recorded,
+                    "sequence": None,
                     "source_system": source,
                     "source_id": sid,
                     "expires_at": expires,
