@@ -92,9 +92,9 @@ def test_ties_follow_the_sources_own_order_before_the_id(
     framework: Framework, columnar: bool
 ) -> None:
     # Canvas orders results by time in whole seconds with a stable sort on the result id
-    # (app/models/rollup_score.rb, #initialize: `@outcome_results.sort_by(&:submitted_or_
-    # assessed_at)` on results fetched in id order), so result 10 is later than result 9 in
-    # the same second, although "…:10" sorts before "…:9" as a string.
+    # (app/models/rollup_score.rb with app/helpers/rollup_score_aggregator_helper.rb), so
+    # result 10 is later than result 9 in the same second, although "…:10" sorts before
+    # "…:9" as a string.
     evidence = [
         ev("canvas:outcome_result:10", "a", level="expert", day=5, sequence=10),
         ev("canvas:outcome_result:9", "a", level="beginning", day=5, sequence=9),
@@ -121,9 +121,8 @@ def test_evidence_without_a_sequence_comes_after_evidence_with_one(
 def test_extra_credit_counts_above_the_scale_like_canvas(
     framework: Framework, columnar: bool
 ) -> None:
-    # Canvas scales a result by its percent of the outcome's points without capping
-    # (app/models/rollup_score.rb, #scaled_score_from_result / LearningOutcomeResult#percent):
-    # 150 % on a 4-point outcome counts 6.0.
+    # Canvas scales a result by its percent of the outcome's points without capping it
+    # (app/helpers/rollup_score_aggregator_helper.rb): 150 % on a 4-point outcome counts 6.0.
     evidence = [ev("x", "a", score=1.5, day=5)]
     source = EvidenceTable.from_evidence(evidence) if columnar else evidence
     result = by_key(evaluate(framework, source, as_of=AS_OF))["a"]
