@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pydantic
 
@@ -48,6 +49,7 @@ from comp_adapters.case.wire import (
     CFPackage,
     CFRubricCriterion,
     CFRubricCriterionLevel,
+    is_uuid,
 )
 from comp_adapters.core.framework import (
     Competency,
@@ -95,7 +97,16 @@ _RELATION_OF_TYPE: Mapping[str, RelationType] = {
 
 _DIGITS = re.compile(r"(\d+)")
 
-_ITEM_OWN = ("identifier", "uri", "fullStatement", "abbreviatedStatement", "humanCodingScheme")
+_ITEM_OWN = (
+    "identifier",
+    "uri",
+    "fullStatement",
+    "abbreviatedStatement",
+    "humanCodingScheme",
+    "CFItemType",
+    "conceptKeywords",
+)
+"""CFItem fields read into the competency itself (not kept as ``case.*`` properties)."""
 _DOCUMENT_OWN = (
     "identifier",
     "uri",
@@ -133,6 +144,17 @@ def derived_key(identifier: str) -> str:
     if _valid_key(identifier):
         return identifier
     return f"case-{uuid.uuid5(NAMESPACE, identifier)}"
+
+
+def is_identifier_key(key: str) -> bool:
+    """Whether a key is an identifier rather than a human code: a UUID, a URN or an absolute
+    URL (Common Core items without a code carry ASN URLs such as
+    ``http://asn.jesandco.org/resources/S114340D`` as identifiers). Such a key is never
+    written as a ``humanCodingScheme``: CASE readers would take it for the item's code."""
+    if is_uuid(key):
+        return True
+    parts = urlsplit(key)
+    return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme.lower() == "urn")
 
 
 def natural_keys(items: Sequence[CFItem]) -> list[str]:
@@ -686,8 +708,10 @@ class _Reader:
             "description": description,
             "parent": self.states[state.parent].key if state.parent else None,
             "sequence": sequence,
+            "taxonomy": item.cf_item_type,
             "scale": scale,
             "related": relations,
+            "tags": item.concept_keywords or (),
             "external_ids": {"case": item.identifier, "case.uri": item.uri},
             "properties": properties,
         }
