@@ -4,12 +4,15 @@ A framework read from CASE gets its identifiers, URIs and fields back; one witho
 identifiers gets UUIDv5 identifiers derived from the framework key and each competency
 key, so exporting twice gives the same ids (a key that is itself a lowercase UUID, as
 CASE identifiers kept in Moodle idnumbers or Canvas vendor_guids are, is the identifier).
-What the core model holds and CASE has no field for (rules, calculation methods, tags,
-keys and texts that CASE's natural reading would not reproduce, proficiency flags) is
-written under the ``comp_adapters`` extension (CASE 1.1), so reading the package back gives
-the same framework. The rules that decide how CASE data reads (keys, titles, sibling order,
-proficient levels) are shared with
-:mod:`comp_adapters.case.mapping`, which checks every written value against them.
+Whatever has a standard CASE field goes there, since providers may drop extensions
+(OpenCASE does): keys as ``humanCodingScheme`` (unless they are identifiers), taxonomy as
+``CFItemType``, tags as ``conceptKeywords``, scales as rubrics. What the core model holds and
+CASE has no field for (rules, calculation methods, framework tags, keys and texts that CASE's
+natural reading would not reproduce, proficiency flags) is written under the
+``comp_adapters`` extension (CASE 1.1), so reading the package back gives the same framework.
+The rules that decide how CASE data reads (keys, titles, sibling order, proficient levels)
+are shared with :mod:`comp_adapters.case.mapping`, which checks every written value against
+them.
 
 Split out of ``mapping.py`` for size.
 """

@@ -9,7 +9,8 @@ Reading (:func:`package_to_framework`)
       keeps the first as its parent, the others become ``part_of`` relations; items without
       a parent are put at the top level; a parent outside the package becomes an external
       relation. Each of these is reported as a warning. A cycle of ``isChildOf`` is an error.
-    * keys: ``humanCodingScheme`` where it is unique in the package, else the item identifier.
+    * keys: ``humanCodingScheme`` where it is unique in the package, else the item identifier;
+      ``CFItemType`` is the competency's taxonomy term, ``conceptKeywords`` its tags.
     * titles: ``abbreviatedStatement``, else the ``fullStatement`` shortened to at most
       :data:`TITLE_MAX` characters (Moodle's short-name limit); the full statement is the
       description. The framework title is the document title, shortened the same way.
@@ -23,10 +24,14 @@ Writing (:func:`comp_adapters.case.export.framework_to_package`)
     * a framework read from CASE gets its identifiers, URIs and fields back; one without
       CASE identifiers gets UUIDv5 identifiers derived from the framework key and each
       competency key, so exporting twice gives the same ids.
-    * what the core model holds and CASE has no field for (rules, calculation methods, tags,
-      keys and texts that CASE's natural reading would not reproduce, proficiency flags) is
-      written under the ``comp_adapters`` extension (CASE 1.1), so reading the package back
-      gives the same framework.
+    * a key is written as ``humanCodingScheme`` unless it is an identifier (derived from the
+      CASE identifier it was read with, or a UUID, URN or URL); taxonomy as ``CFItemType``,
+      tags as ``conceptKeywords``: standard fields, which providers keep.
+    * what the core model holds and CASE has no field for (rules, calculation methods,
+      framework tags, keys and texts that CASE's natural reading would not reproduce,
+      proficiency flags) is written under the ``comp_adapters`` extension (CASE 1.1), so
+      reading the package back gives the same framework; a provider that drops extensions
+      loses only that.
 """
 
 from __future__ import annotations
