@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+import responses
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -41,6 +43,13 @@ def assert_valid_case(data: Any) -> None:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    """``responses`` intercepting every request (a fake provider installs itself on it)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
 
 
 # CASE 1.0 classes and their fields (reference section 2; 1.1 added frameworkType,

@@ -6,6 +6,9 @@ It enforces what the CASE REST binding documents: read-only GETs under
 ``unauthorisedrequest`` (1.0 spelling) or ``unauthorised_request`` (1.1) when a token is
 missing, unknown or expired; tokens from an OAuth 2.0 client-credentials endpoint that
 checks the client's id and secret.
+
+Quirks of 1EdTech's OpenCASE (its source, ``1EdTech/OpenCASE`` ``apps/opencase/src``, named
+next to each) can be switched on: ``strip_extensions``, ``v1p0_documents``, ``bare_sets``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 import responses
+
+from comp_adapters.case.adapter import CaseSettings, make_client
+from comp_adapters.case.client import CaseClient
+from comp_adapters.http import RetryPolicy
 
 HOST = "https://case.example.org"
 TOKEN_URL = "https://auth.example.org/oauth/token"
@@ -57,6 +64,26 @@ class FakeProvider:
     now: float = 1_000_000.0
     html_catch_all: bool = False
     """Answer unknown paths with a 200 HTML page (single-page apps do), not a 404."""
+    strip_extensions: bool = False
+    """Leave every ``extensions`` member out of the answers unless the request carries the
+    ``X-CASE-EDITOR`` header, as OpenCASE does (``interfaces/http/http-public/v1p1/utils/
+    httpUtils.ts`` ``stripExtensions`` unless ``wantsOpenCaseExtensions``, applied by every
+    v1p0 and v1p1 controller before it answers)."""
+    v1p0_documents: set[str] = field(default_factory=set)
+    """Documents held in CASE 1.0 only, as OpenCASE keeps each framework in the version it
+    was imported in. It lists them under v1p1 too, with ``caseVersion: "1.0"``
+    (``application/case/endpoints/GetAllCFDocuments.ts``: "List endpoints return all
+    frameworks irrespective of which CASE version path is used"), but answers 409 for them,
+    their items and their package on v1p1 (``v1p1/controllers/CFPackagesController.ts``,
+    ``CFDocumentsController.ts``, ``CFItemsController.ts`` ``getById``: ``resolved.version
+    !== '1.1'`` -> 409 with an imsx ``internal_server_error`` body "... exists in CASE
+    v1p0. Use GET /ims/case/v1p0/..."). Its v1p0 routes serve every document."""
+    bare_sets: bool = False
+    """Answer ``/CFItemTypes/{id}``, ``/CFSubjects/{id}`` and ``/CFConcepts/{id}`` with the
+    object alone, not ``{"CFItemTypes": [...]}``, as OpenCASE does
+    (``application/case/endpoints/GetCFItemType.ts`` ``execute`` returns ``entry.value``;
+    ``v1p1/controllers/CFItemTypesController.ts`` ``getById`` sends it as the body; the same
+    in ``GetCFConcept.ts``/``GetCFSubject.ts``)."""
     tokens: dict[str, float] = field(default_factory=dict)
     token_requests: int = 0
     token_forms: list[dict[str, str]] = field(default_factory=list)
@@ -133,6 +160,19 @@ class FakeProvider:
     # -- the API -----------------------------------------------------------------------------
 
     def _get(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        status, headers, body = self._answer(request)
+        if self.strip_extensions and "X-CASE-EDITOR" not in request.headers and status == 200:
+            body = json.dumps(without_extensions(json.loads(body)))
+        return status, headers, body
+
+    def _served_base(self, path: str) -> str | None:
+        """The base path (``/ims/case/v1pX``) of a request, if this provider serves it."""
+        bases = {urlsplit(self.base).path}
+        if self.v1p0_documents:
+            bases.add("/ims/case/v1p0")  # OpenCASE serves both versions
+        return next((b for b in bases if path.startswith(b + "/")), None)
+
+    def _answer(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         parts = urlsplit(str(request.url))
         self.calls.append(parts.path + (f"?{parts.query}" if parts.query else ""))
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -140,7 +180,8 @@ class FakeProvider:
             if self.discovery and self.version == "1.1":
                 return 200, {"Content-Type": "application/json"}, json.dumps({"openapi": "3.0.0"})
             return self._no_such_path()
-        if not (HOST + parts.path).startswith(self.base + "/"):
+        base = self._served_base(parts.path)
+        if base is None:
             return self._no_such_path()
         if self.throttle_next:
             self.throttle_next -= 1
@@ -149,7 +190,7 @@ class FakeProvider:
         if not self._authorised(request):
             minor = self._minor("unauthorisedrequest", "unauthorised_request")
             return self._imsx(401, minor, "Unauthorized")
-        route = parts.path[len(urlsplit(self.base).path) :]
+        route = parts.path[len(base) :]
         if route == "/CFDocuments":
             return self._documents(query)
         if query:
@@ -163,7 +204,28 @@ class FakeProvider:
         found = self._find(kind, identifier)
         if found is None:
             return self._imsx(404, "unknownobject", "Not Found")
+        if base == "/ims/case/v1p1" and self._held_in_1_0(kind, identifier):
+            text = (
+                f"{kind[:-1]} '{identifier}' exists in CASE v1p0. Use GET "
+                f"/ims/case/v1p0/{kind}/{identifier} (and related v1p0 endpoints)."
+            )
+            return self._imsx(409, "internal_server_error", text)
+        if self.bare_sets and kind in SETS:
+            found = found[kind][0]
         return 200, {"Content-Type": "application/json"}, json.dumps(found)
+
+    def _held_in_1_0(self, kind: str, identifier: str) -> bool:
+        """Whether OpenCASE's v1p1 answers 409 here: a document kept in CASE 1.0, its
+        package, or one of its items (the three routes whose controllers check it)."""
+        if kind in ("CFPackages", "CFDocuments"):
+            return identifier in self.v1p0_documents
+        if kind == "CFItems":
+            return any(
+                any(i["identifier"] == identifier for i in package.get("CFItems") or [])
+                for doc, package in self.packages.items()
+                if doc in self.v1p0_documents
+            )
+        return False
 
     def _objects(self, kind: str) -> list[dict[str, Any]]:
         """Every object of one class in the packages (definitions and rubrics included)."""
@@ -218,7 +280,12 @@ class FakeProvider:
         offset = 0 if self.ignore_offset else int(query.get("offset", "0"))
         if limit < 1 or offset < 0:
             return self._imsx(400, "invalid_selection_field", "bad paging")
-        documents = [p["CFDocument"] for _, p in sorted(self.packages.items())]
+        documents = [
+            {**p["CFDocument"], "caseVersion": "1.0"}
+            if doc in self.v1p0_documents
+            else p["CFDocument"]
+            for doc, p in sorted(self.packages.items())
+        ]
         size = len(documents) if self.ignore_limit else min(limit, self.max_page or limit)
         page = documents[offset : offset + size]
         body: Any = {"CFDocuments": page} if self.wrap_documents else page
@@ -233,6 +300,15 @@ class FakeProvider:
                 )
             headers["Link"] = ", ".join(links)
         return 200, headers, json.dumps(body)
+
+
+def without_extensions(value: Any) -> Any:
+    """``value`` without any ``extensions`` member, at any depth (OpenCASE's stripExtensions)."""
+    if isinstance(value, list):
+        return [without_extensions(entry) for entry in value]
+    if isinstance(value, dict):
+        return {k: without_extensions(v) for k, v in value.items() if k != "extensions"}
+    return value
 
 
 def package_for(n: int) -> dict[str, Any]:
@@ -269,3 +345,28 @@ def package_for(n: int) -> dict[str, Any]:
             }
         ],
     }
+
+
+def provider(mock: responses.RequestsMock, count: int = 5, **options: Any) -> FakeProvider:
+    """A fake provider with ``count`` small packages (:func:`package_for`), installed."""
+    fake = FakeProvider(packages={}, **options)
+    for n in range(1, count + 1):
+        package = package_for(n)
+        fake.packages[package["CFDocument"]["identifier"]] = package
+    fake.install(mock)
+    return fake
+
+
+def client_for(
+    fake: FakeProvider, *, sleeps: list[float] | None = None, **settings: Any
+) -> CaseClient:
+    """A client of ``fake`` on the fake's clock; sleeps recorded, not slept."""
+    values: dict[str, Any] = {"url": HOST, **settings}
+    recorded = sleeps if sleeps is not None else []
+    return make_client(
+        CaseSettings.model_validate(values),
+        session=requests.Session(),
+        sleep=recorded.append,
+        clock=lambda: fake.now,
+        retry=RetryPolicy(attempts=3, jitter=False),
+    )

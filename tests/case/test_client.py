@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import requests
 import responses
 
 from comp_adapters.case.adapter import CaseAdapter, CaseSettings, make_client
-from comp_adapters.case.client import CaseClient, ClientCredentials, canonical_minor_code
+from comp_adapters.case.client import ClientCredentials, canonical_minor_code
 from comp_adapters.cli.main import main
 from comp_adapters.errors import (
     AuthenticationError,
@@ -20,43 +19,13 @@ from comp_adapters.errors import (
     NotFoundError,
     RateLimitedError,
 )
-from comp_adapters.http import RetryPolicy
 from comp_adapters.plugins import load_adapter_class
 from comp_adapters.protocols import ReadsFramework, WritesFramework
 
 from .conftest import assert_valid_case, load
-from .fake_provider import HOST, TOKEN_URL, FakeProvider, package_for
+from .fake_provider import HOST, TOKEN_URL, FakeProvider, client_for, provider
 
 SECRET = "s3cr3t-client-secret"
-
-
-@pytest.fixture
-def mock() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
-
-
-def provider(mock: responses.RequestsMock, count: int = 5, **options: Any) -> FakeProvider:
-    fake = FakeProvider(packages={}, **options)
-    for n in range(1, count + 1):
-        package = package_for(n)
-        fake.packages[package["CFDocument"]["identifier"]] = package
-    fake.install(mock)
-    return fake
-
-
-def client_for(
-    fake: FakeProvider, *, sleeps: list[float] | None = None, **settings: Any
-) -> CaseClient:
-    values: dict[str, Any] = {"url": HOST, **settings}
-    recorded = sleeps if sleeps is not None else []
-    return make_client(
-        CaseSettings.model_validate(values),
-        session=requests.Session(),
-        sleep=recorded.append,
-        clock=lambda: fake.now,
-        retry=RetryPolicy(attempts=3, jitter=False),
-    )
 
 
 @pytest.mark.parametrize("discovery", [True, False])

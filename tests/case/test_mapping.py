@@ -258,7 +258,8 @@ def test_case_fields_are_kept_in_properties_and_external_ids() -> None:
     assert framework.effective_until is not None
     assert framework.effective_until.isoformat() == "2029-04-01T00:00:00+00:00"
     item = framework.get("SE")
-    assert item.properties["case.CFItemType"] == "Domain"
+    assert item.taxonomy == "Domain"  # CFItemType is the competency's taxonomy term
+    assert "case.CFItemType" not in item.properties
     assert item.properties["case.educationLevel"] == ["13", "14", "15", "16"]
     assert item.properties["case.language"] == "en"
     assert item.properties["case.lastChangeDateTime"] == "2026-06-05T04:23:43Z"
@@ -444,3 +445,108 @@ def test_case_properties_that_are_no_case_field_are_reported() -> None:
     assert [(p.field, p.message) for p in warnings] == [
         ("competency A", "property case.x is not a CFItem field: not written")
     ]
+
+
+# -- keys that are identifiers (Common Core items without a code carry ASN URLs) ------------
+
+ASN = "http://asn.jesandco.org/resources/"
+
+
+def written(framework: Framework) -> dict[str, Any]:
+    package, _ = framework_to_package(framework, now=NOW)
+    return dump_package(package)
+
+
+def test_items_without_a_code_are_not_given_one() -> None:
+    """An item without humanCodingScheme whose key is its ASN URL identifier is written
+    without a code and its key goes into our extension; the codes it had stay as they were
+    and no association is titled with an ASN URL."""
+    source = load("common_core_asn_excerpt.json")
+    framework, _ = read(source)
+    data = written(framework)
+    codes = {i["fullStatement"]: i.get("humanCodingScheme") for i in source["CFItems"]}
+    assert {i["fullStatement"]: i.get("humanCodingScheme") for i in data["CFItems"]} == codes
+    assert sum(code is None for code in codes.values()) == 3
+    uncoded = [i for i in data["CFItems"] if "humanCodingScheme" not in i]
+    assert [i["extensions"]["comp_adapters"]["key"] for i in uncoded] == [
+        ASN + "S2366905",
+        ASN + "S2366906",
+        ASN + "S2366911",
+    ]
+    titles = [
+        end["title"]
+        for association in data["CFAssociations"]
+        for end in (association["originNodeURI"], association["destinationNodeURI"])
+        if end["identifier"] != ASN + "S114340D"  # the external exactMatchOf end: its URL
+    ]
+    assert not [title for title in titles if ASN in title]
+    back, _ = read(data)
+    assert [(c.key, c.parent) for c in back.walk()] == [(c.key, c.parent) for c in framework.walk()]
+
+
+def test_associations_to_items_with_non_uuid_identifiers_keep_their_identifiers() -> None:
+    """An isChildOf whose parent was read with an ASN URL identifier (now written as its
+    UUIDv5) is written back with the identifier it had, not a new one."""
+    source = load("common_core_asn_excerpt.json")
+    data = written(read(source)[0])
+    before = {a["identifier"] for a in source["CFAssociations"]}
+    assert before <= {a["identifier"] for a in data["CFAssociations"]}
+
+
+def test_a_key_that_is_an_identifier_is_written_as_case_would_name_it() -> None:
+    """Keys that are UUIDs, URNs or URLs are never written as codes; a URL key without a
+    CASE id of its own (it went through an LMS) gets the UUIDv5 CASE 1.1 gives that URL,
+    the same identifier a direct export writes."""
+    framework = Framework(
+        key="F",
+        title="F",
+        scale=DEFAULT_SCALE,
+        competencies=(
+            Competency(key=ASN + "S2366905", title="Ratios"),
+            Competency(key="urn:example:competency:7", title="Seven"),
+            Competency(key="AAAAAAAA-2222-4333-8444-555555555555", title="Upper-case UUID"),
+            Competency(key="6.RP.A.1", title="A code", parent=ASN + "S2366905"),
+        ),
+    )
+    data = written(framework)
+    items = {i["fullStatement"]: i for i in data["CFItems"]}
+    assert {title: i.get("humanCodingScheme") for title, i in items.items()} == {
+        "Ratios": None,
+        "Seven": None,
+        "Upper-case UUID": None,
+        "A code": "6.RP.A.1",
+    }
+    direct = written(read(load("common_core_asn_excerpt.json"))[0])
+    ratios = next(i for i in direct["CFItems"] if i["fullStatement"].startswith("Ratios"))
+    assert items["Ratios"]["identifier"] == ratios["identifier"]
+    back, _ = read(data)
+    assert {c.key for c in back.competencies} == {c.key for c in framework.competencies}
+
+
+def test_rubrics_with_identifiers_that_are_no_uuids_keep_their_scales() -> None:
+    """Criterion and level identifiers that are not UUIDs are written as UUIDv5s; what our
+    extension says about them (the framework scale's criterion, the keys) names them so."""
+    data = load("opensalt_sequence_number.json")
+    data["CFRubrics"] = [
+        {
+            "identifier": "Rubric-1",
+            "uri": "https://p.example/r",
+            "CFRubricCriteria": [
+                {
+                    "identifier": "Criterion-1",
+                    "uri": "https://p.example/c",
+                    "CFRubricCriterionLevels": [
+                        {"identifier": "Level-1", "uri": "l1", "quality": "Low", "score": 0},
+                        {"identifier": "Level-2", "uri": "l2", "quality": "High", "score": 1},
+                    ],
+                }
+            ],
+        }
+    ]
+    framework, _ = read(data)
+    assert (framework.scale.key, [level.key for level in framework.scale.levels]) == (
+        "Criterion-1",
+        ["Level-1", "Level-2"],
+    )
+    back, _ = read(written(framework))
+    assert back.scale == framework.scale

@@ -26,6 +26,7 @@ from comp_adapters.examples import example_dir
 from comp_adapters.native import load_framework
 
 from .conftest import NOW, PACKAGES, UUID_1_0, assert_valid_case, assert_valid_case_1_0, load
+from .fake_provider import without_extensions
 
 ITEM_TEXTS = ("fullStatement", "abbreviatedStatement", "humanCodingScheme", "notes")
 
@@ -332,6 +333,49 @@ def test_framework_round_trip_loses_nothing(framework: Framework) -> None:
         assert competency.properties.items() <= kept.items()
     again = framework_round_trip(back, now=NOW + timedelta(days=1))
     assert again == back
+
+
+def read_without_extensions(framework: Framework, *, now: datetime = NOW) -> Framework:
+    """Our CASE file of ``framework`` read back as a provider that drops every
+    ``extensions`` member (OpenCASE) serves it."""
+    package, _ = framework_to_package(framework, now=now)
+    data = without_extensions(dump_package(package))
+    assert_valid_case(data)
+    return package_to_framework(parse_package(data)[0])[0]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frameworks())
+def test_without_extensions_what_standard_fields_hold_comes_back(framework: Framework) -> None:
+    """Keys, hierarchy, order, texts, tags, taxonomy, scale levels and relations live in
+    standard CASE fields; the framework read back is valid and reading it again, after
+    publishing it again, gives the same framework (stable keys and identifiers)."""
+    back = read_without_extensions(framework)
+    assert [(c.key, c.parent) for c in back.walk()] == [(c.key, c.parent) for c in framework.walk()]
+    for before, after in zip(framework.walk(), back.walk(), strict=True):
+        if before.title.strip():
+            assert after.title == shorten(before.title)
+        if before.description and before.description != before.title and before.title.strip():
+            assert after.description == before.description
+        assert after.tags == before.tags
+        assert after.taxonomy == framework.taxonomy_for(before.key)
+        assert [(r.type, r.key, r.uri) for r in after.related] == [
+            (r.type, r.key, r.uri) for r in before.related
+        ]
+        assert [r.title for r in after.related if r.uri] == [
+            r.title for r in before.related if r.uri
+        ]
+        for ours, read in ((before.scale, after.scale), (framework.scale, back.scale)):
+            if ours is not None:
+                assert read is not None
+                assert [(lv.name, lv.points, lv.description) for lv in read.levels] == [
+                    (lv.name, lv.points, lv.description) for lv in ours.levels
+                ]
+    assert (back.version, back.language) == (framework.version, framework.language)
+    if framework.effective_from is not None:
+        assert back.effective_from is not None
+        assert back.effective_from.date() == framework.effective_from.astimezone(UTC).date()
+    assert read_without_extensions(back, now=NOW + timedelta(days=2)) == back
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,12 +9,19 @@ from typing import Any
 import pytest
 
 from comp_adapters.case.fileformat import case_json, read_case_data
-from comp_adapters.case.lenient import parse_document_list, parse_object, parse_package
+from comp_adapters.case.lenient import (
+    parse_document_list,
+    parse_object,
+    parse_package,
+    parse_set,
+)
 from comp_adapters.case.wire import (
     CFItem,
+    CFItemType,
     CFPackage,
     ImsxStatusInfo,
     dump_package,
+    dump_package_reporting,
     parse_case_datetime,
 )
 from comp_adapters.errors import ValidationError
@@ -308,6 +315,92 @@ def test_dump_strips_back_links_and_fills_required_lookups() -> None:
     assert item_type["description"] == item_type["title"]
     assert item_type["hierarchyCode"] == "1"
     assert data["CFDocument"]["caseVersion"] == "1.1"
+
+
+def test_every_required_lookup_field_filled_is_a_located_warning() -> None:
+    package = _package("case11_university_rubrics.json")
+    assert package.definitions is not None
+    named = package.definitions.cf_item_types[1].model_copy(update={"description": "Knows"})
+    types = (package.definitions.cf_item_types[0], named, *package.definitions.cf_item_types[2:])
+    definitions = package.definitions.model_copy(update={"cf_item_types": types})
+    data, problems = dump_package_reporting(package.model_copy(update={"definitions": definitions}))
+    assert data["CFDefinitions"]["CFItemTypes"][1]["description"] == "Knows"
+    assert [(p.field, p.message, p.severity) for p in problems] == [
+        (
+            "CFDefinitions.CFSubjects[0].hierarchyCode",
+            "CFSubject without hierarchyCode (CASE requires one): '1' is written",
+            "warning",
+        ),
+        (
+            "CFDefinitions.CFItemTypes[0].description",
+            (
+                "CFItemType without description (CASE requires one): its title is written "
+                "(2 times; the first is shown)"
+            ),
+            "warning",
+        ),
+        (
+            "CFDefinitions.CFItemTypes[0].hierarchyCode",
+            (
+                "CFItemType without hierarchyCode (CASE requires one): '1' is written "
+                "(3 times; the first is shown)"
+            ),
+            "warning",
+        ),
+    ]
+    complete = dump_package(_package("case11_university_rubrics.json"))
+    assert dump_package_reporting(parse_package(complete)[0])[1] == []
+
+
+_TYPE = {
+    "identifier": "3f1fdfbc-cc0c-4c08-8add-31e9479033a0",
+    "uri": "https://x.example/uri/3f1fdfbc",
+    "title": "Domain",
+    "hierarchyCode": "1",
+}
+_CHILD = {**_TYPE, "identifier": "3f1fdfbc-cc0c-4c08-8add-31e9479033a1", "hierarchyCode": "1.1"}
+
+
+@pytest.mark.parametrize(
+    ("data", "titles", "warning"),
+    [
+        ({"CFItemTypes": [_TYPE, _CHILD]}, ["Domain", "Domain"], None),
+        (_TYPE, ["Domain"], 'one bare CFItemType instead of {"CFItemTypes": [...]}'),
+        ({"CFItemType": _TYPE}, ["Domain"], "CFItemType wrapped in an object (unwrapped)"),
+        ([_TYPE], ["Domain"], 'bare JSON array instead of {"CFItemTypes": [...]}'),
+        ({"CFItemTypes": _TYPE}, ["Domain"], "one CFItemType object where a list is expected"),
+        ({"CFItemTypes": None}, [], "null treated as an empty list"),
+    ],
+)
+def test_set_answers_in_every_shape_providers_send(
+    data: Any, titles: list[str], warning: str | None
+) -> None:
+    found, problems = parse_set(CFItemType, data, name="CFItemTypes", source="CFItemTypes/x")
+    assert [t.title for t in found] == titles
+    if warning is None:
+        assert problems == []
+    else:
+        assert any(p.message.startswith(warning) for p in problems), messages(problems)
+        assert all(p.file == "CFItemTypes/x" for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "message"),
+    [
+        ({"CFItemTypes": "Domain"}, "CFItemTypes", "expected a list, found a string"),
+        ({"CFItemTypes": [{"title": "x"}]}, "CFItemTypes[0].identifier", "needs 'identifier'"),
+        ({"title": "x", "uri": "u"}, "identifier", "needs 'identifier'"),
+        (5, None, "expected a CFItemType set"),
+    ],
+)
+def test_set_answers_that_cannot_be_read_are_located_errors(
+    data: Any, where: str | None, message: str
+) -> None:
+    with pytest.raises(ValidationError) as raised:
+        parse_set(CFItemType, data, name="CFItemTypes", source="CFItemTypes/x")
+    [error] = raised.value.errors
+    assert (error.field, error.file) == (where, "CFItemTypes/x")
+    assert message in error.message
 
 
 def test_dump_1_0_leaves_out_1_1_fields() -> None:

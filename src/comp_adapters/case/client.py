@@ -10,6 +10,10 @@ status does not (``unknownobject`` is a :class:`NotFoundError` whatever the stat
 Access is anonymous, with a static bearer token, or with OAuth 2.0 client credentials
 (token URL and scope are configuration; tokens are fetched again shortly before they
 expire, and once more if the provider rejects one as expired).
+
+Providers serving both versions may hold a document in one only: OpenCASE lists every
+document under ``/ims/case/v1p1`` but answers 409 there for one it keeps in CASE 1.0, so a
+409 on an object of 1.1 is asked again under ``/ims/case/v1p0``, with a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 from pydantic import BaseModel
 
-from comp_adapters.case.lenient import parse_document_list, parse_object, parse_package
+from comp_adapters.case.lenient import (
+    parse_document_list,
+    parse_object,
+    parse_package,
+    parse_set,
+)
 from comp_adapters.case.wire import (
     CaseVersion,
     CFAssociation,
@@ -40,6 +49,7 @@ from comp_adapters.case.wire import (
 from comp_adapters.errors import (
     AuthenticationError,
     ConfigurationError,
+    ConflictError,
     FatalRemoteError,
     NotFoundError,
     PermissionDeniedError,
@@ -205,6 +215,8 @@ class CaseClient:
     page_size: int = 100
     warnings: list[Problem] = field(default_factory=list)
     _root: str = ""
+    _held_in_1_0: set[str] = field(default_factory=set)
+    """Identifiers the provider answered 409 for on CASE 1.1: asked under 1.0 from then on."""
 
     def __post_init__(self) -> None:
         self.transport.describe_error = describe_case_error
@@ -280,9 +292,16 @@ class CaseClient:
             raise _reclassified(exc) from None
 
     def _get_json(
-        self, path: str, *, operation: str, params: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        version: CaseVersion | None = None,
     ) -> tuple[Any, requests.Response]:
-        response = self._send(f"{self.base}{path}", operation=operation, params=params)
+        """GET ``path`` under the client's base (or that of ``version``), read as JSON."""
+        base = self._root + BASE_PATHS[version] if version else self.base
+        response = self._send(f"{base}{path}", operation=operation, params=params)
         try:
             return response.json(), response
         except ValueError:
@@ -293,6 +312,37 @@ class CaseClient:
                 url=self.transport.redactor(response.url or ""),
                 status=response.status_code,
             ) from None
+
+    def _get_object_json(self, collection: str, identifier: str, *, operation: str) -> Any:
+        """GET ``/{collection}/{identifier}``; a 409 on CASE 1.1 is asked again on 1.0.
+
+        OpenCASE lists a document it holds in CASE 1.0 under ``/ims/case/v1p1`` too, but
+        answers 409 there for it, its package and its items ("... exists in CASE v1p0. Use
+        GET /ims/case/v1p0/..."). That identifier is then read from ``/ims/case/v1p0``
+        (the same question, CASE 1.0 data), now and later, with a warning.
+        """
+        route = f"/{collection}/{_id(identifier)}"
+        if identifier in self._held_in_1_0:
+            return self._get_json(route, operation=operation, version="1.0")[0]
+        try:
+            return self._get_json(route, operation=operation)[0]
+        except ConflictError as exc:
+            if self.version != "1.1":
+                raise
+            refusal = exc.detail
+        self._held_in_1_0.add(identifier)
+        data = self._get_json(route, operation=operation, version="1.0")[0]
+        self._keep(
+            [
+                Problem(
+                    f"the provider answered 409 on CASE 1.1 ({refusal}): read from "
+                    f"{BASE_PATHS['1.0']} instead, as CASE 1.0",
+                    field=f"{collection}/{identifier}",
+                    severity="warning",
+                )
+            ]
+        )
+        return data
 
     def _keep(self, problems: list[Problem]) -> None:
         self.warnings.extend(problems)
@@ -384,8 +434,7 @@ class CaseClient:
 
     def _one(self, model: type[Model], collection: str, identifier: str, operation: str) -> Model:
         """GET ``/{collection}/{identifier}`` read as one ``model`` (warnings kept)."""
-        route = f"/{collection}/{_id(identifier)}"
-        data, _ = self._get_json(route, operation=operation)
+        data = self._get_object_json(collection, identifier, operation=operation)
         found, problems = parse_object(model, data, source=f"{collection}/{identifier}")
         self._keep(problems)
         return found
@@ -396,8 +445,7 @@ class CaseClient:
 
     def get_package_data(self, identifier: str) -> Any:
         """The raw JSON of a package. Route: ``GET /CFPackages/{sourcedId}``."""
-        data, _ = self._get_json(f"/CFPackages/{_id(identifier)}", operation="getCFPackage")
-        return data
+        return self._get_object_json("CFPackages", identifier, operation="getCFPackage")
 
     def get_package(self, identifier: str) -> CFPackage:
         """A whole framework. Route: ``GET /CFPackages/{sourcedId}`` (the document's id)."""
@@ -419,8 +467,8 @@ class CaseClient:
 
         Route: ``GET /CFItemAssociations/{sourcedId}``.
         """
-        data, _ = self._get_json(
-            f"/CFItemAssociations/{_id(identifier)}", operation="getCFItemAssociations"
+        data = self._get_object_json(
+            "CFItemAssociations", identifier, operation="getCFItemAssociations"
         )
         source = f"CFItemAssociations/{identifier}"
         body = data if isinstance(data, Mapping) else {}
@@ -460,14 +508,11 @@ class CaseClient:
         return self._set(CFSubject, "CFSubjects", identifier, "getCFSubject")
 
     def _set(self, model: type[Model], name: str, identifier: str, operation: str) -> list[Model]:
-        """GET ``/{name}/{identifier}``: the object and its children, ``{name: [...]}``."""
-        data, _ = self._get_json(f"/{name}/{_id(identifier)}", operation=operation)
-        raw = data.get(name) if isinstance(data, Mapping) else data
-        found = []
-        for entry in _as_list(raw):
-            obj, problems = parse_object(model, entry, source=f"{name}/{identifier}")
-            self._keep(problems)
-            found.append(obj)
+        """GET ``/{name}/{identifier}``: the object and its children, ``{name: [...]}``
+        (one bare object, as OpenCASE answers, is read as a set of one, with a warning)."""
+        data = self._get_object_json(name, identifier, operation=operation)
+        found, problems = parse_set(model, data, name=name, source=f"{name}/{identifier}")
+        self._keep(problems)
         return found
 
 

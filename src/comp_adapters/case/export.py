@@ -4,12 +4,15 @@ A framework read from CASE gets its identifiers, URIs and fields back; one witho
 identifiers gets UUIDv5 identifiers derived from the framework key and each competency
 key, so exporting twice gives the same ids (a key that is itself a lowercase UUID, as
 CASE identifiers kept in Moodle idnumbers or Canvas vendor_guids are, is the identifier).
-What the core model holds and CASE has no field for (rules, calculation methods, tags,
-keys and texts that CASE's natural reading would not reproduce, proficiency flags) is
-written under the ``comp_adapters`` extension (CASE 1.1), so reading the package back gives
-the same framework. The rules that decide how CASE data reads (keys, titles, sibling order,
-proficient levels) are shared with
-:mod:`comp_adapters.case.mapping`, which checks every written value against them.
+Whatever has a standard CASE field goes there, since providers may drop extensions
+(OpenCASE does): keys as ``humanCodingScheme`` (unless they are identifiers), taxonomy as
+``CFItemType``, tags as ``conceptKeywords``, scales as rubrics. What the core model holds and
+CASE has no field for (rules, calculation methods, framework tags, keys and texts that CASE's
+natural reading would not reproduce, proficiency flags) is written under the
+``comp_adapters`` extension (CASE 1.1), so reading the package back gives the same framework.
+The rules that decide how CASE data reads (keys, titles, sibling order, proficient levels)
+are shared with :mod:`comp_adapters.case.mapping`, which checks every written value against
+them.
 
 Split out of ``mapping.py`` for size.
 """
@@ -35,6 +38,7 @@ from comp_adapters.case.mapping import (
     end_to_instant,
     instant_to_end,
     instant_to_start,
+    is_identifier_key,
     natural_keys,
     natural_relation,
     natural_sequence,
@@ -59,6 +63,7 @@ from comp_adapters.case.wire import (
     LinkURI,
     format_case_datetime,
     is_uuid,
+    strict_identifier,
     valid_association_type,
 )
 from comp_adapters.core.framework import Competency, Framework, RelationType
@@ -120,17 +125,20 @@ class _Writer:
         self.items: dict[str, CFItem] = {}
 
     def _id(self, external_ids: Mapping[str, str], key: str, name: str, where: str) -> str:
-        """The CASE id kept in ``external_ids``, else the key if it is a lowercase UUID,
-        else a UUIDv5 of ``name`` in the framework's namespace."""
+        """The CASE id kept in ``external_ids``; else the key if it is a lowercase UUID, the
+        UUIDv5 CASE 1.1 gives a key that is another identifier (an ASN URL: the id it has
+        when read from CASE directly); else a UUIDv5 of ``name`` in the framework's namespace."""
         given = external_ids.get("case")
         if given is None:
-            return key if is_uuid(key) and key == key.lower() else self._derived(name)
+            if is_uuid(key):
+                return key if key == key.lower() else self._derived(name)
+            return strict_identifier(key) if is_identifier_key(key) else self._derived(name)
         if is_uuid(given):
             return given.lower()
         self.report.warn(
             where, "CASE identifier is not a UUID: a UUIDv5 of it is written", kind="non-uuid"
         )
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, given))
+        return strict_identifier(given)
 
     def _derived(self, name: str) -> str:
         return str(uuid.uuid5(self.namespace, name))
@@ -210,6 +218,17 @@ class _Writer:
             known.pop(name, None)
         return known, others
 
+    def _key_is_an_identifier(self, competency: Competency) -> bool:
+        """Whether the competency's key is an identifier, not a code: derived from the CASE
+        identifier it was read with (an ASN URL of an item without code), from the one
+        written (a UUIDv5 of it), or any UUID, URN or URL. Such a key is no
+        humanCodingScheme; where CASE's reading does not give it back, the extension does."""
+        key = competency.key
+        read_with = competency.external_ids.get("case")
+        if key == derived_key(self.ids[key]) or (read_with and key == derived_key(read_with)):
+            return True
+        return is_identifier_key(key)
+
     def _item(self, competency: Competency) -> CFItem:
         where = f"competency {competency.key}"
         skip = ("extensions", "humanCodingScheme", "abbreviatedStatement", "fullStatement")
@@ -219,7 +238,7 @@ class _Writer:
         full = competency.description if competency.description else competency.title
         code = props.get(PREFIX + "humanCodingScheme")
         if not isinstance(code, str):
-            code = None if competency.key == derived_key(identifier) else competency.key
+            code = None if self._key_is_an_identifier(competency) else competency.key
         abbreviated = props.get(PREFIX + "abbreviatedStatement")
         if not isinstance(abbreviated, str):
             natural_title, _ = natural_texts(full, None, code or identifier)
@@ -234,7 +253,8 @@ class _Writer:
             ext["title"] = competency.title
         if description != competency.description:
             ext["description"] = competency.description
-        ext.update(_core_only(competency, _COMPETENCY_ONLY, other_properties))
+        kept = self._standard_fields(competency, fields, ext)
+        ext.update(_core_only(competency, _COMPETENCY_ONLY, {**other_properties, **kept}))
         extensions = _mapping(props.get(PREFIX + "extensions"))
         if ext:
             extensions[EXTENSION] = ext
@@ -250,6 +270,37 @@ class _Writer:
                 "extensions": extensions or None,
             }
         )
+
+    def _standard_fields(
+        self, competency: Competency, fields: dict[str, Any], ext: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Taxonomy as ``CFItemType`` and tags as ``conceptKeywords`` (fields every provider
+        keeps, unlike extensions); ``ext`` gets what a reader of them would get wrong.
+
+        The term is the competency's own, else its level's; a ``case.CFItemType`` or
+        ``case.conceptKeywords`` property (what CASE said, read by an older version) is
+        written as it is. Returns those properties: reading gives them back as taxonomy and
+        tags, so only the extension can restore them as properties.
+        """
+        props = competency.properties
+        restore: dict[str, Any] = {}
+        item_type = fields.get("CFItemType")
+        if item_type is None:
+            item_type = self.framework.taxonomy_for(competency.key) or None
+        else:
+            restore[PREFIX + "CFItemType"] = props[PREFIX + "CFItemType"]
+        fields["CFItemType"] = item_type
+        if item_type != competency.taxonomy:
+            ext["taxonomy"] = competency.taxonomy
+        keywords = fields.get("conceptKeywords")
+        if keywords is None:
+            keywords = list(competency.tags) or None
+        else:
+            restore[PREFIX + "conceptKeywords"] = props[PREFIX + "conceptKeywords"]
+        fields["conceptKeywords"] = keywords
+        if tuple(keywords or ()) != competency.tags:
+            ext["tags"] = list(competency.tags)
+        return restore
 
     def _link(self, key: str) -> LinkGenURI:
         item = self.items.get(key)
@@ -350,7 +401,7 @@ class _Writer:
             record = competency.properties.get(PREFIX + "parentAssociation")
             usable = (
                 record
-                if isinstance(record, Mapping) and record.get("destination") == parent_id
+                if isinstance(record, Mapping) and _same_node(record.get("destination"), parent_id)
                 else None
             )
             item = self.items[competency.key]
@@ -399,7 +450,9 @@ class _Writer:
             target: LinkGenURI
             if relation.key is not None:
                 target = self._link(relation.key)
-                if record is not None and record.get("target") != self.ids[relation.key]:
+                if record is not None and not _same_node(
+                    record.get("target"), self.ids[relation.key]
+                ):
                     record = None
             else:
                 uri = relation.uri or ""
@@ -462,8 +515,8 @@ class _Writer:
             if not isinstance(rubric_id, str) or rubric_id not in by_id:
                 rubric_id = own_id
             criterion = self._criterion(competency, scale, record)
-            if competency is None:
-                scale_criterion = criterion.identifier
+            if competency is None:  # named as the package will name it (a UUID)
+                scale_criterion = strict_identifier(criterion.identifier)
             rank = _rank(record.get("order"))
             groups.setdefault(rubric_id, []).append((rank, next(counter), criterion))
         for rubric_id, header in by_id.items():
@@ -529,7 +582,7 @@ class _Writer:
                     uri=item.uri,
                 )
         levels = self._levels(name, scale, _mapping(record.get("levels")), where)
-        ext = _scale_extension(scale, levels, criterion_id)
+        ext = _scale_extension(scale, levels, strict_identifier(criterion_id))
         extensions = _mapping(record.get("extensions"))
         if ext:
             extensions[EXTENSION] = ext
@@ -650,12 +703,11 @@ fields of the CFItem or CFDocument itself."""
 
 _COMPETENCY_ONLY = (
     "description_format",
-    "taxonomy",
     "calculation_method",
     "calculation_int",
     "rollup",
-    "tags",
 )
+"""What a competency holds and CASE has no field for (taxonomy and tags have one)."""
 _FRAMEWORK_ONLY = (
     "description_format",
     "calculation_method",
@@ -682,10 +734,11 @@ def _core_only(
 def _scale_extension(
     scale: ProficiencyScale, levels: Sequence[CFRubricCriterionLevel], criterion_id: str
 ) -> dict[str, Any]:
-    """What a criterion's levels cannot say about the scale."""
+    """What a criterion's levels cannot say about the scale; ``criterion_id`` and the
+    level identifiers compared as the package names them (UUIDs), since readers see those."""
     ext: dict[str, Any] = {}
     keys = [level.key for level in scale.levels]
-    if keys != [level.identifier for level in levels]:
+    if keys != [strict_identifier(level.identifier) for level in levels]:
         ext["level_keys"] = keys
     # Always said, though the reader's guess may agree: CASE has no field for it, and a
     # reader that finds it need not warn that it guessed.
@@ -700,6 +753,12 @@ def _scale_extension(
     if scale.name is not None:
         ext["name"] = scale.name
     return ext
+
+
+def _same_node(recorded: object, identifier: str) -> bool:
+    """Whether an end recorded on reading (the identifier as CASE gave it, an ASN URL
+    perhaps) is the node now written as ``identifier`` (a UUID, a UUIDv5 of that URL)."""
+    return isinstance(recorded, str) and strict_identifier(recorded) == identifier
 
 
 def _int_or_none(value: object) -> int | None:

@@ -62,19 +62,9 @@ def case_json(
     package, problems = framework_to_package(
         framework, now=now, version=version, creator=creator, base_uri=base_uri
     )
-    data, changed = dump_package_reporting(package, version=version, now=now)
-    if changed:
-        times = f" ({len(changed)} times; the first is shown)" if len(changed) > 1 else ""
-        problems.append(
-            Problem(
-                "identifier kept from CASE data is not a UUID (CASE 1.1 requires one): "
-                f"written as a UUIDv5 of it{times}",
-                field=changed[0],
-                severity="warning",
-            )
-        )
+    data, written = dump_package_reporting(package, version=version, now=now)
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    return text + "\n", problems
+    return text + "\n", [*problems, *written]
 
 
 def write_case_reporting(

@@ -692,17 +692,18 @@ def clean_fields(
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def _validate(model: type[Model], data: Any, report: Report) -> Model | None:
+def _validate(model: type[Model], data: Any, report: Report, *, path: str = "") -> Model | None:
+    """``data`` as ``model``; validation errors go to ``report``, located under ``path``."""
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as exc:
         for item in exc.errors(include_url=False):
-            path = ""
+            where = path
             for part in item["loc"]:
-                path += (
-                    f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+                where += (
+                    f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
                 )
-            report.error(path, item["msg"])
+            report.error(where, item["msg"])
         return None
 
 
@@ -734,6 +735,32 @@ _STANDALONE: Mapping[type[BaseModel], _Spec] = {
 }
 
 
+def _standalone(model: type[Model], data: Any, path: str, report: Report) -> Model | None:
+    """One standalone object read leniently; ``None`` when it cannot be (errors reported).
+
+    Unwraps ``{"CFItem": {...}}``-style wrappers that some providers send.
+    """
+    spec = _STANDALONE[model]
+    if isinstance(data, dict) and set(data) == {spec.name} and isinstance(data[spec.name], dict):
+        report.warn(path or spec.name, f"{spec.name} wrapped in an object (unwrapped)")
+        data = data[spec.name]
+    if not isinstance(data, dict):
+        report.error(path, f"expected a {spec.name} JSON object, found {_type_name(data)}")
+        return None
+    clean = _normalize_object(data, path, report, spec)
+    if clean is _Missing:
+        return None
+    if model is CFItem:
+        _fill_item(clean, path, report)
+    if model is CFAssociation and not _fill_association(clean, path, report):
+        return None
+    if model is CFDocument:
+        for name in ("creator", "title"):
+            clean.setdefault(name, "")
+    _fill_uri(clean, path, report, spec.name)
+    return _validate(model, clean, report, path=path)
+
+
 def parse_object(
     model: type[Model], data: Any, *, source: str | None = None
 ) -> tuple[Model, list[Problem]]:
@@ -741,30 +768,52 @@ def parse_object(
 
     Unwraps ``{"CFItem": {...}}``-style wrappers that some providers send.
     """
+    report = Report()
+    parsed = _standalone(model, data, "", report)
+    report.raise_if_errors(source=source)
+    assert parsed is not None  # noqa: S101 - an error was reported otherwise
+    return parsed, [p.with_file(source) if source else p for p in report.warnings()]
+
+
+def parse_set(
+    model: type[Model], data: Any, *, name: str, source: str | None = None
+) -> tuple[list[Model], list[Problem]]:
+    """The objects of a set answer (``/CFItemTypes/{id}``, ``/CFSubjects/{id}``,
+    ``/CFConcepts/{id}``): ``{name: [the object, its children...]}`` as the binding says.
+
+    OpenCASE answers with the object alone; that, a bare array and ``{name: {...}}`` are
+    read too, with a warning. Anything else is a located error, never an empty list.
+    """
     spec = _STANDALONE[model]
     report = Report()
-    if isinstance(data, dict) and set(data) == {spec.name} and isinstance(data[spec.name], dict):
-        report.warn(spec.name, f"{spec.name} wrapped in an object (unwrapped)")
-        data = data[spec.name]
-    if not isinstance(data, dict):
-        report.error("", f"expected a {spec.name} JSON object, found {_type_name(data)}")
-        report.raise_if_errors(source=source)
-    clean = _normalize_object(data, "", report, spec)
-    if clean is not _Missing:
-        if model is CFItem:
-            _fill_item(clean, "", report)
-        if model is CFAssociation and not _fill_association(clean, "", report):
-            clean = _Missing
-        if model is CFDocument:
-            for name in ("creator", "title"):
-                clean.setdefault(name, "")
-        if clean is not _Missing:
-            _fill_uri(clean, "", report, spec.name)
+    shape = f'{{"{name}": [...]}}'
+    entries: list[tuple[str, Any]] = []  # (place in the answer, object)
+    if isinstance(data, dict) and name in data:
+        raw = data[name]
+        if isinstance(raw, list):
+            entries = [(f"{name}[{index}]", entry) for index, entry in enumerate(raw)]
+        elif isinstance(raw, dict):
+            report.warn(name, f"one {spec.name} object where a list is expected (read as a list)")
+            entries = [(name, raw)]
+        elif raw is None:
+            report.warn(name, "null treated as an empty list", kind="null")
+        else:
+            report.error(name, f"expected a list, found {_type_name(raw)}")
+    elif isinstance(data, list):
+        report.warn("", f"bare JSON array instead of {shape}")
+        entries = [(f"[{index}]", entry) for index, entry in enumerate(data)]
+    elif isinstance(data, dict):
+        report.warn("", f"one bare {spec.name} instead of {shape} (read as a set of one)")
+        entries = [("", data)]
+    else:
+        report.error("", f"expected a {spec.name} set ({shape}), found {_type_name(data)}")
+    found: list[Model] = []
+    for path, entry in entries:
+        parsed = _standalone(model, entry, path, report)
+        if parsed is not None:
+            found.append(parsed)
     report.raise_if_errors(source=source)
-    parsed = _validate(model, clean, report)
-    report.raise_if_errors(source=source)
-    assert parsed is not None  # noqa: S101 - _validate reported an error otherwise
-    return parsed, [p.with_file(source) if source else p for p in report.warnings()]
+    return found, [p.with_file(source) if source else p for p in report.warnings()]
 
 
 def parse_document_list(

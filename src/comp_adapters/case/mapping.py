@@ -9,7 +9,8 @@ Reading (:func:`package_to_framework`)
       keeps the first as its parent, the others become ``part_of`` relations; items without
       a parent are put at the top level; a parent outside the package becomes an external
       relation. Each of these is reported as a warning. A cycle of ``isChildOf`` is an error.
-    * keys: ``humanCodingScheme`` where it is unique in the package, else the item identifier.
+    * keys: ``humanCodingScheme`` where it is unique in the package, else the item identifier;
+      ``CFItemType`` is the competency's taxonomy term, ``conceptKeywords`` its tags.
     * titles: ``abbreviatedStatement``, else the ``fullStatement`` shortened to at most
       :data:`TITLE_MAX` characters (Moodle's short-name limit); the full statement is the
       description. The framework title is the document title, shortened the same way.
@@ -23,10 +24,14 @@ Writing (:func:`comp_adapters.case.export.framework_to_package`)
     * a framework read from CASE gets its identifiers, URIs and fields back; one without
       CASE identifiers gets UUIDv5 identifiers derived from the framework key and each
       competency key, so exporting twice gives the same ids.
-    * what the core model holds and CASE has no field for (rules, calculation methods, tags,
-      keys and texts that CASE's natural reading would not reproduce, proficiency flags) is
-      written under the ``comp_adapters`` extension (CASE 1.1), so reading the package back
-      gives the same framework.
+    * a key is written as ``humanCodingScheme`` unless it is an identifier (derived from the
+      CASE identifier it was read with, or a UUID, URN or URL); taxonomy as ``CFItemType``,
+      tags as ``conceptKeywords``: standard fields, which providers keep.
+    * what the core model holds and CASE has no field for (rules, calculation methods,
+      framework tags, keys and texts that CASE's natural reading would not reproduce,
+      proficiency flags) is written under the ``comp_adapters`` extension (CASE 1.1), so
+      reading the package back gives the same framework; a provider that drops extensions
+      loses only that.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pydantic
 
@@ -48,6 +54,7 @@ from comp_adapters.case.wire import (
     CFPackage,
     CFRubricCriterion,
     CFRubricCriterionLevel,
+    is_uuid,
 )
 from comp_adapters.core.framework import (
     Competency,
@@ -95,7 +102,16 @@ _RELATION_OF_TYPE: Mapping[str, RelationType] = {
 
 _DIGITS = re.compile(r"(\d+)")
 
-_ITEM_OWN = ("identifier", "uri", "fullStatement", "abbreviatedStatement", "humanCodingScheme")
+_ITEM_OWN = (
+    "identifier",
+    "uri",
+    "fullStatement",
+    "abbreviatedStatement",
+    "humanCodingScheme",
+    "CFItemType",
+    "conceptKeywords",
+)
+"""CFItem fields read into the competency itself (not kept as ``case.*`` properties)."""
 _DOCUMENT_OWN = (
     "identifier",
     "uri",
@@ -133,6 +149,17 @@ def derived_key(identifier: str) -> str:
     if _valid_key(identifier):
         return identifier
     return f"case-{uuid.uuid5(NAMESPACE, identifier)}"
+
+
+def is_identifier_key(key: str) -> bool:
+    """Whether a key is an identifier rather than a human code: a UUID, a URN or an absolute
+    URL (Common Core items without a code carry ASN URLs such as
+    ``http://asn.jesandco.org/resources/S114340D`` as identifiers). Such a key is never
+    written as a ``humanCodingScheme``: CASE readers would take it for the item's code."""
+    if is_uuid(key):
+        return True
+    parts = urlsplit(key)
+    return bool(parts.scheme) and (bool(parts.netloc) or parts.scheme.lower() == "urn")
 
 
 def natural_keys(items: Sequence[CFItem]) -> list[str]:
@@ -686,8 +713,10 @@ class _Reader:
             "description": description,
             "parent": self.states[state.parent].key if state.parent else None,
             "sequence": sequence,
+            "taxonomy": item.cf_item_type,
             "scale": scale,
             "related": relations,
+            "tags": item.concept_keywords or (),
             "external_ids": {"case": item.identifier, "case.uri": item.uri},
             "properties": properties,
         }

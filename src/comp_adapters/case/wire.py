@@ -23,6 +23,8 @@ from typing import Any, Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from comp_adapters.errors import Problem
+
 CaseVersion = Literal["1.0", "1.1"]
 CASE_VERSIONS: tuple[CaseVersion, ...] = ("1.0", "1.1")
 
@@ -376,19 +378,31 @@ def dump_package(
 
 def dump_package_reporting(
     package: CFPackage, *, version: CaseVersion = "1.1", now: datetime | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """The package as strict CASE JSON, and the places of identifiers that had to change.
+) -> tuple[dict[str, Any], list[Problem]]:
+    """The package as strict CASE JSON, and located warnings about what had to be invented.
 
-    No nulls, no back-links, required lookup fields filled; every identifier the schema
-    types as a UUID is one (lower-cased, or a UUIDv5 of what was read, the same everywhere
-    it occurs, links included); an empty ``uri`` becomes ``urn:uuid:<identifier>``; with
-    ``now``, objects without ``lastChangeDateTime`` get it. For ``version="1.0"`` the
-    1.1-only fields are left out (``extensions``, ``frameworkType``, ``caseVersion``, item
-    subjects, association notes, ``targetType``). An association type the version does
-    not have is written as ``isRelatedTo`` (the mapping does the same first, and reports it).
+    No nulls, no back-links; every identifier the schema types as a UUID is one
+    (lower-cased, or a UUIDv5 of what was read, the same everywhere it occurs, links
+    included); an empty ``uri`` becomes ``urn:uuid:<identifier>``; with ``now``, objects
+    without ``lastChangeDateTime`` get it. Lookup fields CASE requires and real data lacks
+    are filled (a CFItemType's ``description`` from its title, ``hierarchyCode`` ``"1"``, a
+    licence's ``licenseText`` from its description or title), each reported with its place.
+    For ``version="1.0"`` the 1.1-only fields are left out (``extensions``,
+    ``frameworkType``, ``caseVersion``, item subjects, association notes, ``targetType``).
+    An association type the version does not have is written as ``isRelatedTo`` (the
+    mapping does the same first, and reports it).
     """
     data = package.model_dump(mode="json", exclude_none=True)
     changed = _strict_identifiers(data, now=format_case_datetime(now) if now else None)
+    problems: list[Problem] = []
+    if changed:
+        problems.append(
+            _located(
+                "identifier kept from CASE data is not a UUID (CASE 1.1 requires one): "
+                "written as a UUIDv5 of it",
+                changed,
+            )
+        )
     for association in data.get("CFAssociations", []):
         if not valid_association_type(association["associationType"], version):
             association["associationType"] = "isRelatedTo"
@@ -399,14 +413,7 @@ def dump_package_reporting(
             obj.pop("CFDocumentURI", None)
     definitions = data.get("CFDefinitions")
     if definitions is not None:
-        for item_type in definitions.get("CFItemTypes", []):
-            item_type.setdefault("description", item_type["title"])
-            item_type.setdefault("hierarchyCode", "1")
-        for name in ("CFSubjects", "CFConcepts"):
-            for obj in definitions.get(name, []):
-                obj.setdefault("hierarchyCode", "1")
-        for licence in definitions.get("CFLicenses", []):
-            licence.setdefault("licenseText", licence.get("description") or licence["title"])
+        problems.extend(_fill_lookups(definitions))
         if not any(definitions.values()):
             del data["CFDefinitions"]
     for key in ("CFRubrics",):
@@ -414,9 +421,42 @@ def dump_package_reporting(
             data.pop(key, None)
     if version == "1.1":
         document["caseVersion"] = "1.1"
-        return data, changed
+        return data, problems
     _strip_1_1(data)
-    return data, changed
+    return data, problems
+
+
+def _fill_lookups(definitions: dict[str, Any]) -> list[Problem]:
+    """Fill (in place) the fields CASE requires of lookups and real data lacks; one located
+    warning per kind of fill."""
+    places: dict[str, list[str]] = {}
+    for name, objects in definitions.items():
+        for index, obj in enumerate(objects if isinstance(objects, list) else []):
+            for field, value, source in _missing_lookup_fields(name, obj):
+                obj[field] = value
+                message = f"{name[:-1]} without {field} (CASE requires one): {source} is written"
+                places.setdefault(message, []).append(f"CFDefinitions.{name}[{index}].{field}")
+    return [_located(message, where) for message, where in places.items()]
+
+
+def _missing_lookup_fields(name: str, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(field, value to write, where the value comes from) for each required field of a
+    ``name`` lookup (``CFItemTypes``...) that ``obj`` lacks."""
+    wanted: list[tuple[str, str, str]] = []
+    if name == "CFItemTypes":
+        wanted.append(("description", obj["title"], "its title"))
+    if name in ("CFItemTypes", "CFSubjects", "CFConcepts"):
+        wanted.append(("hierarchyCode", "1", "'1'"))
+    if name == "CFLicenses":
+        text = obj.get("description") or obj["title"]
+        wanted.append(("licenseText", text, "its description (else its title)"))
+    return [entry for entry in wanted if entry[0] not in obj]
+
+
+def _located(message: str, places: list[str]) -> Problem:
+    """One warning at the first of ``places``, saying how many there are."""
+    times = f" ({len(places)} times; the first is shown)" if len(places) > 1 else ""
+    return Problem(message + times, field=places[0], severity="warning")
 
 
 def strict_identifier(text: str) -> str:
