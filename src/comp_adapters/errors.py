@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from comp_adapters._http.redaction import redact_url
+
 Severity = Literal["error", "warning"]
 
 
@@ -89,7 +91,7 @@ class RemoteError(CompAdaptersError):
     """A remote system refused or failed a request.
 
     Carries what is needed to act on it and to report it, and nothing secret: the URL is
-    redacted before it gets here.
+    redacted here (user info and sensitive query values), whoever raises the error.
     """
 
     def __init__(
@@ -105,7 +107,7 @@ class RemoteError(CompAdaptersError):
     ) -> None:
         self.adapter = adapter
         self.operation = operation
-        self.url = url
+        self.url = redact_url(url) if url else url
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -160,6 +162,11 @@ class FatalRemoteError(RemoteError):
     """Will fail the same way again until something changes (credentials, data, ids)."""
 
 
+class TLSError(FatalRemoteError):
+    """The TLS handshake failed (an untrusted or expired certificate, a wrong host name):
+    trying again changes nothing until the trust settings or the server change."""
+
+
 class AuthenticationError(FatalRemoteError):
     """Credentials are missing, wrong or expired."""
 
@@ -204,5 +211,6 @@ __all__ = [
     "RetriableRemoteError",
     "StalePlanError",
     "StoreError",
+    "TLSError",
     "ValidationError",
 ]
