@@ -7,6 +7,7 @@ import json
 
 import pytest
 import requests
+from pydantic import SecretStr
 
 from comp_adapters.canvas.client import CanvasClient
 from comp_adapters.errors import (
@@ -20,7 +21,6 @@ from comp_adapters.http import HttpTransport, RetryPolicy, make_session
 from comp_adapters.moodle.client import Calls, MoodleClient
 from comp_adapters.xapi.client import XapiClient
 from comp_adapters.xapi.wire import StatementQuery
-from pydantic import SecretStr
 from tests.hardening.servers import Exchange, LocalServer, TlsSetup
 
 TOKEN = "canvas-secret-token-1234"
@@ -228,7 +228,7 @@ def test_requests_ca_bundle_is_honoured(
 
 
 def test_a_missing_ca_bundle_is_a_configuration_error(tmp_path: object) -> None:
-    with pytest.raises(ConfigurationError, match="ca_bundle .*no such file"):
+    with pytest.raises(ConfigurationError, match=r"ca_bundle .*no such file"):
         make_session(ca_bundle="/nonexistent/ca.pem")
 
 
@@ -281,7 +281,7 @@ def test_a_dripping_server_is_cut_at_the_deadline(home: LocalServer) -> None:
     payload = json.dumps({"items": list(range(40))}).encode()
     home.route("/api/slow", lambda x: x.drip(payload, every=0.05))
     http = transport(home, deadline=0.5, timeout=(2.0, 2.0))
-    with pytest.raises(RetriableRemoteError, match="deadline of 0.5 s"):
+    with pytest.raises(RetriableRemoteError, match=r"deadline of 0\.5 s"):
         http.request("GET", "slow", operation="read")
     assert len(home.requests) == 1  # a deadline overrun is not repeated
 
