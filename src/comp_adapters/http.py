@@ -41,7 +41,7 @@ import urllib3
 
 from comp_adapters import __version__
 from comp_adapters._http.body import AnswerCutOff, AnswerTooLarge, DeadlineExceeded, read_body
-from comp_adapters._http.oauth import ClientCredentials
+from comp_adapters._http.oauth import TOKEN_OPERATION, ClientCredentials
 from comp_adapters._http.origin import BadUrlError, origin_of, resolve_link, same_origin
 from comp_adapters._http.redaction import (
     MASK,
@@ -237,8 +237,8 @@ class HttpTransport:
         url = resolve_link(self.base_url, link)
         if not same_origin(url, self.base_url):
             raise FatalRemoteError(
-                f"the server's link leads to {_origin_text(url)}, not to "
-                f"{_origin_text(self.base_url)} that the credentials are for; not followed",
+                f"the server's link leads to another server ({_origin_text(url)}) than the one "
+                f"the credentials are for ({_origin_text(self.base_url)}); not followed",
                 adapter=self.adapter,
                 operation=operation,
                 url=redact_url(url),
@@ -566,6 +566,7 @@ __all__ = [
     "MASK",
     "NO_RETRY",
     "SENSITIVE_PARAMS",
+    "TOKEN_OPERATION",
     "USER_AGENT",
     "ClientCredentials",
     "HttpTransport",
