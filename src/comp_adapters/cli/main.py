@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from comp_adapters import __version__
+from comp_adapters._http.redaction import install_log_redaction
 from comp_adapters.errors import (
     CompAdaptersError,
     ConfigurationError,
@@ -58,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_redaction()
     try:
         code: int = args.handler(args)
     except ValidationError as exc:
