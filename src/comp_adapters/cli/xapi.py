@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from comp_adapters._files import atomic_write, read_json_file
 from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
-from comp_adapters.http import HttpTransport
+from comp_adapters.http import HttpTransport, make_session
 from comp_adapters.native import iter_evidence, load_proficiencies, write_evidence_lines
 from comp_adapters.protocols import Cursor, EvidenceBatch
 from comp_adapters.settings import build_settings, gather, load_config
@@ -47,6 +47,8 @@ class XapiSettings(BaseModel):
     allow_http: bool = False
     page_size: int = Field(default=500, ge=1)
     overlap_seconds: float = Field(default=60.0, ge=0)
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,7 +129,10 @@ def load_settings(args: argparse.Namespace) -> XapiSettings:
 def build_client(settings: XapiSettings) -> XapiClient:
     """The LRS client for these settings."""
     transport = HttpTransport(
-        adapter=NAME, base_url=settings.endpoint, allow_http=settings.allow_http
+        adapter=NAME,
+        base_url=settings.endpoint,
+        allow_http=settings.allow_http,
+        session=make_session(ca_bundle=settings.ca_bundle),
     )
     if settings.auth == "oauth2":
         if not (settings.token_url and settings.key and settings.secret):
