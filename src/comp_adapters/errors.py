@@ -65,8 +65,29 @@ class ConfigurationError(CompAdaptersError):
     """Settings are missing or contradictory (a URL without a token, an unknown format...)."""
 
 
+SHOWN_PROBLEMS = 20
+"""Problems a message lists before "... and N more" (a broken file may have 100,000)."""
+
+
+def problem_lines(problems: Iterable[Problem], *, limit: int = SHOWN_PROBLEMS) -> list[str]:
+    """The first ``limit`` problems, one a line, then "... and N more" if there are more."""
+    shown: list[str] = []
+    more = 0
+    for problem in problems:
+        if len(shown) < limit:
+            shown.append(str(problem))
+        else:
+            more += 1
+    if more:
+        shown.append(f"... and {more} more")
+    return shown
+
+
 class ValidationError(CompAdaptersError):
-    """Input failed validation; :attr:`problems` holds every problem found, each located."""
+    """Input failed validation; :attr:`problems` holds every problem found, each located.
+
+    The message lists the first :data:`SHOWN_PROBLEMS` of them and says how many more.
+    """
 
     def __init__(self, problems: Iterable[Problem], *, summary: str | None = None) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
@@ -75,7 +96,7 @@ class ValidationError(CompAdaptersError):
         head = summary or f"{errors} error{'s' if errors != 1 else ''}" + (
             f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
         )
-        lines = [head, *(f"  {p}" for p in self.problems)]
+        lines = [head, *(f"  {line}" for line in problem_lines(self.problems))]
         super().__init__("\n".join(lines))
 
     @property
@@ -196,6 +217,7 @@ class StalePlanError(PlanError):
 
 
 __all__ = [
+    "SHOWN_PROBLEMS",
     "AuthenticationError",
     "CompAdaptersError",
     "ConfigurationError",
@@ -213,4 +235,5 @@ __all__ = [
     "StoreError",
     "TLSError",
     "ValidationError",
+    "problem_lines",
 ]

@@ -376,6 +376,7 @@ class HttpTransport:
                 stream=True,
                 **options,
             )
+            response.__class__ = _BoundedResponse
             read_body(
                 response,
                 deadline_at=deadline_at,
@@ -510,6 +511,18 @@ _FATAL_BY_STATUS: Mapping[int, type[FatalRemoteError]] = {
     404: NotFoundError,
     409: ConflictError,
 }
+
+
+class _BoundedResponse(requests.Response):
+    """A response whose ``json()`` turns "nested too deeply" into a ``ValueError`` (what
+    every client already handles as "not JSON", with operation and URL), not a
+    ``RecursionError`` that would end the program as an internal error."""
+
+    def json(self, **kwargs: Any) -> Any:
+        try:
+            return super().json(**kwargs)
+        except RecursionError:
+            raise ValueError("the answer's JSON is nested too deeply to read") from None
 
 
 def _strip_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:

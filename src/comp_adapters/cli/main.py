@@ -1,8 +1,10 @@
 """Entry point of ``comp-adapters``: builds the parser from the command modules and maps
 errors to exit codes, so users see a clear message instead of a traceback.
 
-Exit codes: 0 success, 1 invalid input or a remote failure, 2 usage or configuration
-error, 70 internal error (a bug: rerun with ``--debug`` for the traceback), 130 interrupted.
+Exit codes: 0 success, 1 invalid input or a remote refusal, 2 usage or configuration
+error, 3 remote unavailable (connection failures, timeouts, 5xx and throttling after the
+retries), 70 internal error (a bug: rerun with ``--debug`` for the traceback), 130
+interrupted. Usage errors are one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from comp_adapters import __version__
 from comp_adapters._http.redaction import install_log_redaction
@@ -19,6 +22,7 @@ from comp_adapters.errors import (
     CompAdaptersError,
     ConfigurationError,
     RemoteError,
+    RetriableRemoteError,
     ValidationError,
 )
 
@@ -31,11 +35,19 @@ COMMAND_MODULES = (
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line (the usage itself is in ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="comp-adapters",
         description=(
             "Competency frameworks as data: validate, convert, compute proficiency "
@@ -53,7 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors, --help and --version: return, do not exit
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
@@ -68,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except RetriableRemoteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except RemoteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -79,6 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except IsADirectoryError as exc:
+        print(f"error: {exc.filename}: is a folder; give a file", file=sys.stderr)
+        return EXIT_USAGE
+    except NotADirectoryError as exc:
+        print(f"error: {exc.filename}: a part of the path is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    except PermissionError as exc:
+        print(f"error: {exc.filename}: permission denied", file=sys.stderr)
+        return EXIT_USAGE
+    except RecursionError:
+        print("error: the input is nested too deeply to read", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as exc:
         if args.debug:
             raise
