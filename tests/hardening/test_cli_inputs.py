@@ -21,7 +21,10 @@ AS_OF = "2026-11-01T00:00:00Z"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code if isinstance(exc.code, int) else -1
     out, err = capsys.readouterr()
     return code, out, err
 
