@@ -46,6 +46,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+_EXIT_CODES: tuple[tuple[type[CompAdaptersError], int], ...] = (
+    (ValidationError, EXIT_FAILED),
+    (ConfigurationError, EXIT_USAGE),
+    (RetriableRemoteError, EXIT_UNAVAILABLE),
+    (RemoteError, EXIT_FAILED),
+)
+"""The exit code of each error branch (first match wins; anything else of ours: 1)."""
+_OS_MESSAGES: dict[type[OSError], str] = {
+    IsADirectoryError: "is a folder; give a file",
+    NotADirectoryError: "a part of the path is not a folder",
+    PermissionError: "permission denied",
+}
+
+
+def _exit_code(error: CompAdaptersError) -> int:
+    return next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILED)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="comp-adapters",
@@ -74,34 +92,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_log_redaction()
     try:
         code: int = args.handler(args)
-    except ValidationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except RetriableRemoteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except RemoteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
     except CompAdaptersError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return _exit_code(exc)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
-    except IsADirectoryError as exc:
-        print(f"error: {exc.filename}: is a folder; give a file", file=sys.stderr)
-        return EXIT_USAGE
-    except NotADirectoryError as exc:
-        print(f"error: {exc.filename}: a part of the path is not a folder", file=sys.stderr)
-        return EXIT_USAGE
-    except PermissionError as exc:
-        print(f"error: {exc.filename}: permission denied", file=sys.stderr)
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        print(f"error: {exc.filename}: {_OS_MESSAGES[type(exc)]}", file=sys.stderr)
         return EXIT_USAGE
     except RecursionError:
         print("error: the input is nested too deeply to read", file=sys.stderr)
