@@ -81,6 +81,8 @@ class CanvasSettings(BaseModel):
     learner_field: LearnerField = "login_id"
     poll_interval: float = 2.0
     """Seconds before the first poll of an import or report (then growing)."""
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
 
     def context(self) -> CanvasContext:
         if (self.account is None) == (self.course is None):

@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from comp_adapters._files import atomic_write
+from comp_adapters._files import atomic_write, excel_safe_cell
 from comp_adapters.canvas.mapping import (
     CANVAS_DEFAULT_MASTERY,
     CANVAS_DEFAULT_RATINGS,
@@ -441,13 +441,15 @@ def tree_to_csv(
     scales: bool = True,
     delimiter: str = ",",
     deleted: Iterable[tuple[str, str]] = (),
+    excel_safe: bool = False,
 ) -> str:
     """The outcomes CSV of a tree: groups first (parents before children), then outcomes.
 
     ``scales=False`` leaves out the calculation, mastery and rating columns (Canvas ignores
     them under account-level mastery scales). ``deleted`` adds ``(object_type, guid)`` rows
     with ``workflow_state=deleted``. Calculation columns are always written explicitly, since
-    a blank one resets an outcome to Canvas's default method.
+    a blank one resets an outcome to Canvas's default method. ``excel_safe`` neutralises
+    formula-like cells (:func:`~comp_adapters._files.excel_safe_cell`).
     """
     include_friendly = any(o.friendly_description for o in tree.outcomes)
     header = ["vendor_guid", "object_type", "title", "description", "display_name"]
@@ -460,7 +462,8 @@ def tree_to_csv(
     if scales:
         header += ["ratings"] + [""] * max(width - 1, 0)
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    plain = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer = _ExcelSafeWriter(plain) if excel_safe else plain
     writer.writerow(header)
     for group in tree.groups:
         row = [group.guid, "group", group.title, group.description or "", ""]
@@ -502,6 +505,16 @@ def tree_to_csv(
     return buffer.getvalue()
 
 
+class _ExcelSafeWriter:
+    """A csv writer whose cells cannot run as spreadsheet formulas."""
+
+    def __init__(self, writer: Any) -> None:
+        self._writer = writer
+
+    def writerow(self, row: Iterable[str]) -> None:
+        self._writer.writerow([excel_safe_cell(cell) for cell in row])
+
+
 def _pad(row: list[str], width: int) -> list[str]:
     return row + [""] * (width - len(row)) if len(row) < width else row
 
@@ -514,8 +527,12 @@ def write_outcomes_csv(
     canvas_bom: str = "no",
     canvas_scales: str = "yes",
     canvas_parent_outcomes: str = "no",
+    excel_safe: str | None = None,
 ) -> None:
-    """Write a framework as an outcomes CSV, atomically (nothing is written on error)."""
+    """Write a framework as an outcomes CSV, atomically (nothing is written on error).
+
+    ``excel_safe`` ``"yes"``/``"no"``; by default on exactly when a BOM marks the file for
+    Excel (a file for Canvas's importer must keep the titles as they are)."""
     tree = desired_tree(
         framework,
         parent_outcomes=canvas_parent_outcomes == "yes",
@@ -525,6 +542,7 @@ def write_outcomes_csv(
         tree,
         scales=canvas_scales == "yes",
         delimiter=";" if canvas_delimiter == "semicolon" else ",",
+        excel_safe=excel_safe == "yes" or (excel_safe is None and canvas_bom == "yes"),
     )
     with atomic_write(path, newline="") as handle:
         if canvas_bom == "yes":
@@ -566,6 +584,7 @@ CANVAS_CSV = FileFormat(
             "add an outcome inside each parent's group for its rolled-up proficiency",
             choices=("yes", "no"),
         ),
+        FormatOption("excel-safe", "neutralise formula-like cells", choices=("yes", "no")),
     ),
 )
 """The ``canvas-csv`` format of ``comp-adapters convert``."""

@@ -18,6 +18,7 @@ from comp_adapters.canvas.client import CanvasClient
 from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import ConfigurationError
+from comp_adapters.http import make_session
 from comp_adapters.native import load_proficiencies, write_evidence_lines
 from comp_adapters.plugins import format_for_output, get_format
 from comp_adapters.settings import build_settings, gather, load_config
@@ -159,6 +160,7 @@ def adapter_from(args: argparse.Namespace, **options: Any) -> CanvasAdapter:
         settings.token,
         context=settings.context(),
         allow_http=settings.allow_http,
+        session=make_session(ca_bundle=settings.ca_bundle),
     )
     return CanvasAdapter(
         client,

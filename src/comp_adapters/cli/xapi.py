@@ -18,8 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from comp_adapters._files import atomic_write, read_json_file
 from comp_adapters.cli.core_commands import read_framework
+from comp_adapters.core.evidence_check import unknown_competencies
+from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
-from comp_adapters.http import HttpTransport
+from comp_adapters.http import HttpTransport, make_session
 from comp_adapters.native import iter_evidence, load_proficiencies, write_evidence_lines
 from comp_adapters.protocols import Cursor, EvidenceBatch
 from comp_adapters.settings import build_settings, gather, load_config
@@ -47,6 +49,8 @@ class XapiSettings(BaseModel):
     allow_http: bool = False
     page_size: int = Field(default=500, ge=1)
     overlap_seconds: float = Field(default=60.0, ge=0)
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,6 +72,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _connection_flags(pull)
     pull.add_argument("--file", type=Path, help="read statements from this file, not an LRS")
     pull.add_argument("--mapping", type=Path, help="mapping config (JSON or TOML)")
+    pull.add_argument(
+        "--framework",
+        type=Path,
+        help="check that every competency the mapping names is in this framework first",
+    )
     pull.add_argument("--cursor", type=Path, help="cursor file: read on, and updated after")
     pull.add_argument("-o", "--out", type=Path, required=True, help="evidence output (JSON lines)")
     pull.add_argument(
@@ -127,7 +136,10 @@ def load_settings(args: argparse.Namespace) -> XapiSettings:
 def build_client(settings: XapiSettings) -> XapiClient:
     """The LRS client for these settings."""
     transport = HttpTransport(
-        adapter=NAME, base_url=settings.endpoint, allow_http=settings.allow_http
+        adapter=NAME,
+        base_url=settings.endpoint,
+        allow_http=settings.allow_http,
+        session=make_session(ca_bundle=settings.ca_bundle),
     )
     if settings.auth == "oauth2":
         if not (settings.token_url and settings.key and settings.secret):
@@ -159,6 +171,22 @@ def _mapping(path: Path | None) -> MappingConfig:
     return load_mapping(path) if path is not None else MappingConfig()
 
 
+def check_mapping_keys(
+    mapping: MappingConfig, framework: Framework, *, source: Path | None
+) -> None:
+    """Refuse a mapping that names competencies the framework lacks (before any reading:
+    their evidence would only be dropped later)."""
+    named = [
+        (f"activity rule {rule.id or rule.prefix!r}", key)
+        for rule in mapping.activities
+        for key in rule.competencies
+    ]
+    named += [(f"competency IRI {iri!r}", key) for iri, key in mapping.competency_iris.items()]
+    problems = unknown_competencies(framework, named, file=str(source) if source else None)
+    if problems:
+        raise ValidationError(problems)
+
+
 def _read_cursor(path: Path | None) -> Cursor | None:
     if path is None or not path.exists():
         return None
@@ -174,6 +202,8 @@ def _read_cursor(path: Path | None) -> Cursor | None:
 
 def cmd_pull(args: argparse.Namespace) -> int:
     mapping = _mapping(args.mapping)
+    if args.framework is not None:
+        check_mapping_keys(mapping, read_framework(args.framework), source=args.mapping)
     cursor = _read_cursor(args.cursor)
     if args.file is not None:
         filters = [f"--{name}" for name in _LRS_FILTERS if getattr(args, name) is not None]

@@ -799,13 +799,15 @@ class MoodleSettings(BaseModel):
     user_field: UserField = "email"
     scale_id: int | None = Field(default=None, ge=1)
     category_id: int | None = Field(default=None, ge=1)
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
 
     def client(self, *, session: requests.Session | None = None) -> MoodleClient:
         """A client for these settings."""
         return MoodleClient(
             self.url,
             self.token,
-            session=session,
+            session=session or make_session(ca_bundle=self.ca_bundle),
             allow_http=self.allow_http,
             timeout=(DEFAULT_TIMEOUT[0], self.timeout),
             batch=self.batch,

@@ -15,7 +15,9 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+
+from comp_adapters._http.redaction import redact_urls_in_text
 
 
 class Action(StrEnum):
@@ -61,6 +63,17 @@ class Plan(BaseModel):
     changes: tuple[Change, ...] = ()
     notes: tuple[str, ...] = ()
     state_fingerprint: str | None = None
+
+    @field_validator("target", mode="after")
+    @classmethod
+    def _redact_target(cls, value: str) -> str:
+        """A target URL is shown, stored and fingerprinted without user info or tokens."""
+        return redact_urls_in_text(value)
+
+    @field_validator("notes", mode="after")
+    @classmethod
+    def _redact_notes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(redact_urls_in_text(note) for note in value)
 
     @model_validator(mode="after")
     def _check_ids(self) -> Plan:

@@ -14,12 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
-from oauthlib.oauth2 import BackendApplicationClient
-from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 from pydantic import SecretStr
 
 from comp_adapters.errors import (
@@ -28,7 +25,7 @@ from comp_adapters.errors import (
     FatalRemoteError,
     NotFoundError,
 )
-from comp_adapters.http import HttpTransport, redact_url
+from comp_adapters.http import TOKEN_OPERATION, ClientCredentials, HttpTransport, redact_url
 from comp_adapters.xapi import wire
 from comp_adapters.xapi.mapping import parse_instant
 
@@ -100,16 +97,20 @@ class XapiClient:
         if not transport.base_url.endswith("/"):
             transport.base_url += "/"
         self._transport = transport
-        self._oauth2 = oauth2
-        self._token: str | None = None
-        self._token_expires: float | None = None
+        self._oauth2: ClientCredentials | None = None
         self._auth: requests.auth.AuthBase | None
         if oauth2 is not None:
             transport.check_url(oauth2.token_url)
-            transport.redactor.add(oauth2.client_secret.get_secret_value())
+            self._oauth2 = ClientCredentials(
+                token_url=oauth2.token_url,
+                client_id=oauth2.client_id,
+                client_secret=oauth2.client_secret.get_secret_value(),
+                scope=oauth2.scope,
+            )
+            transport.redactor.add_basic(oauth2.client_id, self._oauth2.client_secret)
             self._auth = BearerAuth(self)
         elif key is not None and secret is not None:
-            transport.redactor.add(secret.get_secret_value())
+            transport.redactor.add_basic(key, secret.get_secret_value())
             self._auth = BasicAuth(key, secret)
         elif key is None and secret is None:
             self._auth = None
@@ -148,23 +149,20 @@ class XapiClient:
                 return self._transport.request(
                     method, path, operation=operation, headers=headers, auth=self._auth, **kwargs
                 )
-            except AuthenticationError:
-                # An OAuth token may have expired early or been revoked: fetch a new one once.
-                if self._oauth2 is None or attempt == 2:
+            except AuthenticationError as exc:
+                # An OAuth token may have expired early or been revoked: fetch a new one once
+                # (unless the token endpoint itself refused).
+                if self._oauth2 is None or attempt == 2 or exc.operation == TOKEN_OPERATION:
                     raise
                 log.info("xapi %s: 401 with a bearer token; fetching a new token", operation)
-                self._token = None
+                self._oauth2.invalidate()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def access_token(self) -> str:
         """The current OAuth 2.0 access token, fetched when missing or about to expire."""
-        now = self._transport.clock()
-        if self._token is None or (
-            self._token_expires is not None and now >= self._token_expires - 30
-        ):
-            self.fetch_token()
-        assert self._token is not None  # noqa: S101 - set by fetch_token
-        return self._token
+        if self._oauth2 is None:
+            raise ConfigurationError("xapi: no OAuth 2.0 credentials configured")
+        return self._oauth2.access_token(self._transport)
 
     # -- routes --------------------------------------------------------------------------
 
@@ -172,46 +170,7 @@ class XapiClient:
         """``POST <token_url>`` (OAuth 2.0 client credentials grant, RFC 6749 §4.4)."""
         if self._oauth2 is None:
             raise ConfigurationError("xapi: no OAuth 2.0 credentials configured")
-        creds = self._oauth2
-        oauth = BackendApplicationClient(client_id=creds.client_id)
-        body = oauth.prepare_request_body(scope=creds.scope, include_client_id=False)
-        requested_at = self._transport.clock()
-        response = self._transport.request(
-            "POST",
-            creds.token_url,
-            operation="fetch OAuth token",
-            idempotent=True,
-            data=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            auth=requests.auth.HTTPBasicAuth(
-                creds.client_id, creds.client_secret.get_secret_value()
-            ),
-        )
-        try:
-            token = oauth.parse_request_body_response(response.text, scope=creds.scope)
-        except (OAuth2Error, ValueError) as exc:
-            raise AuthenticationError(
-                f"token response not understood: {type(exc).__name__}",
-                adapter=ADAPTER,
-                operation="fetch OAuth token",
-                url=redact_url(creds.token_url),
-                status=response.status_code,
-            ) from None
-        access = token.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise AuthenticationError(
-                "token response has no access_token",
-                adapter=ADAPTER,
-                operation="fetch OAuth token",
-                url=redact_url(creds.token_url),
-                status=response.status_code,
-            )
-        self._transport.redactor.add(access)
-        self._token = access
-        expires_in = token.get("expires_in")
-        self._token_expires = (
-            requested_at + float(expires_in) if isinstance(expires_in, int | float) else None
-        )
+        self._oauth2.fetch(self._transport)
 
     def about(self) -> wire.About:
         """``GET about``: the xAPI versions the LRS speaks (no version header needed)."""
@@ -253,23 +212,12 @@ class XapiClient:
     def get_more(self, more: str) -> StatementPage:
         """``GET <more>``: the next page; the link is resolved against the server root.
 
-        A link that leads to another server (scheme, host or port) is refused: following
-        it would send our credentials there, and the spec makes ``more`` a server-relative
-        path anyway.
+        A link that leads to another server (scheme, host or port) is refused by the
+        transport's one origin rule: following it would send our credentials there, and the
+        spec makes ``more`` a server-relative path anyway.
         """
         operation = "get more statements"
-        url = urljoin(self._transport.base_url, more)
-        if _origin(url) != _origin(self._transport.base_url):
-            try:
-                shown = redact_url(url)
-            except ValueError:  # not even a well-formed URL
-                shown = "(malformed URL)"
-            raise FatalRemoteError(
-                "the LRS's more link leads to another server; not followed",
-                adapter=ADAPTER,
-                operation=operation,
-                url=shown,
-            )
+        url = self._transport.follow(more, operation=operation)
         response = self._send("GET", url, operation=operation)
         return self._page(response, operation)
 
@@ -372,17 +320,6 @@ def _json_part(response: requests.Response) -> bytes:
         return b""
     end = body.find(b"\r\n" + delimiter, head_end)
     return body[head_end + 4 : end if end >= 0 else len(body)]
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    """Scheme, host and port of a URL (default ports spelled out), to compare servers."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or {"https": 443, "http": 80}.get(scheme)
-    except ValueError:  # not a port number: matches no server
-        port = -1
-    return scheme, parts.hostname, port
 
 
 def _bad_answer(message: str, response: requests.Response, operation: str) -> FatalRemoteError:
