@@ -270,8 +270,16 @@ class MoodleAdapter:
 
     # -- push: plan -----------------------------------------------------------------------
 
-    def plan_framework(self, framework: Framework, *, prune: bool = False) -> Plan:
-        """The changes that make the site hold ``framework``; reads only, writes nothing."""
+    def plan_framework(
+        self, framework: Framework, *, prune: bool = False, adopt: bool = False
+    ) -> Plan:
+        """The changes that make the site hold ``framework``; reads only, writes nothing.
+
+        A framework with the same idnumber that was not made from ours is refused
+        (:class:`~comp_adapters.moodle.planner.ForeignFrameworkError`, listing the
+        differences) unless ``adopt``; a text Moodle would not keep as it is fails with
+        :class:`~comp_adapters.errors.MappingError` naming every one.
+        """
         fw = framework.canonical()
         links = course_links_of(fw, self.course_links)
         pairs = related_endpoints(fw)
@@ -319,6 +327,7 @@ class MoodleAdapter:
             context=self.context,
             course_links=links,
             prune=prune,
+            adopt=adopt,
         )
         plan = plan_push(fw, remote, target, where=f"{self._site} framework {fw.key}")
         if remote_fw is not None and self.context.model_dump() != ContextRef().model_dump():
@@ -387,7 +396,9 @@ class MoodleAdapter:
                     "(Site administration > Grades > Scales) and give its id as scale_id "
                     "(--scale-id)"
                 )
-            bindings.append(ScaleBinding(chosen, scale_configuration(scale, chosen)))
+            bindings.append(
+                ScaleBinding(chosen, scale_configuration(scale, chosen, with_keys=True))
+            )
         competency_scales = {
             c.key: binding
             for c, binding in zip(
@@ -540,6 +551,7 @@ class MoodleAdapter:
                     ruletype=_opt_str(f.get("ruletype")),
                     ruleoutcome=_int(f["ruleoutcome"]),
                     ruleconfig=config,
+                    descriptionformat=_opt_int(f.get("descriptionformat")),
                 )
             )
         if prefix in ("related", "unrelated"):

@@ -94,7 +94,7 @@ def _script(match: re.Match[str]) -> str:
     return f"{mark}{inner}" if len(inner) == 1 else f"{mark}({inner})"
 
 
-NameChange = Literal["tags", "less-than", "invisible"]
+NameChange = Literal["tags", "less-than", "invisible", "cut"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +131,7 @@ def moodle_name(title: str, limit: int = 100) -> MappedName:
     if len(text) > limit:
         text = text[: limit - 3].rstrip()
         text = _ENTITY_TAIL.sub("", text).rstrip() + "..."
+        changes.append("cut")
     return MappedName(text, tuple(changes))
 
 
