@@ -165,7 +165,11 @@ def test_only_differing_fields_are_updated() -> None:
     # Moodle resets an omitted descriptionformat to 1 (recordings 42, 43): every update
     # sends the format it keeps, here the one in Moodle (an empty description's format
     # is not compared, so it is not changed either).
-    assert by_id["framework:FW"].fields == {"id": 7, "shortname": "Framework", "descriptionformat": 2}
+    assert by_id["framework:FW"].fields == {
+        "id": 7,
+        "shortname": "Framework",
+        "descriptionformat": 2,
+    }
     assert by_id["framework:FW"].before == {"shortname": "Old name"}
     assert by_id["update:a"].fields == {"id": 1, "shortname": "A", "descriptionformat": 4}
     assert by_id["update:a"].before == {"shortname": "old"}
