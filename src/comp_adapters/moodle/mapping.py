@@ -36,6 +36,7 @@ from comp_adapters.core.framework import (
 from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError
+from comp_adapters.moodle.text import note_text
 from comp_adapters.moodle.wire import (
     RULE_ALL,
     RULE_POINTS,
@@ -691,6 +692,16 @@ def framework_from_moodle(
     return framework_from_data(data, source=source)
 
 
+def level_keys_from_moodle(framework: Framework) -> bool:
+    """Whether a pulled framework's level keys are the pushed framework's own: every scale
+    it uses came with comp-adapters' keys (``moodle.scaleconfiguration`` properties), so
+    Moodle's grades read back as those keys rather than as the scale item names."""
+    configurations = [framework.properties.get(PROP_SCALECONFIG)] + [
+        c.properties.get(PROP_SCALECONFIG) for c in framework.competencies if c.scale is not None
+    ]
+    return all(isinstance(text, str) and carries_level_keys(text) for text in configurations)
+
+
 def _scale_data(
     scale_id: int, configuration: str | None, scale_items: Mapping[int, Sequence[str]]
 ) -> dict[str, Any]:
@@ -711,9 +722,11 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def rating_note(explanation: str, limit: int = 1000) -> str:
-    """A grading note from an explanation: no tags (Moodle cleans it as PARAM_NOTAGS)."""
-    text = " ".join(_TAG.sub(" ", explanation).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """A grading note from an explanation that Moodle's ``PARAM_NOTAGS`` keeps as it is
+    (Moodle refuses a note its cleaning would change): tags removed, and a ``<`` that
+    would start one gets a space after it (``a<3`` -> ``a< 3``)."""
+    text = note_text(" ".join(_TAG.sub(" ", explanation).split()))
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def grade_for_level(scale: ProficiencyScale, level: str) -> int:
