@@ -725,8 +725,10 @@ def rating_note(explanation: str, limit: int = 1000) -> str:
     """A grading note from an explanation that Moodle's ``PARAM_NOTAGS`` keeps as it is
     (Moodle refuses a note its cleaning would change): tags removed, and a ``<`` that
     would start one gets a space after it (``a<3`` -> ``a< 3``)."""
-    text = note_text(" ".join(_TAG.sub(" ", explanation).split()))
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+    text = " ".join(_TAG.sub(" ", explanation).split())
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
+    return note_text(text)
 
 
 def grade_for_level(scale: ProficiencyScale, level: str) -> int:

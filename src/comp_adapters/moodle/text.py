@@ -47,7 +47,13 @@ _FIX_UTF8 = str.maketrans({"\0": None, "\ufffe": None, "\uffff": None})
 _TAG_START = re.compile(r"<(?![ \t\n\r\x0b\x0c])")
 """A ``<`` PHP's ``strip_tags`` treats as the start of a tag (not followed by white space,
 C's ``isspace``; also one at the very end)."""
-_TAGLIKE = re.compile(r"</?[A-Za-z][^<>]*>")
+_NAME_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|br|cite|code|del|em|font|i|ins|kbd|mark|q|s|small|span|strike|strong"
+    r"|sub|sup|tt|u|var)(?:\s+[A-Za-z-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'))*\s*/?>",
+    re.IGNORECASE,
+)
+"""Inline formatting tags as they appear in titles (``x<sup>2</sup>``, ``<em>a</em>``);
+``a<b and b>a`` is no tag, its ``<`` is text."""
 _ENTITY_TAIL = re.compile(r"&[A-Za-z]{0,3}$")
 
 FORMAT_MOODLE, FORMAT_HTML, FORMAT_PLAIN, FORMAT_MARKDOWN = 0, 1, 2, 4
@@ -86,7 +92,7 @@ _BREAK_TAG = re.compile(r"<br\b[^>]*>", re.IGNORECASE)
 
 def _script(match: re.Match[str]) -> str:
     """``<sup>2</sup>`` as ``²`` (every character must have a Unicode form), else ``^2``."""
-    inner = " ".join(_TAGLIKE.sub("", html.unescape(match.group(2))).split())
+    inner = " ".join(html.unescape(_NAME_TAG.sub("", match.group(2))).split())
     table = _SUPERSCRIPT if match.group(1).lower() == "sup" else _SUBSCRIPT
     if inner and all(ch in table for ch in inner):
         return "".join(table[ch] for ch in inner)
@@ -108,7 +114,8 @@ class MappedName:
 def moodle_name(title: str, limit: int = 100) -> MappedName:
     """A title as a ``PARAM_TEXT`` short name Moodle stores unchanged, within ``limit``.
 
-    A title holding tags is read as HTML: superscripts and subscripts become Unicode
+    A title holding inline formatting tags (``sup``, ``sub``, ``em``, ``b``...) is read as
+    HTML: superscripts and subscripts become Unicode
     characters (``x<sup>2</sup>`` -> ``x²``; ``^(...)``/``_(...)`` where no character
     exists), line breaks spaces, other tags are dropped and entities decoded. A ``<``
     that would start a tag is written ``&lt;``; NUL and U+FFFE/U+FFFF are removed. Titles
@@ -116,10 +123,10 @@ def moodle_name(title: str, limit: int = 100) -> MappedName:
     """
     changes: list[NameChange] = []
     text = title
-    if _TAGLIKE.search(text):
+    if _NAME_TAG.search(text):
         text = _SCRIPT_TAG.sub(_script, text)
         text = _BREAK_TAG.sub(" ", text)
-        text = " ".join(html.unescape(_TAGLIKE.sub("", text)).split())
+        text = " ".join(html.unescape(_NAME_TAG.sub("", text)).split())
         changes.append("tags")
     cleaned = fix_utf8(text)
     if cleaned != text:
@@ -137,7 +144,7 @@ def moodle_name(title: str, limit: int = 100) -> MappedName:
 
 def note_text(text: str) -> str:
     """A grading note ``PARAM_NOTAGS`` keeps: a tag-starting ``<`` gets a space after it."""
-    return _TAG_START.sub("< ", fix_utf8(text)).strip()
+    return _TAG_START.sub("< ", fix_utf8(text).strip())
 
 
 # -- descriptions ------------------------------------------------------------------------
