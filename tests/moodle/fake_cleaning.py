@@ -44,6 +44,8 @@ def fix_utf8(value: str) -> str:
 
 def php_strip_tags(value: str) -> str:
     """PHP's ``strip_tags($value)`` without allowed tags (``php_strip_tags_ex``)."""
+    if "<" not in value and "\0" not in value:
+        return value
     out: list[str] = []
     state, depth, quote = 0, 0, ""
     i, n = 0, len(value)
@@ -276,5 +278,7 @@ def clean_email(value: str) -> str:
 
 def format_string(value: str) -> str:
     """``format_string`` without filters: bare ``&`` escaped, tags stripped, ``<>`` escaped."""
+    if not any(ch in value for ch in "&<>"):
+        return value
     value = re.sub(r"&(?![a-zA-Z0-9#]{1,8};)", "&amp;", value)
     return php_strip_tags(value).replace("<", "&lt;").replace(">", "&gt;")

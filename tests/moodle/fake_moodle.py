@@ -394,6 +394,8 @@ class FakeMoodle:
         self.user_competency_courses: dict[tuple[int, int, int], dict[str, Any]] = {}
         self.plans: dict[int, dict[str, Any]] = {}
         self.evidence: list[dict[str, Any]] = []
+        self.evidence_of: dict[int, list[dict[str, Any]]] = {}  # by user competency id
+        self._counted: tuple[tuple[int, int], dict[int, int]] = ((-1, -1), {})
         self.http_requests = 0
         self.calls: list[str] = []
         self.bodies: list[list[tuple[str, str]]] = []
@@ -546,13 +548,21 @@ class FakeMoodle:
                 )
             },
             "canmanage": True,
-            "competenciescount": sum(
-                1 for c in self.competencies.values() if c["competencyframeworkid"] == fw["id"]
-            ),
+            "competenciescount": self._competencies_in(fw["id"]),
             "contextname": "System",
             "contextnamenoprefix": "System",
             **self._text(fw),
         }
+
+    def _competencies_in(self, framework_id: int) -> int:
+        """How many competencies a framework holds (counted once per state of the site)."""
+        state = (len(self.competencies), self.ids.get("competency", 0))
+        if self._counted[0] != state:
+            counts: dict[int, int] = {}
+            for c in self.competencies.values():
+                counts[c["competencyframeworkid"]] = counts.get(c["competencyframeworkid"], 0) + 1
+            self._counted = (state, counts)
+        return self._counted[1].get(framework_id, 0)
 
     def competency_record(self, c: dict[str, Any]) -> dict[str, Any]:
         return {**c, **self._text(c)}
@@ -1367,6 +1377,7 @@ class FakeMoodle:
             "candelete": True,
         }
         self.evidence.append(record)
+        self.evidence_of.setdefault(uc["id"], []).append(record)
         return record
 
     def _grade_name(self, cid: int, grade: int) -> str:
@@ -1520,7 +1531,7 @@ class FakeMoodle:
             self.created_by_reads += 1  # Moodle creates the record on read
         uc = self._user_competency(a["userid"], c["id"])
         evidence = sorted(
-            (e for e in self.evidence if e["usercompetencyid"] == uc["id"]),
+            self.evidence_of.get(uc["id"], ()),
             key=lambda e: (e["timecreated"], e["id"]),
             reverse=True,
         )

@@ -477,28 +477,29 @@ class MoodleAdapter:
 
         A rating whose answer failed may have been stored (Moodle 5.0 stores it and then
         fails to answer in raw mode, recording 44; or the answer was lost): it is read
-        back, and counts as applied when Moodle holds its grade. A resumed apply (the
-        journal holds changes of this plan) reads the ratings back before sending them,
-        so a rating stored before a crash is not sent twice.
+        back, and counts as applied when Moodle holds its grade. With a ``journal`` (the
+        way to resume after a crash), each group of ratings is read back before it is
+        sent, so a rating Moodle stored before a crash is not sent twice (a second
+        evidence entry); without one, plan again after a crash (the plan reads them).
         """
         if plan.adapter != self.name:
             raise PlanError(f"this is a plan for {plan.adapter!r}, not for moodle")
         max_batch = self.client.batch_size if self.client.batching else 1
-        resuming = journal is not None and bool(journal.completed(plan.fingerprint))
+        resumable = journal is not None
 
         def execute(changes: Sequence[Change], results: Mapping[str, Result]) -> BatchOutcome:
             if changes[0].kind == "rating":
-                return self._ratings(changes, resuming=resuming)
+                return self._ratings(changes, verify_first=resumable)
             return self._execute(changes, results)
 
         return apply_plan_in_batches(
             plan, execute, journal=journal, max_batch=max_batch, group_key=_group_key
         )
 
-    def _ratings(self, changes: Sequence[Change], *, resuming: bool) -> BatchOutcome:
+    def _ratings(self, changes: Sequence[Change], *, verify_first: bool) -> BatchOutcome:
         """Rate; read back a rating whose answer failed (see :meth:`apply`)."""
         outcome = BatchOutcome()
-        done = self._already_rated(changes) if resuming else set()
+        done = self._already_rated(changes) if verify_first else set()
         index = 0
         while index < len(changes):
             if changes[index].id in done:
