@@ -362,3 +362,30 @@ def test_fake_requires_keys_and_answers_raw_text_only_when_asked(site: FakeMoodl
     shown = _raw_call(site, "core_competency_read_competency", raw=False, id=ids["p"])
     assert shown["descriptionformat"] == 1
     assert shown["description"] == "Line one<br />\nline &quot;two&quot;"
+
+
+def test_fake_formats_short_names_only_outside_raw_mode(site: FakeMoodle) -> None:
+    """format_string (lib/weblib.php) without raw mode: a bare & is escaped, tags are
+    stripped and < > escaped; raw mode answers what is stored (recording 40)."""
+    ids = _tree(site)
+    _raw_call(
+        site,
+        "core_competency_update_competency",
+        competency={"id": ids["s"], "shortname": "Q&A < R", "descriptionformat": 2},
+    )
+    raw = _raw_call(site, "core_competency_read_competency", id=ids["s"])
+    shown = _raw_call(site, "core_competency_read_competency", raw=False, id=ids["s"])
+    assert (raw["shortname"], shown["shortname"]) == ("Q&A < R", "Q&amp;A &lt; R")
+
+
+def test_fake_lookups_fail_whole_on_a_value_moodle_cleans(site: FakeMoodle) -> None:
+    """core_user_get_users_by_field cleans every value with the field's type and refuses
+    the whole call when one changes (user/externallib.php); matches are exact."""
+    site.add_user("ann", email="ann@example.com")
+    found = _call(site, "core_user_get_users_by_field", field="email", values=["ann@example.com"])
+    assert [u["username"] for u in found] == ["ann"]
+    assert (
+        _call(site, "core_user_get_users_by_field", field="email", values=["Ann@example.com"]) == []
+    )
+    refused = _call(site, "core_user_get_users_by_field", field="username", values=["ann", "Ann"])
+    assert refused["errorcode"] == "invalidparameter"
