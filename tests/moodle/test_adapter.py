@@ -261,13 +261,15 @@ def test_deep_push_converges_after_a_crash_at_every_request(
     )
 
 
+@pytest.mark.parametrize("batch", [False, True])
 def test_resumed_create_adopts_by_asking_the_site_not_by_reading_the_message(
-    fake: FakeMoodle, example: Framework, adapter_for: Build
+    fake: FakeMoodle, example: Framework, adapter_for: Build, batch: bool
 ) -> None:
     """Moodle translates its messages: a create refused because the idnumber exists is
-    recognised by looking the idnumber up, whatever the message says."""
+    recognised by looking the idnumber up, whatever the message says. Batched, the error
+    code comes in the JSON string of the batch's answer (recording 48): issue 10, item 5."""
     fake.idnumber_taken = "Ce numéro d'identification est déjà utilisé"
-    adapter = adapter_for(batch=False)
+    adapter = adapter_for(batch=batch)
     plan = adapter.plan_framework(example)
     journal = MemoryJournal()
     adapter.apply(plan, journal=journal)
