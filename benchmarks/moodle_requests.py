@@ -32,10 +32,9 @@ import responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale
+from tests.moodle.conftest import AS_OF, EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
-from tests.moodle.generated import text_heavy_framework
-from tests.moodle.test_ratings import AS_OF, evidence_for
+from tests.moodle.generated import evidence_for, text_heavy_framework
 
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data

@@ -20,11 +20,14 @@ with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
+from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
-from tests.moodle.conftest import four_level_scale
+from tests.moodle.conftest import AS_OF, four_level_scale
 
 DOMAINS, CLUSTERS, STANDARDS = 19, 4, 8
 KEY = "CCSS-MATH-GEN"
@@ -152,3 +155,20 @@ def text_heavy_framework() -> Framework:
             "competencies": competencies,
         }
     )
+
+
+def evidence_for(framework: Framework, learners: int, per_learner: int) -> Iterator[Evidence]:
+    """Observations of ``per_learner`` leaves per learner, levels in turn."""
+    leaves = [c.key for c in framework.walk() if not framework.children_of(c.key)]
+    levels = [level.key for level in framework.scale.levels]
+    for n in range(learners):
+        for j in range(per_learner):
+            competency = leaves[(n * 7 + j * 3) % len(leaves)]
+            yield Evidence(
+                id=f"obs-{n}-{j}",
+                learner=f"learner{n}@example.com",
+                competency=competency,
+                kind=EvidenceKind.OBSERVATION,
+                level=levels[(n + j) % len(levels)],
+                observed_at=AS_OF - timedelta(days=j + 1),
+            )

@@ -12,7 +12,6 @@ import requests
 import responses
 
 from comp_adapters.core.framework import Framework
-from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import (
     ConfigurationError,
@@ -41,7 +40,13 @@ from comp_adapters.testing import (
     assert_converges_after_crash,
     assert_replan_is_empty,
 )
-from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale, make_client
+from tests.moodle.conftest import (
+    FOUR_LEVEL_SCALE,
+    FOUR_LEVELS,
+    four_level_scale,
+    make_client,
+    proficiency,
+)
 from tests.moodle.fake_moodle import ENDPOINT, FakeMoodle
 
 Build = Callable[..., MoodleAdapter]
@@ -476,21 +481,6 @@ def test_foreign_plans_are_refused(fake: FakeMoodle, adapter_for: Build) -> None
 
 
 # -- ratings out -------------------------------------------------------------------------
-
-
-def proficiency(
-    learner: str, competency: str, level: str | None, why: str = "latest <b>3</b>"
-) -> Proficiency:
-    return Proficiency(
-        learner=learner,
-        competency=competency,
-        score=None,
-        level=level,
-        proficient=level in ("proficient", "expert"),
-        method="latest",
-        as_of=AS_OF,
-        explanation=why,
-    )
 
 
 @pytest.fixture

@@ -4,16 +4,13 @@ fails after storing, sticky rule ratings, learners without (or with refused) use
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
 import responses
 
-from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.core.framework import Framework
-from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.moodle import client as moodle_client
 from comp_adapters.moodle.adapter import MoodleAdapter, required_functions
@@ -21,11 +18,17 @@ from comp_adapters.native import load_framework
 from comp_adapters.rules import evaluate
 from comp_adapters.sync.journal import MemoryJournal
 from comp_adapters.testing import CrashingSession, assert_converges_after_crash
-from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS, make_client
+from tests.moodle.conftest import (
+    AS_OF,
+    EXAMPLE,
+    FOUR_LEVEL_SCALE,
+    FOUR_LEVELS,
+    make_client,
+    proficiency,
+)
 from tests.moodle.fake_moodle import FakeMoodle
-from tests.moodle.generated import text_heavy_framework
+from tests.moodle.generated import evidence_for, text_heavy_framework
 
-AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
 LEARNERS = 100
 
 
@@ -44,23 +47,6 @@ def rater(framework: Framework, **options: Any) -> MoodleAdapter:
     client_options = {k: options.pop(k) for k in ("batch", "session") if k in options}
     session = client_options.pop("session", None)
     return MoodleAdapter(make_client(session, **client_options), framework=framework, **options)
-
-
-def evidence_for(framework: Framework, learners: int, per_learner: int) -> Iterator[Evidence]:
-    """Observations of ``per_learner`` leaves per learner, levels in turn."""
-    leaves = [c.key for c in framework.walk() if not framework.children_of(c.key)]
-    levels = [level.key for level in framework.scale.levels]
-    for n in range(learners):
-        for j in range(per_learner):
-            competency = leaves[(n * 7 + j * 3) % len(leaves)]
-            yield Evidence(
-                id=f"obs-{n}-{j}",
-                learner=f"learner{n}@example.com",
-                competency=competency,
-                kind=EvidenceKind.OBSERVATION,
-                level=levels[(n + j) % len(levels)],
-                observed_at=AS_OF - timedelta(days=j + 1),
-            )
 
 
 def override_levels(adapter: MoodleAdapter) -> dict[tuple[str, str], str]:
@@ -123,8 +109,8 @@ def test_a_rating_moodle_stored_but_failed_to_answer_counts_as_applied(
 
     monkeypatch.setattr(moodle_client.Calls, "grade_competency", staticmethod(raw_grade))
     results = [
-        _result("ann@example.com", "product.catalogue", "expert"),
-        _result("ann@example.com", "comm.written", "developing"),
+        proficiency("ann@example.com", "product.catalogue", "expert"),
+        proficiency("ann@example.com", "comm.written", "developing"),
     ]
     for batch in (True, False):
         fake.reset()
@@ -146,7 +132,7 @@ def test_a_resumed_rating_apply_does_not_rate_twice(rsps: responses.RequestsMock
     fake = fake_site(rsps)
     framework = load_framework(EXAMPLE)
     results = [
-        _result(f"u{n}@example.com", key, "expert")
+        proficiency(f"u{n}@example.com", key, "expert")
         for n in range(3)
         for key in ("product.catalogue", "comm.written", "ts.diagnosis")
     ]
@@ -175,20 +161,6 @@ def test_a_resumed_rating_apply_does_not_rate_twice(rsps: responses.RequestsMock
     assert_converges_after_crash(run=run, snapshot=snapshot, reset=reset)
 
 
-def _result(learner: str, competency: str, level: str | None, **extra: Any) -> Proficiency:
-    return Proficiency(
-        learner=learner,
-        competency=competency,
-        score=None,
-        level=level,
-        proficient=level in ("proficient", "expert"),
-        method="latest",
-        as_of=AS_OF,
-        explanation=extra.pop("explanation", "latest observation"),
-        **extra,
-    )
-
-
 def _sticky_site(rsps: responses.RequestsMock) -> tuple[FakeMoodle, Framework, int]:
     """The example, with ann's communication skills rated proficient: Moodle's
     all-children rule (outcome complete) then rated 'communication' itself."""
@@ -197,8 +169,8 @@ def _sticky_site(rsps: responses.RequestsMock) -> tuple[FakeMoodle, Framework, i
     pushed(fake, framework)
     ann = fake.add_user("ann")
     children = [c.key for c in framework.children_of("communication")]
-    first = [_result("ann@example.com", key, "expert") for key in children]
-    first += [_result("ann@example.com", "communication", "proficient", explanation="rule matched")]
+    first = [proficiency("ann@example.com", key, "expert") for key in children]
+    first += [proficiency("ann@example.com", "communication", "proficient", why="rule matched")]
     rater(framework).apply(rater(framework).plan_proficiency(first))
     communication = fake.competency_by_idnumber("communication")["id"]
     assert fake.user_competencies[(ann, communication)]["grade"] == 3
@@ -211,7 +183,7 @@ def test_a_rating_moodle_keeps_from_its_rule_is_shown_not_silently_left(
     """Issue 10, item 11: a child drops, the engine no longer rates the parent, Moodle
     keeps it proficient: the plan says so (a no-op with the reason)."""
     fake, framework, communication = _sticky_site(rsps)
-    dropped = [_result("ann@example.com", "comm.listening", "beginning")]
+    dropped = [proficiency("ann@example.com", "comm.listening", "beginning")]
     plan = rater(framework).plan_proficiency(dropped)
     assert [(c.key, c.fields["grade"]) for c in plan.writes] == [
         ("ann@example.com / comm.listening", 1)
@@ -246,10 +218,10 @@ def test_learners_without_a_user_or_with_keys_moodle_refuses_are_no_ops(
     fake.add_user("ann")
     fake.add_user("ben")
     results = [
-        _result("ann@example.com", "comm.written", "expert"),
-        _result("Ben@Example.com", "comm.written", "expert"),  # stored in lower case
-        _result("zoe@example.com", "comm.written", "expert"),
-        _result("not an address", "comm.written", "expert"),
+        proficiency("ann@example.com", "comm.written", "expert"),
+        proficiency("Ben@Example.com", "comm.written", "expert"),  # stored in lower case
+        proficiency("zoe@example.com", "comm.written", "expert"),
+        proficiency("not an address", "comm.written", "expert"),
     ]
     plan = rater(framework).plan_proficiency(results)
     assert sorted(c.key for c in plan.writes) == [
@@ -276,7 +248,7 @@ def test_rate_names_every_function_it_needs(rsps: responses.RequestsMock) -> Non
     fake.functions.discard("core_user_get_users_by_field")
     fake.functions.discard("core_competency_grade_competency")
     with pytest.raises(ConfigurationError) as caught:
-        rater(framework).plan_proficiency([_result("a@b.cd", "comm.written", "expert")])
+        rater(framework).plan_proficiency([proficiency("a@b.cd", "comm.written", "expert")])
     message = str(caught.value)
     assert "core_competency_grade_competency, core_user_get_users_by_field" in message
     assert "Add them to the service" in message
