@@ -1,8 +1,10 @@
 """The Moodle adapter: frameworks in and out, proficiency out as ratings, evidence in.
 
 It reads what it needs from the site, leaves the decisions to pure functions
-(:mod:`~comp_adapters.moodle.planner`, :mod:`~comp_adapters.moodle.mapping`) and carries
-plans out through the client, batching calls where the site allows it.
+(:mod:`~comp_adapters.moodle.planner` for frameworks,
+:mod:`~comp_adapters.moodle.rating_planner` for ratings, :mod:`~comp_adapters.moodle.mapping`
+and :mod:`~comp_adapters.moodle.text`) and carries plans out through the client, batching
+calls where the site allows it.
 
 **Scales.** Moodle cannot create scales over web services. A core scale is mapped to the
 configured scale (``scale_id``) or to an existing scale whose items are the level names in
@@ -14,9 +16,11 @@ competence scale (id 2). When none fits, planning fails and says which items to 
 what changed. In the site mode the only read Moodle offers is
 ``tool_lp_data_for_user_competency_summary``, which CREATES an empty user competency
 record where none exists; such a record locks the competency's scale. Only pairs about to
-be rated are read (a rating would create the record anyway), but a dry run still creates
-them. The plan mode reads through ``core_competency_list_plan_competencies``, which creates
-nothing; the course mode creates empty course records, which lock nothing.
+be rated (and parents whose rule Moodle may have completed) are read, but a dry run still
+creates them. The plan mode reads through ``core_competency_list_plan_competencies``, which
+creates nothing; the course mode creates empty course records, which lock nothing. A
+rating whose answer failed is read back before anything else is decided (see
+:meth:`MoodleAdapter.apply`).
 """
 
 from __future__ import annotations
