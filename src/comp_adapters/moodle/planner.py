@@ -134,8 +134,8 @@ def made_from_ours(framework: Framework, remote: RemoteFramework) -> bool:
     (:func:`~comp_adapters.moodle.mapping.scale_configuration`), which nothing else
     writes. Without them (pushed by an older version, or the scale edited in Moodle's
     form) it counts as ours when more than half of its competencies have idnumbers that
-    are keys of ``framework``. An empty framework without the keys is
-    not ours: someone made it by hand.
+    are keys of ``framework``. An empty framework without the keys is not ours: someone
+    made it by hand.
     """
     if remote.framework is None or carries_level_keys(remote.framework.scaleconfiguration):
         return True
@@ -198,9 +198,12 @@ class _Planner:
 
     def _map_texts(self) -> None:
         """Map every text to what Moodle keeps unchanged; refuse what cannot be sent."""
-        problems: list[str] = [
-            f"framework {self.fw.key!r}, description: {why}" for why in self.fw_description.problems
-        ]
+        problems: list[str] = []
+        if self.fw_description.problems:
+            problems.append(
+                f"framework {self.fw.key!r}, description: "
+                + "; ".join(self.fw_description.problems)
+            )
         names: Counter[NameChange] = Counter(self.fw_name.changes)
         descriptions: Counter[DescriptionChange] = Counter(self.fw_description.changes)
         for competency in self.walk:
@@ -213,9 +216,11 @@ class _Planner:
             self.descriptions[competency.key] = description
             names.update(name.changes)
             descriptions.update(description.changes)
-            problems.extend(
-                f"competency {competency.key!r}, description: {why}" for why in description.problems
-            )
+            if description.problems:
+                problems.append(
+                    f"competency {competency.key!r}, description: "
+                    + "; ".join(description.problems)
+                )
         if problems:
             shown = "\n  ".join(problems[:20])
             more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
