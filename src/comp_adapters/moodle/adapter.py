@@ -772,12 +772,13 @@ class MoodleAdapter:
                 refused={k: "not a Moodle user id (a number)" for k in keys if not k.isdigit()},
             )
         fold = self.user_field in ("email", "username")
-        sent: dict[str, list[str]] = {}
+        sent: dict[str, list[str]] = {}  # value sent -> the learner keys it stands for
+        own: dict[str, list[str]] = {}  # learner key -> the values sent for it
         for key in keys:
-            values = [key.lower()] if self.user_field == "username" else [key]
+            own[key] = [key.lower()] if self.user_field == "username" else [key]
             if self.user_field == "email" and key.lower() != key:
-                values.append(key.lower())
-            for value in values:
+                own[key].append(key.lower())
+            for value in own[key]:
                 sent.setdefault(value, []).append(key)
         values = sorted(sent)
         chunks = [values[i : i + USERS_PER_CALL] for i in range(0, len(values), USERS_PER_CALL)]
@@ -813,8 +814,7 @@ class MoodleAdapter:
                 if uid is not None:
                     found.setdefault(key, uid)
         for key in keys:
-            own = [v for v, owners in sent.items() if key in owners]
-            if key not in found and own and all(v in refused_values for v in own):
+            if key not in found and all(v in refused_values for v in own[key]):
                 refused[key] = (
                     f"Moodle refuses {key!r} as a {self.user_field} (its cleaning would change "
                     "it), so no user can have it"
