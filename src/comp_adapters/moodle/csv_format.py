@@ -356,7 +356,9 @@ class _Reader:
             return None, None
         try:
             config = parse_scale_configuration(config_text)
-            scale = scale_from_moodle(items, ScaleConfig(None, config.default, config.proficient))
+            scale = scale_from_moodle(
+                items, ScaleConfig(None, config.default, config.proficient, config.keys)
+            )
         except MappingError as exc:
             self.problem(str(exc), row, "scaleconfiguration")
             return None, None
