@@ -445,9 +445,11 @@ class CanvasAdapter:
         """The framework ``key`` (its group's vendor_guid is the encoded key) as Canvas holds it.
 
         ``None`` reads the whole context as one framework. Under account-level mastery
-        scales the outcomes carry the context's scale.
+        scales the outcomes carry the context's scale. In an account, friendly descriptions
+        come from the outcome export (Canvas's REST lists do not carry them), so a framework
+        pulled and pushed back keeps them.
         """
-        tree = self.read_tree()
+        tree = self.with_friendly_descriptions(self.read_tree())
         if key is not None and tree.group(mapping.framework_guid(key)) is None:
             raise NotFoundError(
                 f"no outcome group with vendor_guid {mapping.framework_guid(key)!r} in "

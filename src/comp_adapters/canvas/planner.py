@@ -397,6 +397,7 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[C
     changes: list[Change] = []
     kept: list[Change] = []
     deleted: set[str] = set()
+    kept_groups: set[str] = set()
 
     def doom(guid: str) -> None:
         reasons = blocked(guid)
@@ -415,6 +416,7 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[C
                 )
             )
             return
+        kept_groups.add(guid)
         kept.append(
             Change(
                 id=f"keep:{guid}",
@@ -442,6 +444,8 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[C
             if parent in deleted:
                 continue  # deleting the group removes its links
             if parent in outcome.locked:
+                if parent in kept_groups:
+                    continue  # the kept group names it
                 kept.append(
                     Change(
                         id=f"keep:{outcome.guid}@{parent}",
