@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from comp_adapters.canvas import CanvasAdapter
 from comp_adapters.canvas.mapping import framework_from_tree
 from comp_adapters.canvas.outcomes_csv import tree_from_csv_text
 from comp_adapters.canvas.planner import IMPORT, OUTCOME_INT
@@ -47,6 +48,17 @@ def without(framework: Framework, *keys: str) -> Framework:
 # -- item 11: prunes Canvas will carry out, nothing left renamed "deleted" --------------------
 
 
+def pushed_with_one_aligned(
+    fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, strategy: str, where: str
+) -> tuple[CanvasAdapter, dict[str, Any]]:
+    """The example pushed, its knowledge-base outcome aligned to content in ``where``."""
+    adapter = make_adapter(strategy=strategy)
+    adapter.apply(adapter.plan_framework(example))
+    aligned = by_guid(fake, "CS-SUPPORT:ts.knowledge-base")
+    fake.align(aligned["id"], where)
+    return adapter, aligned
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_prune_keeps_and_names_an_aligned_outcome_and_renames_nothing(
     fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework, strategy: str
@@ -55,10 +67,7 @@ def test_prune_keeps_and_names_an_aligned_outcome_and_renames_nothing(
     # (LearningOutcomeGroup#destroy -> ContentTag::LastLinkToOutcomeNotDestroyed) and a
     # 'deleted' row renames the outcome it keeps (Outcomes::Import#import_outcome). The
     # plan removes by REST what Canvas will remove and keeps, naming it, what it will not.
-    adapter = make_adapter(strategy=strategy)
-    adapter.apply(adapter.plan_framework(example))
-    aligned = by_guid(fake, "CS-SUPPORT:ts.knowledge-base")
-    fake.align(aligned["id"], "accounts/1")
+    adapter, aligned = pushed_with_one_aligned(fake, make_adapter, example, strategy, "accounts/1")
     smaller = without(example, "troubleshooting")
     plan = adapter.plan_framework(smaller, prune=True)
     kept = [c for c in plan.changes if c.action is Action.NOOP]
@@ -83,10 +92,7 @@ def test_prune_of_one_aligned_outcome_is_refused_with_its_name(
 ) -> None:
     # OutcomeGroupsApiController#unlink answers 400 for the last link of an aligned
     # outcome; the link reports can_unlink false, and the plan does not try.
-    adapter = make_adapter(strategy=strategy)
-    adapter.apply(adapter.plan_framework(example))
-    aligned = by_guid(fake, "CS-SUPPORT:ts.knowledge-base")
-    fake.align(aligned["id"], "courses/5")
+    adapter, aligned = pushed_with_one_aligned(fake, make_adapter, example, strategy, "courses/5")
     smaller = edited(example, ts_knowledge_base=None)
     plan = adapter.plan_framework(smaller, prune=True)
     assert plan.is_empty
