@@ -31,6 +31,7 @@ from pydantic import SecretStr
 
 from comp_adapters.http import HttpTransport
 from comp_adapters.xapi.client import XapiClient
+from tests.xapi.fake_lrs import FakeLrs, Quirks
 
 LRS_DIR = Path(__file__).resolve().parents[1] / "lrs"
 ENTRY = LRS_DIR / "node_modules" / "xapi-statements" / "dist" / "index.js"
@@ -92,6 +93,21 @@ def void(target: str, *, sid: str | None = None, actor: dict[str, Any] | None = 
 @pytest.fixture
 def make_statement() -> Callable[..., dict[str, Any]]:
     return statement
+
+
+@pytest.fixture
+def fake_lrs() -> Iterator[Callable[..., FakeLrs]]:
+    """Start fake LRSs (``fake_lrs()`` conformant, ``fake_lrs(RALPH)`` ...); all stopped after."""
+    started: list[FakeLrs] = []
+
+    def make(quirks: Quirks | None = None) -> FakeLrs:
+        fake = FakeLrs(quirks=quirks or Quirks()).start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
 
 
 # -- the real LRS ----------------------------------------------------------------------------
