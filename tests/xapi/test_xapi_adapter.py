@@ -12,12 +12,17 @@ from typing import Any
 
 import pytest
 import requests
+import responses
 import tincan  # the [tincan] extra: installed by the dev setup, never skipped
+from pydantic import SecretStr
 
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.proficiency import Proficiency
-from comp_adapters.errors import ConfigurationError
+from comp_adapters.errors import ConfigurationError, ConflictError, FatalRemoteError
+from comp_adapters.http import HttpTransport
 from comp_adapters.protocols import Capability, Cursor, ReadsEvidence, WritesProficiency
+from comp_adapters.sync.apply import ApplyError
+from comp_adapters.sync.journal import MemoryJournal
 from comp_adapters.testing import assert_converges_after_crash, assert_replan_is_empty
 from comp_adapters.testing.faults import CrashingSession
 from comp_adapters.xapi import (
@@ -26,7 +31,9 @@ from comp_adapters.xapi import (
     MappingConfig,
     StatementQuery,
     XapiAdapter,
+    XapiClient,
 )
+from comp_adapters.xapi.planner import plan_statements
 from tests.xapi.conftest import account, statement, void
 from tests.xapi.fake_lrs import FakeLrs
 
@@ -240,3 +247,37 @@ def test_in_memory_voids_withdraw_targets_before_and_after_them() -> None:
     assert withdrawn == {early["id"], late["id"]}
     assert active == {kept["id"]}
     assert (xapi.stats.voids, xapi.stats.withdrawn, xapi.stats.evidence) == (2, 2, 2)
+
+
+def test_a_statement_the_lrs_neither_lists_nor_holds_fails_the_apply() -> None:
+    """An LRS answering 200 without our id, and not holding it, did not store it: the
+    change is not journaled as done (and a re-run sends it again)."""
+    endpoint = "https://lrs.example.org/xAPI/"
+    with responses.RequestsMock() as mock:
+        mock.get(endpoint + "statements", json={"statements": [], "more": ""})
+        mock.post(endpoint + "statements", json=[])
+        mock.get(endpoint + "statements", status=404, json={"message": "no"})
+        transport = HttpTransport(adapter="xapi", base_url=endpoint)
+        client = XapiClient(transport, key="k", secret=SecretStr("s"), version="1.0.3")
+        xapi = XapiAdapter(client, mapping=MAPPING)
+        journal = MemoryJournal()
+        with pytest.raises(ApplyError, match="did not store it") as caught:
+            xapi.apply(xapi.plan_proficiency(_proficiencies()[:1]), journal=journal)
+    assert isinstance(caught.value.__cause__, FatalRemoteError)
+    assert caught.value.report.applied == []
+
+
+def test_a_second_409_after_the_look_ups_is_an_error(lrs: FakeLrs) -> None:
+    """Other content under our id that the LRS hides from statementId (it is voided):
+    found by nobody, refused again: reported, not taken as done."""
+    xapi = adapter(lrs)
+    wanted = xapi.proficiency_statements(_proficiencies()[:1])[0].to_json()
+    lrs.store({**wanted, "result": {"success": False}})
+    lrs.store(void(wanted["id"]))
+    plan = plan_statements(
+        xapi.proficiency_statements(_proficiencies()[:1]), held=set(), target="x", batch_size=9
+    )
+    with pytest.raises(ApplyError) as caught:
+        xapi.apply(plan)
+    assert isinstance(caught.value.__cause__, ConflictError)
+    assert lrs.count("POST") == 2

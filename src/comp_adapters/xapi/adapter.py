@@ -587,57 +587,48 @@ class XapiAdapter:
     def _send_batch(self, client: XapiClient, batch: list[Change]) -> dict[str, Result]:
         statements = [_statement_of(change) for change in batch]
         try:
-            answered = {i.lower() for i in client.post_statements(statements)}
+            answered = _posted(client, statements)
         except ConflictError:
+            # Other content under one of these ids, or (as the spec allows) any id held:
+            # what the LRS holds is done, the rest is sent again (a second 409 is an error).
             log.info("xapi: the LRS refused a batch of %d with 409; checking ids", len(batch))
-            return self._after_conflict(client, batch, statements)
-        results: dict[str, Result] = {}
-        for change in batch:
-            if change.key.lower() in answered:
-                results[change.id] = {"confirmed": "posted"}
-            elif client.get_statement(change.key) is not None:
-                results[change.id] = {"confirmed": "found"}
-            else:
-                raise _not_stored(change.key, "")
-        return results
-
-    def _after_conflict(
-        self, client: XapiClient, batch: list[Change], statements: list[dict[str, Any]]
-    ) -> dict[str, Result]:
-        results: dict[str, Result] = {}
-        missing: list[dict[str, Any]] = []
-        for change, statement in zip(batch, statements, strict=True):
-            if client.get_statement(change.key) is not None:
-                results[change.id] = {"confirmed": "found"}
-            else:
-                missing.append(statement)
-        if missing:
-            try:
-                answered = {i.lower() for i in client.post_statements(missing)}
-            except ConflictError as exc:
-                raise ConflictError(
-                    f"the LRS refused {len(missing)} statement(s) it does not show by id: "
-                    f"{exc.detail}",
-                    adapter=exc.adapter,
-                    operation=exc.operation,
-                    url=exc.url,
-                    status=exc.status,
-                    code=exc.code,
-                    request_id=exc.request_id,
-                ) from exc
-            for change in batch:
-                if change.id in results:
-                    continue
-                if change.key.lower() not in answered:
-                    raise _not_stored(change.key, " after a 409")
-                results[change.id] = {"confirmed": "posted"}
-        return results
+            results: dict[str, Result] = {}
+            rest: list[tuple[Change, dict[str, Any]]] = []
+            for change, statement in zip(batch, statements, strict=True):
+                if client.get_statement(change.key) is not None:
+                    results[change.id] = {"confirmed": "found"}
+                else:
+                    rest.append((change, statement))
+            if rest:
+                answered = _posted(client, [statement for _, statement in rest])
+                results.update(_confirm(client, [change for change, _ in rest], answered))
+            return results
+        return _confirm(client, batch, answered)
 
 
-def _not_stored(statement_id: str, when: str) -> FatalRemoteError:
+def _posted(client: XapiClient, statements: list[dict[str, Any]]) -> set[str]:
+    """The ids (lower case) the LRS lists in its answer to a POST of ``statements``."""
+    return {i.lower() for i in client.post_statements(statements)}
+
+
+def _confirm(client: XapiClient, batch: list[Change], answered: set[str]) -> dict[str, Result]:
+    """Each change confirmed: listed in the POST answer, else found by id (Ralph lists only
+    what it stored now); one neither listed nor held was not stored, an error."""
+    results: dict[str, Result] = {}
+    for change in batch:
+        if change.key.lower() in answered:
+            results[change.id] = {"confirmed": "posted"}
+        elif client.get_statement(change.key) is not None:
+            results[change.id] = {"confirmed": "found"}
+        else:
+            raise _not_stored(change.key)
+    return results
+
+
+def _not_stored(statement_id: str) -> FatalRemoteError:
     return FatalRemoteError(
-        f"the LRS answered without statement {statement_id}{when} and does not hold it "
-        "either: it did not store it",
+        f"the LRS answered POST statements without statement {statement_id} and does not "
+        "hold it either: it did not store it",
         adapter=NAME,
         operation="post statements",
     )

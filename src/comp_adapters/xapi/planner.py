@@ -34,31 +34,21 @@ def plan_statements(
             continue
         seen.add(statement.id)
         data = statement.to_json()
-        result = data.get("result", {})
         fields: dict[str, Any] = {
             "learner": statement.actor.to_json(),
             "competency": statement.object.id,
-            "success": result.get("success"),
+            "success": data.get("result", {}).get("success"),
             "statement": data,
         }
-        if statement.id in held:
-            changes.append(
-                Change(
-                    id=f"{STATEMENT}:{statement.id}",
-                    action=Action.NOOP,
-                    kind=STATEMENT,
-                    key=statement.id,
-                    reason=HELD,
-                )
-            )
-            continue
+        known = statement.id in held
         changes.append(
             Change(
                 id=f"{STATEMENT}:{statement.id}",
-                action=Action.CREATE,
+                action=Action.NOOP if known else Action.CREATE,
                 kind=STATEMENT,
                 key=statement.id,
-                fields=fields,
+                fields={} if known else fields,
+                reason=HELD if known else None,
             )
         )
     return Plan(
