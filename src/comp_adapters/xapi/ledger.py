@@ -7,7 +7,7 @@ and withdraws those: the look-up then only supplies full copies of the evidence 
 output, it no longer decides what is withdrawn.
 
 :class:`EvidenceLedger` is the small interface the adapter needs; the state store of the
-sync engine implements it persistently. Here: :class:`MemoryLedger` (one read) and
+sync engine can implement it persistently. Here: :class:`MemoryLedger` (one read) and
 :class:`EvidenceFileLedger`, seeded from evidence JSON-lines files written by earlier
 pulls (the output of ``xapi pull --append``, or files named with ``--ledger``).
 """
@@ -49,7 +49,8 @@ class EvidenceLedger(Protocol):
 
 class MemoryLedger:
     """A ledger held in memory (the default for one read: voids later in the read find
-    what earlier statements produced). About 200 bytes per statement that gave evidence."""
+    what earlier statements produced). About 280 bytes per statement that gave evidence
+    (one evidence id each, measured with tracemalloc)."""
 
     def __init__(self) -> None:
         self._produced: dict[str, tuple[str, ...]] = {}
