@@ -145,9 +145,13 @@ class FakeLrs:
             stored = self.now
         self.now = max(self.now, stored + self.step)  # the clock never runs backwards
         if not self.quirks.stored_microseconds:
+            # xapi-statements: new Date().toISOString(), milliseconds. The ADL LRS
+            # (PostgreSQL) keeps microseconds (issue 12 item 4).
             stored = stored.replace(microsecond=stored.microsecond // 1000 * 1000)
         row = Row({**statement, "stored": self.stamp(stored)}, stored)
         if _is_void(statement):
+            # xapi-statements voidStatements: marks the targets it holds; one that
+            # arrives later is not hidden.
             target = statement["object"]["id"]
             for other in self.rows:
                 if other.statement["id"] == target:
@@ -229,14 +233,20 @@ class FakeLrs:
         quirks = self.quirks
         if path == PREFIX + "about" and method == "GET":
             if quirks.no_about:
-                return 404, {}, {"detail": "Not Found"}  # FastAPI's answer for no route
+                # Ralph has no About route: FastAPI's 404 body (issue 12 item 6).
+                return 404, {}, {"detail": "Not Found"}
+            # Spec §2.8 About; xapi-statements answers {"version": ["1.0.3"]}.
             return 200, {}, {"version": ["1.0.3"]}
         if path.rstrip("/") != PREFIX + "statements":
             return 404, {}, {"detail": "Not Found"}
         if handler.headers.get("Authorization") != _basic(KEY, SECRET):
+            # xapi-statements dist/service/getClient.js: an unknown client is 401.
             return 401, {}, {"message": "Unauthorised"}
         headers: dict[str, str] = {}
         if not quirks.no_lrs_headers:
+            # Spec §3.3 Versioning: a missing or unsupported version header is 400, and
+            # answers carry the version and (§2.1.3) Consistent-Through. Ralph sends
+            # neither and accepts any header (its routes never read it).
             version = handler.headers.get("X-Experience-API-Version", "")
             if not version.startswith("1.0"):
                 return 400, {}, {"message": f"unsupported version {version!r}"}
@@ -249,10 +259,13 @@ class FakeLrs:
             return self._post(json.loads(body), headers)
         if method == "PUT":
             return self._put(query.get("statementId", ""), json.loads(body), headers)
+        # Unknown parameters: 400 in xapi-statements and in Ralph (strict_query_params).
+        # "page" is this fake's own opaque paging parameter, only ever in its more links.
         unknown = set(query) - _PARAMS - {"page"}
         if unknown:
             return 400, headers, {"message": f"unknown parameters {sorted(unknown)}"}
         if "voidedStatementId" in query and not quirks.ignores_voided_statement_id:
+            # Spec §2.1.3: the only way to read a voided statement; 404 for one not voided.
             row = self.find(query["voidedStatementId"])
             if row is None or not row.voided:
                 return 404, headers, {"message": "no such voided statement"}
@@ -261,16 +274,22 @@ class FakeLrs:
             row = self.find(query["statementId"])
             visible = row is not None and (not row.voided or quirks.shows_voided)
             if quirks.wraps_single_statement:
+                # Ralph's get() answers statementId through query_statements: a wrapper.
                 return 200, headers, {"statements": [row.statement] if visible and row else []}
             if not visible or row is None:
                 return 404, headers, {"message": "no such statement"}
             return 200, headers, row.statement
-        query.pop("voidedStatementId", None)  # Ralph: ignored, the list is answered
+        # Ralph's get(): voidedStatementId is "**Not implemented**", so the query runs
+        # without it and answers the first statements of the store (issue 12 item 1).
+        query.pop("voidedStatementId", None)
         return 200, headers, self._list(query)
 
     def _list(self, query: dict[str, str]) -> dict[str, Any]:
         quirks = self.quirks
+        # Spec §2.1.4 (voided statements are hidden); Ralph keeps showing them.
         rows = [r for r in self.rows if not r.voided or quirks.shows_voided]
+        # Spec §2.1.3: since/until compare stored; Ralph's backends compare timestamp
+        # (issue 12 item 10).
         key = (
             (lambda r: _instant(r.statement.get("timestamp")) or r.stored)
             if quirks.since_until_on_timestamp
@@ -283,6 +302,7 @@ class FakeLrs:
             until = _instant(query["until"])
             rows = [r for r in rows if until is not None and key(r) <= until]
         if "verb" in query:
+            # Ralph's file backend compares an IRI object with a string: never equal.
             rows = [
                 r
                 for r in rows
@@ -304,10 +324,12 @@ class FakeLrs:
             rows = [
                 r for r in rows if (r.statement.get("context") or {}).get("registration") == wanted
             ]
+        # Spec: newest stored first unless ascending; Ralph's file backend keeps file
+        # order and only reverses each page for ascending=true.
         ascending = query.get("ascending") == "true"
         if not quirks.file_order:
             rows.sort(key=lambda r: r.stored, reverse=not ascending)
-        limit = int(query.get("limit") or 0) or 100
+        limit = int(query.get("limit") or 0) or 100  # xapi-statements: limit=0 is 100
         skip = int(query.get("page", "0"))
         chosen = rows[skip : skip + limit]
         if quirks.file_order and ascending:
@@ -316,6 +338,7 @@ class FakeLrs:
             _ids_format(r.statement) if query.get("format") == "ids" else r.statement
             for r in chosen
         ]
+        # Spec §2.1.3 "more": a server-relative link that may re-run the query.
         more = ""
         if skip + limit < len(rows):
             more = PREFIX + "statements?" + urlencode({**query, "page": str(skip + limit)})
@@ -327,6 +350,7 @@ class FakeLrs:
             item.setdefault("id", str(uuid.uuid4()))
         ids = [item["id"] for item in batch]
         if len(set(ids)) != len(ids):
+            # Spec §2.1.2; xapi-statements getUnstoredModels (DuplicateId).
             return 400, headers, {"message": "duplicate ids in the batch"}
         new: list[dict[str, Any]] = []
         for item in batch:
@@ -334,20 +358,27 @@ class FakeLrs:
             if row is None:
                 new.append(item)
             elif not _same_content(row.statement, item) or self.quirks.conflict_on_any_held:
+                # xapi-statements getUnstoredModels repoConflicts (and Ralph's
+                # _filter_existing_statements): other content is 409 for the whole batch,
+                # checked before anything is stored. The spec also allows 409 for any id
+                # held ("Whether it responds with 409 Conflict or 204 No Content").
                 return 409, headers, {"message": f"conflict on statement {item['id']}"}
         for item in new:
             self.store(item)
         if self.quirks.post_omits_held:
+            # Ralph's _post_statements_standard: held statements are dropped from the
+            # answer, and an empty remainder is 204.
             if not new:
                 return 204, headers, None
             return 200, headers, [item["id"] for item in new]
+        # Spec §2.1.2: 200 with every id, in order (xapi-statements storeStatements/index.js).
         return 200, headers, ids
 
     def _put(
         self, statement_id: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, str], Any]:
         row = self.find(statement_id)
-        if row is not None:
+        if row is not None:  # Spec §2.1.1: held with the same content 204, else 409.
             return (204 if _same_content(row.statement, body) else 409), headers, None
         self.store({**body, "id": statement_id})
         return 204, headers, None
