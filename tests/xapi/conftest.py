@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import pytest
 import requests
 from pydantic import SecretStr
 
+from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.http import HttpTransport
 from comp_adapters.xapi.client import XapiClient
 from tests.xapi.fake_lrs import FakeLrs, Quirks
@@ -88,6 +90,24 @@ def void(target: str, *, sid: str | None = None, actor: dict[str, Any] | None = 
         "verb": {"id": ADL + "voided", "display": {"en-US": "voided"}},
         "object": {"objectType": "StatementRef", "id": target},
     }
+
+
+def results(n: int, *, as_of: datetime) -> list[Proficiency]:
+    """``n`` computed results on competency ``q``, learners ``l0``, ``l1``, ..., every
+    other one proficient (what a push sends)."""
+    return [
+        Proficiency(
+            learner=f"l{i}",
+            competency="q",
+            score=None,
+            level=None,
+            proficient=i % 2 == 0,
+            method="latest",
+            as_of=as_of,
+            explanation=f"result {i}",
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from comp_adapters.xapi import (
     XapiClient,
 )
 from comp_adapters.xapi.planner import plan_statements
-from tests.xapi.conftest import account, statement, void
+from tests.xapi.conftest import account, results, statement, void
 from tests.xapi.fake_lrs import FakeLrs
 
 HOME = "https://lms.example.org"
@@ -180,19 +180,7 @@ def test_filters_reach_the_lrs(lrs: FakeLrs) -> None:
 
 
 def _proficiencies() -> list[Proficiency]:
-    return [
-        Proficiency(
-            learner=f"l{i}",
-            competency="q",
-            score=None,
-            level=None,
-            proficient=i % 2 == 0,
-            method="latest",
-            as_of=BASE,
-            explanation=f"result {i}",
-        )
-        for i in range(4)
-    ]
+    return results(4, as_of=BASE)
 
 
 def test_plan_apply_replan_is_empty(lrs: FakeLrs) -> None:

@@ -28,7 +28,7 @@ from comp_adapters.xapi import (
     XapiAdapter,
 )
 from comp_adapters.xapi.planner import plan_statements
-from tests.xapi.conftest import Lrs, account, statement, void
+from tests.xapi.conftest import Lrs, account, results, statement, void
 from tests.xapi.fake_lrs import ADL, KEY, RALPH, SECRET, FakeLrs, Quirks
 
 HOME = "https://lms.example.org"
@@ -407,20 +407,8 @@ def test_an_lrs_without_about_is_spoken_to_in_1_0_3_with_a_note(
 # -- item 8: push with one POST per batch ------------------------------------------------------
 
 
-def _results(n: int, as_of: datetime = BASE) -> list[Proficiency]:
-    return [
-        Proficiency(
-            learner=f"l{i}",
-            competency="q",
-            score=None,
-            level=None,
-            proficient=i % 2 == 0,
-            method="latest",
-            as_of=as_of,
-            explanation=f"result {i}",
-        )
-        for i in range(n)
-    ]
+def _results(n: int) -> list[Proficiency]:
+    return results(n, as_of=BASE)
 
 
 def test_push_sends_one_post_per_batch(fake_lrs: MakeLrs) -> None:
