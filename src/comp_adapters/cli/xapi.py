@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from comp_adapters._files import atomic_write, read_json_file
@@ -22,12 +24,14 @@ from comp_adapters.core.evidence_check import unknown_competencies
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 from comp_adapters.http import HttpTransport, make_session
-from comp_adapters.native import iter_evidence, load_proficiencies, write_evidence_lines
+from comp_adapters.native import load_proficiencies, write_evidence_lines
 from comp_adapters.protocols import Cursor, EvidenceBatch
 from comp_adapters.settings import build_settings, gather, load_config
-from comp_adapters.xapi.adapter import CURSOR_FIELD, NAME, XapiAdapter
+from comp_adapters.xapi.adapter import NAME, XapiAdapter
 from comp_adapters.xapi.client import OAuth2Credentials, XapiClient
-from comp_adapters.xapi.mapping import MappingConfig, load_mapping, voided_copy
+from comp_adapters.xapi.cursor import validate_cursor
+from comp_adapters.xapi.ledger import EvidenceFileLedger
+from comp_adapters.xapi.mapping import MappingConfig, load_mapping
 from comp_adapters.xapi.wire import StatementQuery
 
 SHOWN_PROBLEMS = 20
@@ -67,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Read statements stored since the cursor (or from --file), map them to "
         "evidence with the mapping file, and write evidence JSON lines. Voided statements "
         "are written as withdrawn evidence. The cursor file is updated only after the output "
-        "is written.",
+        "is written; it belongs to one query (endpoint, version, filters) and refuses another.",
     )
     _connection_flags(pull)
     pull.add_argument("--file", type=Path, help="read statements from this file, not an LRS")
@@ -82,7 +86,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pull.add_argument(
         "--append",
         action="store_true",
-        help="add to an existing output file (and withdraw its evidence that is voided now)",
+        help="add to an existing output file (its evidence is the ledger voids withdraw "
+        "from, and statements it holds are not read into it again)",
+    )
+    pull.add_argument(
+        "--ledger",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="EVIDENCE_FILE",
+        help="evidence written by earlier pulls (repeatable): voids withdraw from it, and "
+        "statements it holds are skipped as read",
     )
     pull.add_argument(
         "--skip-invalid",
@@ -96,8 +110,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     push = commands.add_parser(
         "push",
         help="write computed proficiency to the LRS as statements",
-        description="Each proficiency becomes a statement with a deterministic id, sent with "
-        "PUT ?statementId= so a re-send never duplicates. Prints the plan, then applies it.",
+        description="Each proficiency becomes a statement with a deterministic id; the ones "
+        "the LRS does not show yet are sent with one POST per batch, so a re-send never "
+        "duplicates. Prints the plan, then applies it.",
     )
     _connection_flags(push)
     push.add_argument("proficiency", type=Path, help="output of `compute --json` (or JSON lines)")
@@ -188,15 +203,25 @@ def check_mapping_keys(
 
 
 def _read_cursor(path: Path | None) -> Cursor | None:
+    """The cursor file's cursor (``None`` when there is none yet); an unreadable one is an
+    error naming the file and field, never a silent read from the start."""
     if path is None or not path.exists():
         return None
     data = read_json_file(path)
     try:
         cursor = Cursor.model_validate(data)
-    except ValueError as exc:
-        raise ValidationError([Problem(f"not a cursor file: {exc}", file=str(path))]) from None
-    if cursor.adapter != NAME or cursor.field != CURSOR_FIELD:
-        raise ValidationError([Problem("not an xAPI cursor", file=str(path))])
+    except pydantic.ValidationError as exc:
+        raise ValidationError(
+            [
+                Problem(
+                    f"not a cursor file: {item['msg']}",
+                    file=str(path),
+                    field=".".join(str(part) for part in item["loc"]) or None,
+                )
+                for item in exc.errors(include_url=False)
+            ]
+        ) from None
+    validate_cursor(cursor, source=str(path))
     return cursor
 
 
@@ -205,6 +230,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
     if args.framework is not None:
         check_mapping_keys(mapping, read_framework(args.framework), source=args.mapping)
     cursor = _read_cursor(args.cursor)
+    out: Path = args.out
+    previous = out if args.append and out.exists() else None
+    ledger = EvidenceFileLedger([*args.ledger, *([previous] if previous else [])])
     if args.file is not None:
         filters = [f"--{name}" for name in _LRS_FILTERS if getattr(args, name) is not None]
         if filters:
@@ -213,7 +241,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 "to --file"
             )
         adapter = XapiAdapter(mapping=mapping)
-        batches = adapter.read_file(args.file, cursor=cursor, strict=not args.skip_invalid)
+        batches = adapter.read_file(
+            args.file, cursor=cursor, strict=not args.skip_invalid, ledger=ledger
+        )
     else:
         settings = load_settings(args)
         query = StatementQuery(
@@ -229,20 +259,30 @@ def cmd_pull(args: argparse.Namespace) -> int:
             page_size=settings.page_size,
             overlap=timedelta(seconds=settings.overlap_seconds),
         )
-        batches = adapter.read_evidence(cursor=cursor)
+        batches = adapter.read_evidence(
+            cursor=cursor, ledger=ledger, cursor_source=str(args.cursor)
+        )
     last: EvidenceBatch | None = None
     written = 0
-    out: Path = args.out
-    previous = out if args.append and out.exists() else None
-    with atomic_write(out) as handle:
+    with (
+        atomic_write(out) as handle,
+        tempfile.TemporaryFile("w+", encoding="utf-8", dir=out.parent) as spool,
+    ):
         if previous is not None:
             with previous.open(encoding="utf-8") as old:
                 shutil.copyfileobj(old, handle)
+        copied: set[str] = set()
+        withdrawn: dict[str, None] = {}
         for batch in batches:
-            written += write_evidence_lines(batch.evidence, handle)
+            written += write_evidence_lines(batch.evidence, spool)
+            copied.update(e.id for e in batch.evidence if e.voided)
+            withdrawn.update(dict.fromkeys(batch.withdrawn))
             last = batch
-        if previous is not None and last is not None:
-            written += _withdraw_earlier(previous, last, handle)
+        spool.seek(0)
+        shutil.copyfileobj(spool, handle)
+        missing = [i for i in withdrawn if i not in copied]
+        if missing:
+            written += _write_copies(ledger, missing, out, spool, handle)
     if last is not None and args.cursor is not None:
         with atomic_write(args.cursor) as handle:
             handle.write(last.cursor.model_dump_json(indent=2) + "\n")
@@ -259,18 +299,26 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _withdraw_earlier(previous: Path, last: EvidenceBatch, handle: Any) -> int:
-    """Voided copies of evidence already in the output whose statement is voided now."""
-    voided = last.cursor.extra.get("voided")
-    if not isinstance(voided, list) or not voided:
-        return 0
-    targets = {str(item) for item in voided}
-    done = {e.id for e in iter_evidence(previous) if e.voided}
-    found = [
-        voided_copy(e)
-        for e in iter_evidence(previous)
-        if not e.voided and e.source_id in targets and e.id not in done
-    ]
+def _write_copies(
+    ledger: EvidenceFileLedger, missing: list[str], out: Path, spool: IO[str], handle: IO[str]
+) -> int:
+    """Withdrawn copies of evidence the ledger withdrew but the read held no copy of (the
+    LRS could not look the voided statement up): taken from the ledger's files and from
+    this run's evidence."""
+    spool.seek(0)
+    found = list(ledger.copies(missing, also=[(f"{out} (this run)", spool)]))
+    lost = len(missing) - len(found)
+    if lost:
+        raise ValidationError(
+            [
+                Problem(
+                    f"{lost} withdrawn evidence id(s) are in no evidence file, e.g. "
+                    f"{sorted(set(missing) - {e.id for e in found})[0]}: cannot write their "
+                    "withdrawal",
+                    file=str(out),
+                )
+            ]
+        )
     return write_evidence_lines(found, handle)
 
 
@@ -304,5 +352,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     if args.dry_run or plan.is_empty:
         return 0
     report = adapter.apply(plan)
-    print(f"xapi push: {report.writes} statement(s) sent")
+    found = sum(1 for c in report.applied if report.results[c].get("confirmed") == "found")
+    print(
+        f"xapi push: {report.writes} statement(s) confirmed by the LRS "
+        f"({report.writes - found} posted, {found} it held already)"
+    )
     return 0

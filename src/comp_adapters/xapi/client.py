@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import Message
 from typing import Any, Literal
 
@@ -27,7 +26,7 @@ from comp_adapters.errors import (
 )
 from comp_adapters.http import TOKEN_OPERATION, ClientCredentials, HttpTransport, redact_url
 from comp_adapters.xapi import wire
-from comp_adapters.xapi.mapping import parse_instant
+from comp_adapters.xapi.instant import Instant
 
 log = logging.getLogger("comp_adapters.xapi")
 
@@ -41,7 +40,7 @@ class StatementPage:
 
     statements: list[Any]
     more: str | None
-    consistent_through: datetime | None
+    consistent_through: Instant | None
 
 
 class BasicAuth(requests.auth.AuthBase):
@@ -122,6 +121,9 @@ class XapiClient:
                 f"(supported: {', '.join(wire.SUPPORTED_VERSIONS)})"
             )
         self._version = version
+        self.ignores_voided_lookup = False
+        """Set once the LRS answered ``voidedStatementId`` with other statements (Ralph
+        ignores the parameter): it is not asked again by this client."""
 
     def __repr__(self) -> str:
         return f"XapiClient({redact_url(self._transport.base_url)!r})"
@@ -188,8 +190,22 @@ class XapiClient:
         return self._version
 
     def negotiate_version(self) -> str:
-        """The highest version both sides speak, from ``GET about``."""
-        offered = self.about().version
+        """The highest version both sides speak, from ``GET about``.
+
+        An LRS without an About resource (Ralph answers 404 ``{"detail": "Not Found"}``)
+        is spoken to in 1.0.3, the version every 1.0.x LRS accepts, with a warning that
+        says how to choose another one.
+        """
+        try:
+            offered = self.about().version
+        except NotFoundError:
+            log.warning(
+                "xapi: the LRS has no About resource (GET about: 404), so the xAPI version "
+                "cannot be negotiated; using %s. Set the version to use another one "
+                "(--xapi-version, [xapi] version or COMP_ADAPTERS_XAPI_VERSION)",
+                wire.FALLBACK_VERSION,
+            )
+            return wire.FALLBACK_VERSION
         for version in wire.SUPPORTED_VERSIONS:
             major_minor = version.rsplit(".", 1)[0]
             if any(v == version or v.rsplit(".", 1)[0] == major_minor for v in offered):
@@ -222,12 +238,24 @@ class XapiClient:
         return self._page(response, operation)
 
     def get_statement(self, statement_id: str) -> dict[str, Any] | None:
-        """``GET statements?statementId=``: one statement, ``None`` if absent (or voided)."""
+        """``GET statements?statementId=``: one statement, ``None`` if absent (or voided).
+
+        The answer counts only if it is the statement asked for (its ``id``): an LRS that
+        ignores the parameter answers with other statements, which mean "not known".
+        """
         return self._single("statementId", statement_id, "get statement")
 
     def get_voided_statement(self, statement_id: str) -> dict[str, Any] | None:
         """``GET statements?voidedStatementId=``: a voided statement, ``None`` if the LRS
-        has no voided statement with that id."""
+        has no voided statement with that id, or cannot look one up.
+
+        Ralph ignores ``voidedStatementId`` and answers with the first statements of the
+        store; taking the first of them withdrew another learner's evidence. The answer's
+        id is checked, and after one such answer this client stops asking
+        (:attr:`ignores_voided_lookup`).
+        """
+        if self.ignores_voided_lookup:
+            return None
         return self._single("voidedStatementId", statement_id, "get voided statement")
 
     def put_statement(self, statement_id: str, statement: dict[str, Any]) -> bool:
@@ -248,22 +276,45 @@ class XapiClient:
         return True
 
     def post_statements(self, statements: list[dict[str, Any]]) -> list[str]:
-        """``POST statements``: store a batch; returns the ids in order (LRS-assigned ones
-        included). Repeatable when every statement has an id (the LRS de-duplicates)."""
+        """``POST statements``: store a batch; returns the ids the LRS says it stored.
+
+        The spec answers 200 with the ids in order (LRS-assigned ones included). Ralph
+        leaves out the ids it already held (and answers 204 when it held them all), so the
+        answer may be shorter than the batch; an id we did not send, or a count that does
+        not match a batch without ids, is refused. A statement with the same id but other
+        content than one the LRS holds makes it answer 409
+        (:class:`~comp_adapters.errors.ConflictError`), and the spec lets it answer 409 for
+        a batch holding an id it has at all. Repeatable when every statement has an id
+        (the LRS de-duplicates).
+        """
+        operation = "post statements"
+        with_ids = all("id" in s for s in statements)
         response = self._send(
             "POST",
             "statements",
-            operation="post statements",
-            idempotent=all("id" in s for s in statements),
+            operation=operation,
+            idempotent=with_ids,
             data=orjson.dumps(statements),
             headers={"Content-Type": "application/json"},
         )
-        ids = self._json(response, "post statements")
-        if not isinstance(ids, list):
+        if response.status_code == 204:
+            return []
+        answer = self._json(response, operation)
+        if not isinstance(answer, list) or not all(isinstance(i, str) for i in answer):
+            raise _bad_answer("POST statements did not answer with ids", response, operation)
+        if with_ids:
+            sent = {str(s["id"]).lower() for s in statements}
+            if any(i.lower() not in sent for i in answer):
+                raise _bad_answer(
+                    "POST statements answered with ids that were not sent", response, operation
+                )
+        elif len(answer) != len(statements):
             raise _bad_answer(
-                "POST statements did not answer with ids", response, "post statements"
+                f"POST statements answered {len(answer)} id(s) for {len(statements)} statement(s)",
+                response,
+                operation,
             )
-        return [str(i) for i in ids]
+        return answer
 
     # -- parsing -------------------------------------------------------------------------
 
@@ -276,10 +327,36 @@ class XapiClient:
             return None
         body = self._json(response, operation)
         if isinstance(body, dict) and isinstance(body.get("statements"), list):
-            # Some LRSs wrap a single statement in a StatementResult.
-            found = body["statements"]
-            return found[0] if found and isinstance(found[0], dict) else None
-        return body if isinstance(body, dict) else None
+            # Ralph wraps a single statement in a StatementResult (xapi.md §5.4).
+            candidates: list[Any] = body["statements"]
+        else:
+            candidates = [body]
+        wanted = value.lower()
+        found = next(
+            (
+                c
+                for c in candidates
+                if isinstance(c, dict) and str(c.get("id", "")).lower() == wanted
+            ),
+            None,
+        )
+        if found is None and not candidates:
+            return None
+        if found is None or len(candidates) > 1:
+            # Not the one statement asked for: the LRS ignored the parameter.
+            log.warning(
+                "xapi %s: the LRS answered %s=%s with %d statement(s)%s; it does not honour "
+                "%s, so only an answer with that id counts",
+                operation,
+                param,
+                value,
+                len(candidates),
+                "" if found is not None else ", none of them the one asked for",
+                param,
+            )
+            if param == "voidedStatementId":
+                self.ignores_voided_lookup = True
+        return found
 
     def _json(self, response: requests.Response, operation: str) -> Any:
         try:
@@ -296,7 +373,7 @@ class XapiClient:
         return StatementPage(
             statements=body.get("statements", []),
             more=more if isinstance(more, str) and more else None,
-            consistent_through=parse_instant(through) if through else None,
+            consistent_through=Instant.parse(through) if through else None,
         )
 
 
