@@ -183,23 +183,19 @@ def test_timeline_is_the_engine_as_of_every_instant(
             if current and current[-1] is not None:
                 found[pair] = current[-1]
         assert found == expected, instant
-    first = timeline.first_proficient_map()
-    for pair, at in first.items():
-        learner, key = pair
-        result = _levels(evaluate(framework, evidence, as_of=at, **kwargs)).get(pair)
-        before = _levels(
-            evaluate(framework, evidence, as_of=at - timedelta(microseconds=1), **kwargs)
-        ).get(pair)
+    for (learner, key), at in timeline.first_proficient_map().items():
         scale = framework.scale_for(key).by_key
-        assert result is not None
-        assert scale[result].proficient
-        assert (
-            before is None
-            or not scale[before].proficient
-            or any(
-                t < at and (level is None or not scale[level].proficient)
-                for t, level in changes[pair]
-            )
+        now = _levels(evaluate(framework, evidence, as_of=at, **kwargs)).get((learner, key))
+        just_before = _levels(
+            evaluate(framework, evidence, as_of=at - timedelta(microseconds=1), **kwargs)
+        ).get((learner, key))
+        assert now is not None
+        assert scale[now].proficient
+        assert just_before is None or not scale[just_before].proficient
+        assert not any(
+            level is not None and scale[level].proficient
+            for t, level in changes[(learner, key)]
+            if t < at
         )
 
 
