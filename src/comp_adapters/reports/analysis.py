@@ -171,16 +171,18 @@ class Analysis:
         order = people[np.lexsort((people, -stake[people]))]
         chosen = order if limit is None else order[:limit]
         unmet = self.gap_positions()
+        unmet = unmet[np.isin(rows.person[unmet], chosen)]
         by_person: dict[int, list[int]] = {}
-        wanted = set(chosen.tolist())
-        for i in unmet.tolist():
-            person = int(rows.person[i])
-            if person in wanted:
-                by_person.setdefault(person, []).append(i)
+        for i, person in zip(unmet.tolist(), rows.person[unmet].tolist(), strict=True):
+            by_person.setdefault(person, []).append(i)
+        mine_rows = sel[np.isin(rows.person[sel], chosen)]
+        own: dict[int, list[int]] = {}
+        for i, person in zip(mine_rows.tolist(), rows.person[mine_rows].tolist(), strict=True):
+            own.setdefault(person, []).append(i)
         readiness = self.kpis["readiness"]["next_role"]
         found = []
         for code in chosen.tolist():
-            mine = sel[rows.person[sel] == code]
+            mine = np.array(own[code], dtype=np.int64)
             key = rows.people[code]
             first = rows.assignments[int(rows.assignment[mine[0]])]
             found.append(
