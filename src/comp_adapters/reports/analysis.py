@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from comp_adapters.core.evidence import Evidence
@@ -25,7 +24,7 @@ from comp_adapters.reports.people import Assignment, ReportingLines
 from comp_adapters.reports.policy import Policy, Relation, Viewer, ViewerKind
 from comp_adapters.reports.profiles import RoleProfiles
 from comp_adapters.rules.columnar import EvidenceTable, _numpy, from_micros, to_micros
-from comp_adapters.rules.engine import evaluate
+from comp_adapters.rules.engine import _gc_paused, evaluate
 from comp_adapters.rules.first_proficient import NO_LEVEL, Timeline, proficiency_timeline
 
 DATA_FORMAT = "comp-adapters/report-data@1"
@@ -63,14 +62,10 @@ class Analysis:
     """Which rows are in scope (the viewer's people, after the filters)."""
     relations: Mapping[str, Relation]
     kpis: dict[str, Any]
-    result_list: Sequence[Proficiency]
+    results: Sequence[Proficiency]
+    """The engine's results the rows were made from (``rows.result`` indexes them)."""
     evidence: Mapping[str, Evidence]
     notes: list[str] = field(default_factory=list)
-
-    @cached_property
-    def results(self) -> dict[tuple[str, str], Proficiency]:
-        """The engine's results by (learner, competency), built when records need them."""
-        return {(p.learner, p.competency): p for p in self.result_list}
 
     def gap_positions(self, *, include_met: bool = False) -> Any:
         """Row positions in scope, by priority (see :meth:`GapRows.ordered`)."""
@@ -93,7 +88,8 @@ class Analysis:
         key = slot.requirement.competency
         scale = self.framework.scale_for(key)
         level = int(rows.level[i])
-        result = self.results.get((person, key))
+        at = int(rows.result[i])
+        result = self.results[at] if at >= 0 else None
         shown, hidden = self._evidence_of(person, result)
         record: dict[str, Any] = {
             "person": person,
@@ -207,7 +203,8 @@ class Analysis:
     ) -> dict[str, Any]:
         """The report's data: everything the HTML shows, JSON-ready (``--previous`` reads
         a file of this)."""
-        shown, total = self.learners(learners)
+        with _gc_paused():  # many small objects, no cycles (see the rules engine)
+            shown, total = self.learners(learners)
         data: dict[str, Any] = {
             "format": DATA_FORMAT,
             "framework": {
@@ -297,10 +294,39 @@ def analyse(
     ``evidence`` indexes the evidence that may be shown (by id); evidence missing from it is
     never shown (an :class:`~comp_adapters.rules.EvidenceTable` carries no visibility).
     """
+    with _gc_paused():  # many small objects, no cycles (see the rules engine)
+        return _analyse(
+            framework,
+            profiles,
+            assignments,
+            results,
+            timeline,
+            as_of=to_utc(as_of),
+            viewer=viewer,
+            policy=policy or Policy(),
+            filters=filters or Filters(),
+            evidence=evidence or {},
+            months=months,
+            heatmap_by=heatmap_by,
+        )
+
+
+def _analyse(
+    framework: Framework,
+    profiles: RoleProfiles,
+    assignments: Sequence[Assignment],
+    results: Sequence[Proficiency],
+    timeline: Timeline,
+    *,
+    as_of: datetime,
+    viewer: Viewer,
+    policy: Policy,
+    filters: Filters,
+    evidence: Mapping[str, Evidence],
+    months: int,
+    heatmap_by: str,
+) -> Analysis:
     np = _numpy()
-    policy = policy or Policy()
-    filters = filters or Filters()
-    as_of = to_utc(as_of)
     rows = gap_rows(framework, profiles, assignments, results, timeline, as_of=as_of)
     lines = ReportingLines.of(assignments)
     relations = _relations(viewer, policy, lines, rows.people)
@@ -334,8 +360,8 @@ def analyse(
         mask=mask,
         relations=relations,
         kpis=kpis(rows, mask, timeline, as_of=as_of, months=months, heatmap_by=heatmap_by),
-        result_list=results,
-        evidence=evidence or {},
+        results=results,
+        evidence=evidence,
         notes=notes,
     )
 

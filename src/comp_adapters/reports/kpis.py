@@ -159,25 +159,26 @@ def _time_to_competence(np: Any, rows: GapRows, sel: Any) -> dict[str, Any]:
     }
 
 
-def _levels_now(np: Any, rows: GapRows, timeline: Timeline, as_of_us: int) -> Any:
-    """Dense (person, competency) -> level code as of now, from the timeline."""
+def _levels_now(np: Any, rows: GapRows, timeline: Timeline, as_of_us: int, people: Any) -> Any:
+    """Dense (competency, person) -> level code as of now (from the timeline), for the
+    persons ``people`` (sorted codes), competencies by rows: one role's requirements are
+    then a few contiguous rows."""
     learner, competency, level = timeline.levels_at(as_of_us)
-    to_person = np.array([rows.placement.people.get(n, -1) for n in timeline.learners] or [-1])
-    to_comp = np.array(
-        [rows.placement.competencies.get(k, -1) for k in timeline.competencies] or [-1]
-    )
+    to_person, to_comp = rows.placement.codes_of(timeline)
     person, comp = to_person[learner], to_comp[competency]
-    ok = (person >= 0) & (comp >= 0)
-    dense = np.full((max(len(rows.people), 1), max(len(rows.competencies), 1)), NO_LEVEL, np.int16)
-    dense[person[ok], comp[ok]] = level[ok]
+    at = np.searchsorted(people, person)
+    ok = (person >= 0) & (comp >= 0) & (at < len(people))
+    ok[ok] &= people[at[ok]] == person[ok]
+    dense = np.full((max(len(rows.competencies), 1), len(people)), NO_LEVEL, dtype=np.int16)
+    dense[comp[ok], at[ok]] = level[ok]
     return dense
 
 
 def _readiness(
     np: Any, rows: GapRows, sel: Any, timeline: Timeline, as_of_us: int
 ) -> dict[str, Any]:
-    levels = _levels_now(np, rows, timeline, as_of_us)
     people = np.unique(rows.person[sel])
+    levels = _levels_now(np, rows, timeline, as_of_us, people)
     holds = np.zeros((len(rows.people), len(rows.roles)), dtype=bool)
     holds[rows.person[sel], rows.role[sel]] = True
     shares: dict[str, Any] = {}
@@ -187,8 +188,8 @@ def _readiness(
         comps = np.array([s.competency_code for s in slots], dtype=np.int64)
         targets = np.array([s.target for s in slots], dtype=np.int64)
         weights = np.array([s.requirement.weight for s in slots])
-        share = (levels[people][:, comps] >= targets) @ weights / weights.sum()
-        shares[key] = dict(zip(people.tolist(), share.tolist(), strict=True))
+        share = weights @ (levels[comps] >= targets[:, None]) / weights.sum()
+        shares[key] = share
         candidates = share[~holds[people, code]]
         summary[key] = {
             "candidates": len(candidates),
@@ -197,12 +198,11 @@ def _readiness(
             "mean": round(float(candidates.mean()), 4) if len(candidates) else None,
         }
     wanted: dict[str, dict[str, float]] = {}
-    in_scope = set(people.tolist())
     for item in _assignments_of(rows, sel):
-        code = rows.placement.people[item.person]
-        if item.next_role and code in in_scope:
+        if item.next_role:
+            at = int(np.searchsorted(people, rows.placement.people[item.person]))
             wanted.setdefault(item.person, {})[item.next_role] = round(
-                float(shares[item.next_role][code]), 4
+                float(shares[item.next_role][at]), 4
             )
     return {"by_role": summary, "next_role": wanted}
 
