@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 from comp_adapters.core import Evidence, Framework
+from comp_adapters.examples import example_dir
+from comp_adapters.native import iter_evidence, load_framework
 from comp_adapters.reports import Assignment, RoleProfiles, Viewer, analyse_evidence
+from comp_adapters.reports.files import load_checked_profiles, load_people
 from comp_adapters.reports.gaps import add_period
 from comp_adapters.reports.kpis import month_ends
+from comp_adapters.rules import evaluate
 from comp_adapters.rules.columnar import from_micros, to_micros
 from tests.reports.conftest import AS_OF
 
@@ -148,3 +152,38 @@ def test_month_ends() -> None:
         "2026-02-28",
         "2026-03-15",
     ]
+
+
+def test_trend_is_the_engine_as_of_each_month_end() -> None:
+    """Each point of the example's trend is the coverage the engine's results as of that
+    month end give, over the roles already held then."""
+    folder = example_dir()
+    framework = load_framework(folder / "framework.json")
+    profiles = load_checked_profiles(folder / "roles.toml", framework)
+    people = load_people(folder / "people.csv", profiles)
+    evidence = list(iter_evidence(folder / "evidence.jsonl"))
+    as_of = datetime(2026, 11, 1, tzinfo=UTC)
+    analysis = analyse_evidence(
+        framework, profiles, people, evidence, as_of=as_of, viewer=Viewer.parse("admin")
+    )
+    counted = [e for e in evidence if e.visibility != "private"]
+    for point in analysis.kpis["trend"]:
+        instant = datetime.fromisoformat(point["as_of"])
+        levels = {
+            (p.learner, p.competency): p.level for p in evaluate(framework, counted, as_of=instant)
+        }
+        met = total = 0.0
+        for person in people:
+            if person.since is not None and person.since > instant:
+                continue
+            role = profiles.by_key[person.role]
+            for requirement in role.requirements:
+                scale = framework.scale_for(requirement.competency)
+                level = levels.get((person.person, requirement.competency))
+                ok = level is not None and scale.index_of(level) >= scale.index_of(
+                    requirement.target
+                )
+                total += requirement.weight
+                met += requirement.weight * ok
+        expected = None if total == 0 else round(met / total, 4)
+        assert point["coverage"] == expected, point["as_of"]

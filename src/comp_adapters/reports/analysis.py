@@ -166,8 +166,9 @@ class Analysis:
         )
         order = people[np.lexsort((people, -stake[people]))]
         chosen = order if limit is None else order[:limit]
-        unmet = self.gap_positions()
-        unmet = unmet[np.isin(rows.person[unmet], chosen)]
+        listed = self.mask & ~rows.met
+        listed[listed] = np.isin(rows.person[listed], chosen)
+        unmet = rows.ordered(np.flatnonzero(listed))
         by_person: dict[int, list[int]] = {}
         for i, person in zip(unmet.tolist(), rows.person[unmet].tolist(), strict=True):
             by_person.setdefault(person, []).append(i)
@@ -377,8 +378,9 @@ def _relations(
     else:
         candidates = people
     found: dict[str, Relation] = {}
+    managed = viewer.kind is ViewerKind.MANAGER  # only then do managers matter
     for person in candidates:
-        relation = policy.relation(viewer, person, lines.chain(person))
+        relation = policy.relation(viewer, person, lines.chain(person) if managed else ())
         if relation is not Relation.NONE:
             found[person] = relation
     return found

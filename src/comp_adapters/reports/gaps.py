@@ -163,9 +163,33 @@ class GapRows:
 
     def met_at(self, timeline: Timeline, instant: int) -> Any:
         """Whether each row's requirement was met by the timeline's levels as of ``instant``."""
-        learner, competency, level = timeline.levels_at(instant)
-        spread = self.placement.spread(timeline, learner, competency, level, len(self), NO_LEVEL)
-        return spread >= self.target
+        return self.met_over(timeline, [instant])[0]
+
+    def met_over(self, timeline: Timeline, instants: Sequence[int]) -> list[Any]:
+        """:meth:`met_at` of each instant, placing the timeline's pairs on rows once."""
+        np = _numpy()
+        keys = timeline.competency.astype(np.int64) * max(len(timeline.learners), 1)
+        keys += timeline.learner
+        heads = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys
+        to_person, to_comp = self.placement.codes_of(timeline)
+        rows, pairs = self.placement.rows(
+            to_person[timeline.learner[heads]], to_comp[timeline.competency[heads]]
+        )
+        ends = np.r_[heads[1:], len(keys)]
+        found = []
+        for instant in instants:
+            # The pair's last change at or before the instant (changes are in time order).
+            count = (
+                np.add.reduceat((timeline.at <= instant).astype(np.int64), heads)
+                if len(heads)
+                else heads
+            )
+            last = heads + count - 1
+            level = np.where(count > 0, timeline.level[np.minimum(last, ends - 1)], NO_LEVEL)
+            row_level = np.full(len(self), NO_LEVEL, dtype=np.int64)
+            row_level[rows] = level[pairs]
+            found.append(row_level >= self.target)
+        return found
 
 
 def gap_rows(

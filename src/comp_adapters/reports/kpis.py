@@ -148,13 +148,14 @@ def _time_to_competence(np: Any, rows: GapRows, sel: Any) -> dict[str, Any]:
     done = (first != NONE_AT) & (start != NONE_AT)
     days = np.maximum(first[done] - start[done], 0) / DAY_US
     roles = rows.role[sel][done]
+    present = np.bincount(rows.role[sel], minlength=len(rows.roles))
     return {
         **_stats(np, days),
         "not_yet": int(np.count_nonzero(first == NONE_AT)),
         "by_role": {
             key: _stats(np, days[roles == code])
             for code, key in enumerate(rows.roles)
-            if np.any(rows.role[sel] == code)
+            if present[code]
         },
     }
 
@@ -228,10 +229,12 @@ def _trend(
     rows: GapRows, sel: Any, timeline: Timeline, as_of: datetime, months: int
 ) -> list[dict[str, Any]]:
     points = []
-    for instant in month_ends(as_of, months):
+    instants = month_ends(as_of, months)
+    met_then = rows.met_over(timeline, [to_micros(instant) for instant in instants])
+    for instant, met_all in zip(instants, met_then, strict=True):
         at = to_micros(instant)
         held = sel[(rows.since[sel] == NONE_AT) | (rows.since[sel] <= at)]
-        met = rows.met_at(timeline, at)[held]
+        met = met_all[held]
         weight = rows.weight[held]
         total = float(weight.sum())
         points.append(
