@@ -295,76 +295,52 @@ def analyse(
     ``evidence`` indexes the evidence that may be shown (by id); evidence missing from it is
     never shown (an :class:`~comp_adapters.rules.EvidenceTable` carries no visibility).
     """
-    with _gc_paused():  # many small objects, no cycles (see the rules engine)
-        return _analyse(
-            framework,
-            profiles,
-            assignments,
-            results,
-            timeline,
-            as_of=to_utc(as_of),
-            viewer=viewer,
-            policy=policy or Policy(),
-            filters=filters or Filters(),
-            evidence=evidence or {},
-            months=months,
-            heatmap_by=heatmap_by,
-        )
-
-
-def _analyse(
-    framework: Framework,
-    profiles: RoleProfiles,
-    assignments: Sequence[Assignment],
-    results: Sequence[Proficiency],
-    timeline: Timeline,
-    *,
-    as_of: datetime,
-    viewer: Viewer,
-    policy: Policy,
-    filters: Filters,
-    evidence: Mapping[str, Evidence],
-    months: int,
-    heatmap_by: str,
-) -> Analysis:
+    policy = policy or Policy()
+    filters = filters or Filters()
+    as_of = to_utc(as_of)
     np = _numpy()
-    rows = gap_rows(framework, profiles, assignments, results, timeline, as_of=as_of)
-    lines = ReportingLines.of(assignments)
-    relations = _relations(viewer, policy, lines, rows.people)
-    visible = np.array(
-        [relations.get(p, Relation.NONE) is not Relation.NONE for p in rows.people] or [False]
-    )
-    mask = visible[rows.person] if len(rows) else np.zeros(0, dtype=bool)
-    if filters.team is not None:
-        mask &= rows.team == (rows.teams.index(filters.team) if filters.team in rows.teams else -2)
-    if filters.role is not None:
-        mask &= rows.role == (rows.roles.index(filters.role) if filters.role in rows.roles else -2)
-    if filters.manager is not None:
-        team = lines.team(filters.manager)
-        mask &= np.array([p in team for p in rows.people] or [False])[rows.person]
-    notes = []
-    if rows.unassigned_learners:
-        notes.append(
-            f"{rows.unassigned_learners} learner(s) with results hold no role in the people "
-            "file and are left out"
+    with _gc_paused():  # many small objects, no cycles (see the rules engine)
+        rows = gap_rows(framework, profiles, assignments, results, timeline, as_of=as_of)
+        lines = ReportingLines.of(assignments)
+        relations = _relations(viewer, policy, lines, rows.people)
+        visible = np.array(
+            [relations.get(p, Relation.NONE) is not Relation.NONE for p in rows.people] or [False]
         )
-    if not relations:
-        notes.append(f"{viewer} may see nobody in the people file")
-    return Analysis(
-        framework=framework,
-        profiles=profiles,
-        viewer=viewer,
-        policy=policy,
-        filters=filters,
-        as_of=as_of,
-        rows=rows,
-        mask=mask,
-        relations=relations,
-        kpis=kpis(rows, mask, timeline, as_of=as_of, months=months, heatmap_by=heatmap_by),
-        results=results,
-        evidence=evidence,
-        notes=notes,
-    )
+        mask = visible[rows.person] if len(rows) else np.zeros(0, dtype=bool)
+        if filters.team is not None:
+            mask &= rows.team == (
+                rows.teams.index(filters.team) if filters.team in rows.teams else -2
+            )
+        if filters.role is not None:
+            mask &= rows.role == (
+                rows.roles.index(filters.role) if filters.role in rows.roles else -2
+            )
+        if filters.manager is not None:
+            team = lines.team(filters.manager)
+            mask &= np.array([p in team for p in rows.people] or [False])[rows.person]
+        notes = []
+        if rows.unassigned_learners:
+            notes.append(
+                f"{rows.unassigned_learners} learner(s) with results hold no role in the people "
+                "file and are left out"
+            )
+        if not relations:
+            notes.append(f"{viewer} may see nobody in the people file")
+        return Analysis(
+            framework=framework,
+            profiles=profiles,
+            viewer=viewer,
+            policy=policy,
+            filters=filters,
+            as_of=as_of,
+            rows=rows,
+            mask=mask,
+            relations=relations,
+            kpis=kpis(rows, mask, timeline, as_of=as_of, months=months, heatmap_by=heatmap_by),
+            results=results,
+            evidence=evidence or {},
+            notes=notes,
+        )
 
 
 def _relations(

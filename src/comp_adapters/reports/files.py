@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from comp_adapters._csv import decode_csv_bytes
-from comp_adapters._files import read_json_file
+from comp_adapters._files import read_json_file, read_text_file
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.reports.analysis import DATA_FORMAT
@@ -79,14 +79,7 @@ def load_profiles(path: str | Path) -> tuple[RoleProfiles, dict[str, int]]:
     file = Path(path)
     if file.suffix.lower() != ".toml":
         return profiles_from_data(read_json_file(file), source=source), {}
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValidationError([Problem("file not found", file=source)]) from None
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            [Problem(f"not UTF-8 text (byte {exc.start})", file=source)]
-        ) from None
+    text = read_text_file(file)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
