@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 
-from comp_adapters.cli.main import main
+from comp_adapters.cli.main import build_parser, main
 from comp_adapters.examples import example_dir
 
 AS_OF = ["--as-of", "2026-11-01T00:00:00Z"]
@@ -100,3 +101,42 @@ def test_roles_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert "3 roles, 15 requirements, 9 resources" in capsys.readouterr().out
     assert main(["roles", "schema"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "comp_adapters role profiles"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("page", "section"),
+    [("README.md", "## Skill gaps and reports"), ("docs/reports.md", "# Skill gaps and reports")],
+)
+def test_documented_commands_parse(page: str, section: str) -> None:
+    text = (ROOT / page).read_text().split(section, 1)[1]
+    block = text.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    commands = [line for line in block.splitlines() if line.startswith("comp-adapters")]
+    assert len(commands) >= 3
+    parser = build_parser()
+    for line in commands:
+        parser.parse_args(shlex.split(line.split(" #")[0].split(">")[0])[1:])
+
+
+def test_report_heatmap_by_role(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "d.json"
+    assert (
+        main(
+            [
+                "report",
+                *AS_OF,
+                "--heatmap",
+                "role",
+                "-o",
+                str(tmp_path / "r.html"),
+                "--data",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    heatmap = json.loads(data.read_text())["kpis"]["heatmap"]
+    assert heatmap["axis"] == "role"
+    assert heatmap["rows"] == ["first-line", "second-line", "team-lead"]
