@@ -88,7 +88,10 @@ def heatmap_layout(heatmap: Mapping[str, Any], titles: Mapping[str, str]) -> dic
             {"key": key, "title": titles.get(key, key), "x": LABEL_W + c * CELL + CELL / 2}
             for c, key in enumerate(heatmap["columns"])
         ],
-        "width": LABEL_W + len(heatmap["columns"]) * CELL + 10,
+        "width": LABEL_W
+        + len(heatmap["columns"]) * CELL
+        + LABEL_H // 2
+        + 40,  # room for the last rotated label
         "height": LABEL_H + len(heatmap["rows"]) * CELL + 10,
         "cell": CELL,
         "label_h": LABEL_H,
