@@ -199,11 +199,11 @@ def _line_of_key(text: str, key: str) -> int:
     return text.count("\n", 0, at) + 1
 
 
-def read_json_file(path: str | Path) -> Any:
-    """Read and parse a JSON file; every failure is a located :class:`ValidationError`."""
+def read_text_file(path: str | Path) -> str:
+    """A UTF-8 text file (a byte order mark dropped); failures are located problems."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ValidationError([Problem("file not found", file=source)]) from None
     except IsADirectoryError:
@@ -214,4 +214,8 @@ def read_json_file(path: str | Path) -> Any:
         ) from None
     except OSError as exc:
         raise ValidationError([Problem(f"cannot read: {exc.strerror}", file=source)]) from None
-    return parse_json_text(text, source=source)
+
+
+def read_json_file(path: str | Path) -> Any:
+    """Read and parse a JSON file; every failure is a located :class:`ValidationError`."""
+    return parse_json_text(read_text_file(path), source=str(path))

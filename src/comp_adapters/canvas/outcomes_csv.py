@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from comp_adapters._csv import csv_records, decode_csv_bytes, sniff_delimiter
 from comp_adapters._files import atomic_write, excel_safe_cell
 from comp_adapters.canvas.mapping import (
     CANVAS_DEFAULT_MASTERY,
@@ -99,23 +100,6 @@ CSV_PULL_DEFAULTS = csv_pull_defaults()
 
 
 # -- reading -----------------------------------------------------------------------------------
-
-
-def decode_csv_bytes(data: bytes, *, source: str) -> str:
-    """UTF-8 text without a byte order mark; anything else is a located problem."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ValidationError(
-            [Problem(f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source, line)]
-        ) from None
-
-
-def sniff_delimiter(text: str) -> str:
-    """``;`` when the header line has more semicolons than commas (Canvas's rule), else ``,``."""
-    header = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
 
 
 @dataclass(slots=True)
@@ -235,7 +219,7 @@ def tree_from_csv_text(
     skipped = 0
     seen = _Seen({}, {})
     try:
-        records = _records(reader)
+        records = csv_records(reader)
         first = next(records, None)
         if first is None:
             raise ValidationError([Problem("the file is empty: no header row", source, 1)])
@@ -283,14 +267,6 @@ def tree_from_csv_text(
     if not groups and not outcomes:
         raise ValidationError([Problem("no outcome or group rows", source, 2)])
     return OutcomeTree(groups=tuple(groups), outcomes=tuple(outcomes))
-
-
-def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """(first physical line, cells) of each record, so multi-line rows are located right."""
-    previous = 0
-    for cells in reader:
-        yield previous + 1, cells
-        previous = reader.line_num
 
 
 class _Unusable(Enum):
