@@ -150,18 +150,25 @@ def parse_evidence_lines(
         try:
             yield Evidence.model_validate_json(line)
         except pydantic.ValidationError as exc:
-            found = [
-                Problem(
-                    _evidence_message(item),
-                    file=source,
-                    line=number,
-                    field=".".join(str(p) for p in item["loc"]) or None,
-                )
-                for item in exc.errors(include_url=False)
-            ]
+            found = evidence_line_problems(exc, source=source, line=number)
             if problems is None:
                 raise ValidationError(found) from None
             problems.extend(found)
+
+
+def evidence_line_problems(
+    exc: pydantic.ValidationError, *, source: str, line: int
+) -> list[Problem]:
+    """The located problems of one evidence line that Evidence refused."""
+    return [
+        Problem(
+            _evidence_message(item),
+            file=source,
+            line=line,
+            field=".".join(str(p) for p in item["loc"]) or None,
+        )
+        for item in exc.errors(include_url=False)
+    ]
 
 
 def _evidence_message(item: Any) -> str:
