@@ -89,7 +89,7 @@ def cmd_example(args: list[str]) -> int:
 
 
 def cmd_test(args: list[str]) -> int:
-    ensure_venv("dev,all")
+    ensure_venv("dev,all,scale")
     ensure_node_packages()
     failed = 0
     failed |= run(PY, "-m", "ruff", "check", *LINTED)

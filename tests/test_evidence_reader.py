@@ -53,7 +53,7 @@ INSTANTS = [
     "2026-01-01T00:00:00+0100",
     "0001-01-01T00:00:00Z",
     "1969-12-31T23:59:59.999999Z",
-    "２026-01-01T00:00:00Z",
+    "\uff12026-01-01T00:00:00Z",  # a full-width digit
     "2026-01-01T00:00:00Z ",
     "",
     1767225600,
@@ -109,7 +109,9 @@ def lines(draw: st.DrawFn) -> str:
     if shape == 0:
         return text[: draw(st.integers(0, len(text)))]
     if shape == 1:
-        return draw(st.sampled_from(["", "   ", "\x0c", "\x1c", "[1, 2]", "null", "{}", "\ufeff{}"]))
+        return draw(
+            st.sampled_from(["", "   ", "\x0c", "\x1c", "[1, 2]", "null", "{}", "\ufeff{}"])
+        )
     if shape == 2 and text.startswith('{"id"'):  # a duplicated key: the last one counts
         return '{"id": "dup", ' + text[1:]
     if shape == 3:
@@ -182,7 +184,9 @@ def read_both(path: Path) -> tuple[Any, Any]:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=files(), batch=st.sampled_from([1, 3, 7, 16384]), chunk=st.sampled_from([5, 64, 4 << 20]))
+@given(
+    data=files(), batch=st.sampled_from([1, 3, 7, 16384]), chunk=st.sampled_from([5, 64, 4 << 20])
+)
 def test_same_rows_and_problems_as_iter_evidence(data: bytes, batch: int, chunk: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "evidence.jsonl"
@@ -193,14 +197,17 @@ def test_same_rows_and_problems_as_iter_evidence(data: bytes, batch: int, chunk:
             expected, got = read_both(path)
             assert got == expected
             # Without a problems list, the first bad line raises the same error.
+            reference: tuple[Problem, ...] | None = None
             try:
                 list(iter_evidence(path))
             except ValidationError as exc:
+                reference = exc.problems
+            if reference is None:
+                assert table_rows(read_evidence_table(path)) == expected[0]
+            else:
                 with pytest.raises(ValidationError) as raised:
                     read_evidence_table(path)
-                assert raised.value.problems == exc.problems
-            else:
-                assert table_rows(read_evidence_table(path)) == expected[0]
+                assert raised.value.problems == reference
 
 
 def test_the_example_reads_the_same() -> None:
@@ -213,10 +220,8 @@ def test_the_example_reads_the_same() -> None:
 def test_located_errors(tmp_path: Path) -> None:
     path = tmp_path / "e.jsonl"
     path.write_text(
-        json.dumps(USUAL) + "\n"
-        + '{"id": "x", "learner": "ann", "competency": "c0", "score": -1,'
-        ' "observed_at": "2026-01-01T00:00:00Z"}\n'
-        + '{"id": "y",\n'
+        json.dumps(USUAL) + "\n" + '{"id": "x", "learner": "ann", "competency": "c0", "score": -1,'
+        ' "observed_at": "2026-01-01T00:00:00Z"}\n' + '{"id": "y",\n'
     )
     with pytest.raises(ValidationError) as raised:
         read_evidence_table(path)

@@ -99,7 +99,9 @@ class Batch:
     rejected: list[int]
 
 
-def columns_of(records: Sequence[dict[str, Any]], indexes: Indexes) -> Batch:
+def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
+    records: Sequence[dict[str, Any]], indexes: Indexes
+) -> Batch:
     """Validated columns of ``records`` (dicts), see the module docstring."""
     np = _numpy()
     n = len(records)
@@ -111,70 +113,81 @@ def columns_of(records: Sequence[dict[str, Any]], indexes: Indexes) -> Batch:
     def get(name: str, default: Any = None) -> list[Any]:
         return list(map(dict.get, records, repeat(name), repeat(default)))
 
+    def mark(values: list[Any], wrong: Any) -> None:
+        nonlocal bad
+        bad |= np.fromiter(map(wrong, values), dtype=bool, count=n)
+
     ids = get("id")
     if set(map(type, ids)) != {str} or "" in ids:
-        bad |= np.fromiter((type(v) is not str or not v for v in ids), dtype=bool, count=n)
+        mark(ids, lambda v: type(v) is not str or not v)
     learners = get("learner")
     bad |= indexes.learner.check(learners)
     competencies = get("competency")
     bad |= indexes.competency.check(competencies)
 
-    levels = get("level")
-    has_level = np.fromiter((v is not None for v in levels), dtype=bool, count=n)
-    if has_level.any():
-        present = [v for v in levels if v is not None]
-        bad[has_level] |= indexes.level.check(present)
+    levels: list[Any] = get("level") if "level" in keys else []
+    has_level = np.zeros(n, dtype=bool)
+    if levels:
+        has_level = np.fromiter((v is not None for v in levels), dtype=bool, count=n)
+        if has_level.any():
+            bad[has_level] |= indexes.level.check([v for v in levels if v is not None])
 
-    kinds = get("kind", "other")
-    if not set(map(type, kinds)) <= {str}:
-        kinds = [v if type(v) is str else "" for v in kinds]
-    kind = np.fromiter(map(_KIND_CODE.get, kinds, repeat(-1)), dtype=np.int8, count=n)
-    bad |= kind < 0
+    kind = np.full(n, _KIND_CODE["other"], dtype=np.int8)
+    if "kind" in keys:
+        kinds = get("kind", "other")
+        if not set(map(type, kinds)) <= {str}:
+            kinds = [v if type(v) is str else "" for v in kinds]
+        kind = np.fromiter(map(_KIND_CODE.get, kinds, repeat(-1)), dtype=np.int8, count=n)
+        bad |= kind < 0
 
-    scores = get("score")
-    score, score_bad = _floats(np, scores)
-    bad |= score_bad
+    score = np.full(n, np.nan)
+    if "score" in keys:
+        score, score_bad = _floats(np, get("score"))
+        bad |= score_bad
 
-    successes = get("success")
-    success_types = set(map(type, successes))
-    if success_types <= {bool, type(None)}:
-        success = np.fromiter(map(_TRI.__getitem__, successes), dtype=np.int8, count=n)
-    else:
-        success = np.fromiter(
-            (_TRI[v] if v is None or type(v) is bool else -2 for v in successes),
-            dtype=np.int8,
-            count=n,
-        )
-        bad |= success == -2
+    success = np.full(n, -1, dtype=np.int8)
+    if "success" in keys:
+        successes = get("success")
+        if set(map(type, successes)) <= {bool, type(None)}:
+            success = np.fromiter(map(_TRI.__getitem__, successes), dtype=np.int8, count=n)
+        else:
+            mark(successes, lambda v: v is not None and type(v) is not bool)
+            success = np.fromiter((_TRI.get(v, -1) for v in successes), np.int8, n)
 
-    voids = get("voided", False)
-    if set(map(type, voids)) == {bool}:
+    voided = np.zeros(n, dtype=bool)
+    if "voided" in keys:
+        voids = get("voided", False)
+        if set(map(type, voids)) != {bool}:
+            mark(voids, lambda v: type(v) is not bool)
+            voids = [v is True for v in voids]
         voided = np.array(voids, dtype=bool)
-    else:
-        bad |= np.fromiter((type(v) is not bool for v in voids), dtype=bool, count=n)
-        voided = np.fromiter((v is True for v in voids), dtype=bool, count=n)
 
-    visibility = get("visibility", "organisation")
-    if not set(map(type, visibility)) <= {str} or not set(visibility) <= _VISIBILITIES:
-        bad |= np.fromiter(
-            (type(v) is not str or v not in _VISIBILITIES for v in visibility), bool, n
-        )
+    if "visibility" in keys:
+        visibility = get("visibility", "organisation")
+        if not set(map(type, visibility)) <= {str} or not set(visibility) <= _VISIBILITIES:
+            mark(visibility, lambda v: type(v) is not str or v not in _VISIBILITIES)
     for name in ("source_system", "source_id", "note"):
-        texts = get(name)
-        if not set(map(type, texts)) <= {str, type(None)}:
-            bad |= np.fromiter((v is not None and type(v) is not str for v in texts), bool, n)
+        if name in keys:
+            texts = get(name)
+            if not set(map(type, texts)) <= {str, type(None)}:
+                mark(texts, lambda v: v is not None and type(v) is not str)
 
-    sequence, sequence_bad = _sequences(np, get("sequence"))
-    bad |= sequence_bad
+    sequence = np.full(n, _NO_SEQUENCE, dtype=np.int64)
+    if "sequence" in keys:
+        sequence, sequence_bad = _sequences(np, get("sequence"))
+        bad |= sequence_bad
 
     observed, observed_bad = parse_instants(get("observed_at"))
     bad |= observed_bad
-    recorded_values = get("recorded_at")
-    recorded, recorded_bad = parse_instants(recorded_values, optional=True)
-    bad |= recorded_bad
-    recorded = np.where(recorded == _NEVER, observed, recorded)
-    expires, expires_bad = parse_instants(get("expires_at"), optional=True)
-    bad |= expires_bad
+    recorded = observed
+    if "recorded_at" in keys:
+        recorded, recorded_bad = parse_instants(get("recorded_at"), optional=True)
+        bad |= recorded_bad
+        recorded = np.where(recorded == _NEVER, observed, recorded)
+    expires = np.full(n, _NEVER, dtype=np.int64)
+    if "expires_at" in keys:
+        expires, expires_bad = parse_instants(get("expires_at"), optional=True)
+        bad |= expires_bad
     # Evidence's model validator: a result is needed; expiry after observation.
     bad |= np.isnan(score) & ~has_level & (success < 0)
     bad |= expires <= observed
@@ -189,7 +202,8 @@ def columns_of(records: Sequence[dict[str, Any]], indexes: Indexes) -> Batch:
         kept_competencies = list(compress(competencies, good.tolist()))
         kept_levels = list(compress(levels, (good & has_level).tolist()))
     level = np.full(int(good.sum()), -1, dtype=np.int32)
-    level[has_level[good]] = indexes.level.encode(kept_levels)
+    if kept_levels:
+        level[has_level[good]] = indexes.level.encode(kept_levels)
     return Batch(
         ids=kept_ids,
         columns={
@@ -271,7 +285,9 @@ def parse_instants(values: list[Any], *, optional: bool = False) -> tuple[Any, A
     return micros, bad
 
 
-def _instants(np: Any, strings: list[str]) -> tuple[Any, Any]:
+def _instants(  # noqa: PLR0915 - one vectorised parse, position by position
+    np: Any, strings: list[str]
+) -> tuple[Any, Any]:
     n = len(strings)
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
     ok = (lengths >= _SHORTEST) & (lengths <= _LONGEST)
@@ -281,67 +297,70 @@ def _instants(np: Any, strings: list[str]) -> tuple[Any, Any]:
         lengths = np.where(ok, lengths, _SHORTEST)
     width = int(lengths.max())
     chars = np.array(strings, dtype=f"<U{width}").view(np.uint32).reshape(n, width)
-    chars = chars.astype(np.int64)
+    uniform = int(lengths.min()) == width
     rows = np.arange(n)
 
-    def at(position: Any) -> Any:
-        return chars[rows, position]
+    def at(position: int | Any) -> Any:
+        """Code points at ``position`` (from the start; an array: per row)."""
+        if isinstance(position, int):
+            return chars[:, position].astype(np.int64)
+        return chars[rows, position].astype(np.int64)
 
-    digit = chars - 48
-    for position in _DIGITS:
-        ok &= (digit[:, position] >= 0) & (digit[:, position] <= 9)
-    for position, mark in _PUNCTUATION:
-        ok &= chars[:, position] == ord(mark)
-    last = lengths - 1
-    zulu = at(last) == ord("Z")
-    sign_at = np.maximum(lengths - 6, 0)
-    sign = at(sign_at)
-    offset = ~zulu & (lengths >= 25) & ((sign == ord("+")) | (sign == ord("-")))
-    offset &= at(np.maximum(lengths - 3, 0)) == ord(":")
-    offset_digits = [np.maximum(lengths - k, 0) for k in (5, 4, 2, 1)]
-    for position in offset_digits:
-        offset &= (at(position) >= 48) & (at(position) <= 57)
-    ok &= zulu | offset
-    body = np.where(zulu, lengths - 1, lengths - 6)  # end of the seconds and their fraction
-    fraction_digits = body - 20
-    has_fraction = (chars[:, 19] == ord(".")) & (fraction_digits >= 1) & (fraction_digits <= 6)
-    ok &= (body == 19) | has_fraction
-    fraction = np.zeros(n, dtype=np.int64)
-    for k in range(6):
-        position = 20 + k
-        inside = k < fraction_digits
-        if position >= width:
-            break
-        d = digit[:, position]
-        ok &= ~inside | ((d >= 0) & (d <= 9))
-        fraction += np.where(inside, d, 0) * 10 ** (5 - k)
+    def from_end(k: int) -> int | Any:
+        return width - k if uniform else np.maximum(lengths - k, 0)
+
+    def digit(position: int | Any) -> Any:
+        nonlocal ok
+        value = at(position) - 48
+        ok &= (value >= 0) & (value <= 9)
+        return value
 
     def number(*positions: int) -> Any:
         total = np.zeros(n, dtype=np.int64)
         for position in positions:
-            total = total * 10 + digit[:, position]
+            total = total * 10 + digit(position)
         return total
 
     year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
     hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
+    for position, mark in _PUNCTUATION:
+        ok &= at(position) == ord(mark)
+    zulu = at(from_end(1)) == ord("Z")
+    sign = at(from_end(6))
+    offset = ~zulu & (lengths >= 25) & ((sign == ord("+")) | (sign == ord("-")))
+    offset &= at(from_end(3)) == ord(":")
+    off_digits = [at(from_end(k)) - 48 for k in (5, 4, 2, 1)]
+    for value in off_digits:
+        offset &= (value >= 0) & (value <= 9)
+    ok &= zulu | offset
+    body = np.where(zulu, lengths - 1, lengths - 6)  # end of the seconds and their fraction
+    fraction_digits = body - 20
+    has_fraction = (at(19) == ord(".")) & (fraction_digits >= 1) & (fraction_digits <= 6)
+    ok &= (body == 19) | has_fraction
+    fraction = np.zeros(n, dtype=np.int64)
+    if has_fraction.any():
+        for k in range(min(6, width - 20)):
+            inside = k < fraction_digits
+            value = at(20 + k) - 48
+            ok &= ~inside | ((value >= 0) & (value <= 9))
+            fraction += np.where(inside, value, 0) * 10 ** (5 - k)
+
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
     ok &= (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
     safe_month = np.clip(month, 1, 12)
     ok &= (day >= 1) & (day <= month_days[safe_month] + (leap & (safe_month == 2)))
     ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
-    off_hour = np.zeros(n, dtype=np.int64)
-    off_minute = np.zeros(n, dtype=np.int64)
-    for target, (a, b) in ((off_hour, offset_digits[:2]), (off_minute, offset_digits[2:])):
-        target += np.where(offset, (at(a) - 48) * 10 + (at(b) - 48), 0)
+    off_hour = np.where(offset, off_digits[0] * 10 + off_digits[1], 0)
+    off_minute = np.where(offset, off_digits[2] * 10 + off_digits[3], 0)
     ok &= (off_hour <= 23) & (off_minute <= 59)
     shift = np.where(offset & (sign == ord("-")), -1, 1) * (off_hour * 3600 + off_minute * 60)
-    days = _days_from_civil(np, year, safe_month, day)
+    days = _days_from_civil(year, safe_month, day)
     seconds = days * 86400 + hour * 3600 + minute * 60 + second
     return (seconds - shift) * 1_000_000 + fraction, ok
 
 
-def _days_from_civil(np: Any, year: Any, month: Any, day: Any) -> Any:
+def _days_from_civil(year: Any, month: Any, day: Any) -> Any:
     """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm)."""
     y = year - (month <= 2)
     era = y // 400

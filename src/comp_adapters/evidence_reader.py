@@ -29,7 +29,14 @@ from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.evidence_columns import Batch, Indexes, columns_of
 from comp_adapters.native import evidence_line_problems
-from comp_adapters.rules.columnar import _NEVER, _NO_SEQUENCE, KINDS, EvidenceTable, _numpy, to_micros
+from comp_adapters.rules.columnar import (
+    _NEVER,
+    _NO_SEQUENCE,
+    KINDS,
+    EvidenceTable,
+    _numpy,
+    to_micros,
+)
 
 CHUNK: Final = 4 << 20
 """Bytes read at a time."""
@@ -76,22 +83,18 @@ def read_evidence_table(
     builder = _TableBuilder(source, problems)
     with handle:
         total = Path(path).stat().st_size
-        batch: list[tuple[int, bytes]] = []
-        for item in _numbered_lines(handle, total, progress, source):
-            batch.append(item)
-            if len(batch) >= BATCH:
-                builder.add(batch)
-                batch = []
-        if batch:
-            builder.add(batch)
+        for lines, first, terminated in _line_batches(handle, total, progress):
+            builder.add(lines, first, terminated)
     return builder.table()
 
 
-def _numbered_lines(
-    handle: Any, total: int, progress: Progress | None, source: str
-) -> Iterator[tuple[int, bytes]]:
-    """(line number, the line with its ``\\n`` if it has one), universal newlines."""
-    number = 0
+def _line_batches(
+    handle: Any, total: int, progress: Progress | None
+) -> Iterator[tuple[list[bytes], int, bool]]:
+    """Lists of at most :data:`BATCH` lines (without their line break), the number of the
+    first, and whether the last has a line break (only the file's last line may not).
+    Universal newlines: ``\r\n`` and a lone ``\r`` end a line too."""
+    number = 1
     pending = b""
     done = 0
     while True:
@@ -100,30 +103,23 @@ def _numbered_lines(
             break
         done += len(chunk)
         data = pending + chunk
+        held = b""
         if b"\r" in data:
-            held = data.endswith(b"\r")  # its \n may be in the next chunk
-            if held:
-                data = data[:-1]
+            if data.endswith(b"\r"):  # its \n may be in the next chunk
+                data, held = data[:-1], b"\r"
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            if held:
-                pieces = data.split(b"\n")
-                pending = pieces.pop() + b"\r"
-            else:
-                pieces = data.split(b"\n")
-                pending = pieces.pop()
-        else:
-            pieces = data.split(b"\n")
-            pending = pieces.pop()
-        for piece in pieces:
-            number += 1
-            yield number, piece + b"\n"
+        lines = data.split(b"\n")
+        pending = lines.pop() + held
+        for start in range(0, len(lines), BATCH):
+            part = lines[start : start + BATCH]
+            yield part, number, True
+            number += len(part)
         if progress is not None:
             progress(done, total)
-    if pending:
-        if pending.endswith(b"\r"):
-            yield number + 1, pending[:-1] + b"\n"
-        else:
-            yield number + 1, pending
+    if pending.endswith(b"\r"):
+        yield [pending[:-1]], number, True
+    elif pending:
+        yield [pending], number, False
 
 
 class _TableBuilder:
@@ -136,12 +132,12 @@ class _TableBuilder:
         self.ids: list[str] = []
         self.columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
 
-    def add(self, lines: list[tuple[int, bytes]]) -> None:
-        raws = [raw for _, raw in lines]
+    def add(self, lines: list[bytes], first: int, terminated: bool) -> None:
+        """Lines numbered from ``first``; ``terminated``: whether the last ends in a break."""
         try:
-            values = list(map(orjson.loads, raws))
+            values = list(map(orjson.loads, lines))
         except orjson.JSONDecodeError:
-            values = [_loads_or_none(raw) for raw in raws]
+            values = [_loads_or_none(raw) for raw in lines]
         records = values
         if set(map(type, values)) != {dict}:
             is_record = [type(v) is dict for v in values]
@@ -162,8 +158,11 @@ class _TableBuilder:
             return
         evidence: list[Evidence] = []
         positions: list[int] = []
+        last = len(lines) - 1
         for i in slow:
-            item = self._validate(*lines[i])
+            # iter_evidence validates the line with its line break, if it has one.
+            raw = lines[i] + b"\n" if terminated or i < last else lines[i]
+            item = self._validate(first + i, raw)
             if item is not None:
                 evidence.append(item)
                 positions.append(i)

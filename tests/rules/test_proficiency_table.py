@@ -219,3 +219,17 @@ def test_evaluate_table_checks_its_arguments() -> None:
         evaluate_table(NESTED, table, as_of=BASE, min_evidence=0)
     with pytest.raises(ValueError, match="timezone"):
         evaluate_table(NESTED, table, as_of=BASE.replace(tzinfo=None))
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_json_records_and_summaries(seed: int) -> None:
+    evidence = random_evidence(seed, learners=12, longest=8)
+    as_of = BASE + timedelta(days=3)
+    table = evaluate_table(NESTED, EvidenceTable.from_evidence(evidence), as_of=as_of)
+    expected = evaluate_detailed(NESTED, evidence, as_of=as_of).proficiencies
+    assert table.to_json_records() == [p.model_dump(mode="json") for p in expected]
+    fields = ("learner", "competency", "score", "level", "proficient", "method")
+    assert [tuple(s)[:6] for s in table.summaries()] == [
+        tuple(getattr(p, f) for f in fields) for p in expected
+    ]
+    assert [s.review_requested for s in table.summaries()] == [p.review_requested for p in expected]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from comp_adapters.cli.compute_input import Results, add_engine_arguments, evaluate_evidence_file
 from comp_adapters.core.evidence import EvidenceKind
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
@@ -24,7 +25,8 @@ from comp_adapters.plugins import (
     format_for_output,
     get_format,
 )
-from comp_adapters.rules.engine import Evaluation, evaluate_detailed
+from comp_adapters.rules.engine import Evaluation
+from comp_adapters.rules.proficiency_table import Summary
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--min-evidence", type=int, default=1, help="evidence needed before a rating (default 1)"
     )
     compute.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_engine_arguments(compute)
     compute.set_defaults(handler=cmd_compute)
 
     validate = subparsers.add_parser(
@@ -128,16 +131,15 @@ def cmd_compute(args: argparse.Namespace) -> int:
         framework_path, evidence_path = args.framework, args.evidence
     framework = read_framework(framework_path)
     as_of = args.as_of or datetime.now(UTC)
-    problems: list[Problem] = []
-    evidence = list(iter_evidence(evidence_path, problems=problems))
-    if problems:
-        raise ValidationError(problems)
-    result = evaluate_detailed(
+    result = evaluate_evidence_file(
         framework,
-        evidence,
+        evidence_path,
         as_of=as_of,
         kind_weights=_parse_weights(args.weight) or None,
         min_evidence=args.min_evidence,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        quiet=args.quiet,
     )
     if args.json:
         json.dump(_compute_json(framework, as_of, result), sys.stdout, indent=2)
@@ -147,23 +149,28 @@ def cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compute_json(framework: Framework, as_of: datetime, result: Evaluation) -> dict[str, Any]:
+def _compute_json(framework: Framework, as_of: datetime, result: Results) -> dict[str, Any]:
     return {
         "framework": framework.key,
         "version": framework.version,
         "as_of": format_utc(as_of),
         "evidence_used": result.used,
         "skipped": dict(sorted(result.skipped.items())),
-        "proficiencies": proficiencies_to_data(result.proficiencies),
+        "proficiencies": (
+            proficiencies_to_data(result.proficiencies)
+            if isinstance(result, Evaluation)
+            else result.to_json_records()
+        ),
     }
 
 
-def render_table(framework: Framework, as_of: datetime, result: Evaluation) -> str:
+def render_table(framework: Framework, as_of: datetime, result: Results) -> str:
     """Each learner's proficiency per competency, indented by the hierarchy."""
     version = f" v{framework.version}" if framework.version else ""
     lines = [f"{framework.title} ({framework.key}{version}) as of {format_utc(as_of)}", ""]
-    by_learner: dict[str, dict[str, Proficiency]] = {}
-    for item in result.proficiencies:
+    by_learner: dict[str, dict[str, Proficiency | Summary]] = {}
+    items = result.proficiencies if isinstance(result, Evaluation) else result.summaries()
+    for item in items:
         by_learner.setdefault(item.learner, {})[item.competency] = item
     order = list(framework.walk())
     names = [("  " * (framework.depth(c.key) - 1)) + c.title for c in order]

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import TypeAdapter
 
@@ -118,6 +118,18 @@ class Explainer:
         )
 
 
+class Summary(NamedTuple):
+    """A result's standing, as :class:`Proficiency` names it, without the reasons."""
+
+    learner: str
+    competency: str
+    score: float | None
+    level: str | None
+    proficient: bool
+    method: str
+    review_requested: bool
+
+
 @dataclass(frozen=True, eq=False)
 class ProficiencyTable:
     """Proficiency results as columns, ordered by learner, then the framework's order.
@@ -172,6 +184,14 @@ class ProficiencyTable:
         """The explanation of result ``i`` (the same words as the row engine's)."""
         return self.explainer.one(i, int(self.competency[i]), self.children_of(i))
 
+    def explanations(self) -> list[str]:
+        """The explanation of every result, in order (made in one pass)."""
+        competency = self.competency.tolist()
+        children = _ragged(
+            self.competencies, self.children_offsets, self.children_index, slice(0, len(self))
+        )
+        return self.explainer.every(competency, children)
+
     def evidence_of(self, i: int) -> tuple[str, ...]:
         """The evidence ids result ``i`` lists."""
         lo, hi = int(self.evidence_offsets[i]), int(self.evidence_offsets[i + 1])
@@ -185,6 +205,50 @@ class ProficiencyTable:
     def to_records(self) -> list[dict[str, Any]]:
         """Every result as a dict of :class:`Proficiency`'s fields (``model_dump()``'s form)."""
         return self._records(0, len(self))
+
+    def to_json_records(self) -> list[dict[str, Any]]:
+        """Every result as ``Proficiency.model_dump(mode="json")`` gives it."""
+        as_of = self.as_of.isoformat().replace("+00:00", "Z")
+        return [
+            {
+                **record,
+                "evidence_ids": list(record["evidence_ids"]),
+                "children": list(record["children"]),
+                "as_of": as_of,
+            }
+            for record in self.to_records()
+        ]
+
+    def summaries(self) -> list[Summary]:
+        """Every result without its explanation, evidence and children (cheap: no text is
+        made), e.g. for a table of levels."""
+        learners, keys, levels, methods = (
+            self.learners,
+            self.competencies,
+            self.levels,
+            self.methods,
+        )
+        return [
+            Summary(
+                learners[learner],
+                keys[key],
+                None if math.isnan(score) else score,
+                None if level < 0 else levels[level],
+                proficient,
+                methods[method],
+                review,
+            )
+            for learner, key, score, level, proficient, method, review in zip(
+                self.learner.tolist(),
+                self.competency.tolist(),
+                self.score.tolist(),
+                self.level.tolist(),
+                self.proficient.tolist(),
+                self.method.tolist(),
+                self.review_requested.tolist(),
+                strict=True,
+            )
+        ]
 
     def to_proficiencies(self) -> list[Proficiency]:
         """Every result as a validated :class:`Proficiency` (what ``evaluate`` returns)."""
