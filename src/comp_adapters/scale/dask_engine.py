@@ -90,6 +90,13 @@ def evaluate_partition(
 
 
 def _peak_mb() -> float:
+    """Peak resident memory of this process, in MB: Linux's VmHWM (the high-water mark of
+    this program's own memory; ``ru_maxrss`` would also count the parent's memory at the
+    fork that started a spawned worker), else ``ru_maxrss``."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
