@@ -26,7 +26,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,13 +33,12 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rules_bench import AS_OF, build_framework
-
 from comp_adapters.rules import EvidenceTable
 from comp_adapters.rules.columnar import KINDS
 from comp_adapters.scale import evaluate_dataset, evaluate_dataset_here, write_evidence
 from comp_adapters.scale.dask_engine import _peak_mb
 from comp_adapters.scale.layout import RESULTS, partition_of
+from rules_bench import AS_OF, build_framework
 
 ROWS_PER_PAIR = 10
 
@@ -105,23 +103,21 @@ def main() -> None:
 
         from distributed import Client, LocalCluster  # noqa: PLC0415
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with (
-                LocalCluster(
-                    n_workers=2,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,
-                ) as cluster,
-                Client(cluster) as client,
-            ):
-                # Workers up, and the engine imported, before the clock starts.
-                client.run(importlib.import_module, "comp_adapters.scale.dask_engine")
-                start = time.perf_counter()
-                spread = evaluate_dataset(framework, root, as_of=AS_OF, client=client)
-                dask_s = time.perf_counter() - start
+        with (
+            LocalCluster(
+                n_workers=2,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            # Workers up, and the engine imported, before the clock starts.
+            client.run(importlib.import_module, "comp_adapters.scale.dask_engine")
+            start = time.perf_counter()
+            spread = evaluate_dataset(framework, root, as_of=AS_OF, client=client)
+            dask_s = time.perf_counter() - start
         again = {f.name: pq.read_table(f) for f in (root / RESULTS).glob("*.parquet")}
         if again.keys() != reference.keys() or any(
             not again[name].equals(reference[name]) for name in reference

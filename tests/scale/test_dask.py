@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -36,23 +35,17 @@ def cluster() -> Iterator[Any]:
     """A real local Dask cluster: 2 worker processes, everything on 127.0.0.1."""
     from distributed import Client, LocalCluster  # noqa: PLC0415
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # distributed's own start-up notices
-        cluster = LocalCluster(
+    with (
+        LocalCluster(
             n_workers=2,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
-        )
-        client = Client(cluster)
-    try:
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
-    finally:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            client.close()
-            cluster.close()
 
 
 def sorted_records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
