@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from comp_adapters.rules import EvidenceTable
 from comp_adapters.rules.columnar import KINDS
 from comp_adapters.scale import evaluate_dataset, evaluate_dataset_here, write_evidence
-from comp_adapters.scale.dask_engine import _peak_mb
+from comp_adapters.scale.dask_engine import _peak_mb, local_client
 from comp_adapters.scale.layout import RESULTS, partition_of
 from rules_bench import AS_OF, build_framework
 
@@ -101,18 +101,7 @@ def main() -> None:
             f"{single.results:,} results, peak RSS {single_peak:,.0f} MB (incl. the generator)"
         )
 
-        from distributed import Client, LocalCluster  # noqa: PLC0415
-
-        with (
-            LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+        with local_client(2) as client:
             # Workers up, and the engine imported, before the clock starts.
             client.run(importlib.import_module, "comp_adapters.scale.dask_engine")
             start = time.perf_counter()

@@ -32,6 +32,7 @@ from comp_adapters.native import evidence_line_problems
 from comp_adapters.rules.columnar import (
     _NEVER,
     _NO_SEQUENCE,
+    COLUMNS,
     KINDS,
     EvidenceTable,
     _numpy,
@@ -45,20 +46,6 @@ BATCH: Final = 16_384
 
 Progress = Callable[[int, int], None]
 """Called with (bytes read so far, size of the file) after each chunk."""
-
-_COLUMNS: Final = (
-    "learner",
-    "competency",
-    "kind",
-    "score",
-    "level",
-    "success",
-    "observed_at",
-    "recorded_at",
-    "expires_at",
-    "voided",
-    "sequence",
-)
 
 
 def read_evidence_table(
@@ -130,7 +117,7 @@ class _TableBuilder:
         self.problems = problems
         self.indexes = Indexes.new()
         self.ids: list[str] = []
-        self.columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+        self.columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
 
     def add(self, lines: list[bytes], first: int, terminated: bool) -> None:
         """Lines numbered from ``first``; ``terminated``: whether the last ends in a break."""
@@ -240,7 +227,7 @@ class _TableBuilder:
 
     def _append(self, batch: Batch) -> None:
         self.ids.extend(batch.ids)
-        for name in _COLUMNS:
+        for name in COLUMNS:
             self.columns[name].append(batch.columns[name])
 
     def table(self) -> EvidenceTable:
@@ -281,7 +268,7 @@ def _merge(fast: Batch, fast_at: list[int], slow: Batch, slow_at: list[int]) -> 
         ids=[ids[i] for i in where.tolist()],
         columns={
             name: np.concatenate([fast.columns[name], slow.columns[name]])[where]
-            for name in _COLUMNS
+            for name in COLUMNS
         },
         rejected=[],
     )

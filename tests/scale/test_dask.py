@@ -22,6 +22,7 @@ from comp_adapters.scale import (
     read_results,
     write_evidence,
 )
+from comp_adapters.scale.dask_engine import local_client
 from comp_adapters.scale.layout import evidence_partitions, partition_of, results_to_arrow
 from tests.rules.test_columnar import BASE
 from tests.rules.test_proficiency_table import NESTED, random_evidence
@@ -33,18 +34,7 @@ AS_OF = BASE + timedelta(days=3)
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Any]:
     """A real local Dask cluster: 2 worker processes, everything on 127.0.0.1."""
-    from distributed import Client, LocalCluster  # noqa: PLC0415
-
-    with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_client(2) as client:
         yield client
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.errors import ConfigurationError
+from comp_adapters.rules.calculate import ruby_sum_state
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,6 +37,20 @@ _NEVER = 2**62  # "no expiry", in microseconds: far beyond any real instant
 _NO_SEQUENCE = 2**63 - 1  # the row engine's NO_SEQUENCE: after every real sequence
 KINDS: tuple[str, ...] = tuple(kind.value for kind in EvidenceKind)
 """Kind codes of :attr:`EvidenceTable.kind`: positions in this tuple."""
+COLUMNS: tuple[str, ...] = (
+    "learner",
+    "competency",
+    "kind",
+    "score",
+    "level",
+    "success",
+    "observed_at",
+    "recorded_at",
+    "expires_at",
+    "voided",
+    "sequence",
+)
+"""The array columns of :class:`EvidenceTable` (``ids`` and the dictionaries aside)."""
 
 
 def _numpy() -> Any:
@@ -100,22 +115,7 @@ class EvidenceTable:
         codes: dict[str, dict[str, int]] = {"learner": {}, "competency": {}, "level": {}}
         kind_code = {kind: code for code, kind in enumerate(KINDS)}
         ids: list[str] = []
-        cols: dict[str, list[Any]] = {
-            name: []
-            for name in (
-                "learner",
-                "competency",
-                "kind",
-                "score",
-                "level",
-                "success",
-                "observed_at",
-                "recorded_at",
-                "expires_at",
-                "voided",
-                "sequence",
-            )
-        }
+        cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
         nan = float("nan")
         for item in evidence:
             ids.append(item.id)
@@ -693,12 +693,9 @@ def _neumaier(np: Any, values: Any, seg_start: Any, seg_len: Any) -> Any:
             active = active[seg_len[active] > k]
         if len(active) < _SCALAR_TAIL:
             for j in active.tolist():
-                t, c = _neumaier_tail(
-                    float(total[j]),
-                    float(compensation[j]),
-                    values,
-                    int(seg_start[j]) + k,
-                    int(seg_start[j]) + int(seg_len[j]),
+                start, end = int(seg_start[j]) + k, int(seg_start[j]) + int(seg_len[j])
+                t, c = ruby_sum_state(
+                    float(total[j]), float(compensation[j]), values[start:end].tolist()
                 )
                 total[j], compensation[j] = t, c
             break
@@ -708,20 +705,6 @@ def _neumaier(np: Any, values: Any, seg_start: Any, seg_len: Any) -> Any:
         compensation[active] += np.where(np.abs(f) >= np.abs(x), (f - t) + x, (x - t) + f)
         total[active] = t
     return total + compensation
-
-
-def _neumaier_tail(
-    total: float, compensation: float, values: Any, start: int, end: int
-) -> tuple[float, float]:
-    """Continue a compensated sum over ``values[start:end]`` in plain floats."""
-    for x in values[start:end].tolist():
-        t = total + x
-        if abs(total) >= abs(x):
-            compensation += (total - t) + x
-        else:
-            compensation += (x - t) + total
-        total = t
-    return total, compensation
 
 
 def _segment_mean(np: Any, values: Any, weights: Any, seg_start: Any, seg_len: Any) -> Any:

@@ -160,11 +160,7 @@ def evaluate_detailed(
         with _gc_paused():
             proficiencies = table.to_proficiencies()
         return Evaluation(proficiencies=proficiencies, skipped=table.skipped, used=table.used)
-    as_of = to_utc(as_of)
-    if min_evidence < 1:
-        raise ValueError("min_evidence must be >= 1")
-    weights = _check_weights(kind_weights)
-    plans = _plans(framework)
+    as_of, weights, plans = _prepare(framework, as_of, kind_weights, min_evidence)
     with _gc_paused():
         return _evaluate(framework, plans, evidence, as_of, weights, min_evidence, Counter())
 
@@ -181,13 +177,22 @@ def evaluate_table(
     columns: a :class:`~comp_adapters.rules.ProficiencyTable` whose objects, explanations and
     records (identical to :func:`evaluate`'s) are made only when asked for. Its ``skipped``
     and ``used`` are :class:`Evaluation`'s. Needs NumPy (the ``fast`` extra)."""
-    as_of = to_utc(as_of)
-    if min_evidence < 1:
-        raise ValueError("min_evidence must be >= 1")
-    weights = _check_weights(kind_weights)
-    plans = _plans(framework)
+    as_of, weights, plans = _prepare(framework, as_of, kind_weights, min_evidence)
     with _gc_paused():
         return evaluate_columns(framework, plans, evidence, as_of, weights, min_evidence)
+
+
+def _prepare(
+    framework: Framework,
+    as_of: datetime,
+    kind_weights: Mapping[EvidenceKind | str, float] | None,
+    min_evidence: int,
+) -> tuple[datetime, dict[str, float] | None, dict[str, _CompetencyPlan]]:
+    """The checked arguments both engines start from: ``as_of`` in UTC, the kind weights,
+    and each competency's plan."""
+    if min_evidence < 1:
+        raise ValueError("min_evidence must be >= 1")
+    return to_utc(as_of), _check_weights(kind_weights), _plans(framework)
 
 
 @contextmanager

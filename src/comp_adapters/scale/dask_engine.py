@@ -175,7 +175,7 @@ def _client(client: Any, scheduler: str | None, workers: int) -> Iterator[Any]:
         yield client
         return
     try:
-        from distributed import Client, LocalCluster  # noqa: PLC0415 - the [scale] extra
+        from distributed import Client  # noqa: PLC0415 - the [scale] extra
     except ImportError:
         raise ConfigurationError(
             "the dask engine needs the scale extra: pip install 'comp-adapters[scale]'"
@@ -190,6 +190,16 @@ def _client(client: Any, scheduler: str | None, workers: int) -> Iterator[Any]:
         with connected:
             yield connected
         return
+    with local_client(workers) as local:
+        yield local
+
+
+@contextlib.contextmanager
+def local_client(workers: int = 2) -> Iterator[Any]:
+    """A client of a new local cluster: ``workers`` processes of one thread, on 127.0.0.1,
+    no dashboard; closed on exit."""
+    from distributed import Client, LocalCluster  # noqa: PLC0415 - the [scale] extra
+
     with (
         LocalCluster(
             n_workers=workers,
@@ -198,6 +208,6 @@ def _client(client: Any, scheduler: str | None, workers: int) -> Iterator[Any]:
             host="127.0.0.1",
             dashboard_address=None,
         ) as cluster,
-        Client(cluster) as local,
+        Client(cluster) as client,
     ):
-        yield local
+        yield client
