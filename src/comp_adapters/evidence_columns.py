@@ -45,31 +45,41 @@ class KeyIndex:
         self.invalid: set[str] = set()
         self._validator = validator
 
-    def check(self, values: list[Any]) -> Any:
-        """A mask of the values that are not valid keys (non-strings included)."""
-        np = _numpy()
-        strings = set(map(type, values)) == {str}
-        candidates = dict.fromkeys(values if strings else [v for v in values if type(v) is str])
-        for value in candidates:
-            if value in self.codes or value in self.invalid:
-                continue
-            try:
-                self._validator.validate_python(value, strict=True)
-            except PydanticValidationError:
-                self.invalid.add(value)
-            else:
-                self.codes[value] = len(self.codes)
-        if strings and not self.invalid:
-            return np.zeros(len(values), dtype=bool)
-        invalid = self.invalid
-        return np.fromiter(
-            (type(v) is not str or v in invalid for v in values), dtype=bool, count=len(values)
-        )
+    def codes_of(self, values: list[Any]) -> Any:
+        """The code of every value, -1 where it is not a valid key (non-strings included).
 
-    def encode(self, values: list[str]) -> Any:
-        """Codes of values :meth:`check` found valid."""
+        Known values cost one dict look-up each; new ones are validated once, with the
+        validator Evidence uses."""
         np = _numpy()
-        return np.fromiter(map(self.codes.__getitem__, values), dtype=np.int32, count=len(values))
+        get = self.codes.get
+        try:
+            found = np.array(list(map(get, values, repeat(-1))), dtype=np.int32)
+        except TypeError:  # an unhashable value (a list, an object): it is no key
+            found = np.array(
+                [get(v, -1) if type(v) is str else -1 for v in values], dtype=np.int32
+            )
+        unknown = found < 0
+        if unknown.any():
+            fresh = [v for v in compress(values, unknown.tolist()) if type(v) is str]
+            for value in dict.fromkeys(fresh):
+                if value in self.invalid:
+                    continue
+                try:
+                    self._validator.validate_python(value, strict=True)
+                except PydanticValidationError:
+                    self.invalid.add(value)
+                else:
+                    self.codes[value] = len(self.codes)
+            found[unknown] = [
+                get(v, -1) if type(v) is str else -1 for v in compress(values, unknown.tolist())
+            ]
+        return found
+
+    def add(self, values: list[str]) -> Any:
+        """Codes of values known to be valid (validated elsewhere), adding new ones."""
+        np = _numpy()
+        codes = self.codes
+        return np.array([codes.setdefault(v, len(codes)) for v in values], dtype=np.int32)
 
 
 @dataclass
@@ -120,17 +130,19 @@ def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
     ids = get("id")
     if set(map(type, ids)) != {str} or "" in ids:
         mark(ids, lambda v: type(v) is not str or not v)
-    learners = get("learner")
-    bad |= indexes.learner.check(learners)
-    competencies = get("competency")
-    bad |= indexes.competency.check(competencies)
+    learner = indexes.learner.codes_of(get("learner"))
+    bad |= learner < 0
+    competency = indexes.competency.codes_of(get("competency"))
+    bad |= competency < 0
 
-    levels: list[Any] = get("level") if "level" in keys else []
+    level = np.full(n, -1, dtype=np.int32)
     has_level = np.zeros(n, dtype=bool)
-    if levels:
+    if "level" in keys:
+        levels = get("level")
         has_level = np.fromiter((v is not None for v in levels), dtype=bool, count=n)
         if has_level.any():
-            bad[has_level] |= indexes.level.check([v for v in levels if v is not None])
+            level[has_level] = indexes.level.codes_of([v for v in levels if v is not None])
+            bad |= has_level & (level < 0)
 
     kind = np.full(n, _KIND_CODE["other"], dtype=np.int8)
     if "kind" in keys:
@@ -193,25 +205,15 @@ def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
     bad |= expires <= observed
 
     good = ~bad
-    if not bad.any():
-        kept_ids, kept_learners, kept_competencies = ids, learners, competencies
-        kept_levels = [v for v in levels if v is not None] if has_level.any() else []
-    else:
-        kept_ids = list(compress(ids, good.tolist()))
-        kept_learners = list(compress(learners, good.tolist()))
-        kept_competencies = list(compress(competencies, good.tolist()))
-        kept_levels = list(compress(levels, (good & has_level).tolist()))
-    level = np.full(int(good.sum()), -1, dtype=np.int32)
-    if kept_levels:
-        level[has_level[good]] = indexes.level.encode(kept_levels)
+    kept_ids = ids if not bad.any() else list(compress(ids, good.tolist()))
     return Batch(
         ids=kept_ids,
         columns={
-            "learner": indexes.learner.encode(kept_learners),
-            "competency": indexes.competency.encode(kept_competencies),
+            "learner": learner[good],
+            "competency": competency[good],
             "kind": kind[good],
             "score": score[good],
-            "level": level,
+            "level": level[good],
             "success": success[good],
             "observed_at": observed[good],
             "recorded_at": recorded[good],

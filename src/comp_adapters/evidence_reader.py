@@ -184,27 +184,17 @@ class _TableBuilder:
         """Columns of validated Evidence objects (the lines that went the slow way)."""
         np = _numpy()
         indexes = self.indexes
-        for index, values in (
-            (indexes.learner, [e.learner for e in evidence]),
-            (indexes.competency, [e.competency for e in evidence]),
-            (indexes.level, [e.level for e in evidence if e.level is not None]),
-        ):
-            for value in values:
-                index.codes.setdefault(value, len(index.codes))
         kind_code = {kind: code for code, kind in enumerate(KINDS)}
         return Batch(
             ids=[e.id for e in evidence],
             columns={
-                "learner": indexes.learner.encode([e.learner for e in evidence]),
-                "competency": indexes.competency.encode([e.competency for e in evidence]),
+                "learner": indexes.learner.add([e.learner for e in evidence]),
+                "competency": indexes.competency.add([e.competency for e in evidence]),
                 "kind": np.array([kind_code[e.kind] for e in evidence], dtype=np.int8),
                 "score": np.array(
                     [np.nan if e.score is None else e.score for e in evidence], dtype=np.float64
                 ),
-                "level": np.array(
-                    [-1 if e.level is None else indexes.level.codes[e.level] for e in evidence],
-                    dtype=np.int32,
-                ),
+                "level": _levels(indexes, evidence),
                 "success": np.array(
                     [-1 if e.success is None else int(e.success) for e in evidence], dtype=np.int8
                 ),
@@ -244,6 +234,14 @@ class _TableBuilder:
             levels=list(self.indexes.level.codes),
             **columns,
         )
+
+
+def _levels(indexes: Indexes, evidence: list[Evidence]) -> Any:
+    np = _numpy()
+    level = np.full(len(evidence), -1, dtype=np.int32)
+    rated = [i for i, e in enumerate(evidence) if e.level is not None]
+    level[rated] = indexes.level.add([evidence[i].level or "" for i in rated])
+    return level
 
 
 def _loads_or_none(raw: bytes) -> Any:
