@@ -62,7 +62,7 @@ INSTANTS = [
 ]
 FIELD_VALUES: dict[str, list[Any]] = {
     "id": ["e1", "e2", "e3", "", 5, None, "é", ["x"], MISSING],
-    "learner": ["ann", "bo", " ann", "", "a" * 256, "b" * 255, 3, None, "cy\n", MISSING],
+    "learner": ["ann", "bo", " ann", "", "a" * 256, "b" * 255, 3, None, "cy\n", ["ann"], MISSING],
     "competency": ["c0", "c1", "c 1", " c", "", 7, "x" * 101, "\u00a0c", "c\u2028", MISSING],
     "kind": [MISSING, "assessment", "observation", "Assessment", None, 3, "other"],
     "score": [0.5, 0, 1, -0.0, -0.1, "0.5", True, None, 1e308, 3, 1.5, [1], 10**30, MISSING],

@@ -55,9 +55,7 @@ class KeyIndex:
         try:
             found = np.array(list(map(get, values, repeat(-1))), dtype=np.int32)
         except TypeError:  # an unhashable value (a list, an object): it is no key
-            found = np.array(
-                [get(v, -1) if type(v) is str else -1 for v in values], dtype=np.int32
-            )
+            found = np.array([get(v, -1) if type(v) is str else -1 for v in values], dtype=np.int32)
         unknown = found < 0
         if unknown.any():
             fresh = [v for v in compress(values, unknown.tolist()) if type(v) is str]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from comp_adapters import evidence_reader
-from comp_adapters.cli import progress
+from comp_adapters.cli import compute_input, progress
 from comp_adapters.cli.main import main
 from comp_adapters.cli.progress import ProgressReporter
 from comp_adapters.examples import example_dir
@@ -135,3 +135,25 @@ def test_rich_bar_on_a_terminal() -> None:
 def test_scheduler_needs_the_dask_engine(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compute", "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "--scheduler needs --engine dask" in capsys.readouterr().err
+
+
+def test_without_numpy_compute_streams_through_the_row_engine(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No NumPy: evidence objects stream through the row engine, with the same output."""
+    argv = ["compute", "--as-of", AS_OF, "--json", "--quiet"]
+    assert main(argv) == 0
+    columns = capsys.readouterr().out
+    real = compute_input.importlib.util.find_spec
+    monkeypatch.setattr(
+        compute_input.importlib.util,
+        "find_spec",
+        lambda name, *rest: None if name == "numpy" else real(name, *rest),
+    )
+
+    def columns_not_available(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the columnar reader needs NumPy")
+
+    monkeypatch.setattr(evidence_reader, "read_evidence_table", columns_not_available)
+    assert main(argv) == 0
+    assert capsys.readouterr().out == columns
