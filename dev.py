@@ -112,7 +112,7 @@ def cmd_example(args: list[str]) -> int:
 
 
 def cmd_test(args: list[str]) -> int:
-    ensure_venv("dev,all")
+    ensure_venv("dev,all,scale")
     ensure_node_packages()
     ensure_chromium()
     failed = 0

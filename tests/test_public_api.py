@@ -33,3 +33,12 @@ def test_all_is_sorted_and_importable(name: str) -> None:
 
 def test_version() -> None:
     assert comp_adapters.__version__.count(".") == 2
+
+
+def test_columnar_evaluation_is_public() -> None:
+    """The table form of evaluate (issue 17, item 1) is part of the curated API."""
+    from comp_adapters import rules  # noqa: PLC0415
+
+    for name in ("EvidenceTable", "ProficiencyTable", "evaluate_table"):
+        assert name in comp_adapters.__all__
+        assert getattr(comp_adapters, name) is getattr(rules, name)

@@ -36,7 +36,14 @@ from comp_adapters.native import (
     load_proficiencies,
     write_evidence,
 )
-from comp_adapters.rules import calculate, evaluate, evaluate_detailed
+from comp_adapters.rules import (
+    EvidenceTable,
+    ProficiencyTable,
+    calculate,
+    evaluate,
+    evaluate_detailed,
+    evaluate_table,
+)
 from comp_adapters.sync import Action, Change, Plan, apply_plan
 
 __version__ = "0.1.0"
@@ -50,6 +57,7 @@ __all__ = [
     "ConfigurationError",
     "Evidence",
     "EvidenceKind",
+    "EvidenceTable",
     "Framework",
     "MappingError",
     "Plan",
@@ -58,6 +66,7 @@ __all__ = [
     "Problem",
     "Proficiency",
     "ProficiencyScale",
+    "ProficiencyTable",
     "Relation",
     "RelationType",
     "RemoteError",
@@ -72,6 +81,7 @@ __all__ = [
     "dump_framework",
     "evaluate",
     "evaluate_detailed",
+    "evaluate_table",
     "iter_evidence",
     "load_framework",
     "load_proficiencies",

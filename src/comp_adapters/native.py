@@ -195,15 +195,7 @@ def parse_numbered_evidence_lines(
         try:
             yield number, Evidence.model_validate_json(line)
         except pydantic.ValidationError as exc:
-            found = [
-                Problem(
-                    _evidence_message(item),
-                    file=source,
-                    line=number,
-                    field=".".join(str(p) for p in item["loc"]) or None,
-                )
-                for item in exc.errors(include_url=False)
-            ]
+            found = evidence_line_problems(exc, source=source, line=number)
             if first:
                 found = _shape_hint(line, source, number) + found
             if problems is None:
@@ -228,6 +220,21 @@ def _shape_hint(line: str, source: str, number: int) -> list[Problem]:
             file=source,
             line=number,
         )
+    ]
+
+
+def evidence_line_problems(
+    exc: pydantic.ValidationError, *, source: str, line: int
+) -> list[Problem]:
+    """The located problems of one evidence line that Evidence refused."""
+    return [
+        Problem(
+            _evidence_message(item),
+            file=source,
+            line=line,
+            field=".".join(str(p) for p in item["loc"]) or None,
+        )
+        for item in exc.errors(include_url=False)
     ]
 
 

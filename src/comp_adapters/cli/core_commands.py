@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from comp_adapters._files import is_stdout, refuse_overwriting_inputs, writable_target
+from comp_adapters.cli.compute_input import Results, add_engine_arguments, evaluate_evidence_file
 from comp_adapters.core.evidence import EvidenceKind
 from comp_adapters.core.evidence_check import EvidenceChecker
 from comp_adapters.core.framework import Framework
@@ -29,7 +30,8 @@ from comp_adapters.plugins import (
     format_for_output,
     get_format,
 )
-from comp_adapters.rules.engine import Evaluation, evaluate_detailed
+from comp_adapters.rules.engine import Evaluation
+from comp_adapters.rules.proficiency_table import Summary
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="fail (exit 1) when evidence names a competency or level the framework lacks, "
         "instead of warning and leaving it out",
     )
+    add_engine_arguments(compute)
     compute.set_defaults(handler=cmd_compute)
 
     validate = subparsers.add_parser(
@@ -200,26 +203,17 @@ def cmd_compute(args: argparse.Namespace) -> int:
     framework = read_framework(framework_path)
     as_of = args.as_of or datetime.now(UTC)
     weights = _parse_weights(args.weight) or None
-    problems: list[Problem] = []
-    checker = EvidenceChecker(
-        framework, source=str(evidence_path), severity="error" if args.strict else "warning"
-    )
-    evidence = list(checker.watch(iter_numbered_evidence(evidence_path, problems=problems)))
-    if problems:
-        raise ValidationError(problems)
-    if checker.problems and args.strict:
-        raise ValidationError(checker.problems, summary=_cannot_count(checker.problems))
-    if checker.problems:
-        print(f"warning: {_cannot_count(checker.problems)}, left out:", file=sys.stderr)
-        for line in problem_lines(checker.problems):
-            print(f"  {line}", file=sys.stderr)
-    result = evaluate_detailed(
+    result = evaluate_evidence_file(
         framework,
-        evidence,
+        evidence_path,
         as_of=as_of,
         kind_weights=weights,
         min_evidence=args.min_evidence,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        quiet=args.quiet,
     )
+    _report_uncountable(framework, evidence_path, result, strict=args.strict)
     if args.json:
         json.dump(_compute_json(framework, as_of, result), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -228,28 +222,55 @@ def cmd_compute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_uncountable(
+    framework: Framework, evidence_path: Path, result: Results, *, strict: bool
+) -> None:
+    """Name the evidence that cannot count (a competency or level the framework lacks).
+
+    The engine counts such evidence as skipped while it computes, column-wise; only when it
+    found some is the file read again, line by line, to say where each one is — so the
+    usual run pays nothing for the check."""
+    if not (result.skipped.get("unknown competency") or result.skipped.get("unknown level")):
+        return
+    checker = EvidenceChecker(
+        framework, source=str(evidence_path), severity="error" if strict else "warning"
+    )
+    for line, item in iter_numbered_evidence(evidence_path):
+        checker.check(line, item)
+    if strict:
+        raise ValidationError(checker.problems, summary=_cannot_count(checker.problems))
+    print(f"warning: {_cannot_count(checker.problems)}, left out:", file=sys.stderr)
+    for text in problem_lines(checker.problems):
+        print(f"  {text}", file=sys.stderr)
+
+
 def _cannot_count(problems: list[Problem]) -> str:
     count = len({p.line for p in problems})
     return f"{count} evidence record{'s' if count != 1 else ''} cannot count"
 
 
-def _compute_json(framework: Framework, as_of: datetime, result: Evaluation) -> dict[str, Any]:
+def _compute_json(framework: Framework, as_of: datetime, result: Results) -> dict[str, Any]:
     return {
         "framework": framework.key,
         "version": framework.version,
         "as_of": format_utc(as_of),
         "evidence_used": result.used,
         "skipped": dict(sorted(result.skipped.items())),
-        "proficiencies": proficiencies_to_data(result.proficiencies),
+        "proficiencies": (
+            proficiencies_to_data(result.proficiencies)
+            if isinstance(result, Evaluation)
+            else result.to_json_records()
+        ),
     }
 
 
-def render_table(framework: Framework, as_of: datetime, result: Evaluation) -> str:
+def render_table(framework: Framework, as_of: datetime, result: Results) -> str:
     """Each learner's proficiency per competency, indented by the hierarchy."""
     version = f" v{framework.version}" if framework.version else ""
     lines = [f"{framework.title} ({framework.key}{version}) as of {format_utc(as_of)}", ""]
-    by_learner: dict[str, dict[str, Proficiency]] = {}
-    for item in result.proficiencies:
+    by_learner: dict[str, dict[str, Proficiency | Summary]] = {}
+    items = result.proficiencies if isinstance(result, Evaluation) else result.summaries()
+    for item in items:
         by_learner.setdefault(item.learner, {})[item.competency] = item
     order = list(framework.walk())
     names = [("  " * (framework.depth(c.key) - 1)) + c.title for c in order]

@@ -9,7 +9,7 @@ bit, not just to two decimals.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from comp_adapters.core.calculation import (
     CalculationMethod,
@@ -69,8 +69,14 @@ def _round_half_up(x: float, s: float) -> float:
 
 def ruby_sum(values: Sequence[float]) -> float:
     """Ruby's ``Array#sum`` over floats: Kahan-Babuska (Neumaier) compensated summation."""
-    total = 0.0
-    compensation = 0.0
+    total, compensation = ruby_sum_state(0.0, 0.0, values)
+    return total + compensation
+
+
+def ruby_sum_state(
+    total: float, compensation: float, values: Iterable[float]
+) -> tuple[float, float]:
+    """Continue :func:`ruby_sum` over ``values`` from a running (total, compensation)."""
     for x in values:
         t = total + x
         if abs(total) >= abs(x):
@@ -78,7 +84,7 @@ def ruby_sum(values: Sequence[float]) -> float:
         else:
             compensation += (x - t) + total
         total = t
-    return total + compensation
+    return total, compensation
 
 
 def _mean(values: Sequence[float], weights: Sequence[float] | None = None) -> float:

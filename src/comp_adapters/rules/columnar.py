@@ -12,7 +12,6 @@ NumPy is an optional dependency: ``pip install 'comp-adapters[fast]'``.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,19 +22,35 @@ from typing import TYPE_CHECKING, Any
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.errors import ConfigurationError
+from comp_adapters.rules.calculate import ruby_sum_state
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
     from comp_adapters.core.framework import Framework
-    from comp_adapters.rules.engine import Evaluation, ProficiencyFields, _CompetencyPlan
+    from comp_adapters.rules.engine import _CompetencyPlan
+    from comp_adapters.rules.proficiency_table import ProficiencyTable
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NEVER = 2**62  # "no expiry", in microseconds: far beyond any real instant
 _NO_SEQUENCE = 2**63 - 1  # the row engine's NO_SEQUENCE: after every real sequence
 KINDS: tuple[str, ...] = tuple(kind.value for kind in EvidenceKind)
 """Kind codes of :attr:`EvidenceTable.kind`: positions in this tuple."""
+COLUMNS: tuple[str, ...] = (
+    "learner",
+    "competency",
+    "kind",
+    "score",
+    "level",
+    "success",
+    "observed_at",
+    "recorded_at",
+    "expires_at",
+    "voided",
+    "sequence",
+)
+"""The array columns of :class:`EvidenceTable` (``ids`` and the dictionaries aside)."""
 
 
 def _numpy() -> Any:
@@ -100,22 +115,7 @@ class EvidenceTable:
         codes: dict[str, dict[str, int]] = {"learner": {}, "competency": {}, "level": {}}
         kind_code = {kind: code for code, kind in enumerate(KINDS)}
         ids: list[str] = []
-        cols: dict[str, list[Any]] = {
-            name: []
-            for name in (
-                "learner",
-                "competency",
-                "kind",
-                "score",
-                "level",
-                "success",
-                "observed_at",
-                "recorded_at",
-                "expires_at",
-                "voided",
-                "sequence",
-            )
-        }
+        cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
         nan = float("nan")
         for item in evidence:
             ids.append(item.id)
@@ -223,16 +223,17 @@ class EvidenceTable:
             raise ValueError("; ".join(problems))
 
 
-def evaluate_table(
+def evaluate_columns(
     framework: Framework,
     plans: Mapping[str, _CompetencyPlan],
     table: EvidenceTable,
     as_of: datetime,
     weights: Mapping[str, float] | None,
     min_evidence: int,
-) -> Evaluation:
-    """The columnar counterpart of the row engine's ``_evaluate`` (same inputs, same output)."""
-    from comp_adapters.rules import engine  # noqa: PLC0415 - engine imports us lazily
+) -> ProficiencyTable:
+    """The columnar counterpart of the row engine's ``_evaluate``: the same results, as a
+    :class:`~comp_adapters.rules.proficiency_table.ProficiencyTable` (no object per result)."""
+    from comp_adapters.rules.columnar_rollup import roll_up_columns  # noqa: PLC0415
 
     np = _numpy()
     skipped: Counter[str] = Counter()
@@ -245,38 +246,109 @@ def evaluate_table(
     )
     sorted_rows, starts, lengths = _segments(np, table, alive, plan_of)
     values = points[sorted_rows]
-    seg_plan = plan_of[sorted_rows[starts]]
-    scores = np.full(len(starts), np.nan)
-    used_index = np.full(len(starts), -1, dtype=np.int64)  # the one row latest/highest use
-    for code, plan in enumerate(order):
-        segs = np.flatnonzero((seg_plan == code) & (lengths >= min_evidence))
-        if len(segs):
-            _score_segments(
-                np,
-                plan,
-                segs,
-                starts,
-                lengths,
-                values,
-                row_weight[sorted_rows] if weights is not None else None,
-                scores,
-                used_index,
-            )
-    results = _leaf_results(
+    seg_plan = plan_of[sorted_rows[starts]].astype(np.int64)
+    scores, used_index = _score_all(
         np,
-        table,
         order,
-        sorted_rows,
+        seg_plan,
         starts,
         lengths,
-        seg_plan,
         values,
-        scores,
-        used_index,
-        as_of,
+        row_weight[sorted_rows] if weights is not None else None,
         min_evidence,
     )
-    return engine.conclude(framework, plans, results, as_of, skipped, used=len(sorted_rows))
+    leaves = LeafColumns(
+        table=table,
+        order=order,
+        rows=sorted_rows,
+        starts=starts,
+        lengths=lengths,
+        plan=seg_plan,
+        learner=table.learner[sorted_rows[starts]].astype(np.int64),
+        values=values,
+        scores=scores,
+        used_index=used_index,
+        min_evidence=min_evidence,
+    )
+    return roll_up_columns(framework, leaves, as_of, skipped, used=len(sorted_rows))
+
+
+@dataclass(frozen=True, eq=False)
+class LeafColumns:
+    """The leaves' results as columns, one entry per (learner, competency) segment of the
+    usable rows (ordered by plan code, then learner code), and what explains them."""
+
+    table: EvidenceTable
+    order: Sequence[_CompetencyPlan]
+    rows: Any
+    """Usable rows of ``table``, segment after segment, each in time order."""
+    starts: Any
+    lengths: Any
+    plan: Any
+    learner: Any
+    values: Any
+    """Scale points of ``rows``."""
+    scores: Any
+    """Score of each segment, NaN for none."""
+    used_index: Any
+    """Position in ``rows`` of the one row latest/highest use, else -1."""
+    min_evidence: int
+
+    def used_mask(self) -> Any:
+        """Which of ``rows`` each segment's result lists as its evidence ids."""
+        np = _numpy()
+        mask = np.ones(len(self.rows), dtype=bool)
+        methods = np.array([_METHOD_CODE[plan.method] for plan in self.order] or [0])
+        method = methods[self.plan] if len(self.plan) else self.plan
+        enough = self.lengths >= self.min_evidence
+        single = enough & (
+            (method == _METHOD_CODE[CalculationMethod.LATEST])
+            | (method == _METHOD_CODE[CalculationMethod.HIGHEST])
+        )
+        if single.any():
+            mask[_expand(np, self.starts[single], self.lengths[single])] = False
+            mask[self.used_index[single]] = True
+        mastery = (
+            enough & (method == _METHOD_CODE[CalculationMethod.N_MASTERY]) & ~np.isnan(self.scores)
+        )
+        if mastery.any():
+            positions = _expand(np, self.starts[mastery], self.lengths[mastery])
+            limit = np.repeat(self._mastery()[mastery], self.lengths[mastery])
+            mask[positions] = self.values[positions] >= limit
+        return mask
+
+    def _mastery(self) -> Any:
+        np = _numpy()
+        per_plan = np.array([plan.mastery for plan in self.order] or [0.0])
+        return per_plan[self.plan] if len(self.plan) else np.zeros(0)
+
+    def mastering(self) -> Any:
+        """How many rows of each segment reach mastery (used by n_mastery's explanation)."""
+        np = _numpy()
+        if not len(self.starts):
+            return np.zeros(0, dtype=np.int64)
+        limit = np.repeat(self._mastery(), self.lengths)
+        return np.add.reduceat((self.values >= limit).astype(np.int64), self.starts)
+
+    def texts(self) -> list[str]:
+        """The evidence description of every segment (see :func:`_evidence_texts`)."""
+        table, rows = self.table, self.rows
+        ends = self.starts + self.lengths
+        return _evidence_texts(
+            _numpy(), table.kind[rows], self.starts, self.lengths, table.observed_at[rows[ends - 1]]
+        )
+
+
+def _expand(np: Any, starts: Any, lengths: Any) -> Any:
+    """Every position of the segments (``starts``, ``lengths``), segment after segment."""
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts - offsets, lengths) + np.arange(total)
+
+
+_METHOD_CODE = {method: code for code, method in enumerate(CalculationMethod)}
 
 
 def _usable_rows(
@@ -380,80 +452,6 @@ def _order_by_pair_then_time(np: Any, pair: Any, observed: Any) -> Any:
     if (int(pair.max()) + 1) * span < 2**62:
         return np.argsort(pair * span + (observed - low), kind="stable")
     return np.lexsort((observed, pair))
-
-
-def _leaf_results(
-    np: Any,
-    table: EvidenceTable,
-    order: Sequence[_CompetencyPlan],
-    sorted_rows: Any,
-    starts: Any,
-    lengths: Any,
-    seg_plan: Any,
-    values: Any,
-    scores: Any,
-    used_index: Any,
-    as_of: datetime,
-    min_evidence: int,
-) -> list[ProficiencyFields]:
-    """One Proficiency's fields per segment, explained exactly as the row engine does.
-
-    Plain lists from here on: indexing NumPy arrays one element at a time is slow.
-    """
-    from comp_adapters.rules.engine import finish_leaf  # noqa: PLC0415
-
-    ids_sorted = _pick(table.ids, sorted_rows)
-    ends = starts + lengths
-    texts = _evidence_texts(
-        np, table.kind[sorted_rows], starts, lengths, table.observed_at[sorted_rows[ends - 1]]
-    )
-    values_list = values.tolist()
-    results: list[ProficiencyFields] = []
-    segments = zip(
-        starts.tolist(),
-        ends.tolist(),
-        seg_plan.tolist(),
-        table.learner[sorted_rows[starts]].tolist(),
-        scores.tolist(),
-        used_index.tolist(),
-        texts,
-        strict=True,
-    )
-    for start, end, plan_code, learner_code, score_value, used_at, text in segments:
-        plan = order[plan_code]
-        learner = table.learners[learner_code]
-        seg_ids = ids_sorted[start:end]
-        score = None if math.isnan(score_value) else score_value
-        used: tuple[str, ...] = ()
-        mastering = 0
-        method = plan.method
-        if end - start < min_evidence:
-            pass
-        elif method is CalculationMethod.LATEST or method is CalculationMethod.HIGHEST:
-            used = (ids_sorted[used_at],)
-        elif method is CalculationMethod.N_MASTERY:
-            kept = [v >= plan.mastery for v in values_list[start:end]]
-            if score is not None:
-                used = tuple([i for i, k in zip(seg_ids, kept, strict=True) if k])
-            else:
-                used = tuple(seg_ids)
-                mastering = sum(kept)
-        else:
-            used = tuple(seg_ids)
-        results.append(
-            finish_leaf(
-                learner,
-                plan,
-                as_of,
-                min_evidence,
-                ids=seg_ids,
-                text=text,
-                score=score,
-                used=used,
-                mastering=mastering,
-            )
-        )
-    return results
 
 
 def _pick(items: list[str], positions: Any) -> list[str]:
@@ -568,114 +566,144 @@ def _order_ties_by_id(np: Any, sorted_rows: Any, *, pair_of: Any, table: Evidenc
     return result
 
 
-def _score_segments(
+def _score_all(
     np: Any,
-    plan: _CompetencyPlan,
-    segs: Any,
+    order: Sequence[_CompetencyPlan],
+    seg_plan: Any,
     starts: Any,
     lengths: Any,
     values: Any,
     weights: Any,
-    scores: Any,
-    used_index: Any,
-) -> None:
-    """Scores of the segments ``segs`` (all of one competency), written into ``scores``.
+    min_evidence: int,
+) -> tuple[Any, Any]:
+    """Score of every segment with enough evidence (NaN: no score) and, for latest and
+    highest, the position of the one row used. One pass per calculation method, whatever
+    the number of competencies; per-competency parameters travel as per-segment arrays."""
+    scores = np.full(len(starts), np.nan)
+    used_index = np.full(len(starts), -1, dtype=np.int64)
+    if not len(starts):
+        return scores, used_index
+    method_of = np.array([_METHOD_CODE[plan.method] for plan in order])[seg_plan]
+    n_of = np.array([plan.n or 0 for plan in order], dtype=np.int64)[seg_plan]
+    mastery_of = np.array([plan.mastery for plan in order])[seg_plan]
+    enough = lengths >= min_evidence
+    last = starts + lengths - 1
+    for method in CalculationMethod:
+        segs = np.flatnonzero(enough & (method_of == _METHOD_CODE[method]))
+        if not len(segs):
+            continue
+        seg_start, seg_len, n = starts[segs], lengths[segs], n_of[segs]
+        use_weights = weights if method in _WEIGHTED else None
+        if method is CalculationMethod.LATEST:
+            scores[segs] = ruby_round_array(np, values[last[segs]])
+            used_index[segs] = last[segs]
+        elif method is CalculationMethod.HIGHEST:
+            best = np.maximum.reduceat(values, starts)[segs]
+            scores[segs] = ruby_round_array(np, best)
+            positions = _expand(np, seg_start, seg_len)
+            hit = np.where(values[positions] == np.repeat(best, seg_len), positions, -1)
+            offsets = np.cumsum(seg_len) - seg_len
+            used_index[segs] = np.maximum.reduceat(hit, offsets)
+        elif method is CalculationMethod.AVERAGE:
+            mean = _segment_mean(np, values, use_weights, seg_start, seg_len)
+            scores[segs] = ruby_round_array(np, mean)
+        elif method is CalculationMethod.DECAYING_AVERAGE:
+            older = _segment_mean(np, values, use_weights, seg_start, np.maximum(seg_len - 1, 1))
+            decayed = values[last[segs]] * (0.01 * n) + older * (0.01 * (100 - n))
+            scores[segs] = ruby_round_array(np, np.where(seg_len == 1, values[seg_start], decayed))
+        elif method is CalculationMethod.STANDARD_DECAYING_AVERAGE:
+            scores[segs] = ruby_round_array(np, _exponential(np, values, seg_start, seg_len, n))
+        else:
+            scores[segs] = _n_mastery(
+                np, values, use_weights, seg_start, seg_len, n, mastery_of[segs]
+            )
+    return scores, used_index
 
-    ``weights`` (per sorted row) is ``None`` without kind weights.
-    """
-    method = plan.method
-    n = plan.n
-    seg_start = starts[segs]
-    seg_len = lengths[segs]
-    last = seg_start + seg_len - 1
-    if method is CalculationMethod.LATEST:
-        scores[segs] = ruby_round_array(np, values[last])
-        used_index[segs] = last
-        return
-    if method is CalculationMethod.HIGHEST:
-        best = _segment_max(np, values, seg_start, seg_len)
-        scores[segs] = ruby_round_array(np, best)
-        used_index[segs] = _last_position_of(np, values, seg_start, seg_len, best)
-        return
-    use_weights = weights is not None and method in (
-        CalculationMethod.AVERAGE,
-        CalculationMethod.DECAYING_AVERAGE,
-        CalculationMethod.N_MASTERY,
+
+_WEIGHTED = frozenset(
+    {CalculationMethod.AVERAGE, CalculationMethod.DECAYING_AVERAGE, CalculationMethod.N_MASTERY}
+)
+_SCALAR_TAIL = 16
+"""Fewer segments than this still running: finish them in plain Python floats (a few very
+long segments would otherwise cost one round of array calls per element)."""
+
+
+def _exponential(np: Any, values: Any, seg_start: Any, seg_len: Any, n: Any) -> Any:
+    """standard_decaying_average: ``D = keep*D + take*s`` from the second score on."""
+    keep, take = 0.01 * (100 - n), 0.01 * n
+    decayed = values[seg_start].copy()
+    multi = np.flatnonzero(seg_len > 1)
+    decayed[multi] = (
+        values[seg_start[multi]] * keep[multi] + values[seg_start[multi] + 1] * take[multi]
     )
-    if method is CalculationMethod.AVERAGE:
-        scores[segs] = ruby_round_array(
-            np, _segment_mean(np, values, weights if use_weights else None, seg_start, seg_len)
+    active = multi
+    for k in range(2, int(seg_len.max())):
+        active = active[seg_len[active] > k]
+        if len(active) < _SCALAR_TAIL:
+            for j in active.tolist():
+                d, kj, tj = float(decayed[j]), float(keep[j]), float(take[j])
+                start = int(seg_start[j])
+                for x in values[start + k : start + int(seg_len[j])].tolist():
+                    d = d * kj + x * tj
+                decayed[j] = d
+            break
+        decayed[active] = (
+            decayed[active] * keep[active] + values[seg_start[active] + k] * take[active]
         )
-        return
-    if method is CalculationMethod.DECAYING_AVERAGE:
-        if n is None:
-            raise ValueError("decaying_average needs a calculation_int")
-        single = seg_len == 1
-        older = _segment_mean(
-            np, values, weights if use_weights else None, seg_start, np.maximum(seg_len - 1, 1)
-        )
-        decayed = values[last] * (0.01 * n) + older * (0.01 * (100 - n))
-        scores[segs] = ruby_round_array(np, np.where(single, values[seg_start], decayed))
-        return
-    if method is CalculationMethod.STANDARD_DECAYING_AVERAGE:
-        if n is None:
-            raise ValueError("standard_decaying_average needs a calculation_int")
-        keep, take = 0.01 * (100 - n), 0.01 * n
-        decayed = values[seg_start].copy()
-        multi = seg_len > 1
-        second = np.where(multi, seg_start + 1, seg_start)
-        decayed = np.where(multi, values[seg_start] * keep + values[second] * take, decayed)
-        for k in range(2, int(seg_len.max())):
-            on = np.flatnonzero(seg_len > k)
-            decayed[on] = decayed[on] * keep + values[seg_start[on] + k] * take
-        scores[segs] = ruby_round_array(np, decayed)
-        return
-    # n_mastery: enough results, then enough mastering ones, then their mean.
-    if n is None:
-        raise ValueError("n_mastery needs a calculation_int")
-    kept_scores = np.full(len(segs), np.nan)
-    for j in range(len(segs)):
-        start, length = int(seg_start[j]), int(seg_len[j])
-        if length < n:
-            continue
-        window = values[start : start + length]
-        mask = window >= plan.mastery
-        if np.count_nonzero(mask) < n:
-            continue
-        kept = window[mask]
-        kept_weights = weights[start : start + length][mask] if use_weights else None
-        kept_scores[j] = _mean_of(np, kept, kept_weights)
-    scores[segs] = ruby_round_array(np, kept_scores)
+    return decayed
 
 
-def _segment_max(np: Any, values: Any, seg_start: Any, seg_len: Any) -> Any:
-    best = values[seg_start].copy()
-    for k in range(1, int(seg_len.max()) if len(seg_len) else 0):
-        on = np.flatnonzero(seg_len > k)
-        best[on] = np.maximum(best[on], values[seg_start[on] + k])
-    return best
-
-
-def _last_position_of(np: Any, values: Any, seg_start: Any, seg_len: Any, best: Any) -> Any:
-    position = seg_start.copy()
-    for k in range(1, int(seg_len.max()) if len(seg_len) else 0):
-        on = np.flatnonzero(seg_len > k)
-        hit = on[values[seg_start[on] + k] == best[on]]
-        position[hit] = seg_start[hit] + k
-    return position
+def _n_mastery(
+    np: Any,
+    values: Any,
+    weights: Any,
+    seg_start: Any,
+    seg_len: Any,
+    n: Any,
+    mastery: Any,
+) -> Any:
+    """n_mastery: with at least n results and n mastering ones, the mean of those."""
+    result = np.full(len(seg_start), np.nan)
+    positions = _expand(np, seg_start, seg_len)
+    mastering = values[positions] >= np.repeat(mastery, seg_len)
+    offsets = np.cumsum(seg_len) - seg_len
+    counts = np.add.reduceat(mastering.astype(np.int64), offsets)
+    rated = np.flatnonzero((seg_len >= n) & (counts >= n))
+    if not len(rated):
+        return result
+    keep = mastering & np.repeat(np.isin(np.arange(len(seg_start)), rated), seg_len)
+    kept = positions[keep]
+    kept_len = counts[rated]
+    kept_values = values[kept]
+    kept_start = np.cumsum(kept_len) - kept_len
+    kept_weights = None if weights is None else weights[kept]
+    result[rated] = ruby_round_array(
+        np, _segment_mean(np, kept_values, kept_weights, kept_start, kept_len)
+    )
+    return result
 
 
 def _neumaier(np: Any, values: Any, seg_start: Any, seg_len: Any) -> Any:
     """Ruby's compensated ``Array#sum`` of each segment, element by element in order."""
     total = np.zeros(len(seg_start))
     compensation = np.zeros(len(seg_start))
+    active = np.arange(len(seg_start))
     for k in range(int(seg_len.max()) if len(seg_len) else 0):
-        on = np.flatnonzero(seg_len > k)
-        x = values[seg_start[on] + k]
-        f = total[on]
+        if k:
+            active = active[seg_len[active] > k]
+        if len(active) < _SCALAR_TAIL:
+            for j in active.tolist():
+                start, end = int(seg_start[j]) + k, int(seg_start[j]) + int(seg_len[j])
+                t, c = ruby_sum_state(
+                    float(total[j]), float(compensation[j]), values[start:end].tolist()
+                )
+                total[j], compensation[j] = t, c
+            break
+        x = values[seg_start[active] + k]
+        f = total[active]
         t = f + x
-        compensation[on] += np.where(np.abs(f) >= np.abs(x), (f - t) + x, (x - t) + f)
-        total[on] = t
+        compensation[active] += np.where(np.abs(f) >= np.abs(x), (f - t) + x, (x - t) + f)
+        total[active] = t
     return total + compensation
 
 
@@ -685,12 +713,6 @@ def _segment_mean(np: Any, values: Any, weights: Any, seg_start: Any, seg_len: A
     return _neumaier(np, values * weights, seg_start, seg_len) / _neumaier(
         np, weights, seg_start, seg_len
     )
-
-
-def _mean_of(np: Any, values: Any, weights: Any) -> float:
-    start = np.zeros(1, dtype=np.int64)
-    length = np.array([len(values)])
-    return float(_segment_mean(np, values, weights, start, length)[0])
 
 
 def ruby_round_array(np: Any, values: Any) -> Any:

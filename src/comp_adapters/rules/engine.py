@@ -37,7 +37,8 @@ from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.core.timeutil import to_utc
 from comp_adapters.rules.calculate import calculate_unchecked
-from comp_adapters.rules.columnar import EvidenceTable, evaluate_table
+from comp_adapters.rules.columnar import EvidenceTable, evaluate_columns
+from comp_adapters.rules.proficiency_table import ProficiencyTable
 
 _WEIGHTED_METHODS = frozenset(
     {
@@ -131,7 +132,8 @@ def evaluate(
 
     ``evidence`` is any iterable of :class:`Evidence` (read once, may be a stream) or, for
     millions of rows, an :class:`~comp_adapters.rules.columnar.EvidenceTable`, which is
-    evaluated column-wise with identical results.
+    evaluated column-wise with identical results. To keep the results as columns too
+    (several times faster than making an object per result), use :func:`evaluate_table`.
     """
     return evaluate_detailed(
         framework,
@@ -151,15 +153,46 @@ def evaluate_detailed(
     min_evidence: int = 1,
 ) -> Evaluation:
     """Like :func:`evaluate`, also counting the evidence left out, by reason."""
-    as_of = to_utc(as_of)
+    if isinstance(evidence, EvidenceTable):
+        table = evaluate_table(
+            framework, evidence, as_of=as_of, kind_weights=kind_weights, min_evidence=min_evidence
+        )
+        with _gc_paused():
+            proficiencies = table.to_proficiencies()
+        return Evaluation(proficiencies=proficiencies, skipped=table.skipped, used=table.used)
+    as_of, weights, plans = _prepare(framework, as_of, kind_weights, min_evidence)
+    with _gc_paused():
+        return _evaluate(framework, plans, evidence, as_of, weights, min_evidence, Counter())
+
+
+def evaluate_table(
+    framework: Framework,
+    evidence: EvidenceTable,
+    *,
+    as_of: datetime,
+    kind_weights: Mapping[EvidenceKind | str, float] | None = None,
+    min_evidence: int = 1,
+) -> ProficiencyTable:
+    """Like :func:`evaluate_detailed` on an :class:`EvidenceTable`, with the results kept as
+    columns: a :class:`~comp_adapters.rules.ProficiencyTable` whose objects, explanations and
+    records (identical to :func:`evaluate`'s) are made only when asked for. Its ``skipped``
+    and ``used`` are :class:`Evaluation`'s. Needs NumPy (the ``fast`` extra)."""
+    as_of, weights, plans = _prepare(framework, as_of, kind_weights, min_evidence)
+    with _gc_paused():
+        return evaluate_columns(framework, plans, evidence, as_of, weights, min_evidence)
+
+
+def _prepare(
+    framework: Framework,
+    as_of: datetime,
+    kind_weights: Mapping[EvidenceKind | str, float] | None,
+    min_evidence: int,
+) -> tuple[datetime, dict[str, float] | None, dict[str, _CompetencyPlan]]:
+    """The checked arguments both engines start from: ``as_of`` in UTC, the kind weights,
+    and each competency's plan."""
     if min_evidence < 1:
         raise ValueError("min_evidence must be >= 1")
-    weights = _check_weights(kind_weights)
-    plans = _plans(framework)
-    with _gc_paused():
-        if isinstance(evidence, EvidenceTable):
-            return evaluate_table(framework, plans, evidence, as_of, weights, min_evidence)
-        return _evaluate(framework, plans, evidence, as_of, weights, min_evidence, Counter())
+    return to_utc(as_of), _check_weights(kind_weights), _plans(framework)
 
 
 @contextmanager
@@ -401,7 +434,7 @@ def finish_leaf(
     """
     method = plan.method
     count = len(ids)
-    if count < min_evidence:
+    if count < min_evidence or score is None:
         return _fields(
             learner,
             plan.competency.key,
@@ -409,24 +442,9 @@ def finish_leaf(
             level=None,
             proficient=False,
             method=method.value,
-            evidence_ids=tuple(ids),
+            evidence_ids=tuple(ids) if count < min_evidence else used,
             as_of=as_of,
-            explanation=(
-                f"not rated: {count} piece{'s' if count != 1 else ''} of evidence, "
-                f"at least {min_evidence} needed"
-            ),
-        )
-    if score is None:
-        return _fields(
-            learner,
-            plan.competency.key,
-            score=None,
-            level=None,
-            proficient=False,
-            method=method.value,
-            evidence_ids=used,
-            as_of=as_of,
-            explanation=_no_score_reason(plan, count, mastering),
+            explanation=leaf_explanation(plan, count, text, None, mastering, min_evidence),
         )
     key, proficient, outcome = plan.levels[plan.scale.level_index_for_points(score)]
     return {  # the fields of _fields(), written out: this runs once per result
@@ -442,6 +460,28 @@ def finish_leaf(
         "explanation": f"{plan.method_text} of {text}: {score:g} points -> {outcome}",
         "review_requested": False,
     }
+
+
+def leaf_explanation(
+    plan: _CompetencyPlan,
+    count: int,
+    text: str,
+    score: float | None,
+    mastering: int,
+    min_evidence: int,
+) -> str:
+    """Why a leaf got its result: ``count`` pieces of evidence described by ``text``
+    (:func:`evidence_text`), the computed ``score`` (``None``: no score) and, for n_mastery
+    without a score, how many of them were mastering."""
+    if count < min_evidence:
+        return (
+            f"not rated: {count} piece{'s' if count != 1 else ''} of evidence, "
+            f"at least {min_evidence} needed"
+        )
+    if score is None:
+        return _no_score_reason(plan, count, mastering)
+    outcome = plan.levels[plan.scale.level_index_for_points(score)][2]
+    return f"{plan.method_text} of {text}: {score:g} points -> {outcome}"
 
 
 def _evidence_used(
@@ -592,11 +632,6 @@ def _apply_outcome(
 ) -> Proficiency:
     own = results.get((learner, competency.key))
     rated = own is not None and own.level is not None
-    matched = (
-        "all children proficient"
-        if rule.type == "all_children"
-        else f"points rule met ({', '.join(children)})"
-    )
     if rule.outcome is RuleOutcome.COMPLETE and not rated:
         default = plan.scale.default
         return _make(
@@ -609,21 +644,16 @@ def _apply_outcome(
             children=children,
             evidence_ids=own.evidence_ids if own else (),
             as_of=as_of,
-            explanation=(
-                f"{matched}: completed with the scale's default level {default.name}"
-                f" ({'proficient' if default.proficient else 'not proficient'})"
-            ),
+            explanation=rollup_explanation(rule, plan, children, own=None, own_rated=False),
         )
-    note = {
-        RuleOutcome.COMPLETE: f"{matched}; already rated from its own evidence, kept",
-        RuleOutcome.RECOMMEND: f"{matched}: flagged for review",
-        RuleOutcome.EVIDENCE: f"{matched} (noted as evidence only)",
-    }[rule.outcome]
     review = rule.outcome is RuleOutcome.RECOMMEND
+    explanation = rollup_explanation(
+        rule, plan, children, own=own.explanation if own else None, own_rated=rated
+    )
     if own is not None:
         return own.model_copy(
             update={
-                "explanation": f"{own.explanation}; {note}",
+                "explanation": explanation,
                 "children": children,
                 "review_requested": own.review_requested or review,
             }
@@ -637,6 +667,36 @@ def _apply_outcome(
         method=f"rule:{rule.type}",
         children=children,
         as_of=as_of,
-        explanation=f"not rated: {note}",
+        explanation=explanation,
         review_requested=review,
     )
+
+
+def rollup_explanation(
+    rule: RollupRule,
+    plan: _CompetencyPlan,
+    children: Sequence[str],
+    *,
+    own: str | None,
+    own_rated: bool,
+) -> str:
+    """Why a matched rule gave its result: ``children`` are the keys it used, ``own`` the
+    explanation of the competency's own result (``None``: it had none) and ``own_rated``
+    whether that result has a level. Shared by both engines."""
+    matched = (
+        "all children proficient"
+        if rule.type == "all_children"
+        else f"points rule met ({', '.join(children)})"
+    )
+    if rule.outcome is RuleOutcome.COMPLETE and not own_rated:
+        default = plan.scale.default
+        return (
+            f"{matched}: completed with the scale's default level {default.name}"
+            f" ({'proficient' if default.proficient else 'not proficient'})"
+        )
+    note = {
+        RuleOutcome.COMPLETE: f"{matched}; already rated from its own evidence, kept",
+        RuleOutcome.RECOMMEND: f"{matched}: flagged for review",
+        RuleOutcome.EVIDENCE: f"{matched} (noted as evidence only)",
+    }[rule.outcome]
+    return f"{own}; {note}" if own is not None else f"not rated: {note}"
