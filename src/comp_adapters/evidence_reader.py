@@ -28,7 +28,7 @@ import pydantic
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.evidence_columns import Batch, Indexes, columns_of
-from comp_adapters.native import evidence_line_problems
+from comp_adapters.native import evidence_line_problems, evidence_shape_hint
 from comp_adapters.rules.columnar import (
     _NEVER,
     _NO_SEQUENCE,
@@ -118,9 +118,15 @@ class _TableBuilder:
         self.indexes = Indexes.new()
         self.ids: list[str] = []
         self.columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        self.first_record: int | None = None
+        """The line number of the file's first non-blank line, once seen."""
 
     def add(self, lines: list[bytes], first: int, terminated: bool) -> None:
         """Lines numbered from ``first``; ``terminated``: whether the last ends in a break."""
+        if self.first_record is None:
+            self.first_record = next(
+                (first + i for i, raw in enumerate(lines) if raw.strip()), None
+            )
         try:
             values = list(map(orjson.loads, lines))
         except orjson.JSONDecodeError:
@@ -175,6 +181,8 @@ class _TableBuilder:
             return Evidence.model_validate_json(text)
         except pydantic.ValidationError as exc:
             found = evidence_line_problems(exc, source=self.source, line=number)
+            if number == self.first_record:
+                found = evidence_shape_hint(text, self.source, number) + found
             if self.problems is None:
                 raise ValidationError(found) from None
             self.problems.extend(found)

@@ -197,15 +197,16 @@ def parse_numbered_evidence_lines(
         except pydantic.ValidationError as exc:
             found = evidence_line_problems(exc, source=source, line=number)
             if first:
-                found = _shape_hint(line, source, number) + found
+                found = evidence_shape_hint(line, source, number) + found
             if problems is None:
                 raise ValidationError(found) from None
             problems.extend(found)
         first = False
 
 
-def _shape_hint(line: str, source: str, number: int) -> list[Problem]:
-    """A problem saying what the file looks like, when it is clearly not JSON lines."""
+def evidence_shape_hint(line: str, source: str, number: int) -> list[Problem]:
+    """A problem saying what the file looks like, when it is clearly not JSON lines (given
+    the first record of the file that failed)."""
     text = line.lstrip("\ufeff").strip()
     if text.startswith("["):
         what = "a JSON array"
