@@ -83,6 +83,12 @@ def ensure_node_packages() -> None:
     stamp.write_text(fingerprint)
 
 
+def ensure_postgres() -> None:
+    """Install Debian's PostgreSQL server when missing: the store tests start a private
+    cluster (tests/pg.py). The logic lives in tools/postgres.py (standard library only)."""
+    must(sys.executable, ROOT / "tools" / "postgres.py")
+
+
 def cmd_example(args: list[str]) -> int:
     ensure_venv("")
     return run(BIN / "comp-adapters", "compute", *args)
@@ -91,6 +97,7 @@ def cmd_example(args: list[str]) -> int:
 def cmd_test(args: list[str]) -> int:
     ensure_venv("dev,all")
     ensure_node_packages()
+    ensure_postgres()
     failed = 0
     failed |= run(PY, "-m", "ruff", "check", *LINTED)
     failed |= run(PY, "-m", "ruff", "format", "--check", *LINTED)
