@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -257,3 +259,34 @@ def test_many_evidence_with_duplicates_across_chunks(store: Store) -> None:
         batch.add_evidence(items[: CHUNK + 3])  # again, partly in a later chunk
     assert (batch.counts.added, batch.counts.unchanged) == (n, CHUNK + 3)
     assert _sorted(list(store.iter_evidence())) == _sorted(items)
+
+
+def test_ingests_commit_one_at_a_time_in_id_order(store: Store) -> None:
+    """A second ingest waits for the first to commit, so ingest ids commit in order and
+    "touched since ingest N" never misses one that committed late."""
+    events: list[tuple[str, int]] = []
+    first_inside, release_first = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with store.ingest("a", query_fingerprint="q") as batch:
+            events.append(("first in", batch.ingest_id))
+            first_inside.set()
+            release_first.wait(60)
+            batch.add_evidence([ev("ea", "a", score=1)])
+            events.append(("first leaving", batch.ingest_id))
+
+    def second() -> None:
+        first_inside.wait(60)
+        with store.ingest("b", query_fingerprint="q") as batch:
+            events.append(("second in", batch.ingest_id))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    assert first_inside.wait(60)
+    time.sleep(0.3)  # room for the second to get in, were it not held back
+    release_first.set()
+    for thread in threads:
+        thread.join(120)
+    assert [name for name, _ in events] == ["first in", "first leaving", "second in"]
+    assert events[2][1] > events[0][1]

@@ -1,9 +1,11 @@
 """A worker process for the store's crash and concurrency tests (run as a script).
 
-    worker.py apply URL LOG CHANGES KILL_AT MODE  # apply a plan; SIGKILL itself at change
-                                                  # KILL_AT (MODE after-record: right after
-                                                  # its journal record returned; after-write:
-                                                  # after the remote write, before the record)
+    worker.py apply URL LOG CHANGES KILL_AT MODE [--lease wait|nowait]
+                                                  # apply a plan (under the target's lease);
+                                                  # SIGKILL itself at change KILL_AT (MODE
+                                                  # after-record: right after its journal
+                                                  # record returned; after-write: after the
+                                                  # remote write, before the record)
     worker.py spin URL                            # record changes forever, one line per record
     worker.py lease URL TARGET [--wait SECONDS]   # hold the lease until stdin closes
 
@@ -71,7 +73,16 @@ def cmd_apply(args: argparse.Namespace) -> int:
             if args.mode == "after-record" and writes == args.kill_at:
                 die()
 
-    report = apply_plan(plan_of(args.changes), execute, journal=KillingJournal())
+    plan = plan_of(args.changes)
+    if args.lease is None:
+        report = apply_plan(plan, execute, journal=KillingJournal())
+    else:
+        try:
+            with store.lease(plan.target, wait=args.lease == "wait", timeout=120):
+                report = apply_plan(plan, execute, journal=KillingJournal())
+        except TargetBusyError as exc:
+            say(f"busy: {exc}")
+            return BUSY_EXIT
     say(json.dumps({"applied": report.applied, "resumed": report.resumed}))
     return 0
 
@@ -109,6 +120,7 @@ def main() -> int:
     apply.add_argument("changes", type=int)
     apply.add_argument("kill_at", type=int)
     apply.add_argument("mode", choices=["after-record", "after-write", "never"])
+    apply.add_argument("--lease", choices=["wait", "nowait"])
     spin = commands.add_parser("spin")
     spin.add_argument("url")
     lease = commands.add_parser("lease")

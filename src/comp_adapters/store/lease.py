@@ -182,10 +182,14 @@ def hold_lease(
     db: Database, target: str, *, owner: str, wait: bool, timeout: float | None
 ) -> Iterator[Lease]:
     """Hold ``target``'s lease for the block; :class:`TargetBusyError` when another has it."""
-    with store_errors(db.url, f"taking the lease on target {target!r}"):
-        lock = _lock_for(db, target)
+    doing = f"taking the lease on target {target!r}"
     try:
-        with store_errors(db.url, f"taking the lease on target {target!r}"):
+        with store_errors(db.url, doing):
+            lock = _lock_for(db, target)
+    except OSError as exc:
+        raise StoreError(f"store {db.url.redacted}: {doing} failed: {exc}") from exc
+    try:
+        with store_errors(db.url, doing):
             _acquire(db, lock, target, wait=wait, timeout=timeout)
             info = LeaseInfo(target, owner, db.now())
             with db.write("recording a lease") as connection:
