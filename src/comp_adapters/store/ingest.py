@@ -21,7 +21,7 @@ window, after which tombstones are compacted (they would otherwise grow without 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +36,15 @@ from comp_adapters.rules.columnar import to_micros
 from comp_adapters.store.engine import Database
 from comp_adapters.store.locks import INGEST_LOCK
 from comp_adapters.store.schema import evidence, ingests, pair_touches, source_cursors, tombstones
-from comp_adapters.store.sql import CHUNK, chunks, dump_json, insert_ignoring, load_json, upsert
+from comp_adapters.store.sql import (
+    CHUNK,
+    among,
+    chunks,
+    dump_json,
+    insert_ignoring,
+    load_json,
+    upsert,
+)
 
 RECORD = "record"
 """Tombstone kind: a source record (the ``source_id`` of the evidence it produced)."""
@@ -75,6 +83,65 @@ class SourceState:
     cursor: JsonValue
     updated_at: datetime
     ingest_id: int
+
+
+def evidence_row(item: Evidence, *, source: str, ingest_id: int) -> dict[str, Any]:
+    """The ledger row of one evidence record (``body``: its JSON without ``voided``)."""
+    recorded = item.recorded_at
+    expires = item.expires_at
+    return {
+        "id": item.id,
+        "source": source,
+        "source_id": item.source_id,
+        "learner": item.learner,
+        "competency": item.competency,
+        "kind": str(item.kind),
+        "score": item.score,
+        "level": item.level,
+        "success": item.success,
+        "observed_at": to_micros(item.observed_at),
+        "recorded_at": None if recorded is None else to_micros(recorded),
+        "expires_at": None if expires is None else to_micros(expires),
+        "voided": item.voided,
+        "visibility": str(item.visibility),
+        "source_system": item.source_system,
+        "body": item.model_dump_json(exclude=_BODY_EXCLUDE, exclude_none=True),
+        "changed_in": ingest_id,
+    }
+
+
+_STORED = (
+    evidence.c.id,
+    evidence.c.learner,
+    evidence.c.competency,
+    evidence.c.observed_at,
+    evidence.c.recorded_at,
+    evidence.c.voided,
+    evidence.c.body,
+)
+"""What deciding between a stored copy and an incoming one needs."""
+_COLUMNS = tuple(column.name for column in evidence.columns)
+_NAMES = ", ".join(_COLUMNS)
+_COPY_EVIDENCE = f"COPY evidence ({_NAMES}) FROM STDIN"
+_INSERT_EVIDENCE = f"INSERT INTO evidence ({_NAMES}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - our own names
+
+
+def _insert_new(connection: Connection, backend: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows of ids the ledger does not hold, straight through the driver (the hot
+    path of an ingest): COPY on PostgreSQL, executemany on SQLite."""
+    raw: Any = connection.connection.dbapi_connection
+    values = ([row[name] for name in _COLUMNS] for row in rows)
+    if backend == "postgresql":
+        with raw.cursor() as cursor, cursor.copy(_COPY_EVIDENCE) as copy:
+            write = copy.write_row
+            for value in values:
+                write(value)
+        return
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(_INSERT_EVIDENCE, values)
+    finally:
+        cursor.close()
 
 
 class _Copy:
@@ -120,7 +187,6 @@ class IngestBatch:
         self._withdrawn_ids: set[str] = set()
         self._tombstones_possible = tombstones_possible
         backend = db.backend
-        self._insert = insert_ignoring(backend, evidence).returning(evidence.c.id)
         self._tombstone = insert_ignoring(backend, tombstones)
         self._touch = insert_ignoring(backend, pair_touches)
         self._replace = sql_update(evidence).where(evidence.c.id == bindparam("b_id"))
@@ -160,31 +226,9 @@ class IngestBatch:
     # -- writing ---------------------------------------------------------------------------
 
     def _copy(self, item: Evidence) -> _Copy:
-        observed = to_micros(item.observed_at)
-        recorded = item.recorded_at
-        recorded_us = None if recorded is None else to_micros(recorded)
-        expires = item.expires_at
-        body = item.model_dump_json(exclude=_BODY_EXCLUDE, exclude_none=True)
-        row = {
-            "id": item.id,
-            "source": self.source,
-            "source_id": item.source_id,
-            "learner": item.learner,
-            "competency": item.competency,
-            "kind": str(item.kind),
-            "score": item.score,
-            "level": item.level,
-            "success": item.success,
-            "observed_at": observed,
-            "recorded_at": recorded_us,
-            "expires_at": None if expires is None else to_micros(expires),
-            "voided": item.voided,
-            "visibility": str(item.visibility),
-            "source_system": item.source_system,
-            "body": body,
-            "changed_in": self.ingest_id,
-        }
-        return _Copy(row, (observed if recorded_us is None else recorded_us, body))
+        row = evidence_row(item, source=self.source, ingest_id=self.ingest_id)
+        recorded = row["recorded_at"]
+        return _Copy(row, (row["observed_at"] if recorded is None else recorded, row["body"]))
 
     def _flush(self) -> None:
         if not self._pending:
@@ -192,14 +236,21 @@ class IngestBatch:
         copies, self._pending = self._pending, {}
         if self._tombstones_possible or self._withdrawn_records or self._withdrawn_ids:
             self._apply_tombstones(copies)
-        connection = self._connection
-        rows = [copy.row for copy in copies.values()]
-        inserted = {row.id for row in connection.execute(self._insert, rows)}
+        backend = self._db.backend
+        stored = self._connection.execute(
+            select(*_STORED).where(among(backend, evidence.c.id, list(copies)))
+        ).all()
+        known = {row.id for row in stored}
+        # Ingests hold the database's write lock (SQLite) or the ingest lock (PostgreSQL)
+        # from start to commit, so no other writer can add one of these ids meanwhile.
+        new = [copy.row for key, copy in copies.items() if key not in known]
+        if new:
+            _insert_new(self._connection, backend, new)
         counts = self.counts
-        counts.added += len(inserted)
-        counts.voided += sum(1 for row in rows if row["voided"] and row["id"] in inserted)
-        if len(inserted) < len(copies):
-            self._merge_existing({k: c for k, c in copies.items() if k not in inserted})
+        counts.added += len(new)
+        counts.voided += sum(1 for row in new if row["voided"])
+        if stored:
+            self._merge_existing(copies, stored)
 
     def _apply_tombstones(self, copies: dict[str, _Copy]) -> None:
         """Void incoming copies a withdrawal is waiting for, and drop the tombstones hit."""
@@ -244,20 +295,9 @@ class IngestBatch:
             if key in hit_ids or copy.row["source_id"] in hit_records:
                 copy.row["voided"] = True
 
-    def _merge_existing(self, copies: dict[str, _Copy]) -> None:
+    def _merge_existing(self, copies: dict[str, _Copy], stored: Sequence[Any]) -> None:
         """Incoming copies of ids the ledger holds: replace, void, or leave as they are."""
         connection = self._connection
-        stored = connection.execute(
-            select(
-                evidence.c.id,
-                evidence.c.learner,
-                evidence.c.competency,
-                evidence.c.observed_at,
-                evidence.c.recorded_at,
-                evidence.c.voided,
-                evidence.c.body,
-            ).where(evidence.c.id.in_(list(copies)))
-        ).all()
         replace: list[dict[str, Any]] = []
         void: list[dict[str, Any]] = []
         moved: list[dict[str, Any]] = []

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import JsonValue
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, any_, literal
 from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
@@ -31,6 +31,14 @@ def upsert(backend: str, table: Table, keys: Sequence[str], update: Sequence[str
         index_elements=list(keys),
         set_={name: statement.excluded[name] for name in update},
     )
+
+
+def among(backend: str, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter
+    however many values (psycopg would parse a query with thousands of placeholders)."""
+    if backend == "postgresql":
+        return column == any_(literal(values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
