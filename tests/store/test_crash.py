@@ -39,20 +39,27 @@ def _written(log: Path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
+IDS = [f"c{n}" for n in range(CHANGES)]
+
+
+def _kill_then_resume(url: str, log: Path, kill_at: int, mode: str) -> dict[str, list[str]]:
+    """Apply in a process that kills itself at ``kill_at``, then again; the second report."""
+    killed = _apply(url, log, kill_at, mode)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    resumed = _apply(url, log, 0, "never")
+    assert resumed.returncode == 0, resumed.stderr
+    report: dict[str, list[str]] = json.loads(resumed.stdout)
+    return report
+
+
 @pytest.mark.parametrize("kill_at", range(1, CHANGES + 1))
 def test_killed_right_after_a_record_resumes_without_repeating(
     store_url: str, tmp_path: Path, kill_at: int
 ) -> None:
     log = tmp_path / "remote.log"
-    killed = _apply(store_url, log, kill_at, "after-record")
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    ids = [f"c{n}" for n in range(CHANGES)]
-    assert _written(log) == ids[:kill_at]
-    resumed = _apply(store_url, log, 0, "never")
-    assert resumed.returncode == 0, resumed.stderr
-    report = json.loads(resumed.stdout)
-    assert report == {"resumed": ids[:kill_at], "applied": ids[kill_at:]}
-    assert _written(log) == ids  # every change written exactly once
+    report = _kill_then_resume(store_url, log, kill_at, "after-record")
+    assert report == {"resumed": IDS[:kill_at], "applied": IDS[kill_at:]}
+    assert _written(log) == IDS  # every change written exactly once
 
 
 @pytest.mark.parametrize("kill_at", range(1, CHANGES + 1))
@@ -60,16 +67,11 @@ def test_killed_between_a_write_and_its_record_repeats_that_one_change_only(
     store_url: str, tmp_path: Path, kill_at: int
 ) -> None:
     log = tmp_path / "remote.log"
-    killed = _apply(store_url, log, kill_at, "after-write")
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    ids = [f"c{n}" for n in range(CHANGES)]
-    resumed = _apply(store_url, log, 0, "never")
-    assert resumed.returncode == 0, resumed.stderr
-    report = json.loads(resumed.stdout)
-    assert report == {"resumed": ids[: kill_at - 1], "applied": ids[kill_at - 1 :]}
-    assert _written(log) == [*ids[:kill_at], *ids[kill_at - 1 :]]
+    report = _kill_then_resume(store_url, log, kill_at, "after-write")
+    assert report == {"resumed": IDS[: kill_at - 1], "applied": IDS[kill_at - 1 :]}
+    assert _written(log) == [*IDS[:kill_at], *IDS[kill_at - 1 :]]
     with open_store(store_url) as store:
-        assert set(store.journal().completed(plan_of(CHANGES).fingerprint)) == set(ids)
+        assert set(store.journal().completed(plan_of(CHANGES).fingerprint)) == set(IDS)
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, select, union
@@ -70,61 +70,37 @@ def evidence_table(db: Database, *, learners: Iterable[str] | None = None) -> Ev
 
     Built from the ledger's columns without parsing any JSON.
     """
-    codes: dict[str, dict[str, int]] = {"learner": {}, "competency": {}, "level": {}}
-    learner_code, competency_code, level_code = (
-        codes["learner"],
-        codes["competency"],
-        codes["level"],
-    )
-    kind_code = {kind: code for code, kind in enumerate(KINDS)}
-    ids: list[str] = []
-    cols: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "learner",
-            "competency",
-            "kind",
-            "score",
-            "level",
-            "success",
-            "observed_at",
-            "recorded_at",
-            "expires_at",
-        )
-    }
-    learner, competency, kind, score = (
-        cols["learner"],
-        cols["competency"],
-        cols["kind"],
-        cols["score"],
-    )
-    level, success, observed, recorded, expires = (
-        cols["level"],
-        cols["success"],
-        cols["observed_at"],
-        cols["recorded_at"],
-        cols["expires_at"],
-    )
-    nan = float("nan")
     base = select(*_TABLE_COLUMNS)
-    for row in _stream(db, _filtered(base, learners, False), "reading evidence columns"):
-        ids.append(row[0])
-        learner.append(learner_code.setdefault(row[1], len(learner_code)))
-        competency.append(competency_code.setdefault(row[2], len(competency_code)))
-        kind.append(kind_code[row[3]])
-        score.append(nan if row[4] is None else row[4])
-        level.append(-1 if row[5] is None else level_code.setdefault(row[5], len(level_code)))
-        success.append(-1 if row[6] is None else int(row[6]))
-        observed.append(row[7])
-        recorded.append(row[7] if row[8] is None else row[8])
-        expires.append(NO_EXPIRY if row[9] is None else row[9])
+    rows = list(_stream(db, _filtered(base, learners, False), "reading evidence columns"))
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_TABLE_COLUMNS)
+    ids, learner, competency, kind, score, level, success, observed, recorded, expires = columns
+    learner_names, learner_codes = _encode(learner)
+    competency_names, competency_codes = _encode(competency)
+    level_names, level_codes = _encode(level)
+    kind_code = {name: code for code, name in enumerate(KINDS)}
     return EvidenceTable.from_columns(
         ids=ids,
-        learners=list(learner_code),
-        competencies=list(competency_code),
-        levels=list(level_code),
-        **cols,
+        learners=learner_names,
+        learner=learner_codes,
+        competencies=competency_names,
+        competency=competency_codes,
+        kind=[kind_code[name] for name in kind],
+        score=[float("nan") if value is None else value for value in score],
+        levels=level_names,
+        level=level_codes,
+        success=[-1 if value is None else int(value) for value in success],
+        observed_at=observed,
+        recorded_at=[o if r is None else r for o, r in zip(observed, recorded, strict=True)],
+        expires_at=[NO_EXPIRY if value is None else value for value in expires],
     )
+
+
+def _encode(values: Sequence[str | None]) -> tuple[list[str], list[int]]:
+    """Dictionary encoding: the distinct values in order of appearance, and each value's
+    code (-1 for ``None``)."""
+    index: dict[str, int] = {}
+    codes = [-1 if value is None else index.setdefault(value, len(index)) for value in values]
+    return list(index), codes
 
 
 def evidence_of_record(db: Database, source: str, record_id: str) -> list[str]:
