@@ -48,6 +48,13 @@ def test_evidence_reads_back_exactly_as_ingested(store: Store) -> None:
     assert store.evidence_count() == 3
 
 
+def test_long_ids_and_names_fit(store: Store) -> None:
+    item = ev("x" * 3000, "k" * 100, learner="l" * 255, score=1, source_id="s" * 3000)
+    _ingest(store, item)
+    assert list(store.iter_evidence()) == [item]
+    assert store.evidence_of_record("src", "s" * 3000) == ["x" * 3000]
+
+
 def test_the_same_copy_twice_is_stored_once(store: Store) -> None:
     _ingest(store, ev("e1", "a", score=0.5))
     with store.ingest("src", query_fingerprint="q") as batch:
@@ -193,6 +200,30 @@ def test_the_cursor_commits_with_its_evidence(store: Store) -> None:
     with store.ingest("lrs", query_fingerprint="q1") as batch:
         assert Cursor.model_validate(batch.cursor) == cursor
     assert [s.source for s in store.sources()] == ["lrs"]
+
+
+def test_each_ingest_is_recorded_with_its_cursors_and_counts(store: Store, clock: Clock) -> None:
+    run_id = store.begin_run()
+    with store.ingest("lrs", query_fingerprint="q", run_id=run_id) as batch:
+        batch.add_evidence([ev("e1", "a", score=1), ev("e2", "a", score=1)])
+        batch.set_cursor({"position": 1})
+    clock.advance(minutes=5)
+    with store.ingest("lrs", query_fingerprint="q") as batch:
+        batch.withdraw_evidence(["e1", "nobody"])
+        batch.set_cursor({"position": 2})
+    with store.ingest("other", query_fingerprint="q"):
+        pass
+    latest, first = store.recent_ingests(source="lrs")
+    assert (first.run_id, first.cursor_before, first.cursor_after) == (
+        run_id,
+        None,
+        {"position": 1},
+    )
+    assert first.counts["added"] == 2
+    assert (latest.cursor_before, latest.cursor_after) == ({"position": 1}, {"position": 2})
+    assert (latest.counts["voided"], latest.counts["tombstoned"]) == (1, 1)
+    assert latest.started_at == clock.now
+    assert [record.source for record in store.recent_ingests()] == ["other", "lrs", "lrs"]
 
 
 def test_an_error_in_the_batch_writes_nothing(store: Store) -> None:

@@ -12,7 +12,7 @@ Needs the ``store`` extra: ``pip install 'comp-adapters[store]'``. See ``docs/st
 """
 
 from comp_adapters.store.history import HistoryUpdate, ProficiencyRecord
-from comp_adapters.store.ingest import IngestBatch, IngestCounts, SourceState
+from comp_adapters.store.ingest import IngestBatch, IngestCounts, IngestRecord, SourceState
 from comp_adapters.store.journal import StoreJournal
 from comp_adapters.store.lease import Lease, LeaseInfo
 from comp_adapters.store.mappings import IdMapping, Ownership, TargetMappings
@@ -27,6 +27,7 @@ __all__ = [
     "IdMapping",
     "IngestBatch",
     "IngestCounts",
+    "IngestRecord",
     "Lease",
     "LeaseInfo",
     "Ownership",

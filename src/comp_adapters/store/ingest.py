@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, JsonValue
 from sqlalchemy import Connection, and_, bindparam, delete, exists, insert, or_, select, text
@@ -142,6 +142,20 @@ def _insert_new(connection: Connection, backend: str, rows: list[dict[str, Any]]
         cursor.executemany(_INSERT_EVIDENCE, values)
     finally:
         cursor.close()
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRecord:
+    """One committed ingest: its source, the cursor before and after, what it did."""
+
+    id: int
+    source: str
+    run_id: int | None
+    started_at: datetime
+    committed_at: datetime
+    cursor_before: JsonValue
+    cursor_after: JsonValue
+    counts: dict[str, int]
 
 
 class _Copy:
@@ -483,6 +497,28 @@ def read_source_state(connection: Connection, source: str | None = None) -> list
             cursor=load_json(row.cursor),
             updated_at=row.updated_at,
             ingest_id=int(row.ingest_id),
+        )
+        for row in connection.execute(query)
+    ]
+
+
+def read_ingests(
+    connection: Connection, *, source: str | None = None, limit: int = 20
+) -> list[IngestRecord]:
+    """The latest committed ingests (of ``source``), newest first."""
+    query = select(ingests).order_by(ingests.c.id.desc()).limit(limit)
+    if source is not None:
+        query = query.where(ingests.c.source == source)
+    return [
+        IngestRecord(
+            id=int(row.id),
+            source=row.source,
+            run_id=row.run_id,
+            started_at=row.started_at,
+            committed_at=row.committed_at,
+            cursor_before=load_json(row.cursor_before),
+            cursor_after=load_json(row.cursor_after),
+            counts=cast(dict[str, int], load_json(row.counts)),
         )
         for row in connection.execute(query)
     ]

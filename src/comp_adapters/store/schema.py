@@ -36,9 +36,10 @@ VERSION_TABLE = "comp_adapters_schema"
 """Where Alembic keeps the store's schema revision."""
 
 KEY = 255
-"""Length of keys: learner, competency, source, target names (``Evidence.learner``'s bound)."""
-ID = 512
-"""Length of record ids, evidence ids and remote ids."""
+"""Length of names and keys: learner (``Evidence.learner``'s bound), competency and framework
+keys (100 at most), source and target names. Ids and fingerprints (evidence, records, remote
+objects, changes) have no bound in the core model, so they are unbounded text (PostgreSQL's
+index entries bound the key columns to about 2,700 bytes)."""
 BigId = BigInteger().with_variant(Integer, "sqlite")
 """A 64-bit row id (SQLite's INTEGER PRIMARY KEY is 64-bit already, and only that spelling
 makes it the rowid)."""
@@ -77,7 +78,7 @@ journal = Table(
     "journal",
     metadata,
     Column("plan_fingerprint", String(64), nullable=False),
-    Column("change_id", String(ID), nullable=False),
+    Column("change_id", Text, nullable=False),
     Column("result", Text, nullable=False),
     Column("recorded_at", Instant, nullable=False),
     Column("run_id", Integer),
@@ -102,7 +103,7 @@ source_cursors = Table(
     "source_cursors",
     metadata,
     Column("source", String(KEY), primary_key=True),
-    Column("query_fingerprint", String(128), nullable=False),
+    Column("query_fingerprint", Text, nullable=False),
     Column("cursor", Text),
     Column("updated_at", Instant, nullable=False),
     Column("ingest_id", Integer, nullable=False),
@@ -111,9 +112,9 @@ source_cursors = Table(
 evidence = Table(
     "evidence",
     metadata,
-    Column("id", String(ID), primary_key=True),
+    Column("id", Text, primary_key=True),
     Column("source", String(KEY), nullable=False),
-    Column("source_id", String(ID)),
+    Column("source_id", Text),
     Column("learner", String(KEY), nullable=False),
     Column("competency", String(KEY), nullable=False),
     Column("kind", String(32), nullable=False),
@@ -125,7 +126,7 @@ evidence = Table(
     Column("expires_at", BigInteger),
     Column("voided", Boolean, nullable=False),
     Column("visibility", String(32), nullable=False),
-    Column("source_system", String(KEY)),
+    Column("source_system", Text),
     Column("body", Text, nullable=False),
     Column("changed_in", Integer, nullable=False),
     Index("ix_evidence_pair", "learner", "competency"),
@@ -151,7 +152,7 @@ tombstones = Table(
     metadata,
     Column("kind", String(16), nullable=False),
     Column("source", String(KEY), nullable=False),
-    Column("ref", String(ID), nullable=False),
+    Column("ref", Text, nullable=False),
     Column("created_at", Instant, nullable=False),
     Column("ingest_id", Integer, nullable=False),
     PrimaryKeyConstraint("kind", "source", "ref", name="pk_tombstones"),
@@ -164,9 +165,9 @@ id_mappings = Table(
     "id_mappings",
     metadata,
     Column("target", String(KEY), nullable=False),
-    Column("key", String(ID), nullable=False),
-    Column("remote_id", String(ID), nullable=False),
-    Column("fingerprint", String(128), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("remote_id", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
     Column("updated_at", Instant, nullable=False),
     Column("run_id", Integer),
     PrimaryKeyConstraint("target", "key", name="pk_id_mappings"),

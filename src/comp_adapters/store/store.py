@@ -16,15 +16,18 @@ from pydantic import JsonValue
 
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.proficiency import Proficiency
+from comp_adapters.errors import StoreError
 from comp_adapters.rules.columnar import EvidenceTable
 from comp_adapters.store import history, ledger, runs
 from comp_adapters.store.engine import Database, create_store_engine, store_errors
 from comp_adapters.store.ingest import (
     IngestBatch,
+    IngestRecord,
     SourceState,
     commit_batch,
     compact_tombstones,
     open_batch,
+    read_ingests,
     read_source_state,
 )
 from comp_adapters.store.journal import StoreJournal
@@ -62,8 +65,6 @@ def open_store(
         try:
             store_url.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            from comp_adapters.errors import StoreError  # noqa: PLC0415
-
             raise StoreError(
                 f"store {store_url.redacted}: cannot create its folder: {exc.strerror}"
             ) from exc
@@ -185,6 +186,11 @@ class Store:
     def sources(self) -> list[SourceState]:
         with self._db.read("listing evidence sources") as connection:
             return read_source_state(connection)
+
+    def recent_ingests(self, *, source: str | None = None, limit: int = 20) -> list[IngestRecord]:
+        """The latest ingests (of ``source``), newest first: cursors before and after, counts."""
+        with self._db.read("listing ingests") as connection:
+            return read_ingests(connection, source=source, limit=limit)
 
     def iter_evidence(
         self, *, learners: Iterable[str] | None = None, include_voided: bool = False

@@ -16,7 +16,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-KEY, ID = 255, 512
+KEY = 255
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -36,7 +36,7 @@ def upgrade() -> None:
     op.create_table(
         "journal",
         sa.Column("plan_fingerprint", sa.String(64), nullable=False),
-        sa.Column("change_id", sa.String(ID), nullable=False),
+        sa.Column("change_id", sa.Text(), nullable=False),
         sa.Column("result", sa.Text(), nullable=False),
         sa.Column("recorded_at", sa.BigInteger(), nullable=False),
         sa.Column("run_id", sa.Integer()),
@@ -57,16 +57,16 @@ def upgrade() -> None:
     op.create_table(
         "source_cursors",
         sa.Column("source", sa.String(KEY), primary_key=True),
-        sa.Column("query_fingerprint", sa.String(128), nullable=False),
+        sa.Column("query_fingerprint", sa.Text(), nullable=False),
         sa.Column("cursor", sa.Text()),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.Column("ingest_id", sa.Integer(), nullable=False),
     )
     op.create_table(
         "evidence",
-        sa.Column("id", sa.String(ID), primary_key=True),
+        sa.Column("id", sa.Text(), primary_key=True),
         sa.Column("source", sa.String(KEY), nullable=False),
-        sa.Column("source_id", sa.String(ID)),
+        sa.Column("source_id", sa.Text()),
         sa.Column("learner", sa.String(KEY), nullable=False),
         sa.Column("competency", sa.String(KEY), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
@@ -78,7 +78,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.BigInteger()),
         sa.Column("voided", sa.Boolean(), nullable=False),
         sa.Column("visibility", sa.String(32), nullable=False),
-        sa.Column("source_system", sa.String(KEY)),
+        sa.Column("source_system", sa.Text()),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("changed_in", sa.Integer(), nullable=False),
     )
@@ -96,7 +96,7 @@ def upgrade() -> None:
         "tombstones",
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("source", sa.String(KEY), nullable=False),
-        sa.Column("ref", sa.String(ID), nullable=False),
+        sa.Column("ref", sa.Text(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("ingest_id", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("kind", "source", "ref", name="pk_tombstones"),
@@ -105,9 +105,9 @@ def upgrade() -> None:
     op.create_table(
         "id_mappings",
         sa.Column("target", sa.String(KEY), nullable=False),
-        sa.Column("key", sa.String(ID), nullable=False),
-        sa.Column("remote_id", sa.String(ID), nullable=False),
-        sa.Column("fingerprint", sa.String(128), nullable=False),
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("remote_id", sa.Text(), nullable=False),
+        sa.Column("fingerprint", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.Column("run_id", sa.Integer()),
         sa.PrimaryKeyConstraint("target", "key", name="pk_id_mappings"),
