@@ -12,6 +12,8 @@ names the store by its redacted URL.
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,11 +53,37 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database file to WAL mode (once per file; it stays so).
+
+    The switch needs the file to itself, and SQLite does not always wait for that: when
+    processes open a new store together, one may be told "database is locked", or keep the
+    old mode (the pragma answers with the mode in force). Try again until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            problem: str = str(exc)
+        else:
+            if str(mode).lower() == "wal":
+                return
+            problem = f"the database stays in journal mode {mode!r}"
+        if time.monotonic() >= deadline:
+            raise sqlite3.OperationalError(f"cannot switch to WAL mode: {problem}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 def _sqlite_begin(connection: Connection) -> None:
