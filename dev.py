@@ -106,6 +106,12 @@ def ensure_chromium() -> None:
         sys.exit(f"the chromium package was installed but {CHROMIUM} is still missing")
 
 
+def ensure_postgres() -> None:
+    """Install Debian's PostgreSQL server when missing: the store tests start a private
+    cluster (tests/pg.py). The logic lives in tools/postgres.py (standard library only)."""
+    must(sys.executable, ROOT / "tools" / "postgres.py")
+
+
 def cmd_example(args: list[str]) -> int:
     ensure_venv("")
     return run(BIN / "comp-adapters", "compute", *args)
@@ -115,6 +121,7 @@ def cmd_test(args: list[str]) -> int:
     ensure_venv("dev,all,scale")
     ensure_node_packages()
     ensure_chromium()
+    ensure_postgres()
     failed = 0
     failed |= run(PY, "-m", "ruff", "check", *LINTED)
     failed |= run(PY, "-m", "ruff", "format", "--check", *LINTED)

@@ -62,3 +62,7 @@ def ev(
         observed_at=datetime(2026, 1, day, 12, tzinfo=UTC),
         **fields,
     )
+
+
+pytest_plugins = ["tests.pg"]
+"""The private PostgreSQL cluster (``postgres_cluster``, ``postgres_url``) for any test folder."""

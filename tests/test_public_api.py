@@ -10,6 +10,7 @@ PACKAGES = [
     "comp_adapters",
     "comp_adapters.core",
     "comp_adapters.rules",
+    "comp_adapters.store",
     "comp_adapters.sync",
     "comp_adapters.testing",
 ]

@@ -208,6 +208,18 @@ class StoreError(CompAdaptersError):
     """The state store (mappings, cursors, journal) failed or holds inconsistent data."""
 
 
+class TargetBusyError(StoreError):
+    """Another worker holds the lease on this target: wait for it, or try again later.
+
+    :attr:`holder` names who holds it (``host:pid`` and a label) when the store knows.
+    """
+
+    def __init__(self, message: str, *, target: str, holder: str | None = None) -> None:
+        self.target = target
+        self.holder = holder
+        super().__init__(message)
+
+
 class PlanError(CompAdaptersError):
     """A plan cannot be made or applied."""
 
@@ -234,6 +246,7 @@ __all__ = [
     "StalePlanError",
     "StoreError",
     "TLSError",
+    "TargetBusyError",
     "ValidationError",
     "problem_lines",
 ]

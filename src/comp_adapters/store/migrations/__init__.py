@@ -1,0 +1,1 @@
+"""Alembic migrations of the store, run by :func:`comp_adapters.store.migrate.upgrade`."""

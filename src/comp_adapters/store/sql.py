@@ -1,0 +1,57 @@
+"""Small SQL helpers the two backends spell differently: upserts and insert-or-ignore."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import JsonValue
+from sqlalchemy import ColumnElement, Table, any_, literal
+from sqlalchemy.dialects import postgresql, sqlite
+
+T = TypeVar("T")
+
+CHUNK = 2000
+"""Rows per executemany / ids per ``IN (...)``: well under SQLite's 32766 bound variables."""
+
+
+def insert_ignoring(backend: str, table: Table) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for ``table``."""
+    dialect = postgresql if backend == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing()
+
+
+def upsert(backend: str, table: Table, keys: Sequence[str], update: Sequence[str]) -> Any:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE SET`` the ``update`` columns."""
+    dialect = postgresql if backend == "postgresql" else sqlite
+    statement = dialect.insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: statement.excluded[name] for name in update},
+    )
+
+
+def among(backend: str, column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``column = ANY(:array)``, one parameter
+    however many values (psycopg would parse a query with thousands of placeholders)."""
+    if backend == "postgresql":
+        return column == any_(literal(values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
+def chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size``."""
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def dump_json(value: Any) -> str:
+    """Canonical JSON text: sorted keys, no spaces, UTF-8 kept as is."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def load_json(text: str | None) -> JsonValue:
+    return None if text is None else orjson.loads(text)
