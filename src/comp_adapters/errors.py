@@ -188,12 +188,18 @@ class StalePlanError(PlanError):
     """The target changed since the plan was made: plan again before applying."""
 
 
+class GovernanceError(CompAdaptersError):
+    """A governance rule refused the step: changing a released version, approving one's own
+    draft, releasing without the approvals the policy requires, a draft for a live target."""
+
+
 __all__ = [
     "AuthenticationError",
     "CompAdaptersError",
     "ConfigurationError",
     "ConflictError",
     "FatalRemoteError",
+    "GovernanceError",
     "MappingError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "comp_adapters.cli.canvas",
     "comp_adapters.cli.case",
     "comp_adapters.cli.moodle",
+    "comp_adapters.cli.framework",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 
