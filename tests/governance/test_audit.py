@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -24,9 +24,7 @@ from comp_adapters.governance import (
     verify,
 )
 from comp_adapters.governance.audit import entry_hash, entry_to_json, parse_entry_lines
-from tests.governance.builders import MARCH, audit_chain, v2
-
-T0 = datetime(2026, 2, 1, 9, tzinfo=UTC)
+from tests.governance.builders import MARCH, T0, audit_chain, v2
 
 
 def problem_of(entries: list[AuditEntry], **options: object) -> tuple[str, int, int]:
@@ -232,6 +230,22 @@ def test_a_repeated_entry_is_located() -> None:
     entries.append(entries[2])
     assert problem_of(entries) == ("reordered", 8, 3)
     assert "entry 3 (the release of" in verify(entries).problem.message  # type: ignore[union-attr]
+
+
+def test_an_inserted_entry_is_located() -> None:
+    entries = audit_chain()
+    record = ingest_batch_record(
+        source="lrs", cursor_before=None, cursor_after=None, counts={"new": 1}, actor="x", at=T0
+    )
+    forged = append(entries[3], record)  # sealed properly as entry 5, after entry 4
+    as_is = [*entries[:4], forged, *entries[4:]]
+    assert problem_of(as_is) == ("inserted", 4, 5)
+    assert "the ingest_batch of 2026-02-01T09:00:00Z by 'x' was inserted" in (
+        verify(as_is).problem.message  # type: ignore[union-attr]
+    )
+    # The forger renumbers what follows: still located at the inserted entry.
+    renumbered_rest = [*entries[:4], forged, *(renumbered(e, e.seq + 1) for e in entries[4:])]
+    assert problem_of(renumbered_rest) == ("inserted", 4, 5)
 
 
 def test_a_cut_tail_is_found_against_the_kept_head() -> None:

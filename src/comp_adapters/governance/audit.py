@@ -284,6 +284,7 @@ class Tampering(StrEnum):
 
     EDITED = "edited"
     DELETED = "deleted"
+    INSERTED = "inserted"
     REORDERED = "reordered"
     TRUNCATED = "truncated"
     REWRITTEN = "rewritten"
@@ -336,12 +337,16 @@ def verify(
     """
     expected_seq = 1 if start is None else start.seq + 1
     expected_prev = GENESIS if start is None else start.hash
+    before_last: str | None = None  # what the last verified entry links to
     for position, entry in enumerate(entries):
         intact = _recomputed(entry) == entry.hash
         if intact and entry.seq == expected_seq and entry.prev_hash == expected_prev:
+            before_last = expected_prev
             expected_seq, expected_prev = entry.seq + 1, entry.hash
             continue
-        problem = _diagnose(entries, position, expected_seq, expected_prev, intact=intact)
+        problem = _diagnose(
+            entries, position, expected_seq, expected_prev, before_last, intact=intact
+        )
         return VerifyResult(
             checked=position, head=_head_before(entries, position, start), problem=problem
         )
@@ -364,6 +369,7 @@ def _diagnose(
     position: int,
     expected_seq: int,
     expected_prev: str,
+    before_last: str | None,
     *,
     intact: bool,
 ) -> ChainProblem:
@@ -382,6 +388,15 @@ def _diagnose(
                 f"entry {expected_seq} ({_what(other)}) appears at position {later}; position "
                 f"{position} holds {_what(entry)} instead",
             )
+    if before_last is not None and entry.prev_hash == before_last:
+        # It links past the entry before it: that one was slipped in between.
+        inserted = entries[position - 1]
+        return ChainProblem(
+            Tampering.INSERTED,
+            position - 1,
+            inserted.seq,
+            f"{_what(inserted)} was inserted: {_what(entry)} links to the entry before it",
+        )
     if intact and entry.seq > expected_seq:
         missing = (
             f"entry {expected_seq}"
@@ -503,8 +518,13 @@ def _check_head(entries: Sequence[AuditEntry], head: ChainHead | str) -> ChainPr
                 Tampering.TRUNCATED,
                 len(entries),
                 first_missing,
-                f"the chain ends at {last_text}, the kept head is entry {head.seq}: entries "
-                f"{first_missing}-{head.seq} were removed from the end",
+                f"the chain ends at {last_text}, the kept head is entry {head.seq}: "
+                + (
+                    f"entry {head.seq} was"
+                    if first_missing == head.seq
+                    else f"entries {first_missing}-{head.seq} were"
+                )
+                + " removed from the end",
             )
     return ChainProblem(
         Tampering.TRUNCATED,
