@@ -191,28 +191,28 @@ def match_competencies(old: Framework, new: Framework) -> Matching:
                 reasons[competency.key] = reason
                 taken.add(target)
 
+    # Same title and description under the same parent, unique on both sides. Indexed by
+    # (parent, title, description): an old parent's key on the old side, the new one's on
+    # the new side (matching is one-to-one, so equal old parents are equal new parents).
+    old_by_text: dict[_Text, list[str]] = {}
+    for competency in unmatched_old:
+        if competency.key not in pairs:
+            old_by_text.setdefault(_text(competency, competency.parent), []).append(competency.key)
+    new_by_text: dict[_Text, list[str]] = {}
+    for key, competency in unmatched_new.items():
+        if key not in taken:
+            new_by_text.setdefault(_text(competency, competency.parent), []).append(key)
     for competency in unmatched_old:  # walk order: a parent is matched before its children
         if competency.key in pairs:
             continue
         if competency.parent is not None and competency.parent not in pairs:
             continue
         parent = pairs.get(competency.parent) if competency.parent else None
-        candidates = [
-            c
-            for key, c in unmatched_new.items()
-            if key not in taken and c.parent == parent and _same_text(c, competency)
-        ]
-        rivals = [
-            c
-            for c in unmatched_old
-            if c.key not in pairs
-            and (pairs.get(c.parent) if c.parent else None) == parent
-            and (c.parent is None or c.parent in pairs)
-            and _same_text(c, competency)
-        ]
+        rivals = old_by_text[_text(competency, competency.parent)]
+        candidates = [k for k in new_by_text.get(_text(competency, parent), ()) if k not in taken]
         if len(candidates) == 1 and len(rivals) == 1:
-            pairs[competency.key] = candidates[0].key
-            taken.add(candidates[0].key)
+            pairs[competency.key] = candidates[0]
+            taken.add(candidates[0])
             reasons[competency.key] = "same title and description under the same parent"
     return Matching(pairs=pairs, reasons=reasons)
 
@@ -225,8 +225,11 @@ def _by_external_id(competencies: Iterable[Competency]) -> dict[tuple[str, str],
     return index
 
 
-def _same_text(one: Competency, other: Competency) -> bool:
-    return one.title == other.title and one.description == other.description
+_Text = tuple[str | None, str, str | None]
+
+
+def _text(competency: Competency, parent: str | None) -> _Text:
+    return (parent, competency.title, competency.description)
 
 
 def new_replacements(
