@@ -13,6 +13,7 @@ from comp_adapters.governance import (
     GENESIS,
     AuditEntry,
     AuditKind,
+    AuditRecord,
     ChainHead,
     Tampering,
     append,
@@ -131,6 +132,12 @@ def test_records_hold_what_the_issue_asks_for() -> None:
         release_record(
             draft(v2(), version="3", effective_from=MARCH, rationale="r", actor="a", at=T0).version
         )
+
+
+def test_a_payload_that_is_not_json_is_refused() -> None:
+    record = AuditRecord(kind=AuditKind.ATTESTATION, at=T0, actor="a", payload={"x": float("nan")})
+    with pytest.raises(ValidationError, match="payload"):
+        append(None, record)
 
 
 def test_append_continues_from_a_kept_head() -> None:

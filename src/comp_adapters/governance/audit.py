@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.timeutil import UtcDatetime, format_utc
 from comp_adapters.errors import Problem, ValidationError
-from comp_adapters.governance.canonical import fingerprint, is_hex_digest
+from comp_adapters.governance.canonical import canonical_json, fingerprint, is_hex_digest
 from comp_adapters.governance.versions import Approval, FrameworkVersion, HexDigest, Identity
 
 CHAIN_FORMAT = "comp-adapters/audit@1"
@@ -141,24 +141,19 @@ def _recomputed(entry: AuditEntry, *, seq: int | None = None) -> str:
 def append(head: AuditEntry | ChainHead | None, record: AuditRecord) -> AuditEntry:
     """The entry that follows ``head`` (``None``: the first of a new chain) for ``record``."""
     seq = 1 if head is None else head.seq + 1
-    prev_hash = GENESIS if head is None else head.hash
-    payload: dict[str, JsonValue] = json.loads(json.dumps(record.payload))
-    return AuditEntry(
-        seq=seq,
-        at=record.at,
-        kind=record.kind.value,
-        actor=record.actor,
-        payload=payload,
-        prev_hash=prev_hash,
-        hash=entry_hash(
-            seq=seq,
-            at=record.at,
-            kind=record.kind.value,
-            actor=record.actor,
-            payload=payload,
-            prev_hash=prev_hash,
-        ),
-    )
+    try:  # a copy, exactly as canonical JSON reads back (what verify will hash)
+        payload: dict[str, JsonValue] = json.loads(canonical_json(record.payload))
+    except ValueError as exc:
+        raise ValidationError([Problem(f"not JSON: {exc}", field="payload")]) from None
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "at": record.at,
+        "kind": record.kind.value,
+        "actor": record.actor,
+        "payload": payload,
+        "prev_hash": GENESIS if head is None else head.hash,
+    }
+    return AuditEntry(**fields, hash=entry_hash(**fields))
 
 
 def append_all(
