@@ -83,6 +83,29 @@ def ensure_node_packages() -> None:
     stamp.write_text(fingerprint)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Debian's Chromium for the report's browser test (Playwright drives it; Playwright's
+    own browser download is not used). Installed with apt-get when it is missing."""
+    if CHROMIUM.exists():
+        return
+    apt = shutil.which("apt-get")
+    if apt is None:
+        sys.exit(
+            f"{CHROMIUM} is missing and apt-get is not available: the report's browser test "
+            "needs Debian's chromium package (apt-get install chromium)."
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if run(apt, "update", "-q", env=env) or run(
+        apt, "install", "-y", "-q", "--no-install-recommends", "chromium", env=env
+    ):
+        sys.exit("installing Debian's chromium failed (see above); the browser test needs it")
+    if not CHROMIUM.exists():
+        sys.exit(f"the chromium package was installed but {CHROMIUM} is still missing")
+
+
 def cmd_example(args: list[str]) -> int:
     ensure_venv("")
     return run(BIN / "comp-adapters", "compute", *args)
@@ -91,6 +114,7 @@ def cmd_example(args: list[str]) -> int:
 def cmd_test(args: list[str]) -> int:
     ensure_venv("dev,all")
     ensure_node_packages()
+    ensure_chromium()
     failed = 0
     failed |= run(PY, "-m", "ruff", "check", *LINTED)
     failed |= run(PY, "-m", "ruff", "format", "--check", *LINTED)

@@ -1,21 +1,30 @@
-"""Requests a Moodle push needs: batched vs one call per request vs one call per change.
+"""Requests Moodle needs: a push batched vs one call per request, and the life cycle of
+real frameworks (push, re-push, rate 100 learners, re-rate).
 
-Pushes a 500-competency framework (5 domains x 9 skills x 10 indicators, 50 rules, 50
-cross-references) into the fake Moodle of the test suite, once with
-``tool_mobile_call_external_functions`` batching and once without, then plans the same
-framework again (an unchanged re-sync) and counts what it writes. Run from the repository
-root::
+1. Pushes a 500-competency framework (5 domains x 9 skills x 10 indicators, 50 rules, 50
+   cross-references) into the fake Moodle of the test suite, once with
+   ``tool_mobile_call_external_functions`` batching and once without, then plans the same
+   framework again (an unchanged re-sync) and counts what it writes.
+2. For the example framework and the generated 703-item framework whose texts Moodle
+   refuses as they are (``tests/moodle/generated.py``), batched: push, push again, rate
+   100 learners (5 observations each, computed by the rules engine), rate again; the
+   requests of each step and the writes of the repeated ones (target: 0).
+
+Run from the repository root::
 
     .venv/bin/python benchmarks/moodle_requests.py
 
 The last line is ``RESULT competencies=500 requests_batched=<n> requests_unbatched=<n>
-resync_writes=<n>`` (target: batched <= 500/20 + 10 = 35, re-sync writes 0).
+resync_writes=<n> <name>_push=<n> <name>_repush=<n> <name>_repush_writes=<n>
+<name>_rate=<n> <name>_rerate=<n> <name>_rerate_writes=<n>`` for ``example`` and
+``text703`` (target: batched <= 500/20 + 10 = 35, every repeated write count 0).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -23,13 +32,16 @@ import responses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale
+from tests.moodle.conftest import AS_OF, EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
+from tests.moodle.generated import evidence_for, text_heavy_framework
 
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.moodle.adapter import MoodleAdapter
 from comp_adapters.moodle.client import MoodleClient
+from comp_adapters.native import load_framework
+from comp_adapters.rules import evaluate
 
 DOMAINS, SKILLS, INDICATORS = 5, 9, 10
 
@@ -109,6 +121,34 @@ def push(framework: Framework, *, batch: bool) -> tuple[int, int, int, int, floa
     return len(plan.writes), requests_used, resync_requests, resync_writes, seconds
 
 
+def life_cycle(framework: Framework, learners: int = 100) -> dict[str, int]:
+    """Requests (and writes) of push, re-push, rate and re-rate, batched."""
+    site = FakeMoodle(scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
+    counts: dict[str, int] = {}
+
+    def adapter(rated: Framework | None = None) -> MoodleAdapter:
+        client = MoodleClient(URL, TOKEN, session=requests.Session(), batch=True)
+        return MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE, framework=rated)
+
+    def step(name: str, do: Callable[[], object]) -> None:
+        before_requests, before_writes = site.http_requests, site.writes
+        do()
+        counts[name] = site.http_requests - before_requests
+        counts[f"{name}_writes"] = site.writes - before_writes
+
+    with responses.RequestsMock() as mock:
+        site.install(mock)
+        step("push", lambda: adapter().apply(adapter().plan_framework(framework)))
+        step("repush", lambda: adapter().apply(adapter().plan_framework(framework)))
+        for n in range(learners):
+            site.add_user(f"learner{n}")
+        results = evaluate(framework, evidence_for(framework, learners, 5), as_of=AS_OF)
+        rater = adapter(framework)
+        step("rate", lambda: rater.apply(rater.plan_proficiency(results)))
+        step("rerate", lambda: rater.apply(rater.plan_proficiency(results)))
+    return counts
+
+
 def main() -> int:
     framework = big_framework()
     count = len(framework.competencies)
@@ -125,9 +165,31 @@ def main() -> int:
     )
     target = count / 20 + 10
     print(f"target batched <= {target:.0f}: {'met' if batched <= target else 'MISSED'}")
+    cycles = {
+        "example": life_cycle(load_framework(EXAMPLE)),
+        "text703": life_cycle(text_heavy_framework()),
+    }
+    for name, c in cycles.items():
+        print(
+            f"{name}: push {c['push']} requests ({c['push_writes']} writes), re-push "
+            f"{c['repush']} ({c['repush_writes']} writes), rate 100 learners {c['rate']} "
+            f"({c['rate_writes']} writes), re-rate {c['rerate']} ({c['rerate_writes']} writes)"
+        )
+    extra = " ".join(
+        f"{name}_{step}={c[key]}"
+        for name, c in cycles.items()
+        for step, key in (
+            ("push", "push"),
+            ("repush", "repush"),
+            ("repush_writes", "repush_writes"),
+            ("rate", "rate"),
+            ("rerate", "rerate"),
+            ("rerate_writes", "rerate_writes"),
+        )
+    )
     print(
         f"RESULT competencies={count} requests_batched={batched} "
-        f"requests_unbatched={unbatched} resync_writes={resync_writes}"
+        f"requests_unbatched={unbatched} resync_writes={resync_writes} {extra}"
     )
     return 0
 

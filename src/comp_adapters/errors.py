@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from comp_adapters._http.redaction import redact_url
+
 Severity = Literal["error", "warning"]
 
 
@@ -63,8 +65,29 @@ class ConfigurationError(CompAdaptersError):
     """Settings are missing or contradictory (a URL without a token, an unknown format...)."""
 
 
+SHOWN_PROBLEMS = 20
+"""Problems a message lists before "... and N more" (a broken file may have 100,000)."""
+
+
+def problem_lines(problems: Iterable[Problem], *, limit: int = SHOWN_PROBLEMS) -> list[str]:
+    """The first ``limit`` problems, one a line, then "... and N more" if there are more."""
+    shown: list[str] = []
+    more = 0
+    for problem in problems:
+        if len(shown) < limit:
+            shown.append(str(problem))
+        else:
+            more += 1
+    if more:
+        shown.append(f"... and {more} more")
+    return shown
+
+
 class ValidationError(CompAdaptersError):
-    """Input failed validation; :attr:`problems` holds every problem found, each located."""
+    """Input failed validation; :attr:`problems` holds every problem found, each located.
+
+    The message lists the first :data:`SHOWN_PROBLEMS` of them and says how many more.
+    """
 
     def __init__(self, problems: Iterable[Problem], *, summary: str | None = None) -> None:
         self.problems: tuple[Problem, ...] = tuple(problems)
@@ -73,7 +96,7 @@ class ValidationError(CompAdaptersError):
         head = summary or f"{errors} error{'s' if errors != 1 else ''}" + (
             f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
         )
-        lines = [head, *(f"  {p}" for p in self.problems)]
+        lines = [head, *(f"  {line}" for line in problem_lines(self.problems))]
         super().__init__("\n".join(lines))
 
     @property
@@ -89,7 +112,7 @@ class RemoteError(CompAdaptersError):
     """A remote system refused or failed a request.
 
     Carries what is needed to act on it and to report it, and nothing secret: the URL is
-    redacted before it gets here.
+    redacted here (user info and sensitive query values), whoever raises the error.
     """
 
     def __init__(
@@ -105,7 +128,7 @@ class RemoteError(CompAdaptersError):
     ) -> None:
         self.adapter = adapter
         self.operation = operation
-        self.url = url
+        self.url = redact_url(url) if url else url
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -160,6 +183,11 @@ class FatalRemoteError(RemoteError):
     """Will fail the same way again until something changes (credentials, data, ids)."""
 
 
+class TLSError(FatalRemoteError):
+    """The TLS handshake failed (an untrusted or expired certificate, a wrong host name):
+    trying again changes nothing until the trust settings or the server change."""
+
+
 class AuthenticationError(FatalRemoteError):
     """Credentials are missing, wrong or expired."""
 
@@ -194,6 +222,7 @@ class GovernanceError(CompAdaptersError):
 
 
 __all__ = [
+    "SHOWN_PROBLEMS",
     "AuthenticationError",
     "CompAdaptersError",
     "ConfigurationError",
@@ -210,5 +239,7 @@ __all__ = [
     "RetriableRemoteError",
     "StalePlanError",
     "StoreError",
+    "TLSError",
     "ValidationError",
+    "problem_lines",
 ]

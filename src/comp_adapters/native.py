@@ -115,13 +115,42 @@ def _yaml_module() -> Any:
     return yaml
 
 
+def _no_alias_loader(yaml: Any) -> Any:
+    """A safe YAML loader that refuses aliases (``*name``).
+
+    A framework file has no use for them, and a few KB of nested aliases expand to
+    gigabytes (the "billion laughs"); refusing them at the first one keeps reading linear.
+    """
+
+    class NoAliasLoader(yaml.SafeLoader):  # type: ignore[misc]
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"aliases (*{event.anchor}) are not allowed in framework files; "
+                    "write the value out",
+                    event.start_mark,
+                )
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
 def _read_yaml(path: Path) -> Any:
     yaml = _yaml_module()
     try:
         with path.open(encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+            return yaml.load(handle, Loader=_no_alias_loader(yaml))
     except FileNotFoundError:
         raise ValidationError([Problem("file not found", file=str(path))]) from None
+    except IsADirectoryError:
+        raise ValidationError([Problem("is a folder, not a file", file=str(path))]) from None
+    except RecursionError:
+        raise ValidationError(
+            [Problem("nested too deeply to read (more than ~900 levels)", file=str(path))]
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -144,11 +173,27 @@ def parse_evidence_lines(
     Blank lines are skipped. A bad line raises :class:`ValidationError` naming ``source``
     and the line, unless ``problems`` is given: then it is appended there and skipped.
     """
+    for _, item in parse_numbered_evidence_lines(lines, source=source, problems=problems):
+        yield item
+
+
+def parse_numbered_evidence_lines(
+    lines: Iterable[str],
+    *,
+    source: str,
+    problems: list[Problem] | None = None,
+) -> Iterator[tuple[int, Evidence]]:
+    """Like :func:`parse_evidence_lines`, with the line number of each evidence.
+
+    When the first record fails and the file looks like a JSON array or a CSV file, the
+    first problem says that evidence files are JSON lines.
+    """
+    first = True
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield Evidence.model_validate_json(line)
+            yield number, Evidence.model_validate_json(line)
         except pydantic.ValidationError as exc:
             found = [
                 Problem(
@@ -159,9 +204,31 @@ def parse_evidence_lines(
                 )
                 for item in exc.errors(include_url=False)
             ]
+            if first:
+                found = _shape_hint(line, source, number) + found
             if problems is None:
                 raise ValidationError(found) from None
             problems.extend(found)
+        first = False
+
+
+def _shape_hint(line: str, source: str, number: int) -> list[Problem]:
+    """A problem saying what the file looks like, when it is clearly not JSON lines."""
+    text = line.lstrip("\ufeff").strip()
+    if text.startswith("["):
+        what = "a JSON array"
+    elif not text.startswith("{") and ("," in text or ";" in text or "\t" in text):
+        what = "a CSV file"
+    else:
+        return []
+    return [
+        Problem(
+            f"this looks like {what}: evidence files are JSON lines, one JSON object per "
+            "line (see docs/formats.md)",
+            file=source,
+            line=number,
+        )
+    ]
 
 
 def _evidence_message(item: Any) -> str:
@@ -174,14 +241,24 @@ def _evidence_message(item: Any) -> str:
 
 def iter_evidence(path: str | Path, *, problems: list[Problem] | None = None) -> Iterator[Evidence]:
     """Stream evidence from a JSON-lines file; errors name the file and line (see above)."""
+    for _, item in iter_numbered_evidence(path, problems=problems):
+        yield item
+
+
+def iter_numbered_evidence(
+    path: str | Path, *, problems: list[Problem] | None = None
+) -> Iterator[tuple[int, Evidence]]:
+    """Like :func:`iter_evidence`, with the line number of each evidence."""
     source = str(path)
     try:
         handle = Path(path).open(encoding="utf-8")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise ValidationError([Problem("file not found", file=source)]) from None
+    except IsADirectoryError:
+        raise ValidationError([Problem("is a folder, not a file", file=source)]) from None
     with handle:
         try:
-            yield from parse_evidence_lines(handle, source=source, problems=problems)
+            yield from parse_numbered_evidence_lines(handle, source=source, problems=problems)
         except UnicodeDecodeError as exc:
             raise ValidationError(
                 [Problem(f"not UTF-8 text (byte {exc.start})", file=source)]

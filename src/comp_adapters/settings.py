@@ -9,7 +9,14 @@ when present) holds one table per adapter::
 
 Environment variables ``COMP_ADAPTERS_<ADAPTER>_<NAME>`` override the file, command-line
 flags override both. Secrets are better kept out of files: any ``<name>_env`` entry names
-the variable to read ``<name>`` from. Values are never echoed in errors.
+the variable to read ``<name>`` from; secrets have no command-line flag on purpose (command
+lines end up in shell histories and process lists). Values are never echoed in errors.
+
+Settings shared by every adapter (:data:`SHARED_SETTINGS`, e.g. ``ca_bundle``: a PEM file
+of private CA certificates to trust) may also stand at the top of the file, before any
+table, or in ``COMP_ADAPTERS_<NAME>``; an adapter's own table or variable wins::
+
+    ca_bundle = "/etc/ssl/private/company-ca.pem"
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from comp_adapters.errors import ConfigurationError
 
 DEFAULT_CONFIG = Path("comp-adapters.toml")
 ENV_CONFIG = "COMP_ADAPTERS_CONFIG"
+SHARED_SETTINGS = ("ca_bundle",)
+"""Settings every adapter takes that may be given once for all (top level, or env)."""
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
@@ -55,6 +64,14 @@ def gather(
     """Merge one adapter's settings: config file < environment < non-None flags."""
     environ = os.environ if environ is None else environ
     table = dict((config or {}).get(section, {}))
+    shared: dict[str, Any] = {}
+    for name in SHARED_SETTINGS:
+        value = (config or {}).get(name)
+        if value is not None and not isinstance(value, dict):
+            shared[name] = value
+        variable = f"COMP_ADAPTERS_{name.upper()}"
+        if environ.get(variable):
+            shared[name] = environ[variable]
     merged: dict[str, Any] = {}
     for name, value in table.items():
         if name.endswith("_env") and isinstance(value, str):
@@ -66,6 +83,7 @@ def gather(
             merged[target] = environ[value]
         else:
             merged.setdefault(name, value)
+    merged = {**shared, **merged}
     prefix = f"COMP_ADAPTERS_{section.upper().replace('-', '_')}_"
     merged.update(
         {
@@ -87,7 +105,19 @@ def build_settings(model: type[Model], section: str, values: Mapping[str, Any]) 
         lines = []
         for item in exc.errors(include_url=False, include_input=False):
             name = ".".join(str(part) for part in item["loc"])
-            hint = f" (set [{section}] {name}, ${prefix}{name.upper()} or a flag)"
+            if _is_secret(model, name):
+                hint = (
+                    f" (set ${prefix}{name.upper()}, or [{section}] {name}_env naming the "
+                    "variable that holds it; secrets have no command-line flag)"
+                )
+            else:
+                hint = f" (set [{section}] {name}, ${prefix}{name.upper()} or its option)"
             message = "missing" if item["type"] == "missing" else item["msg"]
             lines.append(f"{section} setting {name!r}: {message}{hint}")
         raise ConfigurationError("; ".join(lines)) from None
+
+
+def _is_secret(model: type[pydantic.BaseModel], name: str) -> bool:
+    """Whether the setting ``name`` holds a secret (a :class:`pydantic.SecretStr`)."""
+    found = model.model_fields.get(name)
+    return found is not None and "SecretStr" in str(found.annotation)

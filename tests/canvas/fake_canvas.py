@@ -1,32 +1,35 @@
-"""A stateful fake Canvas on ``responses`` that enforces what the real one documents.
+"""A stateful fake Canvas on ``responses`` that behaves as Canvas's own code does.
 
-It holds outcome groups, outcomes and links per context, outcome imports that run as a
+Every behaviour names the Canvas code it follows (canvas-lms, read through the search
+tool; ``shared/reference/canvas.md`` where noted). It holds outcome groups, outcomes,
+links, alignments and friendly descriptions per context, outcome imports that run as a
 background job (advancing one step per request Canvas receives, so a client must poll and
 a crashed client's import still completes), the outcome export report, results with
-paging, rollups, course users, assignments, rubrics and submissions. Behaviour encoded
-from the reference (``shared/reference/canvas.md``):
+paging, rollups, course users, assignments, rubrics and submissions.
 
-* REST outcome creation never de-duplicates by vendor_guid (a careless client duplicates);
-* CSV imports match outcomes by vendor_guid across the instance (an outcome of the
-  course's account is only linked, and a row changing it is refused; one of an unrelated
-  context is refused) and groups within the context; they set an outcome's links in the
-  context to exactly its parent_guids, which must name groups of earlier rows of the same
-  file; they report row errors in ``processing_errors`` (the first 25, by row) while still
-  ending ``succeeded``, fail only for file-level problems, and take UTF-8 ``text/csv`` only;
-* ratings are stored highest first, mastery defaults to the top rating and is reset to it
-  when ratings come without it, a blank CSV method resets to the default, a CSV without
-  ratings keeps the stored ones, ``standard_decaying_average`` is stored as
-  ``decaying_average`` and ``weighted_average`` kept as written unless the new-decay flag
-  is on (then the reverse), calculation_int ranges are checked;
-* with account-level mastery scales on, per-outcome ratings/methods are refused with 403
-  and ignored by imports, outcomes read in a context carry the context's scale, and
-  ``GET /outcomes/:id`` leaves the scale out;
-* throttling answers 403 "Rate Limit Exceeded" (older) or 429 (newer) without processing;
-* every list is paginated (default 10, cap 100) with opaque Link headers.
+* REST (``OutcomeGroupsApiController``, ``OutcomesApiController``): creation never
+  de-duplicates by vendor_guid; only outcomes available to a context can be linked there
+  (``Context#available_outcome``); ``move_from`` must name the group the link is in;
+  unlinking the last link of an aligned outcome answers 400 and the last link in the
+  outcome's own context deletes it, with every other link (``ContentTag#can_destroy?``,
+  ``#destroy``, ``LearningOutcome#destroy``); deleting a group that would do that answers
+  400 and changes nothing; under account-level mastery scales only ``PUT /outcomes/:id``
+  refuses ratings, mastery and methods (403).
+* The outcome model (``LearningOutcome``): ratings stored highest first, ``No Comment`` for
+  a rating without a description, mastery defaulting to the top rating, the method adjusted
+  for the new-decay flag *before* its int is checked, the int reset to the method's default
+  when the method changes alone, Canvas's validation texts.
+* Imports (``OutcomeImportsApiController``, ``OutcomeImport#run``,
+  ``Outcomes::CSVImporter``, ``Outcomes::Import``): in :mod:`.fake_canvas_import`.
+* The export report (``AccountReports::OutcomeExport``): Canvas's columns, numbers in the
+  account's locale, id references for objects without a vendor_guid.
+* Throttling answers 403 "Rate Limit Exceeded" (older) or 429 (newer) without processing;
+  every list is paginated (default 10, cap 100) with opaque Link headers.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import itertools
@@ -40,6 +43,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 import responses
+
+from .fake_canvas_import import ImportRun, i18n_n
 
 BASE = "https://canvas.test"
 API = BASE + "/api/v1"
@@ -55,12 +60,23 @@ DEFAULT_PROFICIENCY = [
     {"description": "Below Mastery", "points": 1.0, "mastery": False, "color": "D97900"},
     {"description": "No Evidence", "points": 0.0, "mastery": False, "color": "E0061F"},
 ]
+CALCULATION_METHODS = (
+    "decaying_average",
+    "weighted_average",
+    "standard_decaying_average",
+    "n_mastery",
+    "highest",
+    "latest",
+    "average",
+)
+"""``OutcomeCalculationMethod::CALCULATION_METHODS``."""
 INT_RANGES = {
     "decaying_average": (1, 99),
     "weighted_average": (1, 99),
     "standard_decaying_average": (50, 99),
     "n_mastery": (1, 10),
 }
+"""``OutcomeCalculationMethod::VALID_CALCULATION_INTS`` (the others take none)."""
 NO_INT = ("highest", "latest", "average")
 SCALE_FIELDS = (
     "points_possible",
@@ -69,9 +85,23 @@ SCALE_FIELDS = (
     "calculation_method",
     "calculation_int",
 )
+DEFAULT_CRITERION = {
+    "ratings": [
+        {"description": "Exceeds Expectations", "points": 5},
+        {"description": "Meets Expectations", "points": 3},
+        {"description": "Does Not Meet Expectations", "points": 0},
+    ],
+    "mastery_points": 3,
+    "points_possible": 5,
+}
+"""``LearningOutcome.default_rubric_criterion`` (integers, as Canvas writes them)."""
 MAX_IMPORT_ERRORS = 25
 PARENT_ACCOUNT = "accounts/1"
 """Every course of the fake belongs to this account (its only ancestor)."""
+
+
+class LastLinkToOutcomeNotDestroyed(Exception):  # noqa: N818 - Canvas's name
+    """``ContentTag::LastLinkToOutcomeNotDestroyed``."""
 
 
 @dataclass
@@ -97,8 +127,19 @@ class Job:
     errors: list[list[Any]] = field(default_factory=list)
 
 
+def context_name(context: str) -> str:
+    kind, _, ident = context.partition("/")
+    return f"{'Account' if kind == 'accounts' else 'Course'} {ident}"
+
+
 class FakeCanvas:
-    """Canvas's outcome, result and rubric endpoints over in-memory state."""
+    """Canvas's outcome, result and rubric endpoints over in-memory state.
+
+    ``locale`` is the accounts' ``default_locale`` (imports parse numbers with it,
+    exports write them in it). ``friendly_descriptions_listed``: Canvas's REST lists look
+    friendly descriptions up with string ids in a map keyed by integers
+    (``Api::V1::Outcome#outcome_json``), so they list none; set it to pretend they did.
+    """
 
     def __init__(
         self,
@@ -108,12 +149,14 @@ class FakeCanvas:
         import_ticks: int = 2,
         report_ticks: int = 1,
         features_forbidden: bool = False,
+        locale: str | None = None,
     ) -> None:
         self.mastery_scales = mastery_scales
         self.new_decay = new_decay
         self.import_ticks = import_ticks
         self.report_ticks = report_ticks
         self.features_forbidden = features_forbidden
+        self.locale = locale
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
@@ -123,6 +166,8 @@ class FakeCanvas:
         self.groups: dict[int, dict[str, Any]] = {}
         self.outcomes: dict[int, dict[str, Any]] = {}
         self.links: dict[int, dict[str, Any]] = {}
+        self.alignments: list[dict[str, Any]] = []
+        self.friendly: dict[tuple[str, int], dict[str, Any]] = {}
         self.jobs: dict[int, Job] = {}
         self.proficiency: dict[str, list[dict[str, Any]]] = {}
         self.calc_method: dict[str, tuple[str, int | None]] = {}
@@ -136,24 +181,52 @@ class FakeCanvas:
         self.throttle_queue: list[int] = []
         self.now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
+    def state(self) -> dict[str, Any]:
+        """A copy of the outcome state (what an import's transaction rolls back to)."""
+        return copy.deepcopy(
+            {
+                "groups": self.groups,
+                "outcomes": self.outcomes,
+                "links": self.links,
+                "alignments": self.alignments,
+                "friendly": self.friendly,
+            }
+        )
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Back to ``saved``, in place: records held elsewhere see the rollback too."""
+        for name in ("groups", "outcomes", "links", "friendly"):
+            current: dict[Any, dict[str, Any]] = getattr(self, name)
+            for key in [k for k in current if k not in saved[name]]:
+                del current[key]
+            for key, record in saved[name].items():
+                if key in current:
+                    current[key].clear()
+                    current[key].update(record)
+                else:
+                    current[key] = record
+        self.alignments[:] = saved["alignments"]
+
     @property
     def writes(self) -> int:
         """Requests that change state (everything but GET)."""
         return sum(1 for method, _ in self.log if method != "GET")
 
     def root_id(self, context: str) -> int:
+        """``LearningOutcomeGroup.find_or_create_root``: the context's root, made on demand."""
         for group in self.groups.values():
-            if group["context"] == context and group["parent_id"] is None:
+            if group["context"] == context and group["parent_id"] is None and group["active"]:
                 return int(group["id"])
         gid = next(self.ids)
         self.groups[gid] = {
             "id": gid,
             "context": context,
-            "title": "ROOT",
+            "title": context_name(context),
             "description": None,
             "vendor_guid": None,
             "parent_id": None,
             "active": True,
+            "import_id": None,
         }
         return gid
 
@@ -202,6 +275,26 @@ class FakeCanvas:
             if link["outcome_id"] == outcome_id and link["active"]
         ]
 
+    def align(self, outcome_id: int, context: str) -> None:
+        """Align an outcome to content in ``context`` (an assignment's rubric, a quiz bank):
+        a ``learning_outcome`` ContentTag, which blocks removing its last link."""
+        self.alignments.append({"outcome_id": outcome_id, "context": context, "active": True})
+
+    def account_chain(self, context: str) -> list[str]:
+        """``Context#account_chain``: a course's account, then its parents; an account itself."""
+        if context.startswith("courses/"):
+            return [PARENT_ACCOUNT]
+        return [context]
+
+    def child_context(self, child: str, *, of: str | None) -> bool:
+        """``Outcomes::Import#child_context?``: ``of`` is ``child`` or above it."""
+        return of is None or of == child or of in self.account_chain(child)
+
+    def default_locale(self, context: str) -> str | None:
+        """``OutcomeImport#locale``: the account's ``default_locale`` (a course's account's)."""
+        del context
+        return self.locale
+
     # -- registration --------------------------------------------------------------------------
 
     def register(self, rsps: responses.RequestsMock) -> None:
@@ -232,7 +325,7 @@ class FakeCanvas:
         body: Any = None
         raw = request.body
         if isinstance(raw, bytes):
-            raw = raw.decode("utf-8")
+            raw = raw.decode("utf-8", "surrogateescape")
         content_type = request.headers.get("Content-Type", "")
         if raw and "json" in content_type:
             body = json.loads(raw)
@@ -323,18 +416,24 @@ class FakeCanvas:
         chunk, headers = self._page(call, items)
         return self._json(200, chunk if key is None else {key: chunk}, headers)
 
-    def _group(self, call: _Call) -> dict[str, Any] | None:
-        group = self.groups.get(int(call.match["gid"]))
+    def _group(self, call: _Call, name: str = "gid") -> dict[str, Any] | None:
+        """``context_outcome_groups.find``: an active group of the route's context."""
+        group = self.groups.get(int(call.match[name]))
         if group is None or not group["active"] or group["context"] != call.match["ctx"]:
             return None
         return group
 
     @staticmethod
-    def _invalid(attribute: str, kind: str, message: str) -> Reply:
+    def _invalid(errors: dict[str, str]) -> Reply:
         """Canvas's 400 for a failed model validation (title errors are short_description's)."""
         return FakeCanvas._json(
             400,
-            {"errors": {attribute: [{"attribute": attribute, "type": kind, "message": message}]}},
+            {
+                "errors": {
+                    attribute: [{"attribute": attribute, "type": "invalid", "message": message}]
+                    for attribute, message in errors.items()
+                }
+            },
         )
 
     @staticmethod
@@ -342,6 +441,11 @@ class FakeCanvas:
         return FakeCanvas._json(
             404, {"errors": [{"message": "The specified resource does not exist."}]}
         )
+
+    @staticmethod
+    def _error() -> Reply:
+        """The bare JSON string "error" the outcome group controller answers 400 with."""
+        return FakeCanvas._json(400, "error")
 
     def _abbrev_group(self, group: dict[str, Any]) -> dict[str, Any]:
         base = f"/api/v1/{group['context']}/outcome_groups/{group['id']}"
@@ -367,7 +471,15 @@ class FakeCanvas:
             "import_url": f"/api/v1/{group['context']}/outcome_groups/{group['id']}/import",
         }
 
+    def _assessed(self, outcome_id: int, context: str | None = None) -> bool:
+        return any(
+            r["links"]["learning_outcome"] == str(outcome_id)
+            and (context is None or context.startswith("courses/"))
+            for r in self.results
+        )
+
     def _outcome_json(self, outcome: dict[str, Any], *, full: bool, context: str) -> dict[str, Any]:
+        """``Api::V1::Outcome#outcome_json``."""
         kind, _, cid = outcome["context"].partition("/")
         data: dict[str, Any] = {
             "id": outcome["id"],
@@ -378,10 +490,13 @@ class FakeCanvas:
             "context_type": "Account" if kind == "accounts" else "Course",
             "url": f"/api/v1/outcomes/{outcome['id']}",
             "can_edit": outcome["context"] == context,
+            "has_updateable_rubrics": False,
         }
         if not full:
             return data
         data["description"] = outcome["description"]
+        # Looked up by a string id in a map keyed by integer ids: always null.
+        data["friendly_description"] = None
         if self.mastery_scales:
             scale = self.proficiency.get(context, DEFAULT_PROFICIENCY)
             method = self.calc_method.get(context, ("highest", None))
@@ -394,20 +509,22 @@ class FakeCanvas:
             )
         else:
             data.update(
-                points_possible=outcome["ratings"][0]["points"] if outcome["ratings"] else 5.0,
+                points_possible=outcome["points_possible"],
                 mastery_points=outcome["mastery_points"],
-                ratings=outcome["ratings"],
-                calculation_method=outcome["calculation_method"],
+                ratings=copy.deepcopy(outcome["ratings"]),
+                calculation_method=outcome["calculation_method"] or "highest",
             )
-            if outcome["calculation_method"] not in NO_INT:
+            if outcome["calculation_method"] in INT_RANGES:
                 data["calculation_int"] = outcome["calculation_int"]
+        data["assessed"] = self._assessed(outcome["id"])
         return data
 
     def _link_json(self, link: dict[str, Any], *, full: bool) -> dict[str, Any]:
+        """``Api::V1::Outcome#outcome_link_json``: ``can_unlink`` is ``can_destroy?``."""
         group = self.groups[link["group_id"]]
         kind, _, cid = link["context"].partition("/")
         base = f"/api/v1/{link['context']}/outcome_groups/{group['id']}"
-        return {
+        data = {
             "url": f"{base}/outcomes/{link['outcome_id']}",
             "context_id": int(cid),
             "context_type": "Account" if kind == "accounts" else "Course",
@@ -415,108 +532,151 @@ class FakeCanvas:
             "outcome": self._outcome_json(
                 self.outcomes[link["outcome_id"]], full=full, context=link["context"]
             ),
-            "assessed": False,
-            "can_unlink": True,
+            "assessed": self._assessed(link["outcome_id"], link["context"]),
         }
+        if link["active"]:
+            data["can_unlink"] = self._can_destroy(link)[0]
+        return data
 
     # -- the outcome model (shared by REST and imports) ---------------------------------------
 
-    def _check_method(self, method: str | None, value: Any) -> str | None:
-        if method is None:
-            return None
-        if method not in (*INT_RANGES, *NO_INT):
-            return f"calculation_method '{method}' is not valid"
-        if method in NO_INT:
-            return (
-                None
-                if value in (None, "")
-                else "A calculation value is not used with this calculation method"
-            )
-        if value in (None, ""):
-            return None
-        low, high = INT_RANGES[method]
-        if not low <= int(value) <= high:
-            return (
-                f"'{value}' is not a valid value for this calculation method. The value "
-                f"must be between '{low}' and '{high}'"
-            )
-        return None
-
-    def _store_method(self, method: str | None, value: Any) -> tuple[str, int | None]:
-        if method is None:
-            method = "standard_decaying_average" if self.new_decay else "decaying_average"
-        if method == "standard_decaying_average" and not self.new_decay:
-            method = "decaying_average"
-        if method == "weighted_average" and self.new_decay:
-            method = "decaying_average"  # kept as-is (still the legacy maths) without the flag
-        if method in NO_INT:
-            return method, None
-        default = 5 if method == "n_mastery" else 65
-        return method, default if value in (None, "") else int(value)
+    def default_method(self) -> str:
+        """``LearningOutcome#default_calculation_method``."""
+        return "standard_decaying_average" if self.new_decay else "decaying_average"
 
     @staticmethod
-    def _ratings(ratings: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    def default_int(method: str | None) -> int | None:
+        """``LearningOutcome#default_calculation_int``."""
+        if method in ("decaying_average", "standard_decaying_average", "weighted_average"):
+            return 65
+        return 5 if method == "n_mastery" else None
+
+    def save_method(
+        self,
+        outcome: dict[str, Any],
+        method: Any,
+        value: Any,
+        *,
+        new_record: bool,
+        int_given: bool | None = None,
+    ) -> dict[str, str]:
+        """Assign method and int as ``LearningOutcome``'s callbacks do, then validate.
+
+        ``before_validation``: ``adjust_calculation_method`` (with the new-decay flag on,
+        ``weighted_average`` becomes ``decaying_average``; off, ``standard_decaying_average``
+        does), ``infer_default_calculation_method``, ``adjust_calculation_int`` (a method
+        changed without its int resets the int); then ``validate_calculation_int``.
+        Returns the validation errors by attribute; nothing is stored when there are some.
+        ``int_given``: the int was assigned (an import assigns one always, maybe nil).
+        """
+        prior_method, prior_int = outcome.get("calculation_method"), outcome.get("calculation_int")
+        new_method = prior_method if method is None else str(method)
+        if int_given is None:
+            int_given = value is not None
+        new_int = (None if value is None else _to_i(value)) if int_given else prior_int
+        legacy_name = "weighted_average" if self.new_decay else "standard_decaying_average"
+        if new_method == legacy_name:
+            new_method = "decaying_average"
+        method_changed = new_method != prior_method or new_record
+        if new_record or not method_changed:
+            new_method = new_method or self.default_method()
+            new_int = new_int if new_int is not None else self.default_int(new_method)
+        int_changed = new_int != prior_int
+        if (
+            not new_record
+            and new_method != prior_method
+            and (not int_changed or new_method in ("highest", "latest"))
+        ):
+            new_int = self.default_int(new_method)
+        errors: dict[str, str] = {}
+        if new_method not in CALCULATION_METHODS:
+            errors["calculation_method"] = (
+                "calculation_method must be one of the following: "
+                + json.dumps(list(CALCULATION_METHODS)).replace('","', '", "')
+            )
+        elif new_method in INT_RANGES:
+            low, high = INT_RANGES[new_method]
+            if new_int is None or not low <= new_int <= high:
+                errors["calculation_int"] = (
+                    f"'{'' if new_int is None else new_int}' is not a valid value for this "
+                    f"calculation method. The value must be between '{low}' and '{high}'"
+                )
+        elif new_int is not None:
+            errors["calculation_int"] = (
+                "A calculation value is not used with this calculation method"
+            )
+        if not errors:
+            outcome["calculation_method"], outcome["calculation_int"] = new_method, new_int
+        return errors
+
+    @staticmethod
+    def criterion(ratings: list[dict[str, Any]] | None, mastery: Any) -> dict[str, Any]:
+        """``LearningOutcome#rubric_criterion=``: a rating's missing description becomes
+        "No Comment" (an empty one stays), points become floats, highest first; mastery
+        defaults to the top rating."""
         stored = [
             {
-                "description": r.get("description") or "No description",
+                "description": "No Comment" if r.get("description") is None else r["description"],
                 "points": float(r.get("points") or 0.0),
             }
             for r in ratings or []
         ]
-        return sorted(stored, key=lambda r: -r["points"])
+        stored = sorted(stored, key=lambda r: r["points"])[::-1]  # Ruby: sort_by.reverse
+        top = stored[0]["points"] if stored else 0
+        return {
+            "ratings": stored,
+            "mastery_points": float(mastery if mastery not in (None, "") else top),
+            "points_possible": top,
+        }
 
     def _new_outcome(self, context: str, fields: dict[str, Any]) -> dict[str, Any]:
-        oid = next(self.ids)
-        ratings = self._ratings(fields.get("ratings"))
-        if ratings:
-            top = ratings[0]["points"]
-            mastery = fields.get("mastery_points")
-            mastery = float(mastery) if mastery not in (None, "") else top
-        else:
-            ratings = [
-                {"description": "Exceeds Expectations", "points": 5.0},
-                {"description": "Meets Expectations", "points": 3.0},
-                {"description": "Does Not Meet Expectations", "points": 0.0},
-            ]
-            mastery = 3.0
-        method, value = self._store_method(
-            fields.get("calculation_method"), fields.get("calculation_int")
-        )
-        outcome = {
-            "id": oid,
+        """``context_create_outcome``: a new outcome (never de-duplicated by vendor_guid)."""
+        outcome: dict[str, Any] = {
+            "id": next(self.ids),
             "context": context,
             "title": fields["title"],
             "display_name": fields.get("display_name"),
             "description": fields.get("description"),
             "vendor_guid": fields.get("vendor_guid"),
-            "mastery_points": mastery,
-            "ratings": ratings,
-            "calculation_method": method,
-            "calculation_int": value,
+            "calculation_method": None,
+            "calculation_int": None,
             "active": True,
+            "import_id": None,
+            **copy.deepcopy(DEFAULT_CRITERION),
         }
-        self.outcomes[oid] = outcome
+        if fields.get("ratings") is not None:
+            outcome.update(self.criterion(fields["ratings"], fields.get("mastery_points")))
+        errors = self.save_method(
+            outcome,
+            fields.get("calculation_method"),
+            fields.get("calculation_int") if fields.get("calculation_method") else None,
+            new_record=True,
+        )
+        if errors:
+            raise ModelInvalid(errors)
+        self.outcomes[outcome["id"]] = outcome
         return outcome
 
     def _apply_outcome_fields(self, outcome: dict[str, Any], fields: dict[str, Any]) -> None:
+        """``OutcomesApiController#update``: criterion, then the direct fields and method."""
+        if "ratings" in fields or fields.get("mastery_points") not in (None, ""):
+            ratings = fields.get("ratings", outcome["ratings"])
+            outcome.update(self.criterion(ratings, fields.get("mastery_points")))
         for name in ("title", "display_name", "description", "vendor_guid"):
             if name in fields:
                 outcome[name] = fields[name]
-        if "ratings" in fields:
-            outcome["ratings"] = self._ratings(fields["ratings"])
-            outcome["mastery_points"] = (
-                outcome["ratings"][0]["points"] if outcome["ratings"] else 3.0
+        if "calculation_method" in fields or "calculation_int" in fields:
+            errors = self.save_method(
+                outcome,
+                fields.get("calculation_method"),
+                fields.get("calculation_int"),
+                new_record=False,
             )
-        if fields.get("mastery_points") not in (None, ""):
-            outcome["mastery_points"] = float(fields["mastery_points"])
-        if "calculation_method" in fields:
-            outcome["calculation_method"], outcome["calculation_int"] = self._store_method(
-                fields["calculation_method"], fields.get("calculation_int")
-            )
-        elif "calculation_int" in fields:
-            outcome["calculation_int"] = int(fields["calculation_int"])
+            if errors:
+                raise ModelInvalid(errors)
 
     def _link_outcome(self, context: str, group_id: int, outcome_id: int) -> dict[str, Any]:
+        """``LearningOutcomeGroup#add_outcome``: the group's active link, or a new one."""
         for link in self.links.values():
             if link["active"] and link["group_id"] == group_id and link["outcome_id"] == outcome_id:
                 return link  # re-linking returns the existing link
@@ -531,30 +691,88 @@ class FakeCanvas:
         self.links[lid] = link
         return link
 
-    def _unlink(self, link: dict[str, Any]) -> None:
-        link["active"] = False
-        if not self._links_of(link["outcome_id"]):
-            self.outcomes[link["outcome_id"]]["active"] = False
+    def _aligned(self, outcome_id: int, context: str | None) -> bool:
+        return any(
+            a["active"]
+            and a["outcome_id"] == outcome_id
+            and (context is None or a["context"] == context)
+            for a in self.alignments
+        )
 
-    def _delete_group(self, group: dict[str, Any]) -> None:
-        group["active"] = False
+    def _can_destroy(self, link: dict[str, Any]) -> tuple[bool, bool]:
+        """``ContentTag#can_destroy?``: (may the link go, does the outcome go with it).
+
+        With no other link to the outcome in the link's context, an alignment blocks it
+        (in any context for the outcome's own context, in the link's context otherwise),
+        and the last link in the outcome's own context deletes the outcome.
+        """
+        outcome = self.outcomes[link["outcome_id"]]
+        other = any(
+            k["id"] != link["id"] and k["context"] == link["context"]
+            for k in self._links_of(outcome["id"])
+        )
+        if other:
+            return True, False
+        native = outcome["context"] == link["context"]
+        if self._aligned(outcome["id"], None if native else link["context"]):
+            return False, False
+        return True, native
+
+    def destroy_link(self, link: dict[str, Any]) -> None:
+        """``ContentTag#destroy``; :class:`LastLinkToOutcomeNotDestroyed` when refused."""
+        allowed, destroys_outcome = self._can_destroy(link)
+        outcome = self.outcomes[link["outcome_id"]]
+        if not allowed:
+            raise LastLinkToOutcomeNotDestroyed(
+                f"Outcome '{outcome['title']}' cannot be deleted because it is aligned to content."
+            )
+        link["active"] = False
+        fd = self.friendly.get((link["context"], outcome["id"]))
+        if fd is not None:  # delete_outcome_friendly_description
+            fd["active"] = False
+        if destroys_outcome:
+            self.destroy_outcome(outcome)
+
+    def destroy_outcome(self, outcome: dict[str, Any]) -> None:
+        """``LearningOutcome#destroy``: every link and alignment goes, in every context."""
+        for link in self.links.values():
+            if link["outcome_id"] == outcome["id"]:
+                link["active"] = False
+        for alignment in self.alignments:
+            if alignment["outcome_id"] == outcome["id"]:
+                alignment["active"] = False
+        outcome["active"] = False
+
+    def destroy_group(self, group: dict[str, Any]) -> None:
+        """``LearningOutcomeGroup#destroy``: its links, then its subgroups, then itself."""
         for link in list(self.links.values()):
             if link["group_id"] == group["id"] and link["active"]:
-                self._unlink(link)
+                self.destroy_link(link)
         for child in list(self.groups.values()):
             if child["parent_id"] == group["id"] and child["active"]:
-                self._delete_group(child)
+                self.destroy_group(child)
+        group["active"] = False
 
-    def _scale_fields_refused(self, fields: dict[str, Any]) -> bool:
-        names = ("mastery_points", "ratings", "calculation_method", "calculation_int")
-        return self.mastery_scales and any(fields.get(n) not in (None, "", []) for n in names)
+    def available_outcome(self, context: str, outcome_id: int) -> dict[str, Any] | None:
+        """``Context#available_outcome``: linked in the context or in an account above it."""
+        outcome = self.outcomes.get(outcome_id)
+        if outcome is None:
+            return None
+        contexts = {context, *self.account_chain(context)}
+        linked = any(k["context"] in contexts for k in self._links_of(outcome_id))
+        return outcome if linked else None
 
-    @staticmethod
-    def _refused() -> Reply:
-        return FakeCanvas._json(
-            403,
-            {"error": "Individual outcome mastery scales cannot be modified."},
-        )
+    def _scale_refusal(self, body: dict[str, Any]) -> str | None:
+        """``OutcomesApiController#update`` under account-level mastery scales."""
+        if not self.mastery_scales:
+            return None
+        if body.get("mastery_points") is not None:
+            return "Individual outcome mastery points cannot be modified."
+        if body.get("ratings") is not None:
+            return "Individual outcome ratings cannot be modified."
+        if body.get("calculation_method") is not None or body.get("calculation_int") is not None:
+            return "Individual outcome calculation values cannot be modified."
+        return None
 
     # -- routes: features, groups, outcomes ------------------------------------------------------
 
@@ -597,7 +815,7 @@ class FakeCanvas:
         if group is None:
             return self._not_found()
         if group["parent_id"] is None:
-            return self._json(400, "error")
+            return self._error()
         body = call.body or {}
         for name in ("title", "description", "vendor_guid"):
             if name in body:
@@ -605,17 +823,33 @@ class FakeCanvas:
         if "parent_outcome_group_id" in body:
             parent = self.groups.get(int(body["parent_outcome_group_id"]))
             if parent is None or parent["context"] != group["context"] or not parent["active"]:
-                return self._json(400, "error")
+                return self._not_found()
+            if parent["id"] in self._subtree(group["id"]):
+                return self._error()  # adopt_outcome_group refuses cycles
             group["parent_id"] = parent["id"]
         return self._json(200, self._full_group(group))
 
+    def _subtree(self, group_id: int) -> set[int]:
+        found = {group_id}
+        for child in self.groups.values():
+            if child["parent_id"] == group_id and child["active"]:
+                found |= self._subtree(child["id"])
+        return found
+
     def delete_group(self, call: _Call) -> Reply:
+        """``OutcomeGroupsApiController#destroy``: in one transaction; a refused last link
+        answers 400 with the message as a JSON string and changes nothing."""
         group = self._group(call)
         if group is None:
             return self._not_found()
         if group["parent_id"] is None:
-            return self._json(400, "error")
-        self._delete_group(group)
+            return self._error()
+        saved = self.state()
+        try:
+            self.destroy_group(group)
+        except LastLinkToOutcomeNotDestroyed as exc:
+            self.restore(saved)
+            return self._json(400, str(exc))
         return self._json(200, self._full_group(group))
 
     def create_subgroup(self, call: _Call) -> Reply:
@@ -624,7 +858,7 @@ class FakeCanvas:
             return self._not_found()
         body = call.body or {}
         if not body.get("title"):
-            return self._json(400, "error")
+            return self._error()
         gid = next(self.ids)
         self.groups[gid] = {
             "id": gid,
@@ -634,62 +868,75 @@ class FakeCanvas:
             "vendor_guid": body.get("vendor_guid"),
             "parent_id": parent["id"],
             "active": True,
+            "import_id": None,
         }
         return self._json(200, self._full_group(self.groups[gid]))
 
     def create_outcome(self, call: _Call) -> Reply:
+        """``OutcomeGroupsApiController#link`` (POST): a new outcome, linked here.
+
+        Not refused under account-level mastery scales: only ``PUT /outcomes/:id`` is."""
         group = self._group(call)
         if group is None:
             return self._not_found()
         body = call.body or {}
         if "outcome_id" in body:
-            outcome = self.outcomes.get(int(body["outcome_id"]))
-            if outcome is None or not outcome["active"]:
-                return self._not_found()
+            outcome = self.available_outcome(group["context"], int(body["outcome_id"]))
+            if outcome is None:
+                return self._error()
         else:
             if not body.get("title"):
-                return self._invalid("short_description", "blank", "blank")
-            if self._scale_fields_refused(body):
-                return self._refused()
-            problem = self._check_method(
-                body.get("calculation_method"), body.get("calculation_int")
-            )
-            if problem:
-                return self._invalid("calculation_int", "invalid", problem)
-            outcome = self._new_outcome(group["context"], body)  # never de-duplicated
+                return self._invalid({"short_description": "blank"})
+            try:
+                outcome = self._new_outcome(group["context"], body)  # never de-duplicated
+            except ModelInvalid as exc:
+                return self._invalid(exc.errors)
         link = self._link_outcome(group["context"], group["id"], outcome["id"])
         return self._json(200, self._link_json(link, full=False))
 
     def link(self, call: _Call) -> Reply:
-        group = self._group(call)
-        outcome = self.outcomes.get(int(call.match["oid"]))
-        if group is None or outcome is None or not outcome["active"]:
-            return self._not_found()
-        move_from = call.arg("move_from")
-        link = self._link_outcome(group["context"], group["id"], outcome["id"])
-        if move_from:
-            for old in self.links.values():
-                if (
-                    old["active"]
-                    and old["group_id"] == int(move_from)
-                    and old["outcome_id"] == outcome["id"]
-                ):
-                    old["active"] = False
-        return self._json(200, self._link_json(link, full=False))
-
-    def unlink(self, call: _Call) -> Reply:
+        """``OutcomeGroupsApiController#link`` (PUT): ``move_from`` moves the link that is in
+        that group (400 "error" if there is none); otherwise the outcome must be available
+        to the context (400 "error")."""
         group = self._group(call)
         if group is None:
             return self._not_found()
-        for link in self.links.values():
-            if (
-                link["active"]
-                and link["group_id"] == group["id"]
-                and link["outcome_id"] == int(call.match["oid"])
-            ):
-                self._unlink(link)
-                return self._json(200, self._link_json(link, full=False))
-        return self._not_found()
+        outcome_id = int(call.match["oid"])
+        move_from = call.arg("move_from")
+        if move_from:
+            old = self.groups.get(int(move_from))
+            if old is None or not old["active"] or old["context"] != call.match["ctx"]:
+                return self._not_found()
+            link = next(
+                (k for k in self._links_of(outcome_id) if k["group_id"] == old["id"]),
+                None,
+            )
+            if link is None:
+                return self._error()
+            if link["context"] == group["context"]:  # adopt_outcome_link
+                link["group_id"] = group["id"]
+            return self._json(200, self._link_json(link, full=False))
+        outcome = self.available_outcome(group["context"], outcome_id)
+        if outcome is None:
+            return self._error()
+        link = self._link_outcome(group["context"], group["id"], outcome["id"])
+        return self._json(200, self._link_json(link, full=False))
+
+    def unlink(self, call: _Call) -> Reply:
+        """``OutcomeGroupsApiController#unlink``: 400 ``{"message": ...}`` for the last link
+        of an aligned outcome; the last link in the outcome's own context deletes it."""
+        group = self._group(call)
+        if group is None:
+            return self._not_found()
+        outcome_id = int(call.match["oid"])
+        link = next((k for k in self._links_of(outcome_id) if k["group_id"] == group["id"]), None)
+        if link is None:
+            return self._not_found()
+        try:
+            self.destroy_link(link)
+        except LastLinkToOutcomeNotDestroyed as exc:
+            return self._json(400, {"message": str(exc)})
+        return self._json(200, self._link_json(link, full=False))
 
     def list_links(self, call: _Call) -> Reply:
         ctx = call.match["ctx"]
@@ -716,15 +963,16 @@ class FakeCanvas:
         if outcome is None or not outcome["active"]:
             return self._not_found()
         body = call.body or {}
-        if self._scale_fields_refused(body):
-            return self._refused()
-        problem = self._check_method(
-            body.get("calculation_method", outcome["calculation_method"]),
-            body.get("calculation_int"),
-        )
-        if problem:
-            return self._invalid("calculation_int", "invalid", problem)
-        self._apply_outcome_fields(outcome, body)
+        refusal = self._scale_refusal(body)
+        if refusal:
+            return self._json(403, {"error": refusal})
+        saved = copy.deepcopy(outcome)
+        try:
+            self._apply_outcome_fields(outcome, body)
+        except ModelInvalid as exc:
+            outcome.clear()
+            outcome.update(saved)
+            return self._invalid(exc.errors)
         return self._json(200, self._outcome_json(outcome, full=True, context=outcome["context"]))
 
     # -- routes: imports and export reports ---------------------------------------------------
@@ -740,15 +988,21 @@ class FakeCanvas:
                     job.state = "complete"
                 continue
             if job.ticks >= self.import_ticks:
-                self._run_import(job)
+                ImportRun(self, job).run()
             else:
                 job.state = "importing"
             return  # one import at a time per root account
 
     def start_import(self, call: _Call) -> Reply:
-        content_type = call.request.headers.get("Content-Type", "").lower()
-        if "text/csv" not in content_type or "charset=utf-8" not in content_type.replace(" ", ""):
-            return self._json(400, {"message": "Invalid content type, UTF-8 required"})
+        """``OutcomeImportsApiController#create``: a raw body's charset must be UTF-8 when
+        given (``body_file``, checked only without ``extension``); anything else is taken."""
+        content_type = call.request.headers.get("Content-Type", "")
+        params = dict(
+            part.strip().split("=", 1) for part in content_type.split(";")[1:] if "=" in part
+        )
+        charset = params.get("charset", "").strip('"')
+        if call.arg("extension") is None and charset and charset.lower() != "utf-8":
+            return self._json(400, {"error": "Invalid content type, UTF-8 required"})
         jid = next(self.ids)
         self.jobs[jid] = Job(jid, call.match["ctx"], "import", "created", payload=call.body or "")
         return self._json(200, self._import_json(self.jobs[jid]))
@@ -760,205 +1014,17 @@ class FakeCanvas:
             "id": job.id,
             "workflow_state": job.state,
             "progress": 100 if done else (50 if job.state == "importing" else 0),
-            "processing_errors": job.errors,
+            "processing_errors": sorted(job.errors, key=lambda e: e[0])[:MAX_IMPORT_ERRORS],
             "data": {"import_type": "instructure_csv"},
         }
 
     def import_status(self, call: _Call) -> Reply:
         job = self.jobs.get(int(call.match["iid"]))
         if job is None or job.kind != "import" or job.context != call.match["ctx"]:
-            return self._json(404, {"message": "Import not found"})
-        return self._json(200, self._import_json(job))
-
-    def _run_import(self, job: Job) -> None:
-        reader = csv.reader(io.StringIO(job.payload.lstrip("\ufeff"), newline=""))
-        rows = list(reader)
-        if not rows:
-            job.state, job.errors = "failed", [[1, "File has no data"]]
-            return
-        header = [h.strip() for h in rows[0]]
-        allowed = {
-            "vendor_guid",
-            "object_type",
-            "title",
-            "description",
-            "display_name",
-            "calculation_method",
-            "calculation_int",
-            "parent_guids",
-            "workflow_state",
-            "mastery_points",
-            "ratings",
-            "friendly_description",
-            "canvas_id",
-            "course_id",
-        }
-        at = header.index("ratings") if "ratings" in header else len(header)
-        invalid = [h for h in header[: at + 1] if h not in allowed]
-        if invalid:
-            job.state, job.errors = "failed", [[1, f"Invalid fields: {invalid}"]]
-            return
-        missing = [h for h in ("vendor_guid", "object_type", "title") if h not in header]
-        if missing:
-            job.state, job.errors = "failed", [[1, f"Missing required fields: {missing}"]]
-            return
-        seen: set[str] = set()
-        imported: dict[str, dict[str, Any]] = {}  # groups of this import, by guid
-        for number, cells in enumerate(rows[1:], start=2):
-            if not any(c.strip() for c in cells):
-                continue
-            row = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header[:at])}
-            rating_cells = cells[at:] if at < len(header) else []
-            error = self._import_row(job.context, row, rating_cells, seen, imported)
-            if error:
-                job.errors.append([number, error])
-        job.errors = sorted(job.errors)[:MAX_IMPORT_ERRORS]  # Canvas keeps the first 25
-        job.state = "succeeded"  # row errors do not fail the import
-
-    def _import_row(
-        self,
-        context: str,
-        row: dict[str, str],
-        rating_cells: list[str],
-        seen: set[str],
-        imported: dict[str, dict[str, Any]],
-    ) -> str | None:
-        guid = row["vendor_guid"].strip()
-        if not guid or not row["title"].strip():
-            return 'The "vendor_guid" and "title" fields are required'
-        if any(ch.isspace() for ch in guid):
-            return 'The "vendor_guid" field must have no spaces'
-        if guid in seen:
-            return f'"{guid}" has already appeared in this import'
-        seen.add(guid)
-        kind = row["object_type"].strip()
-        # Parents are groups of *this* import (earlier rows), not any group of the context.
-        wanted = row.get("parent_guids", "").split()
-        missing = [pguid for pguid in wanted if pguid not in imported]
-        if missing:
-            return f"Parent references not found prior to this row: {missing!r}"
-        parents = [imported[pguid] for pguid in wanted]
-        deleted = row.get("workflow_state", "").strip() == "deleted"
-        if kind == "group":
-            return self._import_group(context, guid, row, parents, deleted, imported)
-        if kind != "outcome":
-            return f'Invalid object_type: "{kind}"'
-        return self._import_outcome(context, guid, row, rating_cells, parents, deleted)
-
-    def _import_group(
-        self,
-        context: str,
-        guid: str,
-        row: dict[str, str],
-        parents: list[dict[str, Any]],
-        deleted: bool,
-        imported: dict[str, dict[str, Any]],
-    ) -> str | None:
-        if len(parents) > 1:
-            return "An outcome group can only have one parent"
-        existing = [  # groups match by vendor_guid within the importing context only
-            g
-            for g in self.groups.values()
-            if g["active"] and g["context"] == context and g["vendor_guid"] == guid
-        ]
-        if deleted:
-            for group in existing:
-                self._delete_group(group)
-            return None
-        parent_id = parents[0]["id"] if parents else self.root_id(context)
-        if existing:
-            group = existing[0]
-        else:
-            gid = next(self.ids)
-            group = {"id": gid, "context": context, "vendor_guid": guid, "active": True}
-            self.groups[gid] = group
-        group.update(
-            title=row["title"], description=row.get("description") or None, parent_id=parent_id
-        )
-        imported[guid] = group
-        return None
-
-    def _visible_from(self, context: str, owner: str) -> bool:
-        """Whether an outcome owned by ``owner`` may be linked in ``context`` (same or above)."""
-        return owner == context or (context.startswith("courses/") and owner == PARENT_ACCOUNT)
-
-    def _import_outcome(
-        self,
-        context: str,
-        guid: str,
-        row: dict[str, str],
-        rating_cells: list[str],
-        parents: list[dict[str, Any]],
-        deleted: bool,
-    ) -> str | None:
-        # Outcomes match by vendor_guid across the whole instance, active first.
-        matches = [o for o in self.outcomes.values() if o["active"] and o["vendor_guid"] == guid]
-        prior = matches[0] if matches else None
-        if prior is not None and not self._visible_from(context, prior["context"]):
-            return f"Outcome with ID {guid} already exists in another unrelated course or account"
-        if deleted:
-            if prior is not None:
-                for link in self._links_of(prior["id"]):
-                    link["active"] = False
-                prior["active"] = False
-            return None
-        fields: dict[str, Any] = {"title": row["title"]}
-        for name in ("description", "display_name"):
-            # A blank cell empties the field; Canvas only avoids flipping None <-> "".
-            if row.get(name) or (prior is not None and prior[name]):
-                fields[name] = row.get(name) or None
-        if not self.mastery_scales:  # under account mastery scales these columns are ignored
-            method = row.get("calculation_method") or None
-            value = row.get("calculation_int") or None
-            problem = self._check_method(method, value)
-            if problem:
-                return problem
-            cells = [c.strip() for c in rating_cells]
-            while cells and not cells[-1]:
-                cells.pop()
-            ratings = [
-                {
-                    "points": float(cells[i]),
-                    "description": cells[i + 1] if i + 1 < len(cells) else "",
-                }
-                for i in range(0, len(cells), 2)
-            ]
-            points = [r["points"] for r in ratings]
-            if points != sorted(points, reverse=True):
-                return "Points for ratings must be in non-increasing order"
-            # A blank method resets to the default; ratings are rewritten only when given.
-            fields["calculation_method"], fields["calculation_int"] = self._store_method(
-                method, value
+            return self._json(
+                404, {"message": f"Couldn't find OutcomeImport with 'id'={call.match['iid']}"}
             )
-            if ratings:
-                fields["ratings"] = ratings
-                fields["mastery_points"] = row.get("mastery_points") or None
-        if prior is None:
-            outcome = self._new_outcome(context, {**fields, "vendor_guid": guid})
-        elif prior["context"] == context:
-            outcome = prior
-            self._apply_outcome_fields(outcome, fields)
-        else:
-            changed = self._changes(prior, fields)
-            if changed:
-                return (
-                    f"Cannot modify outcome from another context: {changed!r}; outcome must "
-                    f"be modified in {prior['context']}"
-                )
-            outcome = prior  # an ancestor account's outcome: only (re)linked here
-        targets = [p["id"] for p in parents] or [self.root_id(context)]
-        for link in self._links_of(outcome["id"]):
-            if link["context"] == context and link["group_id"] not in targets:
-                link["active"] = False
-        for gid in targets:
-            self._link_outcome(context, gid, outcome["id"])
-        return None
-
-    def _changes(self, outcome: dict[str, Any], fields: dict[str, Any]) -> list[str]:
-        """The fields an import row would change on ``outcome`` (compared as stored)."""
-        copy = json.loads(json.dumps(outcome))
-        self._apply_outcome_fields(copy, fields)
-        return sorted(k for k in copy if copy[k] != outcome[k])
+        return self._json(200, self._import_json(job))
 
     def start_report(self, call: _Call) -> Reply:
         rid = next(self.ids)
@@ -990,22 +1056,26 @@ class FakeCanvas:
         return 200, {"Content-Type": "text/csv; charset=utf-8"}, job.payload
 
     def export_csv(self, context: str) -> str:
-        """Canvas's outcome_export_csv of a context (scale columns omitted under mastery scales)."""
+        """``AccountReports::OutcomeExport#outcome_export``.
+
+        Columns as Canvas's (without the score columns under account-level mastery scales);
+        groups from the root down, then outcomes linked in the account by id, their
+        ``parent_guids`` the groups they are linked in (the root left out); objects without
+        a vendor_guid as ``canvas_outcome_group:<id>`` / ``canvas_outcome:<id>``; points with
+        ``I18n.n`` in the account's locale.
+        """
         root = self.root_id(context)
+        locale = self.default_locale(context)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        header = ["vendor_guid", "object_type", "title", "description", "display_name"]
-        if not self.mastery_scales:
-            header += ["calculation_method", "calculation_int", "mastery_points"]
+        scores = not self.mastery_scales
+        header = ["vendor_guid", "object_type", "title", "description", "friendly_description"]
+        header.append("display_name")
+        if scores:
+            header += ["calculation_method", "calculation_int"]
         header += ["parent_guids", "workflow_state"]
-        outcomes = [
-            o
-            for o in self.outcomes.values()
-            if o["active"] and any(k["context"] == context for k in self._links_of(o["id"]))
-        ]
-        width = max((len(o["ratings"]) for o in outcomes), default=0) * 2
-        if not self.mastery_scales:
-            header += ["ratings"] + [""] * max(width - 1, 0)
+        if scores:
+            header += ["mastery_points", "ratings"]
         writer.writerow(header)
 
         def gguid(group: dict[str, Any]) -> str:
@@ -1015,45 +1085,68 @@ class FakeCanvas:
             for group in sorted(self.groups.values(), key=lambda g: g["id"]):
                 if group["active"] and group["parent_id"] == parent_id:
                     parent = self.groups[parent_id]
-                    row = [gguid(group), "group", group["title"], group["description"] or "", ""]
-                    if not self.mastery_scales:
-                        row += ["", "", ""]
+                    row = [gguid(group), "group", group["title"], group["description"] or ""]
+                    row += ["", ""]
+                    if scores:
+                        row += ["", ""]
                     row += ["" if parent_id == root else gguid(parent), "active"]
+                    if scores:
+                        row.append("")
                     writer.writerow(row)
                     emit(group["id"])
 
         emit(root)
+        outcomes = sorted(
+            (
+                o
+                for o in self.outcomes.values()
+                if o["active"] and any(k["context"] == context for k in self._links_of(o["id"]))
+            ),
+            key=lambda o: o["id"],
+        )
         for outcome in outcomes:
-            parents = [
-                self.groups[k["group_id"]]
-                for k in self._links_of(outcome["id"])
-                if k["context"] == context
-            ]
+            parents = sorted(
+                (
+                    self.groups[k["group_id"]]
+                    for k in self._links_of(outcome["id"])
+                    if k["context"] == context and k["group_id"] != root
+                ),
+                key=lambda g: g["id"],
+            )
+            fd = self.friendly.get((context, outcome["id"]))
             row = [
                 outcome["vendor_guid"] or f"canvas_outcome:{outcome['id']}",
                 "outcome",
                 outcome["title"],
                 outcome["description"] or "",
+                fd["description"] if fd and fd["active"] else "",
                 outcome["display_name"] or "",
             ]
-            if not self.mastery_scales:
+            if scores:
                 value = outcome["calculation_int"]
-                row += [
-                    outcome["calculation_method"],
-                    "" if value is None else str(value),
-                    f"{outcome['mastery_points']:g}",
-                ]
-            row += [
-                " ".join("" if g["id"] == root else gguid(g) for g in parents).strip(),
-                "active",
-            ]
-            if not self.mastery_scales:
+                row += [outcome["calculation_method"] or "", "" if value is None else str(value)]
+            row += [" ".join(gguid(g) for g in parents), "active"]
+            if scores:
+                row.append(i18n_n(outcome["mastery_points"], locale))
                 for rating in outcome["ratings"]:
-                    row += [f"{rating['points']:g}", rating["description"]]
+                    row += [i18n_n(rating["points"], locale), rating["description"]]
             writer.writerow(row)
         return buffer.getvalue()
 
     # -- routes: mastery scale, GraphQL --------------------------------------------------------
+
+    def _check_method(self, method: str | None, value: Any) -> str | None:
+        """``OutcomeCalculationMethod``'s validation (the context's method, GraphQL)."""
+        if method is None:
+            return None
+        if method not in CALCULATION_METHODS:
+            return f"calculation_method must be one of {list(CALCULATION_METHODS)}"
+        allowed = INT_RANGES.get(method)
+        if (allowed is None and value is not None) or (
+            allowed is not None and (value is None or not allowed[0] <= int(value) <= allowed[1])
+        ):
+            return "invalid calculation_int for this calculation_method"
+        return None
 
     def get_proficiency(self, call: _Call) -> Reply:
         ctx = call.match["ctx"]
@@ -1370,3 +1463,21 @@ class FakeCanvas:
                 "rubric_assessment": {c: {"points": p} for c, p in stored.items()},
             },
         )
+
+
+class ModelInvalid(Exception):  # noqa: N818 - ActiveRecord::RecordInvalid
+    """A model failed validation: ``errors`` by attribute."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k} {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _to_i(value: Any) -> int:
+    """Ruby's ``String#to_i`` as ActiveRecord casts an integer column: leading digits, else 0."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float):
+        return int(value)
+    found = re.match(r"\s*([+-]?\d+)", str(value))
+    return int(found.group(1)) if found else 0

@@ -16,6 +16,7 @@ from comp_adapters.canvas.mapping import tree_from_rest
 from comp_adapters.errors import (
     AuthenticationError,
     ConfigurationError,
+    FatalRemoteError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitedError,
@@ -323,18 +324,22 @@ def test_token_in_a_url_is_redacted_from_errors() -> None:
 
 
 def test_report_download_sends_the_token_only_to_canvas() -> None:
+    """A report file on another host is refused; Canvas's redirect to its file store is
+    followed without the token (issue 9: one origin rule for every followed link)."""
     with responses.RequestsMock() as rsps:
         own = rsps.get(
             f"{BASE}/files/r.csv",
-            body="a",
+            status=302,
+            headers={"Location": "https://files.example.net/r.csv?sig=abc"},
             match=[matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})],
         )
-        other = rsps.get("https://files.example.net/r.csv", body="b")
+        store = rsps.get("https://files.example.net/r.csv?sig=abc", body="b")
         client = connect()
-        assert client.download_text(f"{BASE}/files/r.csv") == "a"
-        assert client.download_text("https://files.example.net/r.csv") == "b"
+        assert client.download_text(f"{BASE}/files/r.csv") == "b"
+        with pytest.raises(FatalRemoteError, match="not followed"):
+            client.download_text("https://files.example.net/r.csv")
     assert own.call_count == 1
-    assert "Authorization" not in other.calls[0].request.headers
+    assert "Authorization" not in store.calls[0].request.headers
 
 
 def test_course_only_routes_refuse_an_account_context() -> None:

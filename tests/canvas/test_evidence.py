@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
 
-from comp_adapters.canvas import CanvasAdapter
+from comp_adapters.canvas import CanvasAdapter, mapping, wire
+from comp_adapters.canvas.adapter import _ResultReader
 from comp_adapters.canvas.mapping import framework_from_tree
-from comp_adapters.core.evidence import EvidenceKind
+from comp_adapters.core.evidence import Evidence, EvidenceKind
+from comp_adapters.core.framework import Framework
+from comp_adapters.core.validation import framework_from_data
 from comp_adapters.protocols import Cursor
 from comp_adapters.rules import evaluate
 
@@ -117,12 +121,10 @@ def test_hidden_scoreless_and_extra_credit_results(
     fake.add_result(user="7", outcome_id=oid, score=None, possible=5, when="2026-01-02T00:00:00Z")
     fake.add_result(user="7", outcome_id=oid, score=6, possible=5, when="2026-01-03T00:00:00Z")
     (batch,) = list(make_adapter(context="course:5", framework_key="RX").read_evidence())
-    assert [e.score for e in batch.evidence] == [1.0]
-    assert batch.skipped == {
-        "hidden from the mastery gradebook": 1,
-        "no score": 1,
-        "score above possible, capped at 1": 1,
-    }
+    # Extra credit is kept: Canvas scales 6/5 to 1.2 x points possible, uncapped
+    # (RollupScoreAggregatorHelper#result_score).
+    assert [e.score for e in batch.evidence] == [1.2]
+    assert batch.skipped == {"hidden from the mastery gradebook": 1, "no score": 1}
 
 
 def test_rescaled_results_feed_the_engine_like_canvas(
@@ -262,3 +264,198 @@ def test_adapter_declares_its_capabilities() -> None:
         "reads_evidence",
         "writes_proficiency",
     }
+
+
+# -- what the calculation is fed: issue 11 items 5-9 ------------------------------------------
+
+
+def _wire_result(
+    rid: int | None, when: str | None, percent: float, *, user: str = "7", outcome: str = "1"
+) -> wire.WireOutcomeResult:
+    return wire.WireOutcomeResult.model_validate(
+        {
+            "id": rid,
+            "score": percent * 4,
+            "possible": 4,
+            "percent": percent,
+            "submitted_or_assessed_at": when,
+            "links": {"user": user, "learning_outcome": outcome, "alignment": f"assignment_{rid}"},
+        }
+    )
+
+
+FOUR_POINTS = wire.WireOutcome.model_validate(
+    {
+        "id": 1,
+        "title": "O",
+        "ratings": [{"points": 4, "description": "Top"}, {"points": 0, "description": "Low"}],
+        "mastery_points": 3,
+        "points_possible": 4,
+        "calculation_method": "latest",
+    }
+)
+
+
+def _latest_framework(keys: list[str]) -> Framework:
+    return framework_from_data(
+        {
+            "key": "TIES",
+            "title": "Ties",
+            "scale": {
+                "levels": [
+                    {"key": "low", "name": "Low", "points": 0},
+                    {"key": "top", "name": "Top", "points": 4, "proficient": True},
+                ],
+                "default_level": "top",
+            },
+            "calculation_method": "latest",
+            "competencies": [{"key": k, "title": k} for k in keys],
+        }
+    )
+
+
+def test_same_second_ties_follow_canvas_order_on_4000_random_cases() -> None:
+    # Issue 11 item 5. Canvas sorts a user's results by (submitted_at || assessed_at).to_i -
+    # whole seconds (RollupScoreAggregatorHelper#sorted_results) - over results read in id
+    # order (Outcomes::ResultAnalytics#order_results_for_rollup), so in one second the
+    # higher id is later. Sorting ids as strings ('...:10' before '...:9') or keeping the
+    # milliseconds disagrees with Canvas on about a fifth of these cases.
+    rng = random.Random(11)
+    reader = _ResultReader(keys=None, own_asset=None, learner_field="id", key_of=lambda _o: "x")
+    reader.outcomes["1"] = FOUR_POINTS
+    evidence: list[Evidence] = []
+    expected: dict[str, float] = {}
+    ids = rng.sample(range(1, 100_000), 4000 * 6)
+    for case in range(4000):
+        results = []
+        for _ in range(rng.randint(2, 6)):
+            second = rng.choice([0, 0, 1, 2])
+            millis = rng.randint(0, 999)
+            when = f"2026-03-01T10:00:0{second}.{millis:03d}Z"
+            results.append(_wire_result(ids.pop(), when, rng.choice([0, 0.25, 0.5, 0.75, 1])))
+        # Canvas's order, restated: whole seconds, then result id.
+        newest = max(results, key=lambda r: (int(r.submitted_or_assessed_at[17:19]), r.id))
+        expected[f"c{case}"] = (newest.percent or 0.0) * 4
+        for result in results:
+            item, _reasons = reader.read(result)
+            assert item is not None
+            evidence.append(item.model_copy(update={"competency": f"c{case}"}))
+    framework = _latest_framework(list(expected))
+    results_by_case = {
+        p.competency: p.score
+        for p in evaluate(framework, evidence, as_of=datetime(2027, 1, 1, tzinfo=UTC))
+    }
+    differing = [case for case, score in expected.items() if results_by_case[case] != score]
+    assert differing == []
+
+
+def test_result_time_is_canvas_precision_and_a_missing_time_is_the_oldest() -> None:
+    # Issue 11 item 8: Canvas takes a result without a time as the oldest (nil.to_i == 0).
+    assert mapping.result_time(_wire_result(1, "2026-01-01T10:00:00.999Z", 1)) == datetime(
+        2026, 1, 1, 10, 0, 0, tzinfo=UTC
+    )
+    assert mapping.result_time(_wire_result(1, None, 1)) == datetime(1970, 1, 1, tzinfo=UTC)
+    assert mapping.result_time(_wire_result(1, "yesterday", 1)) is None
+
+
+def test_a_result_without_a_time_counts_as_the_oldest(
+    fake: FakeCanvas, make_adapter: MakeAdapter
+) -> None:
+    _users(fake)
+    oid = _outcome(fake, method="latest", calc_int=None)
+    undated = fake.add_result(user="7", outcome_id=oid, score=5, possible=5, when="x")
+    undated["submitted_or_assessed_at"] = None
+    fake.add_result(user="7", outcome_id=oid, score=1, possible=5, when="2026-01-01T00:00:00Z")
+    adapter = make_adapter(context="course:5", framework_key="RX")
+    (batch,) = list(adapter.read_evidence())
+    assert [(e.observed_at.year, e.score) for e in batch.evidence] == [(1970, 1.0), (2026, 0.2)]
+    pulled = framework_from_tree(adapter.read_tree(), framework_key="RX")
+    (result,) = evaluate(pulled, batch.evidence, as_of=datetime(2026, 2, 1, tzinfo=UTC))
+    assert result.score == 1.0  # latest is the dated one, as in Canvas
+    fake.rollups = [
+        {"scores": [{"score": 1.0, "links": {"outcome": str(oid)}}], "links": {"user": "7"}}
+    ]
+    assert adapter.compare_rollups().mismatches == []
+
+
+def test_new_quizzes_results_without_ids_are_read_with_stable_ids(
+    fake: FakeCanvas, make_adapter: MakeAdapter
+) -> None:
+    # Issue 11 item 6: Outcomes Service results come with "id": null
+    # (Outcomes::ResultAnalytics#handle_outcomes_service_results); reading them crashed.
+    _users(fake)
+    oid = _outcome(fake, method="latest", calc_int=None)
+    for quiz, score in (("assignment_71", 4), ("assignment_72", 2)):
+        result = fake.add_result(
+            user="7",
+            outcome_id=oid,
+            score=score,
+            possible=5,
+            when="2026-01-03T00:00:00Z",
+            alignment=quiz,
+        )
+        result["id"] = None
+    adapter = make_adapter(context="course:5", framework_key="RX")
+    first = [e for b in adapter.read_evidence() for e in b.evidence]
+    again = [e for b in adapter.read_evidence() for e in b.evidence]
+    assert [e.id for e in first] == [e.id for e in again]
+    assert len({e.id for e in first}) == 2
+    assert all(e.id.startswith("canvas:outcome_result:os-") and e.sequence is None for e in first)
+    fake.rollups = [
+        {"scores": [{"score": 2.0, "links": {"outcome": str(oid)}}], "links": {"user": "7"}}
+    ]
+    report = adapter.compare_rollups()  # listed order: the second (2/5 of 5) counts as later
+    assert [(c.ours, c.canvas) for c in report.checks] == [(2.0, 2.0)]
+
+
+def test_extra_credit_counts_as_canvas_counts_it(
+    fake: FakeCanvas, make_adapter: MakeAdapter
+) -> None:
+    # Issue 11 item 7: percent 1.5 on a 4-point outcome is 6.0 in Canvas (result_score is
+    # percent * points_possible, uncapped).
+    _users(fake)
+    outcome = fake._new_outcome(
+        "courses/5",
+        {
+            "title": "Four",
+            "vendor_guid": "RX:four",
+            "ratings": [{"description": "Top", "points": 4}, {"description": "Low", "points": 0}],
+            "mastery_points": 3,
+            "calculation_method": "latest",
+        },
+    )
+    fake._link_outcome("courses/5", fake.root_id("courses/5"), outcome["id"])
+    fake.add_result(
+        user="7",
+        outcome_id=outcome["id"],
+        score=6,
+        possible=4,
+        percent=1.5,
+        when="2026-01-01T00:00:00Z",
+    )
+    adapter = make_adapter(context="course:5", framework_key="RX")
+    evidence = [e for b in adapter.read_evidence() for e in b.evidence]
+    pulled = framework_from_tree(adapter.read_tree(), framework_key="RX")
+    (result,) = evaluate(pulled, evidence, as_of=datetime(2026, 2, 1, tzinfo=UTC))
+    assert result.score == 6.0
+
+
+@pytest.mark.parametrize(("new_decay", "canvas"), [(True, 4.47), (False, 4.13)])
+def test_compare_rollups_runs_standard_decay_as_canvas_does_for_the_flag(
+    fake: FakeCanvas, make_adapter: MakeAdapter, new_decay: bool, canvas: float
+) -> None:
+    # Issue 11 item 9: with the new-decay flag off Canvas computes a stored
+    # standard_decaying_average with the legacy maths (RollupScore#adjust_calculation_method).
+    _users(fake)
+    fake.new_decay = True  # stored while the flag was on ...
+    oid = _outcome(fake, method="standard_decaying_average", calc_int=65)
+    fake.new_decay = new_decay  # ... and read with the flag as it is now
+    for day, score in enumerate([1, 2, 3, 4, 5], start=1):
+        fake.add_result(
+            user="7", outcome_id=oid, score=score, possible=5, when=f"2026-01-0{day}T09:00:00Z"
+        )
+    fake.rollups = [
+        {"scores": [{"score": canvas, "links": {"outcome": str(oid)}}], "links": {"user": "7"}}
+    ]
+    report = make_adapter(context="course:5").compare_rollups()
+    assert [(c.ours, c.canvas) for c in report.checks] == [(canvas, canvas)]

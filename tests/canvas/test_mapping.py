@@ -58,9 +58,31 @@ def test_foreign_guids_do_not_parse(guid: str) -> None:
     assert parse_guid(guid) is None
 
 
-def test_reserved_framework_key_is_refused() -> None:
-    with pytest.raises(MappingError, match="reserved"):
-        framework_guid("canvas_outcome")
+@pytest.mark.parametrize(
+    "key", ["canvas_outcome", "my-canvas_outcome", "x_canvas_outcome_group", "Canvas_Outcome"]
+)
+def test_keys_that_would_make_canvas_id_references_are_refused(key: str) -> None:
+    # lib/outcomes/import.rb find_prior_outcome matches /canvas_outcome:(\d+)/ unanchored:
+    # 'my-canvas_outcome:12' would bind to outcome 12. Issue 11 item 13.
+    with pytest.raises(MappingError, match="canvas_outcome:<number>"):
+        competency_guid(key, "12")
+
+
+@pytest.mark.parametrize(
+    ("guid", "problem"),
+    [
+        ("legacy-canvas_outcome:12", "'canvas_outcome:12'"),
+        ("x:canvas_outcome_group:3", "'canvas_outcome_group:3'"),
+        ("has space", "whitespace"),
+        ("fine:guid", None),
+        ("canvas_outcomes:x", None),
+    ],
+)
+def test_guids_a_csv_import_would_misread(guid: str, problem: str | None) -> None:
+    found = mapping.guid_problem_for_csv(guid)
+    assert (found is None) == (problem is None)
+    if problem is not None:
+        assert problem in str(found)
 
 
 # -- descriptions ------------------------------------------------------------------------------

@@ -474,21 +474,28 @@ def test_mastery_scales_on_can_set_the_context_scale_instead(
     assert adapter.plan_framework(example).is_empty
 
 
-def test_undetected_mastery_scales_fail_with_a_clear_error_then_replan_works(
+def test_under_mastery_scales_only_an_outcome_update_is_refused(
     fake: FakeCanvas, make_adapter: MakeAdapter, example: Framework
 ) -> None:
+    # Issue 11 item 14: OutcomesApiController#update answers 403 for ratings, mastery or a
+    # method under account_level_mastery_scales; OutcomeGroupsApiController#link (create)
+    # checks nothing, so a first push into an empty context whose flags cannot be read works.
     fake.mastery_scales = True
     fake.features_forbidden = True  # a non-admin token cannot read the flags
     adapter = make_adapter(strategy="rest")
     plan = adapter.plan_framework(example)
     assert any("could not read the feature flags" in n for n in plan.notes)
-    with pytest.raises(ApplyError) as caught:
-        adapter.apply(plan)
-    assert isinstance(caught.value.__cause__, MasteryScalesEnabledError)
-    fixed = make_adapter(strategy="rest", mastery_scales="on")
-    fixed.apply(fixed.plan_framework(example))
-    assert fixed.plan_framework(example).is_empty
+    adapter.apply(plan)
     assert len(active_guids(fake)) == 9
+    forced = make_adapter(strategy="rest", mastery_scales="off")
+    with pytest.raises(ApplyError) as caught:
+        forced.apply(forced.plan_framework(example))
+    assert isinstance(caught.value.__cause__, MasteryScalesEnabledError)
+    assert "Individual outcome mastery points cannot be modified." in str(caught.value.__cause__)
+    fixed = make_adapter(strategy="rest")  # GET /outcomes/:id now tells the flag is on
+    again = fixed.plan_framework(example)
+    assert any("mastery scales are on" in n for n in again.notes)
+    assert again.is_empty
 
 
 @pytest.mark.parametrize("mastery_scales", [False, True])

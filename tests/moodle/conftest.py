@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import requests
 import responses
 
 from comp_adapters.core.framework import Framework
+from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.moodle.adapter import MoodleAdapter
 from comp_adapters.moodle.client import MoodleClient
 from comp_adapters.native import load_framework
@@ -22,6 +24,23 @@ RECORDINGS = FIXTURES / "recordings"
 EXAMPLE = Path(__file__).parents[2] / "examples" / "customer-support" / "framework.json"
 FOUR_LEVELS = ["Beginning", "Developing", "Proficient", "Expert"]
 FOUR_LEVEL_SCALE = 5
+AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def proficiency(
+    learner: str, competency: str, level: str | None, why: str = "latest <b>3</b>"
+) -> Proficiency:
+    """A computed result as the engine gives it (the example's level keys)."""
+    return Proficiency(
+        learner=learner,
+        competency=competency,
+        score=None,
+        level=level,
+        proficient=level in ("proficient", "expert"),
+        method="latest",
+        as_of=AS_OF,
+        explanation=why,
+    )
 
 
 def four_level_scale() -> dict[str, Any]:

@@ -39,6 +39,15 @@ from urllib.parse import parse_qsl
 
 import responses
 
+from tests.moodle.fake_cleaning import (
+    clean_email,
+    clean_html_param,
+    clean_text_param,
+    clean_username,
+    fix_utf8,
+    format_string,
+)
+
 URL = "https://moodle.test"
 ENDPOINT = f"{URL}/webservice/rest/server.php"
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -68,15 +77,52 @@ DESCRIPTIONS = {
 
 
 class MoodleError(Exception):
-    """An error Moodle reports in its JSON error shape."""
+    """An error Moodle reports in its JSON error shape (Moodle 5.0's namespaced classes,
+    recordings 35, 36, 44); ``debuginfo`` is only answered with site debugging on."""
 
-    def __init__(self, exception: str, errorcode: str, message: str) -> None:
+    def __init__(self, exception: str, errorcode: str, message: str, debuginfo: str = "") -> None:
         super().__init__(message)
-        self.payload = {"exception": exception, "errorcode": errorcode, "message": message}
+        self.exception, self.errorcode, self.message = exception, errorcode, message
+        self.debuginfo = debuginfo
+
+    def payload(self, *, debugging: bool) -> dict[str, str]:
+        """The top-level error answer (``{"exception", "errorcode", "message"}``)."""
+        found = {"exception": self.exception, "errorcode": self.errorcode, "message": self.message}
+        if debugging and self.debuginfo:
+            found["debuginfo"] = self.debuginfo
+        return found
+
+    def batch_info(self, *, debugging: bool) -> dict[str, str]:
+        """A batched call's error (``get_exception_info``: no class; recording 48)."""
+        found = {
+            "message": self.message,
+            "errorcode": self.errorcode,
+            "link": f"{URL}/",
+            "moreinfourl": f"https://docs.moodle.org/500/en/error/moodle/{self.errorcode}",
+        }
+        if debugging and self.debuginfo:
+            found["debuginfo"] = self.debuginfo
+        return found
 
 
-def invalid(message: str = "Invalid parameter value detected") -> MoodleError:
-    return MoodleError("invalid_parameter_exception", "invalidparameter", message)
+def invalid(debuginfo: str = "") -> MoodleError:
+    """``invalid_parameter_exception``: the reason is only in debuginfo (recording 36)."""
+    return MoodleError(
+        "core\\exception\\invalid_parameter_exception",
+        "invalidparameter",
+        "Invalid parameter value detected",
+        debuginfo,
+    )
+
+
+def invalid_response(debuginfo: str) -> MoodleError:
+    """``invalid_response_exception`` of ``clean_returnvalue`` (recordings 44, 46)."""
+    return MoodleError(
+        "core\\exception\\invalid_response_exception",
+        "invalidresponse",
+        "Invalid response value detected",
+        debuginfo,
+    )
 
 
 def persistent(message: str) -> MoodleError:
@@ -94,7 +140,9 @@ def missing_record() -> MoodleError:
 
 
 def coding(message: str) -> MoodleError:
-    return MoodleError("coding_exception", "codingerror", f"Coding error detected: {message}")
+    return MoodleError(
+        "core\\exception\\coding_exception", "codingerror", f"Coding error detected: {message}"
+    )
 
 
 # -- parameter specs ---------------------------------------------------------------------
@@ -137,22 +185,35 @@ def _scalar(spec: P, value: Any, name: str) -> Any:
     if value is None:
         if spec.null:
             return None
-        raise invalid(f"Invalid parameter value detected ({name} => Null is not allowed)")
+        raise invalid(f"{name} => Null is not allowed")
     if spec.kind == "int":
         if isinstance(value, bool):
-            raise invalid(f"Invalid parameter value detected ({name} => Invalid integer)")
+            raise invalid(f"{name} => Invalid integer")
         if isinstance(value, int):
             return value
         if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
             return int(value)
-        raise invalid(f"Invalid parameter value detected ({name} => Invalid integer)")
+        raise invalid(f"{name} => Invalid integer")
     if spec.kind == "bool":
         if value in (True, False, 0, 1, "0", "1"):
             return bool(int(value))
-        raise invalid(f"Invalid parameter value detected ({name} => Invalid boolean)")
+        raise invalid(f"{name} => Invalid boolean")
     if isinstance(value, dict | list):
-        raise invalid(f"Invalid parameter value detected ({name} => Scalar type expected)")
-    return value if isinstance(value, str) else str(value)
+        raise invalid(f"{name} => Scalar type expected")
+    text = value if isinstance(value, str) else str(value)
+    cleaning = _CLEANING.get(spec.kind)
+    if cleaning is not None and cleaning(text) != text:
+        # validate_param: a value its type's cleaning changes is refused (36, 37, 39).
+        raise invalid(f'Invalid external api parameter: the value is "{text[:40]}"')
+    return text
+
+
+_CLEANING: dict[str, Callable[[str], str]] = {
+    "text": clean_text_param,  # PARAM_TEXT (short names; 39 refused, 40 accepted)
+    "notags": clean_text_param,  # PARAM_NOTAGS (grading notes)
+    "cleanhtml": clean_html_param,  # PARAM_CLEANHTML (descriptions; 36, 37 refused, 38 kept)
+    "raw": fix_utf8,  # PARAM_RAW
+}
 
 
 def validate(spec: Any, value: Any, name: str = "") -> Any:
@@ -162,17 +223,14 @@ def validate(spec: Any, value: Any, name: str = "") -> Any:
         if isinstance(value, dict) and all(k.isdigit() for k in value):
             value = [value[k] for k in sorted(value, key=int)]
         if not isinstance(value, list):
-            raise invalid(f"Invalid parameter value detected ({name} => Only arrays accepted.)")
+            raise invalid(f"{name} => Only arrays accepted.")
         return [validate(spec.item, item, f"{name}[{i}]") for i, item in enumerate(value)]
     if isinstance(spec, One):
         if not isinstance(value, dict):
-            raise invalid(f"Invalid parameter value detected ({name} => Only arrays accepted.)")
+            raise invalid(f"{name} => Only arrays accepted.")
         unknown = sorted(set(value) - set(spec.fields))
         if unknown:
-            raise invalid(
-                "Invalid parameter value detected (Unexpected keys "
-                f"({', '.join(unknown)}) detected in parameter array.)"
-            )
+            raise invalid(f"Unexpected keys ({', '.join(unknown)}) detected in parameter array.")
         result: dict[str, Any] = {}
         for key, field_spec in spec.fields.items():
             if key in value:
@@ -180,10 +238,7 @@ def validate(spec: Any, value: Any, name: str = "") -> Any:
                 continue
             required = getattr(field_spec, "required", False)
             if required:
-                raise invalid(
-                    f"Invalid parameter value detected (Missing required key in single "
-                    f"structure: {key})"
-                )
+                raise invalid(f"Missing required key in single structure: {key}")
             default = getattr(field_spec, "default", _MISSING)
             if default is not _MISSING:
                 result[key] = default
@@ -209,10 +264,14 @@ def parse_php_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 CONTEXT = One(
     {"contextid": opt("int", 0), "contextlevel": opt("text", ""), "instanceid": opt("int", 0)}
 )
+# Field types follow the persistents (competency/classes/competency_framework.php and
+# competency.php): shortname PARAM_TEXT, idnumber PARAM_RAW, description PARAM_CLEANHTML;
+# the create/update structures come from core\external\exporter::get_create_structure
+# and get_update_structure.
 FRAMEWORK_FIELDS = {
     "shortname": req("text"),
-    "idnumber": req("text"),
-    "description": opt("raw", ""),
+    "idnumber": req("raw"),
+    "description": opt("cleanhtml", ""),
     "descriptionformat": opt("int", 1),
     "visible": opt("bool", True),
     "scaleid": req("int"),
@@ -220,29 +279,32 @@ FRAMEWORK_FIELDS = {
     "contextid": opt("int", 0),
     "contextlevel": opt("text", ""),
     "instanceid": opt("int", 0),
-    "taxonomies": opt("text", ""),
+    "taxonomies": opt("raw", ""),
     "timecreated": opt("int"),
     "timemodified": opt("int"),
     "usermodified": opt("int"),
 }
+# In an update structure every field is optional and keeps its stored value when left
+# out -- except the description format, an external_format_value with a default: left
+# out, it is reset to 1 (HTML). Recordings 42 (update without it) and 43 (format 2 -> 1).
 FRAMEWORK_UPDATE = {
     "id": req("int"),
     "shortname": opt("text"),
-    "idnumber": opt("text"),
-    "description": opt("raw"),
-    "descriptionformat": opt("int"),
+    "idnumber": opt("raw"),
+    "description": opt("cleanhtml"),
+    "descriptionformat": opt("int", 1),
     "visible": opt("bool"),
     "scaleid": opt("int"),
     "scaleconfiguration": opt("raw"),
-    "taxonomies": opt("text"),
+    "taxonomies": opt("raw"),
     "timecreated": opt("int"),
     "timemodified": opt("int"),
     "usermodified": opt("int"),
 }
 COMPETENCY_FIELDS = {
     "shortname": req("text"),
-    "idnumber": req("text"),
-    "description": opt("raw", ""),
+    "idnumber": req("raw"),
+    "description": opt("cleanhtml", ""),
     "descriptionformat": opt("int", 1),
     "sortorder": opt("int"),
     "parentid": opt("int", 0),
@@ -258,7 +320,13 @@ COMPETENCY_FIELDS = {
     "usermodified": opt("int"),
 }
 COMPETENCY_UPDATE = {
-    key: (req("int") if key == "id" else opt(spec.kind, null=spec.null))
+    key: (
+        req("int")
+        if key == "id"
+        else opt("int", 1)  # the format's default (42, 43)
+        if key == "descriptionformat"
+        else opt(spec.kind, null=spec.null)
+    )
     for key, spec in {"id": req("int"), **COMPETENCY_FIELDS}.items()
 }
 
@@ -296,6 +364,7 @@ class FakeMoodle:
     ) -> None:
         self.batching = batching
         self.idnumber_taken = "This ID number is already in use"  # translated on real sites
+        self.admin_email = "admin@example.org"  # the rater (user 2) in evidence answers
         self.extra_scales = dict(scales or {})
         self.web_services = web_services
         self.handlers: dict[str, tuple[One, Callable[[dict[str, Any]], Any]]] = self._handlers()
@@ -325,11 +394,14 @@ class FakeMoodle:
         self.user_competency_courses: dict[tuple[int, int, int], dict[str, Any]] = {}
         self.plans: dict[int, dict[str, Any]] = {}
         self.evidence: list[dict[str, Any]] = []
+        self.evidence_of: dict[int, list[dict[str, Any]]] = {}  # by user competency id
+        self._counted: tuple[tuple[int, int], dict[int, int]] = ((-1, -1), {})
         self.http_requests = 0
         self.calls: list[str] = []
         self.bodies: list[list[tuple[str, str]]] = []
         self.created_by_reads = 0
         self.raw = False  # moodlewssettingraw of the call being answered
+        self.debugging = False  # site debugging: error answers carry debuginfo
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -356,7 +428,9 @@ class FakeMoodle:
         pairs = parse_qsl(body, keep_blank_values=True)
         self.bodies.append(pairs)
         if not self.web_services:
-            return 200, {}, ""
+            # webservice/rest/server.php: "HTTP/1.0 403 Forbidden" and an empty body when
+            # web services or the REST protocol are off (recording 50).
+            return 403, {}, ""
         params = parse_php_form(pairs)
         token = params.pop("wstoken", None)
         function = params.pop("wsfunction", None)
@@ -373,7 +447,9 @@ class FakeMoodle:
             self._check_token(token)
             value = self.dispatch(str(function), params)
         except MoodleError as fault:
-            return 200, {"Content-Type": "application/json"}, json.dumps(fault.payload)
+            value = fault.payload(debugging=self.debugging)
+        finally:
+            self.raw = False  # calls a test makes directly (dispatch) are not raw
         return 200, {"Content-Type": "application/json"}, json.dumps(value)
 
     @staticmethod
@@ -396,9 +472,19 @@ class FakeMoodle:
         spec, handler = self.handlers[function]
         args = validate(spec, params)
         self.calls.append(function)
-        return handler(args)
+        value = handler(args)
+        if self.raw and _holds_evidence(function, value):
+            # Raw mode cannot return an evidence record (clean_returnvalue: "Scalar type
+            # expected, array or object received" on its description), AFTER the function
+            # ran: 44 stored the rating it failed to answer; 46 fails once rated.
+            raise invalid_response("evidence => description: Scalar type expected")
+        return value
 
     def _batch(self, params: Any) -> dict[str, Any]:
+        """``tool_mobile\\external::call_external_functions``: in order, each with its own
+        settingraw; the first error stops the batch (49), and is reported as a JSON
+        string without exception class (48); a function outside the service answers
+        ``{"errorcode": "accessexception", "module": "webservice"}``."""
         spec = One(
             {
                 "requests": Many(
@@ -419,14 +505,25 @@ class FakeMoodle:
         responses_: list[dict[str, Any]] = []
         for item in args["requests"]:
             self.raw = item["settingraw"]
+            if item["function"] not in self.functions:
+                responses_.append(
+                    {
+                        "error": True,
+                        "exception": json.dumps(
+                            {"errorcode": "accessexception", "module": "webservice"}
+                        ),
+                    }
+                )
+                break
             try:
                 arguments = json.loads(item["arguments"])
                 data = self.dispatch(item["function"], arguments)
             except MoodleError as fault:
-                responses_.append({"error": True, "exception": json.dumps(fault.payload)})
+                info = fault.batch_info(debugging=self.debugging)
+                responses_.append({"error": True, "exception": json.dumps(info)})
                 break
             responses_.append({"error": False, "data": json.dumps(data)})
-        return {"responses": responses_, "warnings": []}
+        return {"responses": responses_}
 
     # -- records ------------------------------------------------------------------------
 
@@ -451,29 +548,46 @@ class FakeMoodle:
                 )
             },
             "canmanage": True,
-            "competenciescount": sum(
-                1 for c in self.competencies.values() if c["competencyframeworkid"] == fw["id"]
-            ),
+            "competenciescount": self._competencies_in(fw["id"]),
             "contextname": "System",
             "contextnamenoprefix": "System",
             **self._text(fw),
         }
 
+    def _competencies_in(self, framework_id: int) -> int:
+        """How many competencies a framework holds (counted once per state of the site)."""
+        state = (len(self.competencies), self.ids.get("competency", 0))
+        if self._counted[0] != state:
+            counts: dict[int, int] = {}
+            for c in self.competencies.values():
+                counts[c["competencyframeworkid"]] = counts.get(c["competencyframeworkid"], 0) + 1
+            self._counted = (state, counts)
+        return self._counted[1].get(framework_id, 0)
+
     def competency_record(self, c: dict[str, Any]) -> dict[str, Any]:
         return {**c, **self._text(c)}
 
     def _text(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The description as answered: stored text when raw, else formatted HTML."""
+        """Texts as answered: stored when raw, else as the exporter formats them
+        (``core\\external\\exporter::export``): the short name through
+        ``format_string``, the description through ``external_format_text`` (HTML,
+        reported as format 1)."""
         text, fmt = record["description"], record["descriptionformat"]
-        if self.raw or fmt == 1:
+        if self.raw:
             return {"description": text, "descriptionformat": fmt}
+        if fmt == 1:
+            return {"shortname": format_string(record["shortname"]), "description": text}
         escaped = html.escape(text).replace("\n", "<br />\n")
         shown = {
             0: f'<div class="text_to_html">{escaped}</div>',
             2: escaped,
             4: f"<p>{escaped}</p>",
         }[fmt]
-        return {"description": shown, "descriptionformat": 1}
+        return {
+            "shortname": format_string(record["shortname"]),
+            "description": shown,
+            "descriptionformat": 1,
+        }
 
     def add_user(
         self, username: str, *, email: str | None = None, idnumber: str = "", fullname: str = ""
@@ -551,10 +665,9 @@ class FakeMoodle:
         if level == "coursecat" and instance in self.categories:
             return self.categories[instance]
         if level:
-            raise invalid("Invalid parameter value detected (Invalid context level)")
+            raise invalid("Invalid context level")
         raise invalid(
-            "Invalid parameter value detected (Missing parameters, please provide either "
-            "context level with instance id or contextid)"
+            "Missing parameters, please provide either context level with instance id or contextid"
         )
 
     def _in_use(self, competency_ids: set[int]) -> bool:
@@ -684,7 +797,7 @@ class FakeMoodle:
             "core_competency_list_competencies": (
                 One(
                     {
-                        "filters": Many(One({"column": req("text"), "value": req("text")})),
+                        "filters": Many(One({"column": req("text"), "value": req("raw")})),
                         "sort": opt("text", ""),
                         "order": opt("text", ""),
                         "skip": opt("int", 0),
@@ -748,7 +861,7 @@ class FakeMoodle:
                         "userid": req("int"),
                         "competencyid": req("int"),
                         "grade": req("int"),
-                        "note": opt("text", None, null=True),
+                        "note": opt("notags", None, null=True),
                     }
                 ),
                 self.grade,
@@ -760,7 +873,7 @@ class FakeMoodle:
                         "userid": req("int"),
                         "competencyid": req("int"),
                         "grade": req("int"),
-                        "note": opt("text", None, null=True),
+                        "note": opt("notags", None, null=True),
                     }
                 ),
                 self.grade_in_course,
@@ -771,7 +884,7 @@ class FakeMoodle:
                         "planid": req("int"),
                         "competencyid": req("int"),
                         "grade": req("int"),
-                        "note": opt("text", None, null=True),
+                        "note": opt("notags", None, null=True),
                     }
                 ),
                 self.grade_in_plan,
@@ -817,9 +930,9 @@ class FakeMoodle:
     def list_frameworks(self, a: dict[str, Any]) -> list[dict[str, Any]]:
         self._context(a["context"])
         if a["order"] not in ("ASC", "DESC", ""):
-            raise invalid("Invalid parameter value detected (Invalid order)")
+            raise invalid("Invalid order")
         if a["includes"] not in ("children", "parents", "self"):
-            raise invalid("Invalid parameter value detected (Invalid includes)")
+            raise invalid("Invalid includes")
         query = a["query"].lower()
         found = [
             fw
@@ -929,10 +1042,10 @@ class FakeMoodle:
         found = list(self.competencies.values())
         for flt in a["filters"]:
             if flt["column"] not in columns:
-                raise invalid("Invalid parameter value detected (Invalid filter column)")
+                raise invalid("Invalid filter column")
             found = [c for c in found if str(c[flt["column"]]) == flt["value"]]
         if a["order"] not in ("ASC", "DESC", ""):
-            raise invalid("Invalid parameter value detected (Invalid order)")
+            raise invalid("Invalid order")
         if a["sort"]:
             found.sort(key=lambda c: (str(c.get(a["sort"], "")), c["id"]))
         else:
@@ -1157,15 +1270,56 @@ class FakeMoodle:
         return True
 
     def users_by_field(self, a: dict[str, Any]) -> list[dict[str, Any]]:
-        if a["field"] not in ("id", "idnumber", "username", "email"):
-            raise invalid("Invalid parameter value detected (Invalid field)")
-        wanted = {str(v).lower() if a["field"] == "email" else str(v) for v in a["values"]}
+        """``core_user_external::get_users_by_field``: every value is cleaned with its
+        field's type and one the cleaning changes fails the whole call
+        (``user/externallib.php``); the lookup is an exact ``IN`` (case-sensitive on
+        PostgreSQL, which the recorded site ran)."""
+        cleaners: dict[str, Callable[[str], str]] = {
+            "id": lambda v: v if re.fullmatch(r"\d+", v) else "0",
+            "idnumber": fix_utf8,
+            "username": clean_username,
+            "email": clean_email,
+        }
+        if a["field"] not in cleaners:
+            raise coding("invalid field parameter")
+        values = [str(v) for v in a["values"]]
+        for value in values:
+            if cleaners[a["field"]](value) != value:
+                raise invalid(f"The field '{a['field']}' value is invalid: {value}")
         return [
-            dict(u)
-            for u in self.users.values()
-            if (str(u[a["field"]]).lower() if a["field"] == "email" else str(u[a["field"]]))
-            in wanted
+            self.user_details(u["id"])
+            for u in sorted(self.users.values(), key=lambda u: u["id"])
+            if str(u[a["field"]]) in values and u[a["field"]] != ""
         ]
+
+    def user_details(self, uid: int) -> dict[str, Any]:
+        """The user as ``user_get_user_details`` gives it to an administrator."""
+        user = self.users[uid]
+        return {
+            "id": uid,
+            "username": user["username"],
+            "fullname": user["fullname"],
+            "email": user["email"],
+            "idnumber": user["idnumber"],
+        }
+
+    def user_summary(self, uid: int) -> dict[str, Any]:
+        """The user as ``core_user\\external\\user_summary_exporter`` answers it (47)."""
+        user = self.users.get(uid) or {"fullname": "Admin User", "email": self.admin_email}
+        return {
+            "id": uid,
+            "email": user["email"],
+            "idnumber": user.get("idnumber", ""),
+            "phone1": "",
+            "phone2": "",
+            "department": "",
+            "institution": "",
+            "fullname": user["fullname"],
+            "identity": user["email"],
+            "profileurl": f"{URL}/user/profile.php?id={uid}",
+            "profileimageurl": f"{URL}/theme/image.php/boost/core/1/u/f1",
+            "profileimageurlsmall": f"{URL}/theme/image.php/boost/core/1/u/f2",
+        }
 
     # -- ratings ------------------------------------------------------------------------
 
@@ -1213,12 +1367,17 @@ class FakeMoodle:
             "timecreated": now,
             "timemodified": now,
             "usermodified": 2,
+        }
+        if action == 3:  # a rating names who rated (recording 45); a rule's evidence not (28)
+            record["actionuser"] = self.user_summary(2)
+        record |= {
             "description": DESCRIPTIONS.get(ident, ident),
             "gradename": "-" if grade is None else self._grade_name(uc["competencyid"], grade),
-            "userdate": "",
+            "userdate": "Wednesday, 2 December 2026, 3:48 AM",
             "candelete": True,
         }
         self.evidence.append(record)
+        self.evidence_of.setdefault(uc["id"], []).append(record)
         return record
 
     def _grade_name(self, cid: int, grade: int) -> str:
@@ -1341,7 +1500,7 @@ class FakeMoodle:
             c["id"],
             a["grade"],
             a["note"],
-            contextid=50 + a["courseid"],
+            contextid=_course_context(a["courseid"]),
             ident="evidence_manualoverrideincourse",
         )
 
@@ -1363,6 +1522,8 @@ class FakeMoodle:
         )
 
     def summary(self, a: dict[str, Any]) -> dict[str, Any]:
+        """``tool_lp\\external::data_for_user_competency_summary`` in the shape of
+        recordings 25-30 and 47; it creates the user competency it reports (26)."""
         c = self._competency(a["competencyid"])
         if a["userid"] not in self.users:
             raise missing_record()
@@ -1370,10 +1531,13 @@ class FakeMoodle:
             self.created_by_reads += 1  # Moodle creates the record on read
         uc = self._user_competency(a["userid"], c["id"])
         evidence = sorted(
-            (e for e in self.evidence if e["usercompetencyid"] == uc["id"]),
+            self.evidence_of.get(uc["id"], ()),
             key=lambda e: (e["timecreated"], e["id"]),
             reverse=True,
         )
+        fw = self.frameworks[c["competencyframeworkid"]]
+        scaleid, configuration = self._scale_of(c)
+        ancestors = [int(part) for part in c["path"].strip("/").split("/") if part != "0"]
         return {
             "showrelatedcompetencies": True,
             "cangrade": True,
@@ -1381,26 +1545,107 @@ class FakeMoodle:
                 "linkedcourses": [],
                 "relatedcompetencies": [],
                 "competency": self.competency_record(c),
-                "framework": self.framework_record(self.frameworks[c["competencyframeworkid"]]),
-                "scaleid": self._scale_of(c)[0],
-                "scaleconfiguration": self._scale_of(c)[1],
+                "framework": self.framework_record(fw),
+                "hascourses": False,
+                "hasrelatedcompetencies": False,
+                "scaleid": scaleid,
+                "scaleconfiguration": configuration,
+                "taxonomyterm": self._taxonomy_term(fw, len(ancestors) + 1),
+                "comppath": {
+                    "ancestors": [
+                        {
+                            "id": ancestor,
+                            "name": self.competencies[ancestor]["idnumber"],
+                            "first": n == 0,
+                            "last": n == len(ancestors) - 1,
+                            "position": n + 1,
+                        }
+                        for n, ancestor in enumerate(ancestors)
+                    ],
+                    "framework": {
+                        "id": fw["id"],
+                        "name": format_string(fw["shortname"]),
+                        "first": False,
+                        "last": False,
+                        "position": -1,
+                    },
+                    "pluginbaseurl": f"{URL}/admin/tool/lp",
+                    "pagecontextid": 1,
+                    "showlinks": True,
+                },
+                "pluginbaseurl": f"{URL}/admin/tool/lp",
             },
-            "user": dict(self.users[a["userid"]]),
-            "usercompetency": dict(uc),
+            "user": self.user_summary(a["userid"]),
+            "usercompetency": self.user_competency_record(uc),
             "evidence": evidence,
+            "commentarea": {
+                "component": "competency",
+                "commentarea": "user_competency",
+                "itemid": uc["id"],
+                "courseid": 1,
+                "contextid": 11,
+                "cid": "6b0f95124fa91",
+                "autostart": False,
+                "canpost": True,
+                "canview": True,
+                "count": 0,
+                "collapsediconkey": "t/collapsed",
+                "displaytotalcount": True,
+                "displaycancel": False,
+                "fullwidth": True,
+                "linktext": "Comments",
+                "notoggle": False,
+                "template": "",
+                "canpostorhascomments": True,
+            },
+        }
+
+    @staticmethod
+    def _taxonomy_term(fw: dict[str, Any], level: int) -> str:
+        """``competency_framework::get_taxonomy`` of a level, as its English string."""
+        terms = fw["taxonomies"].split(",")
+        term = terms[level - 1] if level <= len(terms) and terms[level - 1] else "competency"
+        return term.capitalize()
+
+    def user_competency_record(self, uc: dict[str, Any]) -> dict[str, Any]:
+        """``user_competency_exporter``: the record and what the page shows of it (47)."""
+        grade, proficiency = uc["grade"], uc["proficiency"]
+        return {
+            **uc,
+            "canrequestreview": True,
+            "canreview": True,
+            "gradename": "-" if grade is None else self._grade_name(uc["competencyid"], grade),
+            "isrequestreviewallowed": uc["status"] == 0,
+            "iscancelreviewrequestallowed": uc["status"] == 1,
+            "isstartreviewallowed": uc["status"] == 1,
+            "isstopreviewallowed": uc["status"] == 2,
+            "isstatusidle": uc["status"] == 0,
+            "isstatusinreview": uc["status"] == 2,
+            "isstatuswaitingforreview": uc["status"] == 1,
+            "proficiencyname": "Yes" if proficiency else "No",  # "No" when unrated too (26)
+            "statusname": "-" if uc["status"] == 0 else "Waiting for review",
+            "url": f"{URL}/admin/tool/lp/user_competency.php?id={uc['id']}",
         }
 
     def summary_in_course(self, a: dict[str, Any]) -> dict[str, Any]:
         enrolled, c = self._linked(a["courseid"], a["competencyid"])
         if a["userid"] not in enrolled:
             raise MoodleError(
-                "required_capability_exception",
+                "core\\exception\\required_capability_exception",
                 "nopermissions",
                 "Sorry, but you do not currently have permissions to do that.",
             )
         ucc = self._course_rating(a["userid"], a["courseid"], c["id"])
+        uc = self.user_competencies.get((a["userid"], c["id"]))
+        evidence = [
+            e
+            for e in self.evidence
+            if uc is not None
+            and e["usercompetencyid"] == uc["id"]
+            and e["contextid"] == _course_context(a["courseid"])
+        ]
         return {
-            "usercompetencysummary": {"usercompetencycourse": dict(ucc), "evidence": []},
+            "usercompetencysummary": {"usercompetencycourse": dict(ucc), "evidence": evidence},
             "course": {"id": a["courseid"]},
         }
 
@@ -1494,6 +1739,31 @@ class FakeMoodle:
             )
         )
         return frameworks, competencies, related, links, ratings
+
+
+def _course_context(course_id: int) -> int:
+    """The fake's context id of a course."""
+    return 50 + course_id
+
+
+EVIDENCE_FUNCTIONS = frozenset(
+    {
+        "core_competency_grade_competency",
+        "core_competency_grade_competency_in_course",
+        "core_competency_grade_competency_in_plan",
+    }
+)
+
+
+def _holds_evidence(function: str, value: Any) -> bool:
+    """Whether an answer holds an evidence record (which raw mode cannot answer)."""
+    if function in EVIDENCE_FUNCTIONS:
+        return True
+    if function == "tool_lp_data_for_user_competency_summary":
+        return bool(value.get("evidence"))
+    if function == "tool_lp_data_for_user_competency_summary_in_course":
+        return bool(value.get("usercompetencysummary", {}).get("evidence"))
+    return False
 
 
 def _php_text(value: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,6 @@ import requests
 import responses
 
 from comp_adapters.core.framework import Framework
-from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import (
     ConfigurationError,
@@ -23,7 +23,7 @@ from comp_adapters.errors import (
 )
 from comp_adapters.http import RetryPolicy
 from comp_adapters.moodle.adapter import MoodleAdapter, refusals
-from comp_adapters.moodle.planner import RESET_PREFIX
+from comp_adapters.moodle.planner import RESET_PREFIX, ForeignFrameworkError
 from comp_adapters.moodle.wire import BATCH_FUNCTION, RULE_ALL
 from comp_adapters.plugins import load_adapter_class
 from comp_adapters.protocols import (
@@ -40,7 +40,13 @@ from comp_adapters.testing import (
     assert_converges_after_crash,
     assert_replan_is_empty,
 )
-from tests.moodle.conftest import FOUR_LEVEL_SCALE, FOUR_LEVELS, four_level_scale, make_client
+from tests.moodle.conftest import (
+    FOUR_LEVEL_SCALE,
+    FOUR_LEVELS,
+    four_level_scale,
+    make_client,
+    proficiency,
+)
 from tests.moodle.fake_moodle import ENDPOINT, FakeMoodle
 
 Build = Callable[..., MoodleAdapter]
@@ -260,13 +266,15 @@ def test_deep_push_converges_after_a_crash_at_every_request(
     )
 
 
+@pytest.mark.parametrize("batch", [False, True])
 def test_resumed_create_adopts_by_asking_the_site_not_by_reading_the_message(
-    fake: FakeMoodle, example: Framework, adapter_for: Build
+    fake: FakeMoodle, example: Framework, adapter_for: Build, batch: bool
 ) -> None:
     """Moodle translates its messages: a create refused because the idnumber exists is
-    recognised by looking the idnumber up, whatever the message says."""
+    recognised by looking the idnumber up, whatever the message says. Batched, the error
+    code comes in the JSON string of the batch's answer (recording 48): issue 10, item 5."""
     fake.idnumber_taken = "Ce numéro d'identification est déjà utilisé"
-    adapter = adapter_for(batch=False)
+    adapter = adapter_for(batch=batch)
     plan = adapter.plan_framework(example)
     journal = MemoryJournal()
     adapter.apply(plan, journal=journal)
@@ -473,21 +481,6 @@ def test_foreign_plans_are_refused(fake: FakeMoodle, adapter_for: Build) -> None
 
 
 # -- ratings out -------------------------------------------------------------------------
-
-
-def proficiency(
-    learner: str, competency: str, level: str | None, why: str = "latest <b>3</b>"
-) -> Proficiency:
-    return Proficiency(
-        learner=learner,
-        competency=competency,
-        score=None,
-        level=level,
-        proficient=level in ("proficient", "expert"),
-        method="latest",
-        as_of=AS_OF,
-        explanation=why,
-    )
 
 
 @pytest.fixture
@@ -723,3 +716,87 @@ def test_a_service_without_site_info_still_works(
     push(adapter, example)
     assert adapter.plan_framework(example).is_empty
     assert BATCH_FUNCTION not in site.calls  # batching cannot be detected: one call each
+
+
+# -- taking over a framework (issue 10, item 7) -------------------------------------------
+
+
+def foreign_framework(fake: FakeMoodle, *, competencies: int = 3) -> int:
+    """A framework with the example's idnumber made by hand in Moodle (no level keys)."""
+    fw = fake.dispatch(
+        "core_competency_create_competency_framework",
+        {
+            "competencyframework": {
+                "shortname": "Somebody else's framework",
+                "idnumber": "CS-SUPPORT",
+                "scaleid": 2,
+                "scaleconfiguration": '[{"scaleid":"2"},{"id":2,"scaledefault":1,"proficient":1}]',
+                "contextid": 1,
+            }
+        },
+    )
+    for n in range(competencies):
+        fake.dispatch(
+            "core_competency_create_competency",
+            {
+                "competency": {
+                    "shortname": f"Theirs {n}",
+                    "idnumber": f"X{n}",
+                    "competencyframeworkid": fw["id"],
+                }
+            },
+        )
+    return int(fw["id"])
+
+
+def test_a_framework_not_made_from_ours_is_refused_with_the_differences(
+    fake: FakeMoodle, example: Framework, adapter_for: Build
+) -> None:
+    foreign_framework(fake)
+    writes = fake.writes
+    with pytest.raises(ForeignFrameworkError) as caught:
+        adapter_for().plan_framework(example)
+    message = str(caught.value)
+    assert "was not made from this framework" in message
+    assert "shortname: \"Somebody else's framework\" -> 'Customer support fundamentals'" in message
+    assert "scaleid: 2 -> 5" in message
+    assert "0 of its 3 competencies are in the framework" in message
+    assert "3 competencies in Moodle are not ours (X0, X1, X2)" in message
+    assert "12 competencies of the framework would be created" in message
+    assert "--adopt" in message
+    assert fake.writes == writes
+    # An empty framework made by hand is not ours either.
+    fake.reset()
+    foreign_framework(fake, competencies=0)
+    with pytest.raises(ForeignFrameworkError):
+        adapter_for().plan_framework(example)
+
+
+def test_adopt_takes_it_over_and_then_it_is_ours(
+    fake: FakeMoodle, example: Framework, adapter_for: Build
+) -> None:
+    foreign_framework(fake)
+    plan = adapter_for().plan_framework(example, adopt=True)
+    assert any(note.startswith("adopting framework 'CS-SUPPORT'") for note in plan.notes)
+    adapter_for().apply(plan)
+    again = adapter_for().plan_framework(example)  # no adopt needed any more
+    assert again.is_empty
+    assert {c["idnumber"] for c in fake.competencies.values()} >= {"X0", "product"}
+
+
+def test_a_framework_pushed_before_level_keys_existed_is_still_ours(
+    fake: FakeMoodle, example: Framework, adapter_for: Build
+) -> None:
+    """Without the keys (an older comp-adapters, or the scale edited in Moodle's form) a
+    framework whose competencies are mostly ours is ours; the push restores the keys."""
+    push(adapter_for(), example)
+    fw = next(iter(fake.frameworks.values()))
+    fw["scaleconfiguration"] = json.dumps(
+        [{k: v for k, v in e.items() if k != "key"} for e in json.loads(fw["scaleconfiguration"])]
+    )
+    plan = adapter_for().plan_framework(example)
+    assert [(c.id, sorted(c.before)) for c in plan.writes] == [
+        ("framework:CS-SUPPORT", ["scaleconfiguration"])
+    ]
+    adapter_for().apply(plan)
+    assert '"key":"expert"' in next(iter(fake.frameworks.values()))["scaleconfiguration"]

@@ -136,6 +136,9 @@ def test_pull_framework_and_evidence(
     assert items
     assert {e.learner for e in items} <= set(LEARNERS)
     assert {e.kind.value for e in items} == {"lms_rating"}
+    # Issue 10, item 8: comp-adapters pushed the framework, so Moodle holds its level
+    # keys: the evidence names the framework's own levels, which compute then uses.
+    assert {e.level for e in items} <= {"beginning", "developing", "proficient", "expert"}
     assert load_framework(env / "pulled.json").key == "CS-SUPPORT"
     code, out, _ = run(capsys, *args)
     assert list(iter_evidence(evidence)) == []
@@ -224,3 +227,109 @@ def test_pull_writes_nothing_when_it_cannot_finish(
     assert code == 2
     assert "tool_lp_data_for_user_competency_summary" in err
     assert sorted(p.name for p in env.iterdir()) == []
+
+
+def test_pull_evidence_of_a_framework_we_did_not_push_needs_the_framework(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10, item 8: without our level keys in Moodle, grades would read back as
+    Moodle's item names ("Developing"), which compute drops: --framework is required."""
+    config = '[{"scaleid":"5"},{"id":3,"scaledefault":1,"proficient":1}]'
+    fake.dispatch(
+        "core_competency_create_competency_framework",
+        {
+            "competencyframework": {
+                "shortname": "By hand",
+                "idnumber": "HAND",
+                "scaleid": FOUR_LEVEL_SCALE,
+                "scaleconfiguration": config,
+                "contextid": 1,
+            }
+        },
+    )
+    args = ["moodle", "pull", "HAND", "-o", str(env / "hand.json")]
+    args += ["--evidence-out", str(env / "e.jsonl"), "--learner", "a@b.cd"]
+    code, _, err = run(capsys, *args)
+    assert code == 2
+    assert "was not pushed by comp-adapters" in err
+    assert "--framework" in err
+    assert not (env / "hand.json").exists()
+
+
+def test_push_refuses_a_foreign_framework_unless_adopted(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.dispatch(
+        "core_competency_create_competency_framework",
+        {
+            "competencyframework": {
+                "shortname": "Theirs",
+                "idnumber": "CS-SUPPORT",
+                "scaleid": 2,
+                "scaleconfiguration": '[{"scaleid":"2"},{"id":2,"scaledefault":1,"proficient":1}]',
+                "contextid": 1,
+            }
+        },
+    )
+    push = ["moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE)]
+    writes = fake.writes
+    code, _, err = run(capsys, *push)
+    assert code == 1
+    assert "was not made from this framework" in err
+    assert "shortname: 'Theirs' -> 'Customer support fundamentals'" in err
+    assert "Traceback" not in err
+    assert fake.writes == writes
+    code, out, _ = run(capsys, *push, "--adopt")
+    assert code == 0
+    assert "note: adopting framework 'CS-SUPPORT'" in out
+    assert run(capsys, *push)[0] == 0
+
+
+def test_the_plan_shows_only_what_changes(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10, item 10: no "id: null -> N", and of long text only the changed part."""
+    push = ["moodle", "push", "--scale-id", str(FOUR_LEVEL_SCALE)]
+    assert run(capsys, *push, str(EXAMPLE))[0] == 0
+    data = json.loads(EXAMPLE.read_text())
+    catalogue = next(c for c in data["competencies"] if c["key"] == "product.catalogue")
+    catalogue["description"] = catalogue["description"].replace("accurately", "precisely")
+    data["title"] = "Customer support basics"
+    changed = env / "changed.json"
+    changed.write_text(json.dumps(data))
+    code, out, _ = run(capsys, *push, str(changed), "--dry-run")
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("  update")]
+    assert len(lines) == 2
+    assert "shortname: 'Customer support fundamentals' -> 'Customer support basics'" in lines[0]
+    assert "id:" not in out
+    assert "descriptionformat" not in out
+    assert "limits accurately.' -> " in lines[1]
+    assert "limits precisely.'" in lines[1]
+
+
+def test_misconfigured_sites_get_one_clear_line(
+    rsps: responses.RequestsMock, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10, item 6 (recording 50): web services off is HTTP 403 with an empty body."""
+    FakeMoodle(web_services=False).install(rsps)
+    code, _, err = run(capsys, "moodle", "push", str(EXAMPLE))
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "web services or the REST protocol are disabled" in err
+
+
+def test_rate_names_the_functions_to_add(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 10, item 2: not a raw {'errorcode': 'accessexception'} dict."""
+    assert run(capsys, "moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))[0] == 0
+    fake.functions.discard("core_user_get_users_by_field")
+    results = env / "results.json"
+    assert main(["compute", "--as-of", "2026-03-01T00:00:00Z", "--json"]) == 0
+    results.write_text(capsys.readouterr().out)
+    code, _, err = run(capsys, "moodle", "rate", str(results), "--framework", str(EXAMPLE))
+    assert code == 2
+    assert "core_user_get_users_by_field" in err
+    assert "Add them to the service" in err
+    assert "errorcode" not in err

@@ -12,6 +12,7 @@ import responses
 from comp_adapters.moodle.client import encode_form
 from tests.moodle.conftest import RECORDINGS
 from tests.moodle.fake_moodle import ENDPOINT, TOKEN, FakeMoodle
+from tests.moodle.replay import assert_like_recording
 
 # The recorded session, in order (search, count, manage page and user creation are
 # functions the adapter does not use, so the fake leaves them out).
@@ -46,7 +47,6 @@ SEQUENCE = [
     "34_",
     "35_",
 ]
-IGNORED = {"timecreated", "timemodified", "userdate", "actionuser", "commentarea", "cid"}
 
 
 def _load(prefix: str) -> dict[str, Any]:
@@ -55,41 +55,10 @@ def _load(prefix: str) -> dict[str, Any]:
     return data
 
 
-def _same_shape(recorded: Any, ours: Any, where: str = "") -> None:
-    """Every field the adapter reads must match (volatile ones are skipped)."""
-    if isinstance(recorded, dict):
-        assert isinstance(ours, dict), where
-        for key, value in recorded.items():
-            if key in IGNORED or (
-                key not in ours
-                and key
-                not in (
-                    "id",
-                    "grade",
-                    "proficiency",
-                    "ruletype",
-                    "ruleconfig",
-                    "scaleid",
-                    "action",
-                    "exception",
-                    "errorcode",
-                )
-            ):
-                continue
-            assert key in ours, f"{where}.{key} missing"
-            _same_shape(value, ours[key], f"{where}.{key}")
-    elif isinstance(recorded, list):
-        assert isinstance(ours, list), where
-        assert len(recorded) == len(ours), where
-        for i, (a, b) in enumerate(zip(recorded, ours, strict=True)):
-            _same_shape(a, b, f"{where}[{i}]")
-    else:
-        assert recorded == ours, f"{where}: recorded {recorded!r}, fake {ours!r}"
-
-
 @pytest.fixture
 def site(rsps: responses.RequestsMock) -> FakeMoodle:
     fake = FakeMoodle(batching=False)
+    fake.admin_email = "admin@example.com"  # as on the site of the first series
     fake.install(rsps)
     fake.add_user("learner1795905284", fullname="Lea Learner")  # id 3, as in the recording
     return fake
@@ -105,10 +74,7 @@ def test_fake_answers_like_the_recordings(site: FakeMoodle) -> None:
         assert answer.status_code == 200
         recorded = json.loads(rec["response_raw"])
         ours = answer.json()
-        if isinstance(recorded, dict) and "exception" in recorded:
-            assert ours.get("errorcode") == recorded["errorcode"], prefix
-            continue
-        _same_shape(recorded, ours, prefix)
+        assert_like_recording(recorded, ours, prefix)
 
 
 def _call(site: FakeMoodle, function: str, **params: Any) -> Any:
@@ -118,6 +84,7 @@ def _call(site: FakeMoodle, function: str, **params: Any) -> Any:
 
 
 def test_fake_enforces_the_documented_rules(site: FakeMoodle) -> None:
+    site.debugging = True  # the reasons of refusals are in debuginfo
     config = '[{"scaleid":"2"},{"id":2,"scaledefault":1,"proficient":1}]'
     fw = _call(
         site,
@@ -148,7 +115,8 @@ def test_fake_enforces_the_documented_rules(site: FakeMoodle) -> None:
         "core_competency_create_competency",
         competency={"id": 9, "shortname": "x", "idnumber": "x", "competencyframeworkid": fw["id"]},
     )
-    assert "Unexpected keys (id)" in bad["message"]
+    assert bad["message"] == "Invalid parameter value detected"
+    assert "Unexpected keys (id)" in bad["debuginfo"]
     # a required list sent empty is "only arrays accepted"
     assert (
         _call(site, "core_competency_list_competencies", filters="")["errorcode"]
@@ -323,7 +291,7 @@ def _tree(site: FakeMoodle) -> dict[str, int]:
             competency={
                 "shortname": name,
                 "idnumber": name,
-                "description": "Line one\nline <two>",
+                "description": 'Line one\nline "two"',
                 "descriptionformat": 2,
                 "competencyframeworkid": fw["id"],
                 "parentid": ids[parent] if parent else 0,
@@ -381,9 +349,43 @@ def test_fake_requires_keys_and_answers_raw_text_only_when_asked(site: FakeMoodl
         "core_competency_create_competency",
         competency={"shortname": "x", "competencyframeworkid": ids["fw"]},
     )
-    assert "Missing required key in single structure: idnumber" in missing["message"]
+    assert "debuginfo" not in missing  # only with site debugging on (recordings 36-39)
+    site.debugging = True
+    missing = _raw_call(
+        site,
+        "core_competency_create_competency",
+        competency={"shortname": "x", "competencyframeworkid": ids["fw"]},
+    )
+    assert "Missing required key in single structure: idnumber" in missing["debuginfo"]
     raw = _raw_call(site, "core_competency_read_competency", id=ids["p"])
-    assert (raw["description"], raw["descriptionformat"]) == ("Line one\nline <two>", 2)
+    assert (raw["description"], raw["descriptionformat"]) == ('Line one\nline "two"', 2)
     shown = _raw_call(site, "core_competency_read_competency", raw=False, id=ids["p"])
     assert shown["descriptionformat"] == 1
-    assert shown["description"] == "Line one<br />\nline &lt;two&gt;"
+    assert shown["description"] == "Line one<br />\nline &quot;two&quot;"
+
+
+def test_fake_formats_short_names_only_outside_raw_mode(site: FakeMoodle) -> None:
+    """format_string (lib/weblib.php) without raw mode: a bare & is escaped, tags are
+    stripped and < > escaped; raw mode answers what is stored (recording 40)."""
+    ids = _tree(site)
+    _raw_call(
+        site,
+        "core_competency_update_competency",
+        competency={"id": ids["s"], "shortname": "Q&A < R", "descriptionformat": 2},
+    )
+    raw = _raw_call(site, "core_competency_read_competency", id=ids["s"])
+    shown = _raw_call(site, "core_competency_read_competency", raw=False, id=ids["s"])
+    assert (raw["shortname"], shown["shortname"]) == ("Q&A < R", "Q&amp;A &lt; R")
+
+
+def test_fake_lookups_fail_whole_on_a_value_moodle_cleans(site: FakeMoodle) -> None:
+    """core_user_get_users_by_field cleans every value with the field's type and refuses
+    the whole call when one changes (user/externallib.php); matches are exact."""
+    site.add_user("ann", email="ann@example.com")
+    found = _call(site, "core_user_get_users_by_field", field="email", values=["ann@example.com"])
+    assert [u["username"] for u in found] == ["ann"]
+    assert (
+        _call(site, "core_user_get_users_by_field", field="email", values=["Ann@example.com"]) == []
+    )
+    refused = _call(site, "core_user_get_users_by_field", field="username", values=["ann", "Ann"])
+    assert refused["errorcode"] == "invalidparameter"

@@ -162,10 +162,17 @@ def test_only_differing_fields_are_updated() -> None:
     )
     p = plan(remote=remote)
     by_id = {c.id: c for c in p.writes}
-    assert by_id["framework:FW"].fields == {"id": 7, "shortname": "Framework"}
+    # Moodle resets an omitted descriptionformat to 1 (recordings 42, 43): every update
+    # sends the format it keeps, here the one in Moodle (an empty description's format
+    # is not compared, so it is not changed either).
+    assert by_id["framework:FW"].fields == {
+        "id": 7,
+        "shortname": "Framework",
+        "descriptionformat": 2,
+    }
     assert by_id["framework:FW"].before == {"shortname": "Old name"}
-    # the format of an empty description does not matter
-    assert by_id["update:a"].fields == {"id": 1, "shortname": "A"}
+    assert by_id["update:a"].fields == {"id": 1, "shortname": "A", "descriptionformat": 4}
+    assert by_id["update:a"].before == {"shortname": "old"}
     assert len(p.writes) == 2
 
 
@@ -399,7 +406,68 @@ def test_long_titles_and_unknown_taxonomy_terms_are_noted() -> None:
 
 
 def test_update_action_for_existing_framework_keeps_context() -> None:
-    p = plan(remote=RemoteFramework(framework=wire_fw(description="x")))
+    keyed = scale_configuration(FW.scale, 2, with_keys=True)  # pushed by us, then emptied
+    p = plan(remote=RemoteFramework(framework=wire_fw(description="x", scaleconfiguration=keyed)))
     fw_change = p.writes[0]
     assert fw_change.action is Action.UPDATE
     assert "contextlevel" not in fw_change.fields
+
+
+def test_rule_writes_send_the_description_format_to_keep() -> None:
+    """Moodle resets an omitted format to HTML (recordings 42, 43): a rule write carries
+    the format the competency holds after the plan."""
+    desired = framework(
+        comp("a", rollup={"type": "all_children"}, description="Plain", description_format="plain"),
+        comp("a1", "a"),
+        comp("a2", "a"),
+        comp("b", rollup={"type": "all_children"}),
+        comp("b1", "b"),
+        comp("a1x", "a1"),
+    )
+    fresh = {c.id: c for c in plan(desired).writes}
+    assert fresh["competency:a"].fields["descriptionformat"] == 2
+    assert fresh["rule:a"].fields["descriptionformat"] == 2
+    remote = RemoteFramework(
+        framework=wire_fw(),
+        competencies=(*full_remote(a={"description": "Plain", "descriptionformat": 2}),),
+    )
+    existing = {c.id: c for c in plan(desired, remote).writes}
+    assert existing["rule:a"].fields["descriptionformat"] == 2
+    assert existing["rule:b"].fields["descriptionformat"] == 1  # empty: Moodle's value kept
+
+
+def test_texts_are_mapped_noted_and_compared_after_mapping() -> None:
+    desired = framework(
+        comp("a", title="x<sup>2</sup> & y", description="R&D < 3", description_format="plain"),
+        comp("b", title="plain"),
+    )
+    p = plan(desired)
+    create = {c.id: c for c in p.writes}["competency:a"]
+    assert (create.fields["shortname"], create.fields["description"]) == (
+        "x² & y",
+        "R&amp;D &lt; 3",
+    )
+    assert create.fields["descriptionformat"] == 1
+    assert any(note.startswith("1 title(s) hold HTML tags") for note in p.notes)
+    assert any(note.startswith("1 plain-text description(s)") for note in p.notes)
+    remote = RemoteFramework(
+        framework=wire_fw(),
+        competencies=(
+            wire("a", shortname="x² & y", description="R&amp;D &lt; 3", descriptionformat=1),
+            wire("b", shortname="plain"),
+        ),
+    )
+    assert plan(desired, remote).is_empty
+
+
+def test_text_moodle_would_change_fails_the_plan_naming_each() -> None:
+    desired = framework(
+        comp("a", description="<script>x</script>", description_format="html"),
+        comp("b", description="> quote & more", description_format="markdown"),
+    )
+    with pytest.raises(MappingError) as caught:
+        plan(desired)
+    message = str(caught.value)
+    assert "2 text(s) of framework 'FW'" in message
+    assert "competency 'a', description: <script> is removed" in message
+    assert "competency 'b', description:" in message

@@ -54,6 +54,27 @@ def test_plan_counts_table_and_emptiness() -> None:
     assert "nothing to do" in empty.to_table()
 
 
+def test_updates_show_only_what_changes_and_the_changed_part_of_long_text() -> None:
+    """Fields sent along unchanged (an id, a value kept) are not shown, and two long texts
+    that differ in the middle do not look the same after cutting."""
+    old = "Knows what the product does, what it costs and how it connects to the rest."
+    new = old.replace("connects", "links")
+    change = Change(
+        id="u",
+        action=Action.UPDATE,
+        kind="competency",
+        key="a",
+        fields={"id": 5, "title": "New", "format": 2, "description": new},
+        before={"title": "Old", "description": old, "format": 2},
+    )
+    line = Plan(adapter="fake", target="t", changes=(change,)).to_table().splitlines()[1]
+    assert "id:" not in line
+    assert "format" not in line
+    assert "title: 'Old' -> 'New'" in line
+    assert "how it connects to the" in line
+    assert "how it links to the" in line
+
+
 def test_fingerprint_is_stable_and_json_round_trips() -> None:
     plan = make_plan()
     assert plan.fingerprint == make_plan().fingerprint

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,10 @@ import pytest
 import requests
 from pydantic import SecretStr
 
+from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.http import HttpTransport
 from comp_adapters.xapi.client import XapiClient
+from tests.xapi.fake_lrs import FakeLrs, Quirks
 
 LRS_DIR = Path(__file__).resolve().parents[1] / "lrs"
 ENTRY = LRS_DIR / "node_modules" / "xapi-statements" / "dist" / "index.js"
@@ -89,9 +92,42 @@ def void(target: str, *, sid: str | None = None, actor: dict[str, Any] | None = 
     }
 
 
+def results(n: int, *, as_of: datetime) -> list[Proficiency]:
+    """``n`` computed results on competency ``q``, learners ``l0``, ``l1``, ..., every
+    other one proficient (what a push sends)."""
+    return [
+        Proficiency(
+            learner=f"l{i}",
+            competency="q",
+            score=None,
+            level=None,
+            proficient=i % 2 == 0,
+            method="latest",
+            as_of=as_of,
+            explanation=f"result {i}",
+        )
+        for i in range(n)
+    ]
+
+
 @pytest.fixture
 def make_statement() -> Callable[..., dict[str, Any]]:
     return statement
+
+
+@pytest.fixture
+def fake_lrs() -> Iterator[Callable[..., FakeLrs]]:
+    """Start fake LRSs (``fake_lrs()`` conformant, ``fake_lrs(RALPH)`` ...); all stopped after."""
+    started: list[FakeLrs] = []
+
+    def make(quirks: Quirks | None = None) -> FakeLrs:
+        fake = FakeLrs(quirks=quirks or Quirks()).start()
+        started.append(fake)
+        return fake
+
+    yield make
+    for fake in started:
+        fake.stop()
 
 
 # -- the real LRS ----------------------------------------------------------------------------

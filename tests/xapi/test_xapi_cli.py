@@ -98,6 +98,8 @@ def test_pull_and_push_against_the_real_lrs_with_env_settings(
     active = {e.id for e in evidence if not e.voided} - withdrawn
     assert len(active) == 3
     assert f"xapi:{first[0]['id']}:ts.escalation" in withdrawn
+    # The withdrawal is written once (the look-up and the earlier output both gave it).
+    assert [e.id for e in evidence if e.voided] == [f"xapi:{first[0]['id']}:ts.escalation"]
 
     folder = example_dir()
     results = evaluate(

@@ -270,3 +270,55 @@ def test_a_multipart_answer_without_a_boundary_is_a_fatal_remote_error() -> None
     responses.get(ENDPOINT + "statements", body=b"{}", content_type="multipart/mixed")
     with pytest.raises(FatalRemoteError, match="invalid JSON"):
         make_client(version="1.0.3").get_statements(StatementQuery(attachments=True))
+
+
+# -- issue 12 item 1: a single-statement answer must be the one asked for -------------------
+
+
+@responses.activate
+def test_single_statement_answers_are_checked_by_id() -> None:
+    asked = "5b8e2d1a-0000-4000-8000-000000000001"
+    other = {"id": "7c9f3e2b-0000-4000-8000-000000000002", "verb": {"id": "v"}}
+    responses.get(ENDPOINT + "statements", json=other)  # another statement, bare
+    responses.get(ENDPOINT + "statements", json={"statements": [other]})  # wrapped
+    responses.get(ENDPOINT + "statements", json={"statements": [{"id": asked.upper()}]})
+    responses.get(ENDPOINT + "statements", json={"statements": []})
+    client = make_client(version="1.0.3")
+    assert client.get_statement(asked) is None
+    assert client.get_statement(asked) is None
+    assert client.get_statement(asked) == {"id": asked.upper()}  # UUIDs: case-insensitive
+    assert client.get_statement(asked) is None
+    assert not client.ignores_voided_lookup  # statementId answers do not count for that
+
+
+@responses.activate
+def test_post_answers_are_checked() -> None:
+    """200 with the ids sent (Ralph: only the new ones), 204 (Ralph: it held them all);
+    ids not sent, or a count that cannot match, are refused."""
+    sent = [{"id": "a"}, {"id": "b"}]
+    responses.post(ENDPOINT + "statements", json=["a", "b"])
+    responses.post(ENDPOINT + "statements", json=["b"])
+    responses.post(ENDPOINT + "statements", status=204)
+    responses.post(ENDPOINT + "statements", json=["a", "zzz"])
+    responses.post(ENDPOINT + "statements", json=["x"])
+    client = make_client(version="1.0.3")
+    assert client.post_statements(sent) == ["a", "b"]
+    assert client.post_statements(sent) == ["b"]
+    assert client.post_statements(sent) == []
+    with pytest.raises(FatalRemoteError, match="ids that were not sent"):
+        client.post_statements(sent)
+    with pytest.raises(FatalRemoteError, match=r"1 id\(s\) for 2 statement"):
+        client.post_statements([{"verb": {}}, {"verb": {}}])
+
+
+# -- issue 12 item 6: no About resource ------------------------------------------------------
+
+
+@responses.activate
+def test_no_about_resource_falls_back_to_1_0_3(caplog: pytest.LogCaptureFixture) -> None:
+    responses.get(ENDPOINT + "about", status=404, json={"detail": "Not Found"})
+    client = make_client()
+    with caplog.at_level("WARNING", logger="comp_adapters.xapi"):
+        assert client.version == "1.0.3"
+    assert "no About resource" in caplog.text
+    assert "--xapi-version" in caplog.text

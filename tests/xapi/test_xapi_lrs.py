@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from comp_adapters.core.evidence import Evidence
-from comp_adapters.errors import AuthenticationError, PermissionDeniedError
+from comp_adapters.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
 from comp_adapters.examples import example_dir
 from comp_adapters.native import iter_evidence, load_framework
 from comp_adapters.protocols import Cursor
@@ -230,3 +230,64 @@ def test_push_proficiency_twice_finds_no_duplicates(lrs: Lrs) -> None:
     # A pull from the same LRS does not feed on its own computed statements.
     batches = list(XapiAdapter(client, mapping=mapping).read_evidence())
     assert sum(len(b.evidence) for b in batches) == 0
+
+
+# -- issue 12 against the real LRS --------------------------------------------------------
+
+
+def test_resuming_after_every_batch_without_overlap_reads_each_statement_once(lrs: Lrs) -> None:
+    """One POST of 30 statements: the LRS gives many of them the same ``stored``
+    millisecond, and a read that stops between two of them must not lose the second."""
+    client = lrs.xapi_client(lrs.new_client())
+    posted = [statement("passed", actor=account(f"l{i}"), scaled=0.5) for i in range(30)]
+    client.post_statements(posted)
+    adapter = XapiAdapter(client, mapping=MAPPING, page_size=4, overlap=timedelta(0))
+    cursor: Cursor | None = None
+    read: list[str] = []
+    for _ in range(30):  # each run stops right after storing one batch with evidence
+        for batch in adapter.read_evidence(cursor=cursor):
+            read.extend(e.source_id or "" for e in batch.evidence)
+            cursor = batch.cursor
+            if batch.evidence:
+                break
+    assert sorted(read) == sorted(s["id"] for s in posted)
+
+
+def test_a_cursor_refuses_another_query_on_the_real_lrs(lrs: Lrs) -> None:
+    client = lrs.xapi_client(lrs.new_client())
+    ann = account("ann")
+    client.post_statements([statement("passed", actor=ann), statement("passed")])
+    filtered = XapiAdapter(client, mapping=MAPPING, query=StatementQuery(agent=ann))
+    cursor = None
+    for batch in filtered.read_evidence():
+        cursor = batch.cursor
+    assert cursor is not None
+    with pytest.raises(ConfigurationError, match="another query"):
+        next(XapiAdapter(client, mapping=MAPPING).read_evidence(cursor=cursor))
+
+
+def test_push_is_one_post_per_batch_and_the_score_rule_holds(lrs: Lrs) -> None:
+    client = lrs.xapi_client(lrs.new_client())
+    framework = load_framework(example_dir() / "framework.json")
+    proficiencies = evaluate(
+        framework,
+        list(iter_evidence(example_dir() / "evidence.jsonl")),
+        as_of=datetime(2026, 2, 1, tzinfo=UTC),
+    )
+    assert len(proficiencies) == 13
+    mapping = MappingConfig(
+        identity=IdentityConfig(push_home_page=HOME),
+        competency_iri_base="https://competencies.example.org/cs/",
+    )
+    adapter = XapiAdapter(client, mapping=mapping, framework=framework, push_batch_size=5)
+    assert client.version == "1.0.3"  # negotiated first (GET about)
+    before = client.transport.requests_sent
+    adapter.apply(adapter.plan_proficiency(proficiencies))
+    assert client.transport.requests_sent - before == 4  # what it holds, then 3 POSTs
+    page = client.get_statements(StatementQuery(verb=VERB_ACHIEVED, limit=100))
+    assert len(page.statements) == 13
+    for item in page.statements:
+        score = item["result"].get("score")
+        if score and "min" in score:
+            expected = (score["raw"] - score["min"]) / (score["max"] - score["min"])
+            assert score["scaled"] == pytest.approx(max(0.0, min(1.0, expected)), abs=1e-6)

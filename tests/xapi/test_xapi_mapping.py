@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import MappingError, ValidationError
+from comp_adapters.examples import example_dir
+from comp_adapters.native import load_framework
 from comp_adapters.xapi import mapping as mapping_module
 from comp_adapters.xapi import wire
 from comp_adapters.xapi.mapping import (
@@ -684,3 +686,71 @@ def test_wire_query_and_models() -> None:
         wire.OutAgent(mbox="mailto:a@b.org", openid="https://x")
     digest = hashlib.sha1(b"mailto:a@b.org", usedforsecurity=False).hexdigest()
     assert mbox_sha1sum("mailto:a@B.ORG") == digest
+
+
+# -- issue 12 item 7: result.completion false ------------------------------------------------
+
+
+def test_completed_with_completion_false_is_no_evidence() -> None:
+    """39 of the 70 ``completed`` statements of the real DATASIM data carry it; all became
+    successful evidence before, rating learners proficient on them alone."""
+    not_completed = statement("completed", result={"completion": False})
+    assert run(not_completed) == (SKIP, "result.completion is false (not completed)")
+    scored = statement("completed", scaled=0.9, result={"completion": False})
+    assert run(scored)[0] == SKIP
+    satisfied = statement("https://w3id.org/xapi/adl/verbs/satisfied", result={"completion": False})
+    assert run(satisfied)[0] == SKIP
+    done = one(statement("completed", result={"completion": True}))
+    assert (done.kind, done.success) == (EvidenceKind.COURSE_COMPLETION, True)
+    assert one(statement("completed")).success is True  # no result: the verb's verdict
+    # completion says nothing about a pass: a passed statement still counts.
+    passed = one(statement("passed", scaled=0.8, result={"completion": False}))
+    assert (passed.success, passed.score) == (True, 0.8)
+
+
+# -- issue 12 item 9: one rule for score.scaled both ways -----------------------------------
+
+
+def test_scaled_score_is_one_rule_both_ways() -> None:
+    framework = load_framework(example_dir() / "framework.json")  # scale 1..4 points
+    key = "product.catalogue"
+    scale = framework.scale_for(key)
+    assert (scale.min_points, scale.max_points) == (1.0, 4.0)
+    config = MappingConfig(
+        identity=IdentityConfig(push_home_page=HOME),
+        competency_iri_base="https://competencies.example.org/cs/",
+    )
+    written = proficiency_statement(
+        _proficiency(competency=key, score=3.64), config=config, framework=framework
+    ).to_json()["result"]["score"]
+    assert written == {"scaled": 0.88, "raw": 3.64, "min": 1.0, "max": 4.0}  # not 3.64/4
+    # The reader gets the same fraction from raw/min/max alone as from the scaled we wrote.
+    assert score_of({k: v for k, v in written.items() if k != "scaled"}) == pytest.approx(0.88)
+    assert score_of(written) == 0.88
+    assert mapping_module.scaled_score(3.64, 1, 4) == pytest.approx(0.88)
+
+
+def test_a_score_below_the_scale_travels_without_min_and_max() -> None:
+    """raw must lie within min..max when they are given; the engine can compute points
+    below the lowest level (a fraction of the top points)."""
+    framework = load_framework(example_dir() / "framework.json")
+    config = MappingConfig(
+        identity=IdentityConfig(push_home_page=HOME),
+        competency_iri_base="https://competencies.example.org/cs/",
+    )
+    low = proficiency_statement(
+        _proficiency(competency="product.catalogue", score=0.4, level="novice", proficient=False),
+        config=config,
+        framework=framework,
+    ).to_json()["result"]["score"]
+    assert low == {"scaled": 0.0, "raw": 0.4}
+
+
+def test_since_given_as_text_is_sent_with_every_digit() -> None:
+    query = wire.StatementQuery(since="2026-01-01T11:00:00.1234567+01:00", until="2026-01-02")
+    assert query.to_params() == {
+        "since": "2026-01-01T10:00:00.1234567Z",
+        "until": "2026-01-02T00:00:00.000Z",
+    }
+    with pytest.raises(ValueError, match="not an ISO 8601 timestamp"):
+        wire.StatementQuery(since="yesterday")

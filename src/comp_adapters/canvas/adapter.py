@@ -22,7 +22,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue, SecretStr
@@ -35,6 +35,7 @@ from comp_adapters.canvas.client import (
     CanvasContext,
 )
 from comp_adapters.canvas.mapping import ROOT, OutcomeTree, PullDefaults
+from comp_adapters.canvas.numbers import locale_format
 from comp_adapters.canvas.outcomes_csv import tree_from_csv_text, tree_to_csv
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.evidence import Evidence
@@ -81,6 +82,11 @@ class CanvasSettings(BaseModel):
     learner_field: LearnerField = "login_id"
     poll_interval: float = 2.0
     """Seconds before the first poll of an import or report (then growing)."""
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
+    locale: str | None = None
+    """The account's ``default_locale`` (``de``, ``en-GB``): Canvas parses the numbers of an
+    outcomes import with it. Canvas's REST API does not show it (``Api::V1::Account``)."""
 
     def context(self) -> CanvasContext:
         if (self.account is None) == (self.course is None):
@@ -124,6 +130,7 @@ class RollupReport:
     """Our numbers next to Canvas's rollups for the same results."""
 
     checks: list[mapping.RollupCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def mismatches(self) -> list[mapping.RollupCheck]:
@@ -139,6 +146,9 @@ class CanvasAdapter:
     ``set_mastery_scale``: under account-level mastery scales, also set the context's scale
     and calculation method to the framework's. ``learner_field``: which user field is the
     learner key. ``sleep`` and ``poll_interval`` pace the polling of imports and reports.
+    ``locale``: the account's ``default_locale``, with which Canvas parses the numbers of an
+    outcomes import (without it, numbers with decimals are written in exponent form, which
+    every locale parses the same).
     """
 
     name = "canvas"
@@ -167,8 +177,10 @@ class CanvasAdapter:
         max_polls: int = 120,
         sleep: Callable[[float], None] = time.sleep,
         csv_threshold: int = CSV_THRESHOLD,
+        locale: str | None = None,
     ) -> None:
         self.client = client
+        self.locale = locale
         self.framework = framework
         self.framework_key = framework_key or (framework.key if framework else None)
         self.strategy = strategy
@@ -256,7 +268,27 @@ class CanvasAdapter:
                 "the outcome export report has no file", adapter="canvas", operation="export"
             )
         return tree_from_csv_text(
-            self.client.download_text(url), source="outcome export", lenient=True
+            self.client.download_text(url),
+            source="outcome export",
+            lenient=True,
+            locale=self.locale,
+        )
+
+    def with_friendly_descriptions(self, tree: OutcomeTree) -> OutcomeTree:
+        """``tree`` with the friendly descriptions Canvas holds, where Canvas can tell.
+
+        Canvas's REST lists never carry them (see :func:`mapping.outcome_node_from_wire`);
+        an account's outcome export does (three requests). In a course they stay unknown.
+        """
+        if self.client.context.kind != "account" or not tree.outcomes:
+            return tree
+        exported = {o.guid: o.friendly_description for o in self.read_back_tree().outcomes}
+        return replace(
+            tree,
+            outcomes=tuple(
+                replace(o, friendly_description=exported.get(o.guid, o.friendly_description))
+                for o in tree.outcomes
+            ),
         )
 
     # -- push ----------------------------------------------------------------------------------
@@ -308,9 +340,15 @@ class CanvasAdapter:
             new_decay=new_decay is not False,
         )
         notes.extend(desired.notes)
-        root = mapping.framework_guid(framework.key)
+        if any(o.friendly_description for o in desired.outcomes):
+            remote = self.with_friendly_descriptions(remote)
+            if self.client.context.kind == "account":
+                notes.append(
+                    "friendly descriptions read from the account's outcome export (Canvas's "
+                    "REST lists do not carry them)"
+                )
         changes, found = planner.plan_tree_changes(
-            desired, remote, framework_root=root, scales=not mastery_on, prune=prune
+            desired, remote, scales=not mastery_on, prune=prune
         )
         notes.extend(found)
         if mastery_on:
@@ -328,19 +366,29 @@ class CanvasAdapter:
                 )
                 changes.extend(scale_changes)
                 notes.extend(scale_notes)
-        chosen = self._choose(strategy or self.strategy, changes)
-        tree_changes = [
-            c for c in changes if c.kind in (planner.GROUP, planner.OUTCOME, planner.LINK)
-        ]
+        chosen, why = self._choose(strategy or self.strategy, changes)
+        notes.extend(why)
+        tree_changes = [c for c in changes if _imported(c)]
         if chosen == "csv" and tree_changes:
-            changes = _with_import(desired, changes, tree_changes, scales=not mastery_on)
+            changes = _with_import(
+                desired, changes, tree_changes, scales=not mastery_on, locale=self.locale
+            )
             notes.append(
                 f"strategy csv: one outcomes CSV import carries the {len(tree_changes)} outcome "
                 "change(s); each is confirmed by reading the context back afterwards"
             )
+            notes.extend(_import_notes(desired, tree_changes, locale=self.locale))
         state = None
-        if chosen == "rest" and tree_changes:
-            notes.append(f"strategy rest: {len(tree_changes)} REST write(s)")
+        rest_writes = [c for c in changes if c.writes and c.kind != planner.IMPORT]
+        if chosen == "rest" and rest_writes:
+            notes.append(f"strategy rest: {len(rest_writes)} REST write(s)")
+            unwritten = [c.key for c in rest_writes if "friendly_description" in c.fields]
+            if unwritten:
+                notes.append(
+                    f"{len(unwritten)} friendly description(s) are not written: Canvas's REST "
+                    "API cannot set them (OutcomesApiController#update and "
+                    "OutcomeGroupsApiController#link permit none); push with --strategy csv"
+                )
             # REST creation is not idempotent: refuse to apply this plan to a changed context.
             state = tree_fingerprint(remote)
         notes.append(
@@ -354,11 +402,34 @@ class CanvasAdapter:
             state_fingerprint=state,
         )
 
-    def _choose(self, strategy: Strategy, changes: Sequence[Change]) -> Literal["csv", "rest"]:
+    def _choose(
+        self, strategy: Strategy, changes: Sequence[Change]
+    ) -> tuple[Literal["csv", "rest"], list[str]]:
+        """The strategy, and notes on why ``auto`` chose it.
+
+        A row Canvas's import cannot carry (:func:`mapping.guid_problem_for_csv`) rules the
+        CSV strategy out; a friendly description (which REST cannot write) makes ``auto``
+        pick it.
+        """
+        unsafe = _csv_unsafe(changes)
+        if unsafe and strategy == "csv":
+            raise PlanError(
+                "these changes cannot go through an outcomes CSV import: "
+                + "; ".join(unsafe[:5])
+                + " - push with --strategy rest"
+            )
         if strategy != "auto":
-            return strategy
-        writes = sum(1 for c in changes if c.kind in (planner.GROUP, planner.OUTCOME, planner.LINK))
-        return "csv" if writes >= self.csv_threshold else "rest"
+            return strategy, []
+        if unsafe:
+            why = (
+                f"strategy auto chose rest: {len(unsafe)} object(s) cannot go through an "
+                f"outcomes CSV import ({unsafe[0]})"
+            )
+            return "rest", [why]
+        if any("friendly_description" in c.fields for c in changes if _imported(c)):
+            return "csv", ["strategy auto chose csv: only an import writes friendly descriptions"]
+        writes = sum(1 for c in changes if _imported(c))
+        return ("csv" if writes >= self.csv_threshold else "rest"), []
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
         """Carry out a plan made by this adapter (framework or proficiency), change by change.
@@ -376,9 +447,11 @@ class CanvasAdapter:
         """The framework ``key`` (its group's vendor_guid is the encoded key) as Canvas holds it.
 
         ``None`` reads the whole context as one framework. Under account-level mastery
-        scales the outcomes carry the context's scale.
+        scales the outcomes carry the context's scale. In an account, friendly descriptions
+        come from the outcome export (Canvas's REST lists do not carry them), so a framework
+        pulled and pushed back keeps them.
         """
-        tree = self.read_tree()
+        tree = self.with_friendly_descriptions(self.read_tree())
         if key is not None and tree.group(mapping.framework_guid(key)) is None:
             raise NotFoundError(
                 f"no outcome group with vendor_guid {mapping.framework_guid(key)!r} in "
@@ -450,7 +523,10 @@ class CanvasAdapter:
 
     def compare_rollups(self) -> RollupReport:
         """Canvas's ``outcome_rollups`` next to :func:`comp_adapters.rules.calculate` run on
-        the same results: every (user, outcome) Canvas reports, with both numbers."""
+        the same results: every (user, outcome) Canvas reports, with both numbers.
+
+        The new decaying average flag decides the maths of a stored
+        ``standard_decaying_average`` (:func:`mapping.rollup_method`)."""
         results: list[wire.WireOutcomeResult] = []
         outcomes: dict[str, wire.WireOutcome] = {}
         alignments: dict[str, wire.WireAlignment] = {}
@@ -460,7 +536,8 @@ class CanvasAdapter:
             alignments.update({a.id: a for a in page.linked.alignments})
         context_method = None
         context_scale = None
-        if self.flags().mastery_scales:
+        flags = self.flags()
+        if flags.mastery_scales:
             proficiency = self.client.get_outcome_proficiency()
             method = self.client.get_calculation_method()
             if method[0]:
@@ -469,15 +546,29 @@ class CanvasAdapter:
                 top = max(r.points or 0.0 for r in proficiency.ratings)
                 mastery = next((r.points for r in proficiency.ratings if r.mastery), None)
                 context_scale = (top, mastery)
+        notes: list[str] = []
+        if flags.new_decay is None and any(
+            name == CalculationMethod.STANDARD_DECAYING_AVERAGE.value
+            for name in [
+                *(o.calculation_method for o in outcomes.values()),
+                context_method[0] if context_method else None,
+            ]
+        ):
+            notes.append(
+                "could not read the new decaying average flag: standard_decaying_average is "
+                "computed as the true decaying average; with the flag off Canvas runs the "
+                "legacy weighted average for it"
+            )
         expected = mapping.expected_rollups(
             results,
             outcomes,
             alignments=alignments,
             context_method=context_method,
             context_scale=context_scale,
+            new_decay=flags.new_decay,
         )
         rollups = [r for page in self.client.outcome_rollup_pages() for r in page.rollups]
-        return RollupReport(mapping.compare_rollups(expected, rollups))
+        return RollupReport(mapping.compare_rollups(expected, rollups), notes=notes)
 
     # -- mastery out ---------------------------------------------------------------------------
 
@@ -700,18 +791,82 @@ def _criterion_fields(outcome: mapping.OutcomeNode) -> dict[str, JsonValue]:
     }
 
 
+def _imported(change: Change) -> bool:
+    """Whether a change goes into the CSV import (removals and int fixes are REST calls)."""
+    return change.kind in (planner.GROUP, planner.OUTCOME, planner.LINK) and change.action in (
+        Action.CREATE,
+        Action.UPDATE,
+        Action.LINK,
+    )
+
+
+def _csv_unsafe(changes: Sequence[Change]) -> list[str]:
+    """The imported changes whose row Canvas's import would refuse or bind to another object.
+
+    A guid that is exactly an id reference (``canvas_outcome:12``: an object without a
+    vendor_guid) is safe for the object it names, not for a new one.
+    """
+    found: list[str] = []
+    for change in changes:
+        if not _imported(change):
+            continue
+        exact = mapping.is_id_reference(change.key)
+        if exact and change.action is not Action.CREATE:
+            continue
+        problem = (
+            "is a Canvas id reference, which the import reads as an existing object"
+            if exact
+            else mapping.guid_problem_for_csv(change.key)
+        )
+        if problem is not None:
+            found.append(f"{change.key!r} {problem}")
+    return list(dict.fromkeys(found))
+
+
+def _import_notes(
+    desired: OutcomeTree, tree_changes: Sequence[Change], *, locale: str | None
+) -> list[str]:
+    """What an import does beyond the rows, said in the plan."""
+    notes: list[str] = []
+    if any(c.action is Action.CREATE and c.kind == planner.OUTCOME for c in tree_changes):
+        notes.append(
+            "Canvas matches an imported vendor_guid against deleted outcomes too "
+            "(Outcomes::Import#find_prior_outcome): one deleted in this context is revived "
+            "(same id, its results kept); one held, even deleted, in an unrelated account or "
+            "course makes its row fail - then push those with --strategy rest"
+        )
+    written = {c.key for c in tree_changes if c.kind == planner.OUTCOME}
+    fractional = [
+        o.guid
+        for o in desired.outcomes
+        if o.guid in written
+        and any(
+            p is not None and not float(p).is_integer()
+            for p in (o.mastery_points, *(r.points for r in o.ratings))
+        )
+    ]
+    if fractional and locale_format(locale) is None:
+        notes.append(
+            f"{len(fractional)} outcome(s) have points with decimals: written in exponent form "
+            "(2.5 as 25e-1), which Canvas parses the same under every account locale; give the "
+            "account's default_locale (--locale) to write them in its own format"
+        )
+    return notes
+
+
 def _with_import(
     desired: OutcomeTree,
     changes: list[Change],
     tree_changes: list[Change],
     *,
     scales: bool,
+    locale: str | None,
 ) -> list[Change]:
     """Put one import change first; the outcome changes depend on it (confirmed after)."""
-    rows, deleted = planner.rows_for_import(desired, tree_changes)
-    text = tree_to_csv(rows, scales=scales, deleted=deleted)
+    rows = planner.rows_for_import(desired, tree_changes)
+    text = tree_to_csv(rows, scales=scales, locale=locale)
     digest = hashlib.sha256(text.encode()).hexdigest()
-    count = len(rows.groups) + len(rows.outcomes) + len(deleted)
+    count = len(rows.groups) + len(rows.outcomes)
     head = Change(
         id=f"import:{digest[:16]}",
         action=Action.CREATE,
@@ -719,8 +874,9 @@ def _with_import(
         key=f"{count} rows",
         fields={"rows": count, "sha256": digest, "csv": text},
     )
+    # Every other write waits for the import: removals and int fixes must not run first.
     after = [
-        c.model_copy(update={"depends_on": (*c.depends_on, head.id)}) if c in tree_changes else c
+        c.model_copy(update={"depends_on": (*c.depends_on, head.id)}) if c.writes else c
         for c in changes
     ]
     return [head, *after]
@@ -764,13 +920,15 @@ class _ResultReader:
         if result.score is None:
             return None, ["no score"]
         outcome = self.outcomes.get(links.learning_outcome)
+        if outcome is None:
+            return None, ["outcome not listed"]
         when = mapping.result_time(result)
-        if outcome is None or when is None:
-            return None, ["outcome or time missing"]
+        if when is None:
+            return None, ["unreadable time"]
         learner = links.user if self.keys is None else self.keys.get(links.user)
         if learner is None:
             return None, [f"user without {self.learner_field}"]
-        item, capped = mapping.evidence_from_result(
+        item, raised = mapping.evidence_from_result(
             result,
             learner=learner,
             competency=self.key_of(outcome),
@@ -778,7 +936,7 @@ class _ResultReader:
             alignment=self.alignments.get(links.alignment or ""),
             observed_at=when,
         )
-        return item, (["score above possible, capped at 1"] if capped else [])
+        return item, (["score below 0, counted as 0"] if raised else [])
 
 
 class _Executor:
@@ -795,11 +953,12 @@ class _Executor:
         kind = change.kind
         if kind == planner.IMPORT:
             return self._import(change)
-        if kind in (planner.GROUP, planner.OUTCOME, planner.LINK) and self.via_import:
+        if self.via_import and _imported(change):
             return self._confirm(change)
         handler = {
             planner.GROUP: self._group,
             planner.OUTCOME: self._outcome,
+            planner.OUTCOME_INT: self._outcome,
             planner.LINK: self._link,
             planner.MASTERY_SCALE: self._mastery_scale,
             planner.CALCULATION: self._calculation,
@@ -851,9 +1010,16 @@ class _Executor:
                 f"outcome import {job.id} failed", row_errors=job.processing_errors
             )
         if job.processing_errors:
+            hint = ""
+            if any("another unrelated course or account" in m for _r, m in job.processing_errors):
+                hint = (
+                    " - Canvas matches vendor_guids across the instance, deleted outcomes "
+                    "included: such an outcome lives (or was deleted) elsewhere; push these "
+                    "with --strategy rest, which creates them here"
+                )
             raise OutcomeImportError(
                 f"outcome import {job.id} succeeded only in part "
-                f"({len(job.processing_errors)} row error(s))",
+                f"({len(job.processing_errors)} row error(s)){hint}",
                 row_errors=job.processing_errors,
             )
         return {"import_id": job.id}
@@ -885,7 +1051,7 @@ class _Executor:
         if outcome is None:
             raise PlanError(f"the import did not create outcome {change.key!r}")
         target = change.fields.get("group")
-        if isinstance(target, str) and target not in outcome.parents:
+        if isinstance(target, str) and target != ROOT and target not in outcome.parents:
             raise PlanError(f"outcome {change.key!r} is not linked in group {target!r}")
         if change.kind == planner.OUTCOME:
             seen: dict[str, JsonValue] = {
@@ -897,6 +1063,8 @@ class _Executor:
                 "calculation_method": outcome.calculation_method,
                 "calculation_int": outcome.calculation_int,
             }
+            if outcome.friendly_description is not None:
+                seen["friendly_description"] = outcome.friendly_description
             _expect(change, seen)
         return {"id": outcome.canvas_id}
 
@@ -945,7 +1113,9 @@ class _Executor:
     def _link(self, change: Change, results: Mapping[str, Result]) -> Result:
         fields = change.fields
         group = self._group_id(str(fields.get("group")), fields.get("group_id"), results)
-        outcome_id = _int(change.before.get("canvas_id"))
+        known = change.before.get("canvas_id")
+        created = results.get(f"outcome:{change.key}", {}).get("id")
+        outcome_id = _int(known if known is not None else created)
         if change.action is Action.UNLINK:
             with contextlib.suppress(NotFoundError):
                 self.client.unlink_outcome(group, outcome_id)

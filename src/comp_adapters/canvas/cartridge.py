@@ -15,6 +15,7 @@ the guid of anything without a vendor_guid.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,9 @@ from comp_adapters.plugins import FileFormat
 
 NAMESPACE = "http://canvas.instructure.com/xsd/cccv1p0"
 MEMBER = "course_settings/learning_outcomes.xml"
+MAX_MEMBER_BYTES = 32 * 1024 * 1024
+"""Largest ``learning_outcomes.xml`` read from a package (thousands of outcomes take a few
+MB); a zip bomb is refused when its member declares more or inflates past this."""
 _NS = {"c": NAMESPACE}
 
 
@@ -170,12 +174,7 @@ def read_cartridge(path: str | Path, *, framework_key: str | None = None) -> Fra
     try:
         if zipfile.is_zipfile(file):
             with zipfile.ZipFile(file) as package:
-                try:
-                    data = package.read(MEMBER)
-                except KeyError:
-                    raise ValidationError(
-                        [Problem(f"the package has no {MEMBER} (no outcomes exported)", source)]
-                    ) from None
+                data = read_zip_member(package, MEMBER, source=source, limit=MAX_MEMBER_BYTES)
                 source = f"{source}!{MEMBER}"
         else:
             data = file.read_bytes()
@@ -186,6 +185,34 @@ def read_cartridge(path: str | Path, *, framework_key: str | None = None) -> Fra
     return framework_from_file_tree(
         tree, source=source, name=stem, defaults=PullDefaults(), framework_key=framework_key
     )
+
+
+def read_zip_member(package: zipfile.ZipFile, name: str, *, source: str, limit: int) -> bytes:
+    """One member of a zip file, refused (never inflated) beyond ``limit`` bytes: the
+    declared size is checked first, then the bytes as they inflate, in small reads."""
+    try:
+        info = package.getinfo(name)
+    except KeyError:
+        raise ValidationError(
+            [Problem(f"the package has no {name} (no outcomes exported)", source)]
+        ) from None
+    too_big = Problem(
+        f"{name} is larger than {limit // (1024 * 1024)} MB once unpacked; refused (a zip "
+        "bomb, or far more outcomes than a course holds)",
+        source,
+    )
+    if info.file_size > limit:
+        raise ValidationError([too_big])
+    data = bytearray()
+    try:
+        with package.open(info) as member:
+            while chunk := member.read(64 * 1024):
+                data += chunk
+                if len(data) > limit:
+                    raise ValidationError([too_big])
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ValidationError([Problem(f"damaged package: {exc}", source)]) from None
+    return bytes(data)
 
 
 def _sniff(path: Path, head: bytes) -> bool:

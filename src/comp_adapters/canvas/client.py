@@ -273,7 +273,8 @@ class CanvasClient:
                 "GET", url, operation=operation, headers=self._headers(), params=query
             )
             yield _json(response)
-            url = next_link(response)
+            link = next_link(response)
+            url = self.transport.follow(link, operation=operation) if link else None
             query = None  # the next link carries every parameter already
 
     def _items(
@@ -428,12 +429,16 @@ class CanvasClient:
         return wire.WireReport.model_validate(self._call("GET", path, operation="export status"))
 
     def download_text(self, url: str) -> str:
-        """GET a report file; UTF-8 text. The token goes only to the Canvas host itself."""
-        same_host = (
-            urlsplit(self.transport.url(url)).netloc == urlsplit(self.transport.base_url).netloc
+        """GET a report file; UTF-8 text. The file's URL must be on the Canvas host; its
+        redirect to the file store is followed without the token."""
+        operation = "download report"
+        response = self.transport.request(
+            "GET",
+            self.transport.follow(url, operation=operation),
+            operation=operation,
+            headers=self._headers(),
+            foreign_redirects=True,
         )
-        headers = self._headers() if same_host else {"Accept": "*/*"}
-        response = self.transport.request("GET", url, operation="download report", headers=headers)
         return response.content.decode("utf-8-sig")
 
     def _account_report_path(self, operation: str) -> str:

@@ -10,9 +10,13 @@ source and target of the adapter goes through it:
   ``learning_outcomes.xml`` become trees, and a tree becomes a framework
   (:func:`framework_from_tree`).
 
-``vendor_guid`` is the natural key: ``<framework key>:<competency key>`` with ``%``, ``:``
-and whitespace percent-encoded, so it has no whitespace, is unique per framework and
-survives a lost mapping. The framework itself is a group whose guid is its encoded key.
+``vendor_guid`` is the natural key. A framework read from Canvas or from an outcomes CSV
+keeps the vendor_guids it was read with (``external_ids["canvas.vendor_guid"]``); only a
+competency without one gets a derived guid: ``<framework key>:<competency key>`` with
+``%``, ``:`` and whitespace percent-encoded, so it has no whitespace, is unique per framework
+and survives a lost mapping. The framework itself is a group whose guid is its encoded key,
+unless it was the whole context or file (``properties["canvas.at_root"]``): then its
+top-level competencies sit at the context's root, as they were read.
 
 Results come in as Canvas scores them (reference §3.3): a result's percent (rescaled when
 its alignment has its own mastery threshold) times the outcome's points possible.
@@ -23,11 +27,12 @@ from __future__ import annotations
 import hashlib
 import html
 import itertools
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from comp_adapters.canvas import wire
@@ -48,10 +53,17 @@ MAX_TITLE = 255
 MAX_GUID = 255
 ROOT = ""
 """Stands for the context's root group in ``parent``/``parents``."""
-RESERVED_PREFIXES = ("canvas_outcome:", "canvas_outcome_group:")
 ROLLUP_SUFFIX = ":rollup"
 DISPLAY_NAME_PROPERTY = "canvas.display_name"
 FRIENDLY_PROPERTY = "canvas.friendly_description"
+AT_ROOT_PROPERTY = "canvas.at_root"
+"""Framework property: the framework is a whole context or file, its top level the root."""
+ALSO_IN_PROPERTY = "canvas.also_in"
+"""Competency property: guids of the further groups its outcome is linked into."""
+GROUP_PROPERTY = "canvas.group"
+"""Competency property: a group even without children (an empty outcome group)."""
+VENDOR_GUID_ID = "canvas.vendor_guid"
+ROLLUP_GUID_ID = "canvas.rollup_outcome_guid"
 CANVAS_DEFAULT_RATINGS: tuple[tuple[float, str], ...] = (
     (5.0, "Exceeds Expectations"),
     (3.0, "Meets Expectations"),
@@ -59,9 +71,15 @@ CANVAS_DEFAULT_RATINGS: tuple[tuple[float, str], ...] = (
 )
 """The criterion Canvas gives an outcome created without ratings (mastery 3, possible 5)."""
 CANVAS_DEFAULT_MASTERY = 3.0
+MAX_FRIENDLY = 255
+"""Canvas refuses longer friendly descriptions (``Outcomes::CSVImporter#import_row``)."""
 
 _ENCODE = re.compile(r"[%:\s]")
 _HAS_TAG = re.compile(r"<\s*[a-zA-Z/!]")
+ID_REFERENCE = re.compile(r"canvas_outcome(?:_group)?:(\d+)")
+"""What Canvas's CSV import reads as "the object with this Canvas id", searched anywhere in
+a vendor_guid (``lib/outcomes/import.rb``: ``find_prior_outcome``/``find_prior_group`` match
+``canvas_outcome:<digits>`` unanchored)."""
 
 
 # -- vendor_guid ---------------------------------------------------------------------------
@@ -80,12 +98,20 @@ def _decode(text: str) -> str:
 
 
 def framework_guid(framework_key: str) -> str:
-    """The vendor_guid of the group that holds a framework: its encoded key."""
+    """The vendor_guid of the group that holds a framework: its encoded key.
+
+    Refused: keys whose competency guids (``<key>:<competency>``) could contain
+    ``canvas_outcome:<digits>`` or ``canvas_outcome_group:<digits>``, which Canvas's CSV
+    import reads, wherever it stands in a vendor_guid, as the Canvas id of an existing
+    object (:data:`ID_REFERENCE`).
+    """
     guid = _encode(framework_key)
-    if guid.lower().startswith(("canvas_outcome", "canvas_outcome_group")):
+    lowered = guid.lower()
+    if lowered.endswith(("canvas_outcome", "canvas_outcome_group")) or ID_REFERENCE.search(lowered):
         raise MappingError(
-            f"framework key {framework_key!r}: guids starting with 'canvas_outcome' are "
-            "reserved by Canvas; rename the framework key"
+            f"framework key {framework_key!r}: Canvas's outcome import reads a vendor_guid "
+            "containing 'canvas_outcome:<number>' as the id of an existing outcome, and this "
+            "key would make such guids; rename the framework key"
         )
     return guid
 
@@ -100,6 +126,29 @@ def rollup_guid(framework_key: str, competency_key: str) -> str:
     return competency_guid(framework_key, competency_key) + ROLLUP_SUFFIX
 
 
+def is_id_reference(guid: str) -> bool:
+    """Whether ``guid`` is exactly ``canvas_outcome:<id>`` / ``canvas_outcome_group:<id>``:
+    what Canvas lists for an object that has no vendor_guid."""
+    return ID_REFERENCE.fullmatch(guid) is not None
+
+
+def guid_problem_for_csv(guid: str) -> str | None:
+    """Why an outcomes CSV row cannot carry ``guid`` as a new object, or ``None``.
+
+    Canvas's import refuses whitespace (``Outcomes::Import#check_object``) and binds a guid
+    containing ``canvas_outcome:<id>`` to that existing object (``find_prior_outcome``).
+    """
+    if any(ch.isspace() for ch in guid):
+        return "has whitespace, which Canvas's outcome import refuses"
+    found = ID_REFERENCE.search(guid)
+    if found is not None:
+        return (
+            f"contains {found.group()!r}, which Canvas's outcome import reads as the id of "
+            "an existing object"
+        )
+    return None
+
+
 class ParsedGuid(NamedTuple):
     framework: str
     competency: str | None
@@ -111,7 +160,7 @@ def parse_guid(guid: str) -> ParsedGuid | None:
     parts = guid.split(":")
     if not parts[0] or any(not p for p in parts) or len(parts) > 3:
         return None
-    if guid.startswith(RESERVED_PREFIXES):
+    if ID_REFERENCE.search(guid):
         return None
     if len(parts) == 3 and parts[2] != "rollup":
         return None
@@ -166,6 +215,9 @@ class OutcomeNode:
 
     ``ratings`` are highest first, as Canvas lists them. ``None`` scale fields mean "not
     given" (a CSV without those columns, or Canvas under account-level mastery scales).
+    ``friendly_description`` is ``None`` where the source does not tell (Canvas's REST
+    lists), ``""`` where it tells there is none. ``locked`` names the parents whose link
+    Canvas will not remove (``can_unlink`` false: the last link of an aligned outcome).
     """
 
     guid: str
@@ -181,17 +233,23 @@ class OutcomeNode:
     canvas_id: int | None = None
     can_edit: bool = True
     workflow_state: str = "active"
+    locked: tuple[str, ...] = ()
     line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OutcomeTree:
-    """Groups (parents before children) and outcomes of one context or file."""
+    """Groups (parents before children) and outcomes of one context or file.
+
+    ``frame`` is set on the tree made from a framework: the guid of the framework's own
+    group, or :data:`ROOT` when the framework is the whole context.
+    """
 
     groups: tuple[GroupNode, ...] = ()
     outcomes: tuple[OutcomeNode, ...] = ()
     root_id: int | None = None
     notes: tuple[str, ...] = field(default=())
+    frame: str | None = None
 
     def group(self, guid: str) -> GroupNode | None:
         return next((g for g in self.groups if g.guid == guid), None)
@@ -212,14 +270,74 @@ class OutcomeTree:
 # -- framework -> tree -------------------------------------------------------------------------
 
 
+def blank_rating_name(points: float) -> str:
+    """The level name that stands for a rating without a description (``3 points``)."""
+    return f"{points:g} points"
+
+
+def blank_rating_key(points: float) -> str:
+    return f"level-{points:g}"
+
+
 def ratings_of(scale: ProficiencyScale) -> tuple[Rating, ...]:
-    """A scale's levels as Canvas ratings, highest first."""
-    return tuple(Rating(level.points, level.name) for level in reversed(scale.levels))
+    """A scale's levels as Canvas ratings, highest first.
+
+    A level keyed ``level-<points>`` and named ``<points> points`` is how a rating without
+    a description is held (:func:`scale_from_ratings`); it is written back without one.
+    """
+    return tuple(
+        Rating(
+            level.points,
+            ""
+            if level.key == blank_rating_key(level.points)
+            and level.name == blank_rating_name(level.points)
+            else level.name,
+        )
+        for level in reversed(scale.levels)
+    )
 
 
 def display_name_of(competency: Competency) -> str:
     value = competency.properties.get(DISPLAY_NAME_PROPERTY)
     return value if isinstance(value, str) else competency.key
+
+
+def frame_guid(framework: Framework) -> str:
+    """The guid of the group holding ``framework`` (:data:`ROOT`: the context's root)."""
+    if framework.properties.get(AT_ROOT_PROPERTY) is True:
+        return ROOT
+    return framework.external_ids.get(VENDOR_GUID_ID) or framework_guid(framework.key)
+
+
+class _Guids:
+    """Each competency's vendor_guid: the one it was read with, else derived from its key."""
+
+    def __init__(self, framework: Framework) -> None:
+        self.framework = framework
+        self.groups: dict[str, str] = {}
+        self.outcomes: dict[str, str] = {}
+
+    def of(self, competency: Competency) -> str:
+        known = competency.external_ids.get(VENDOR_GUID_ID)
+        return known or competency_guid(self.framework.key, competency.key)
+
+    def rollup_of(self, competency: Competency) -> str:
+        known = competency.external_ids.get(ROLLUP_GUID_ID)
+        return known or rollup_guid(self.framework.key, competency.key)
+
+    def claim(self, guid: str, key: str, *, group: bool) -> str:
+        """Record ``guid`` for ``key``; two groups (or two outcomes) may not share one."""
+        seen = self.groups if group else self.outcomes
+        other = seen.get(guid)
+        if other is not None:
+            kind = "group" if group else "outcome"
+            raise MappingError(
+                f"competencies {other!r} and {key!r} both have the {kind} vendor_guid {guid!r}"
+            )
+        if len(guid) > MAX_GUID:
+            raise MappingError(f"vendor_guid longer than {MAX_GUID} characters: {guid}")
+        seen[guid] = key
+        return guid
 
 
 def desired_tree(
@@ -231,51 +349,55 @@ def desired_tree(
 ) -> OutcomeTree:
     """The groups and outcomes Canvas should hold for ``framework``.
 
-    ``parent_outcomes`` adds, inside each parent's group, an outcome that carries the
-    parent's rolled-up proficiency. ``scales=False`` leaves out ratings, mastery points and
-    methods (account-level mastery scales on). ``new_decay=False``: Canvas stores
-    ``standard_decaying_average`` as ``decaying_average``, so that is what is expected back.
+    Vendor_guids the framework was read with are kept; the others are derived from the
+    keys (see the module docstring). ``parent_outcomes`` adds, inside each parent's group,
+    an outcome that carries the parent's rolled-up proficiency. ``scales=False`` leaves out
+    ratings, mastery points and methods (account-level mastery scales on).
+    ``new_decay=False``: Canvas stores ``standard_decaying_average`` as
+    ``decaying_average``, so that is what is expected back.
     """
     notes: list[str] = []
     too_long: list[str] = []
-    root = framework_guid(framework.key)
-    groups = [
-        GroupNode(
-            guid=root,
-            title=_title(framework.title, framework.key, too_long),
-            description=description_out(framework.description, framework.description_format),
+    guids = _Guids(framework)
+    root = frame_guid(framework)
+    groups: list[GroupNode] = []
+    if root != ROOT:
+        guids.claim(root, framework.key, group=True)
+        groups.append(
+            GroupNode(
+                guid=root,
+                title=_title(framework.title, framework.key, too_long),
+                description=description_out(framework.description, framework.description_format),
+            )
         )
-    ]
     outcomes: list[OutcomeNode] = []
     downgraded: list[str] = []
+    by_key = {c.key: c for c in framework.competencies}
 
-    def outcome_for(competency: Competency, guid: str, parent: str) -> OutcomeNode:
+    def outcome_for(competency: Competency, guid: str, parents: tuple[str, ...]) -> OutcomeNode:
         scale = framework.scale_for(competency.key)
         method, value = framework.method_for(competency.key)
         if method is CalculationMethod.STANDARD_DECAYING_AVERAGE and not new_decay:
             method = CalculationMethod.DECAYING_AVERAGE
             downgraded.append(competency.key)
         return OutcomeNode(
-            guid=guid,
+            guid=guids.claim(guid, competency.key, group=False),
             title=_title(competency.title, competency.key, too_long),
             display_name=display_name_of(competency),
             description=description_out(competency.description, competency.description_format),
-            friendly_description=_text_property(competency, FRIENDLY_PROPERTY),
+            friendly_description=_text_property(competency, FRIENDLY_PROPERTY) or "",
             mastery_points=scale.effective_mastery_points if scales else None,
             ratings=ratings_of(scale) if scales else (),
             calculation_method=method.value if scales else None,
             calculation_int=effective_calculation_int(method, value) if scales else None,
-            parents=(parent,),
+            parents=parents,
         )
 
+    leaves: list[tuple[Competency, str]] = []
     for competency in framework.walk():
-        parent = (
-            competency_guid(framework.key, competency.parent)
-            if competency.parent is not None
-            else root
-        )
-        guid = competency_guid(framework.key, competency.key)
-        if framework.children_of(competency.key):
+        parent = guids.of(by_key[competency.parent]) if competency.parent is not None else root
+        if framework.children_of(competency.key) or competency.properties.get(GROUP_PROPERTY):
+            guid = guids.claim(guids.of(competency), competency.key, group=True)
             groups.append(
                 GroupNode(
                     guid=guid,
@@ -287,27 +409,49 @@ def desired_tree(
                 )
             )
             if parent_outcomes:
-                outcomes.append(
-                    outcome_for(competency, rollup_guid(framework.key, competency.key), guid)
-                )
+                outcomes.append(outcome_for(competency, guids.rollup_of(competency), (guid,)))
         else:
-            outcomes.append(outcome_for(competency, guid, parent))
+            leaves.append((competency, parent))
+    group_guids = {g.guid for g in groups} | {ROOT}
+    dropped: list[str] = []
+    for competency, parent in leaves:
+        also = [p for p in _also_in(competency) if p != parent]
+        dropped.extend(p for p in also if p not in group_guids)
+        extra = tuple(dict.fromkeys(p for p in also if p in group_guids))
+        outcomes.append(outcome_for(competency, guids.of(competency), (parent, *extra)))
     if too_long:
         raise MappingError(
             f"Canvas titles hold at most {MAX_TITLE} characters; shorten the title of: "
             + ", ".join(too_long)
         )
-    long_guids = [o.guid for o in outcomes if len(o.guid) > MAX_GUID]
-    if long_guids:
-        raise MappingError(f"vendor_guid longer than {MAX_GUID} characters: {long_guids[0]}")
+    long_friendly = [o.guid for o in outcomes if len(o.friendly_description or "") > MAX_FRIENDLY]
+    if long_friendly:
+        raise MappingError(
+            f"Canvas friendly descriptions hold at most {MAX_FRIENDLY} characters; shorten "
+            "the one of: " + ", ".join(long_friendly)
+        )
     notes.extend(_loss_notes(framework, parent_outcomes=parent_outcomes))
+    if dropped:
+        notes.append(
+            f"{len(dropped)} further link(s) of outcomes name groups that are not in the "
+            f"framework and are left out: {', '.join(sorted(set(dropped))[:5])}"
+        )
     if downgraded:
         notes.append(
             f"{len(downgraded)} outcome(s) use standard_decaying_average, but the "
             "outcomes_new_decaying_average_calculation flag is off: Canvas stores and "
             "computes them as decaying_average (legacy weighted average)"
         )
-    return OutcomeTree(groups=tuple(groups), outcomes=tuple(outcomes), notes=tuple(notes))
+    return OutcomeTree(
+        groups=tuple(groups), outcomes=tuple(outcomes), notes=tuple(notes), frame=root
+    )
+
+
+def _also_in(competency: Competency) -> list[str]:
+    value = competency.properties.get(ALSO_IN_PROPERTY)
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str)]
 
 
 def _title(title: str, key: str, too_long: list[str]) -> str:
@@ -357,21 +501,23 @@ def outcome_guid_of(outcome: wire.WireOutcome) -> str:
 
 
 def ratings_from_wire(ratings: Sequence[wire.WireRating] | None) -> tuple[Rating, ...]:
-    """Ratings highest first (Canvas's order), with placeholders for missing parts."""
-    found = [
-        Rating(float(r.points or 0.0), r.description or f"{(r.points or 0.0):g} points")
-        for r in ratings or ()
-    ]
+    """Ratings highest first (Canvas's order); a missing description stays empty."""
+    found = [Rating(float(r.points or 0.0), r.description or "") for r in ratings or ()]
     return tuple(sorted(found, key=lambda r: -r.points))
 
 
-def outcome_node_from_wire(outcome: wire.WireOutcome, parents: tuple[str, ...]) -> OutcomeNode:
+def outcome_node_from_wire(
+    outcome: wire.WireOutcome, parents: tuple[str, ...], *, locked: tuple[str, ...] = ()
+) -> OutcomeNode:
+    """An outcome from its JSON. A ``friendly_description`` of ``null`` tells nothing:
+    Canvas's ``Api::V1::Outcome#outcome_json`` looks it up with a string id in a map keyed
+    by integer ids, so the REST lists never carry one (only the account export does)."""
     return OutcomeNode(
         guid=outcome_guid_of(outcome),
         title=outcome.title,
         display_name=outcome.display_name,
         description=outcome.description,
-        friendly_description=outcome.friendly_description,
+        friendly_description=outcome.friendly_description or None,
         mastery_points=outcome.mastery_points,
         ratings=ratings_from_wire(outcome.ratings),
         calculation_method=outcome.calculation_method,
@@ -379,6 +525,7 @@ def outcome_node_from_wire(outcome: wire.WireOutcome, parents: tuple[str, ...]) 
         parents=parents,
         canvas_id=outcome.id,
         can_edit=outcome.can_edit is not False,
+        locked=locked,
     )
 
 
@@ -388,7 +535,8 @@ def tree_from_rest(
     """The tree of one context from its group list and link list (``outcome_style=full``).
 
     The group without a parent is the context's root (:data:`ROOT`). An outcome linked
-    into several groups has all of them in ``parents``, in link order.
+    into several groups has all of them in ``parents``, in link order; the links Canvas
+    reports ``can_unlink: false`` are also in its ``locked``.
     """
     listed = list(groups)
     roots = [g for g in listed if g.parent_outcome_group is None]
@@ -413,11 +561,16 @@ def tree_from_rest(
     outcomes: dict[int, OutcomeNode] = {}
     for link in links:
         parent = ROOT if link.outcome_group.id in root_ids else group_guid_of(link.outcome_group)
+        locked = (parent,) if link.can_unlink is False else ()
         known = outcomes.get(link.outcome.id)
         if known is None:
-            outcomes[link.outcome.id] = outcome_node_from_wire(link.outcome, (parent,))
+            outcomes[link.outcome.id] = outcome_node_from_wire(
+                link.outcome, (parent,), locked=locked
+            )
         elif parent not in known.parents:
-            outcomes[link.outcome.id] = replace(known, parents=(*known.parents, parent))
+            outcomes[link.outcome.id] = replace(
+                known, parents=(*known.parents, parent), locked=(*known.locked, *locked)
+            )
     return OutcomeTree(
         groups=tuple(ordered),
         outcomes=tuple(outcomes.values()),
@@ -467,7 +620,9 @@ def scale_from_ratings(
     """A core scale from Canvas ratings and mastery points.
 
     Levels at or above ``mastery_points`` (Canvas default: the top rating) are proficient;
-    the lowest of them is the default level. Level keys are the rating descriptions.
+    the lowest of them is the default level. Level keys are the rating descriptions; a
+    rating without one becomes level ``level-<points>`` named ``<points> points``, which
+    :func:`ratings_of` writes back without a description.
     """
     ascending = sorted(ratings, key=lambda r: r.points)
     if not ascending:
@@ -486,11 +641,11 @@ def scale_from_ratings(
     keys: list[str] = []
     for rating in ascending:
         name = rating.description.strip()[:100].strip()
-        keys.append(name if name and name not in keys else f"level-{rating.points:g}")
+        keys.append(name if name and name not in keys else blank_rating_key(rating.points))
     levels = tuple(
         ScaleLevel(
             key=key,
-            name=rating.description.strip() or f"{rating.points:g} points",
+            name=rating.description.strip() or blank_rating_name(rating.points),
             points=rating.points,
             proficient=rating.points >= mastery,
         )
@@ -530,8 +685,11 @@ def framework_from_tree(
 
     The framework is the group whose guid is ``framework_guid(framework_key)`` when there is
     one, else the tree's single top-level group (when no outcome sits at the top), else the
-    whole tree, keyed ``fallback_key`` unless its guids name one framework. Keys come from
-    our guids (``<framework>:<competency>``), else from the guid itself.
+    whole tree (``properties["canvas.at_root"]``), keyed ``fallback_key`` unless its guids
+    name one framework. Keys come from our guids (``<framework>:<competency>``), else from
+    the guid itself; every object keeps its guid in ``external_ids["canvas.vendor_guid"]``,
+    and an outcome linked into several groups of the framework keeps the first as its
+    parent and the others in ``properties["canvas.also_in"]``.
     """
     defaults = defaults or PullDefaults()
     frame, key = _find_frame(tree, framework_key)
@@ -557,25 +715,19 @@ def framework_from_tree(
         item["external_ids"] = _external_ids(group.guid, group.canvas_id, "group")
         rollup = rollups.get(group.guid)
         if rollup is not None:
-            item["external_ids"]["canvas.rollup_outcome_guid"] = rollup.guid
+            item["external_ids"][ROLLUP_GUID_ID] = rollup.guid
             if rollup.canvas_id is not None:
                 item["external_ids"]["canvas.rollup_outcome_id"] = str(rollup.canvas_id)
             item.update(_scale_fields(rollup, defaults, base_scale_sig, base_method))
         competencies.append(item)
     for outcome in plain:
-        ckey = keys.for_guid(outcome.guid)
-        parent = next((p for p in outcome.parents if p in group_keys), None)
-        item = _item(ckey, outcome.title, group_keys.get(parent or ""), outcome.description)
-        item["external_ids"] = _external_ids(outcome.guid, outcome.canvas_id, "outcome")
-        properties: dict[str, Any] = {}
-        if outcome.display_name is not None and outcome.display_name != ckey:
-            properties[DISPLAY_NAME_PROPERTY] = outcome.display_name
-        if outcome.friendly_description:
-            properties[FRIENDLY_PROPERTY] = outcome.friendly_description
-        if properties:
-            item["properties"] = properties
+        item = _outcome_item(outcome, keys.for_guid(outcome.guid), group_keys, top=top)
         item.update(_scale_fields(outcome, defaults, base_scale_sig, base_method))
         competencies.append(item)
+    parents = {item["parent"] for item in competencies}
+    for item in competencies[: len(groups)]:
+        if item["key"] not in parents:  # an empty group stays a group, not a leaf
+            item.setdefault("properties", {})[GROUP_PROPERTY] = True
 
     frame_text, frame_format = description_in(frame.description if frame else None)
     data: dict[str, Any] = {
@@ -591,6 +743,8 @@ def framework_from_tree(
         data.update(description=frame_text, description_format=frame_format)
     if frame is not None:
         data["external_ids"] = _external_ids(frame.guid, frame.canvas_id, "group")
+    else:
+        data["properties"] = {AT_ROOT_PROPERTY: True}
     return framework_from_data(data, source=source)
 
 
@@ -618,6 +772,29 @@ def framework_from_file_tree(
         raise ValidationError([Problem(str(exc), source)]) from None
 
 
+def _outcome_item(
+    outcome: OutcomeNode, key: str, group_keys: Mapping[str, str], *, top: str
+) -> dict[str, Any]:
+    """A leaf competency from an outcome linked into groups of the framework (``top``, the
+    framework's own group or the root, is its top level): the first of them below the top
+    is its parent, the others go to ``properties["canvas.also_in"]``."""
+    inside = [p for p in outcome.parents if p in group_keys or p == top]
+    inside.sort(key=lambda p: p == top)  # stable: groups below the top first
+    parent = inside[0] if inside else None
+    item = _item(key, outcome.title, group_keys.get(parent or ""), outcome.description)
+    item["external_ids"] = _external_ids(outcome.guid, outcome.canvas_id, "outcome")
+    properties: dict[str, Any] = {}
+    if len(inside) > 1:
+        properties[ALSO_IN_PROPERTY] = inside[1:]
+    if outcome.display_name is not None and outcome.display_name != key:
+        properties[DISPLAY_NAME_PROPERTY] = outcome.display_name
+    if outcome.friendly_description:
+        properties[FRIENDLY_PROPERTY] = outcome.friendly_description
+    if properties:
+        item["properties"] = properties
+    return item
+
+
 def _item(key: str, title: str, parent: str | None, description: str | None) -> dict[str, Any]:
     text, text_format = description_in(description)
     item: dict[str, Any] = {"key": key, "title": title or key, "parent": parent}
@@ -629,13 +806,14 @@ def _item(key: str, title: str, parent: str | None, description: str | None) -> 
 def _split_rollups(
     outcomes: Iterable[OutcomeNode], framework_key: str
 ) -> tuple[dict[str, OutcomeNode], list[OutcomeNode]]:
-    """Parent outcomes (``:rollup`` guids, by their group's guid) apart from the others."""
+    """Parent outcomes (``:rollup`` guids, by the guid of the group they sit in) apart from
+    the others."""
     rollups: dict[str, OutcomeNode] = {}
     plain: list[OutcomeNode] = []
     for outcome in outcomes:
         parsed = parse_guid(outcome.guid)
         if parsed and parsed.rollup and parsed.framework == framework_key:
-            rollups[competency_guid(framework_key, parsed.competency or "")] = outcome
+            rollups[outcome.parents[0]] = outcome
         else:
             plain.append(outcome)
     return rollups, plain
@@ -714,7 +892,7 @@ class _Keys:
 
 
 def _external_ids(guid: str, canvas_id: int | None, kind: str) -> dict[str, str]:
-    ids = {"canvas.vendor_guid": guid}
+    ids = {VENDOR_GUID_ID: guid}
     if canvas_id is not None:
         ids[f"canvas.{kind}_id"] = str(canvas_id)
     return ids
@@ -844,14 +1022,51 @@ def scaled_score(
     return result.score
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""When a result without a time happened, for Canvas: ``nil.to_i`` is 0, the oldest of all
+(``RollupScoreAggregatorHelper#result_time``)."""
+
+
 def result_time(result: wire.WireOutcomeResult) -> datetime | None:
-    """When a result counts (``submitted_or_assessed_at``), as aware UTC."""
+    """When a result counts, at the precision Canvas orders by; ``None`` if unreadable.
+
+    Canvas sorts a user's results by ``(submitted_at || assessed_at).to_i``, whole seconds
+    (``RollupScoreAggregatorHelper#sorted_results``), so the fraction is dropped and
+    results within one second tie (their order is then the result id, see
+    :func:`result_sequence`). A result without a time is the oldest: :data:`EPOCH`.
+    """
     if not result.submitted_or_assessed_at:
-        return None
+        return EPOCH
     try:
-        return parse_utc(result.submitted_or_assessed_at)
+        when = parse_utc(result.submitted_or_assessed_at)
     except ValueError:
         return None
+    return datetime.fromtimestamp(math.floor(when.timestamp()), tz=UTC)
+
+
+def result_sequence(result: wire.WireOutcomeResult) -> int | None:
+    """Canvas's own order among results of the same second: the result id.
+
+    Canvas reads results ordered by id (``Outcomes::ResultAnalytics#order_results_for_rollup``)
+    and sorts them by time, so of two results in one second the higher id counts as
+    later. New Quizzes results (Outcomes Service) have no id and come after the others.
+    """
+    return result.id
+
+
+def result_ids(result: wire.WireOutcomeResult) -> tuple[str, str]:
+    """(evidence id, source id) of a result, stable across reads.
+
+    Canvas's results have ids; New Quizzes results served from the Outcomes Service come
+    with ``"id": null`` and are identified by what they are about instead: the learner, the
+    outcome, the alignment and the assignment (a new attempt updates the same result).
+    """
+    if result.id is not None:
+        return f"canvas:outcome_result:{result.id}", str(result.id)
+    links = result.links
+    parts = (links.user, links.learning_outcome, links.alignment or "", links.assignment or "")
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+    return f"canvas:outcome_result:os-{digest}", f"os-{digest}"
 
 
 def evidence_from_result(
@@ -863,11 +1078,12 @@ def evidence_from_result(
     alignment: wire.WireAlignment | None,
     observed_at: datetime,
 ) -> tuple[Evidence, bool]:
-    """Core evidence for one result, and whether its fraction had to be capped at 1.
+    """Core evidence for one result, and whether a score below 0 had to be raised to 0.
 
     The fraction is the result's percent: the engine multiplies it by the competency's
     top points, which is how Canvas scales a result to the outcome (percent x points
-    possible). Canvas allows extra credit (percent > 1); core evidence holds at most 1.
+    possible). Extra credit stays: a percent of 1.5 on a 4-point outcome counts 6.0, as
+    in Canvas (``RollupScoreAggregatorHelper#result_score`` does not cap it).
     """
     possible, mastery = outcome_points(outcome)
     percent = result_percent(
@@ -878,11 +1094,12 @@ def evidence_from_result(
         points_possible=possible,
         mastery_points=mastery,
     )
-    capped = percent is not None and percent > 1.0
-    fraction = None if percent is None else min(max(percent, 0.0), 1.0)
+    raised = percent is not None and percent < 0.0
+    fraction = None if percent is None else max(percent, 0.0)
     note = alignment.name if alignment is not None and alignment.name else None
+    evidence_id, source_id = result_ids(result)
     evidence = Evidence(
-        id=f"canvas:outcome_result:{result.id}",
+        id=evidence_id,
         learner=learner,
         competency=competency,
         kind=EvidenceKind.ASSESSMENT,
@@ -890,11 +1107,12 @@ def evidence_from_result(
         success=result.mastery if fraction is None else None,
         observed_at=observed_at,
         recorded_at=observed_at,
+        sequence=result_sequence(result),
         source_system="canvas",
-        source_id=str(result.id),
+        source_id=source_id,
         note=note,
     )
-    return evidence, capped
+    return evidence, raised
 
 
 # -- rollups -------------------------------------------------------------------------------
@@ -915,6 +1133,20 @@ class RollupCheck:
         return self.ours == self.canvas
 
 
+def rollup_method(name: str | None, *, new_decay: bool | None) -> CalculationMethod:
+    """The maths Canvas's rollups run for a stored method name.
+
+    ``RollupScore#adjust_calculation_method``: ``decaying_average`` and ``weighted_average``
+    are always the legacy weighted average; ``standard_decaying_average`` is the true
+    decaying average only with the new-decay flag on, else the legacy one too. ``None``
+    (the flag could not be read) keeps the stored name. A null method is ``highest``.
+    """
+    method = method_from_canvas(name) or CalculationMethod.HIGHEST
+    if method is CalculationMethod.STANDARD_DECAYING_AVERAGE and new_decay is False:
+        return CalculationMethod.DECAYING_AVERAGE
+    return method
+
+
 def expected_rollups(
     results: Iterable[wire.WireOutcomeResult],
     outcomes: Mapping[str, wire.WireOutcome],
@@ -922,16 +1154,20 @@ def expected_rollups(
     alignments: Mapping[str, wire.WireAlignment] | None = None,
     context_method: tuple[str, int | None] | None = None,
     context_scale: tuple[float | None, float | None] | None = None,
+    new_decay: bool | None = None,
 ) -> dict[tuple[str, str], tuple[float | None, int]]:
     """(user, outcome id) -> (score, count) computed with :func:`comp_adapters.rules.calculate`.
 
     Follows Canvas's ``RollupScore``: hidden results and results without a score are left
-    out, scores are scaled (:func:`scaled_score`), ordered by time oldest first, and rolled
-    up with the outcome's method (or the context's, under account-level mastery scales).
+    out, scores are scaled (:func:`scaled_score`), ordered by time in whole seconds oldest
+    first (a result without a time first of all), ties by result id, results without an id
+    (New Quizzes) after those with one in the order listed, and rolled up with the maths
+    Canvas runs for the outcome's method (or the context's, under account-level mastery
+    scales; :func:`rollup_method`).
     """
     alignments = alignments or {}
-    grouped: dict[tuple[str, str], list[tuple[datetime, int, float]]] = {}
-    for result in results:
+    grouped: dict[tuple[str, str], list[tuple[datetime, int, int, float]]] = {}
+    for position, result in enumerate(results):
         if result.hidden or result.score is None:
             continue
         outcome = outcomes.get(result.links.learning_outcome)
@@ -948,7 +1184,8 @@ def expected_rollups(
         if value is None:
             continue
         key = (result.links.user, result.links.learning_outcome)
-        grouped.setdefault(key, []).append((when, result.id, value))
+        order = (0, result.id) if result.id is not None else (1, position)
+        grouped.setdefault(key, []).append((when, *order, value))
     computed: dict[tuple[str, str], tuple[float | None, int]] = {}
     for (user, outcome_id), rows in grouped.items():
         rows.sort()
@@ -958,13 +1195,13 @@ def expected_rollups(
             method_name, method_int = context_method
         else:
             method_name, method_int = outcome.calculation_method, outcome.calculation_int
-        method = method_from_canvas(method_name) or CalculationMethod.HIGHEST
+        method = rollup_method(method_name, new_decay=new_decay)
         if check_calculation_int(method, method_int):
             method_int = None
         mastery = context_scale[1] if context_scale else outcome_points(outcome)[1]
         score = calculate(
             method,
-            [row[2] for row in rows],
+            [row[-1] for row in rows],
             calculation_int=method_int,
             mastery_points=mastery if mastery is not None else outcome_points(outcome)[0],
         )

@@ -21,13 +21,20 @@ from comp_adapters.canvas.mapping import (
     OutcomeNode,
     OutcomeTree,
     Rating,
+    method_from_canvas,
 )
-from comp_adapters.core.calculation import CalculationMethod, effective_calculation_int
+from comp_adapters.core.calculation import (
+    DEFAULT_CALCULATION_INT,
+    CalculationMethod,
+    effective_calculation_int,
+)
 from comp_adapters.core.framework import Framework
 from comp_adapters.sync.plan import Action, Change
 
 GROUP = "outcome_group"
 OUTCOME = "outcome"
+OUTCOME_INT = "outcome_calculation_int"
+"""A second REST write of an outcome's int, after a method change Canvas reset it in."""
 LINK = "outcome_link"
 IMPORT = "outcome_import"
 MASTERY_SCALE = "mastery_scale"
@@ -56,6 +63,8 @@ def outcome_fields(outcome: OutcomeNode, *, scales: bool) -> dict[str, JsonValue
         "display_name": outcome.display_name,
         "description": outcome.description,
     }
+    if outcome.friendly_description:
+        fields["friendly_description"] = outcome.friendly_description
     if scales:
         fields.update(
             mastery_points=outcome.mastery_points,
@@ -77,6 +86,19 @@ def _group_diff(want: GroupNode, have: GroupNode) -> dict[str, tuple[JsonValue, 
     return diff
 
 
+def stored_int(method: str | None, wanted: int | None, current: int | None) -> int | None:
+    """The int Canvas keeps when a method changes to ``method`` with ``wanted``.
+
+    Changing the method without changing the int resets the int to the new method's
+    default (``LearningOutcome#adjust_calculation_int``), so an unchanged ``wanted`` that is
+    not that default does not survive the write.
+    """
+    core = method_from_canvas(method)
+    if core is None or wanted != current:
+        return wanted
+    return DEFAULT_CALCULATION_INT[core]
+
+
 def _outcome_diff(
     want: OutcomeNode, have: OutcomeNode, *, scales: bool
 ) -> dict[str, tuple[JsonValue, JsonValue]]:
@@ -85,6 +107,11 @@ def _outcome_diff(
         a, b = getattr(want, name), getattr(have, name)
         if not _same_text(a, b):
             diff[name] = (a, b)
+    # Compared only where Canvas told (its REST lists never carry friendly descriptions).
+    if have.friendly_description is not None and not _same_text(
+        want.friendly_description, have.friendly_description
+    ):
+        diff["friendly_description"] = (want.friendly_description, have.friendly_description)
     if not scales:
         return diff
     ratings_differ = tuple(want.ratings) != tuple(have.ratings)
@@ -104,16 +131,16 @@ def plan_tree_changes(
     desired: OutcomeTree,
     remote: OutcomeTree,
     *,
-    framework_root: str,
     scales: bool,
     prune: bool = False,
 ) -> tuple[list[Change], list[str]]:
     """The changes that make ``remote`` hold ``desired``, and notes about what was found.
 
     Remote groups and outcomes are matched by vendor_guid; where Canvas holds duplicates
-    (REST creation does not de-duplicate) the first is used and a note says so.
+    (REST creation does not de-duplicate) the first is used and a note says so. The
+    framework is ``desired.frame``: its group, or the whole context (:data:`ROOT`).
     """
-    differ = _Differ(remote, framework_root)
+    differ = _Differ(remote, desired.frame if desired.frame is not None else ROOT)
     for group in desired.groups:
         differ.group(group)
     for outcome in desired.outcomes:
@@ -124,7 +151,9 @@ def plan_tree_changes(
             f"(can_edit false), so they are left as they are: " + ", ".join(differ.uneditable[:5])
         )
     if prune:
-        differ.changes.extend(_prune(desired, differ.scope))
+        changes, notes = _prune(desired, differ.scope, differ.frame)
+        differ.changes.extend(changes)
+        differ.notes.extend(notes)
     return differ.changes, differ.notes
 
 
@@ -190,18 +219,24 @@ def _by_guid(nodes: Iterable[Node], what: str, notes: list[str]) -> dict[str, No
 class _Differ:
     """State of one diff: the remote objects by guid and the changes so far."""
 
-    def __init__(self, remote: OutcomeTree, framework_root: str) -> None:
+    def __init__(self, remote: OutcomeTree, frame: str) -> None:
         self.remote = remote
+        self.frame = frame
         self.notes: list[str] = []
         self.changes: list[Change] = []
         self.created: set[str] = set()
         self.uneditable: list[str] = []
         self.groups: dict[str, GroupNode] = _by_guid(remote.groups, "group", self.notes)
         self.outcomes: dict[str, OutcomeNode] = _by_guid(remote.outcomes, "outcome", self.notes)
-        self.scope = (
-            remote.subtree(framework_root) if framework_root in self.groups else OutcomeTree()
-        )
+        if frame == ROOT:
+            self.scope = remote
+        elif frame in self.groups:
+            self.scope = remote.subtree(frame)
+        else:
+            self.scope = OutcomeTree()
         self.in_scope = {g.guid for g in self.scope.groups}
+        if frame == ROOT:
+            self.in_scope.add(ROOT)
 
     def group_id(self, guid: str) -> int | None:
         if guid == ROOT:
@@ -261,114 +296,235 @@ class _Differ:
                     depends_on=self.needs(parent),
                 )
             )
+            self._links(want, want.parents[1:], (), canvas_id=None, created=True)
             return
         diff = _outcome_diff(want, have, scales=scales)
         if diff and not have.can_edit:
             self.uneditable.append(want.guid)
         elif diff:
+            self._update_outcome(want, have, diff)
+        missing = [p for p in want.parents if p not in have.parents]
+        stale = [p for p in have.parents if p in self.in_scope and p not in want.parents]
+        self._links(want, missing, stale, canvas_id=have.canvas_id, created=False)
+
+    def _update_outcome(
+        self, want: OutcomeNode, have: OutcomeNode, diff: dict[str, tuple[JsonValue, JsonValue]]
+    ) -> None:
+        change_id = f"outcome:{want.guid}"
+        kept = stored_int(want.calculation_method, want.calculation_int, have.calculation_int)
+        if "calculation_method" in diff and want.calculation_method != have.calculation_method:
+            diff["calculation_int"] = (kept, have.calculation_int)
+        self.changes.append(_update(change_id, OUTCOME, want.guid, diff, have.canvas_id))
+        if kept != want.calculation_int and "calculation_method" in diff:
+            # The method change reset the int to its default; a second write sets it.
             self.changes.append(
-                _update(f"outcome:{want.guid}", OUTCOME, want.guid, diff, have.canvas_id)
+                Change(
+                    id=f"outcome_int:{want.guid}",
+                    action=Action.UPDATE,
+                    kind=OUTCOME_INT,
+                    key=want.guid,
+                    fields={"calculation_int": want.calculation_int},
+                    before={"calculation_int": kept, "canvas_id": have.canvas_id},
+                    depends_on=(change_id,),
+                    reason="Canvas resets the int when the method changes alone",
+                )
             )
-        if parent in have.parents:
+
+    def _links(
+        self,
+        want: OutcomeNode,
+        missing: Sequence[str],
+        stale: Sequence[str],
+        *,
+        canvas_id: int | None,
+        created: bool,
+    ) -> None:
+        """Links into the groups of ``missing``; the first moves a ``stale`` link if any."""
+        for index, parent in enumerate(missing):
+            move_from = stale[0] if index == 0 and stale else None
+            depends = (*self.needs(parent), *((f"outcome:{want.guid}",) if created else ()))
+            self.changes.append(
+                Change(
+                    id=f"link:{want.guid}" if index == 0 else f"link:{want.guid}@{parent}",
+                    action=Action.LINK,
+                    kind=LINK,
+                    key=want.guid,
+                    fields={
+                        "group": parent,
+                        "group_id": self.group_id(parent),
+                        "outcome_id": canvas_id,
+                        "move_from": move_from,
+                        "move_from_id": self.group_id(move_from) if move_from else None,
+                    },
+                    before={
+                        "groups": list(self.outcomes[want.guid].parents) if not created else [],
+                        "canvas_id": canvas_id,
+                    },
+                    depends_on=depends,
+                )
+            )
+
+
+def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[Change], list[str]]:
+    """Unlink outcomes and delete groups under the framework that it no longer has.
+
+    Planned so Canvas carries every one out (they run as REST calls, also with the CSV
+    strategy, since an import that deletes a group holding the last link of an aligned
+    outcome fails whole and is rolled back): a link Canvas will not remove (``can_unlink``
+    false, the last link of an aligned outcome: ``ContentTag#can_destroy?``) is kept and
+    named, and so is every group above it, whose other contents are still removed. A wanted
+    outcome linked in the wrong group keeps the link the plan moves (``move_from``).
+    """
+    wanted_groups = {g.guid for g in desired.groups} | {frame}
+    wanted_parents = {o.guid: set(o.parents) for o in desired.outcomes}
+    first_parent = {o.guid: o.parents[0] for o in desired.outcomes}
+    groups = {g.guid: g for g in scope.groups}
+    children: dict[str, list[str]] = {}  # unwanted groups by parent (wanted ones move out)
+    for group in scope.groups:
+        if group.guid not in wanted_groups:
+            children.setdefault(group.parent, []).append(group.guid)
+    locked_in: dict[str, list[str]] = {}  # group guid -> outcomes whose link there is locked
+    for outcome in scope.outcomes:
+        for parent in outcome.locked:
+            locked_in.setdefault(parent, []).append(outcome.title or outcome.guid)
+
+    def blocked(guid: str) -> list[str]:
+        found = list(locked_in.get(guid, []))
+        for child in children.get(guid, []):
+            found.extend(blocked(child))
+        return found
+
+    changes: list[Change] = []
+    kept: list[Change] = []
+    deleted: set[str] = set()
+    kept_groups: set[str] = set()
+
+    def doom(guid: str) -> None:
+        reasons = blocked(guid)
+        group = groups[guid]
+        if not reasons:
+            deleted.add(guid)
+            deleted.update(_descendants(guid, children))
+            changes.append(
+                Change(
+                    id=f"delete:{guid}",
+                    action=Action.DELETE,
+                    kind=GROUP,
+                    key=guid,
+                    fields={},
+                    before={"title": group.title, "canvas_id": group.canvas_id},
+                )
+            )
             return
-        stale = [p for p in have.parents if p in self.in_scope and p != parent]
-        move_from = stale[0] if stale else None
-        self.changes.append(
+        kept_groups.add(guid)
+        kept.append(
             Change(
-                id=f"link:{want.guid}",
-                action=Action.LINK,
-                kind=LINK,
-                key=want.guid,
-                fields={
-                    "group": parent,
-                    "group_id": self.group_id(parent),
-                    "outcome_id": have.canvas_id,
-                    "move_from": move_from,
-                    "move_from_id": self.group_id(move_from) if move_from else None,
-                },
-                before={"groups": list(have.parents), "canvas_id": have.canvas_id},
-                depends_on=self.needs(parent),
+                id=f"keep:{guid}",
+                action=Action.NOOP,
+                kind=GROUP,
+                key=guid,
+                reason="kept: it holds the last link of aligned outcome(s) "
+                + ", ".join(repr(r) for r in reasons[:3]),
             )
         )
+        for child in children.get(guid, []):
+            doom(child)
 
-
-def _prune(desired: OutcomeTree, scope: OutcomeTree) -> list[Change]:
-    """Unlink outcomes and delete groups under the framework's group that are not wanted.
-
-    A wanted outcome linked in the wrong group keeps the link the plan moves (``move_from``);
-    its other stray links in the framework's groups are removed.
-    """
-    wanted_groups = {g.guid for g in desired.groups}
-    wanted_outcomes = {o.guid: o.parents[0] for o in desired.outcomes}
-    scope_groups = {g.guid: g for g in scope.groups}
-    doomed = [g for g in scope.groups if g.guid not in wanted_groups]
-    doomed_ids = {g.guid for g in doomed}
-    changes: list[Change] = []
+    for group in scope.groups:
+        if group.guid not in wanted_groups and group.parent in wanted_groups | {ROOT}:
+            doom(group.guid)
+    in_framework = set(groups) | ({ROOT} if frame == ROOT else set())
     for outcome in scope.outcomes:
-        target = wanted_outcomes.get(outcome.guid)
-        stray = [p for p in outcome.parents if p in scope_groups and p != target]
+        wanted = wanted_parents.get(outcome.guid, set())
+        stray = [p for p in outcome.parents if p in in_framework and p not in wanted]
+        target = first_parent.get(outcome.guid)
         if target is not None and target not in outcome.parents and stray:
             stray = stray[1:]  # the first stray link is moved by the link change
-        changes.extend(
-            Change(
-                id=f"unlink:{outcome.guid}@{parent}",
-                action=Action.UNLINK,
-                kind=LINK,
-                key=outcome.guid,
-                fields={"group": parent, "group_id": scope_groups[parent].canvas_id},
-                before={"canvas_id": outcome.canvas_id},
+        for parent in stray:
+            if parent in deleted:
+                continue  # deleting the group removes its links
+            if parent in outcome.locked:
+                if parent in kept_groups:
+                    continue  # the kept group names it
+                kept.append(
+                    Change(
+                        id=f"keep:{outcome.guid}@{parent}",
+                        action=Action.NOOP,
+                        kind=LINK,
+                        key=outcome.guid,
+                        reason="kept: Canvas refuses to remove the last link of an aligned "
+                        "outcome (remove its alignments first)",
+                    )
+                )
+                continue
+            changes.append(
+                Change(
+                    id=f"unlink:{outcome.guid}@{parent}",
+                    action=Action.UNLINK,
+                    kind=LINK,
+                    key=outcome.guid,
+                    fields={"group": parent, "group_id": _group_id(parent, groups, scope)},
+                    before={"canvas_id": outcome.canvas_id},
+                )
             )
-            for parent in stray
-            if parent not in doomed_ids  # deleting the group removes its links
+    notes: list[str] = []
+    if kept:
+        notes.append(
+            f"--prune keeps {len(kept)} link(s) or group(s) Canvas will not remove (the last "
+            "link of an aligned outcome): " + ", ".join(c.key for c in kept[:5])
         )
-    for group in doomed:
-        if group.parent in doomed_ids:
-            continue  # deleting the ancestor deletes it
-        changes.append(
-            Change(
-                id=f"delete:{group.guid}",
-                action=Action.DELETE,
-                kind=GROUP,
-                key=group.guid,
-                fields={},
-                before={"title": group.title, "canvas_id": group.canvas_id},
-            )
+    if changes:
+        notes.append(
+            "--prune runs as REST calls; an outcome whose last link in its own account or "
+            "course goes is deleted by Canvas, also from the courses that link it"
         )
-    return changes
+    return [*changes, *kept], notes
 
 
-def rows_for_import(
-    desired: OutcomeTree, changes: Iterable[Change]
-) -> tuple[OutcomeTree, list[tuple[str, str]]]:
+def _descendants(guid: str, children: dict[str, list[str]]) -> set[str]:
+    found: set[str] = set()
+    for child in children.get(guid, []):
+        found.add(child)
+        found.update(_descendants(child, children))
+    return found
+
+
+def _group_id(guid: str, groups: dict[str, GroupNode], scope: OutcomeTree) -> int | None:
+    if guid == ROOT:
+        return scope.root_id
+    return groups[guid].canvas_id
+
+
+def rows_for_import(desired: OutcomeTree, changes: Iterable[Change]) -> OutcomeTree:
     """The rows an outcomes CSV needs to carry ``changes``: changed objects and their ancestors.
 
-    Also returns ``(object_type, guid)`` of what is to be deleted. Unchanged ancestor
-    groups are included so every ``parent_guids`` refers to an earlier row of the file.
+    Unchanged ancestor groups are included so every ``parent_guids`` refers to an earlier
+    row of the file. Removals are not rows (they run as REST calls, see :func:`_prune`):
+    a ``deleted`` row renames the outcome after the row's title and blanks its description
+    (``Outcomes::Import#import_outcome``), and deleting a group that holds the last link
+    of an aligned outcome fails the whole import.
     """
     group_guids: set[str] = set()
     outcome_guids: set[str] = set()
-    deleted: list[tuple[str, str]] = []
     wanted = {o.guid for o in desired.outcomes}
     for change in changes:
-        if change.kind == GROUP and change.action is Action.DELETE:
-            deleted.append(("group", change.key))
-        elif change.kind == GROUP:
+        if change.action in (Action.DELETE, Action.UNLINK, Action.NOOP):
+            continue
+        if change.kind == GROUP:
             group_guids.add(change.key)
         elif change.kind in (OUTCOME, LINK) and change.key in wanted:
-            # An outcome row sets its links to exactly its parent_guids: it moves and unlinks.
+            # An outcome row sets its links to exactly its parent_guids: it moves and links.
             outcome_guids.add(change.key)
-        elif change.kind == LINK and ("outcome", change.key) not in deleted:
-            deleted.append(("outcome", change.key))
     by_guid = {g.guid: g for g in desired.groups}
     outcomes = [o for o in desired.outcomes if o.guid in outcome_guids]
     needed: set[str] = set()
-    for start in [*group_guids, *(o.parents[0] for o in outcomes)]:
+    for start in [*group_guids, *(p for o in outcomes for p in o.parents)]:
         guid = start
         while guid != ROOT and guid in by_guid and guid not in needed:
             needed.add(guid)
             guid = by_guid[guid].parent
     groups = [g for g in desired.groups if g.guid in needed]
-    return OutcomeTree(groups=tuple(groups), outcomes=tuple(outcomes)), deleted
+    return OutcomeTree(groups=tuple(groups), outcomes=tuple(outcomes))
 
 
 # -- the context's mastery scale and calculation method ---------------------------------------

@@ -174,9 +174,14 @@ class ResultLinks(_Inbound):
 
 
 class WireOutcomeResult(_Inbound):
-    """One learning outcome result (one assessment of one user on one outcome)."""
+    """One learning outcome result (one assessment of one user on one outcome).
 
-    id: int
+    ``id`` is null for New Quizzes results, which Canvas merges in from the Outcomes
+    Service (``Outcomes::ResultAnalytics#handle_outcomes_service_results`` builds them
+    unsaved); ``submitted_or_assessed_at`` is null for a result with neither time.
+    """
+
+    id: int | None = None
     score: float | None = None
     possible: float | None = None
     percent: float | None = None

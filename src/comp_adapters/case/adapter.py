@@ -43,6 +43,8 @@ class CaseSettings(BaseModel):
     client_auth: Literal["basic", "body"] = "basic"
     page_size: int = Field(default=100, ge=1, le=10_000)
     allow_http: bool = False
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
 
     @model_validator(mode="after")
     def _check_auth(self) -> CaseSettings:
@@ -70,7 +72,7 @@ def make_client(
     http = HttpTransport(
         adapter="case",
         base_url=settings.url,
-        session=session or make_session(),
+        session=session or make_session(ca_bundle=settings.ca_bundle),
         allow_http=settings.allow_http,
         **transport,
     )

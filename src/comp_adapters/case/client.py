@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
@@ -56,7 +56,13 @@ from comp_adapters.errors import (
     Problem,
     RemoteError,
 )
-from comp_adapters.http import HttpTransport, describe_error_body
+from comp_adapters.http import (
+    TOKEN_OPERATION,
+    ClientCredentials,
+    HttpTransport,
+    describe_error_body,
+    redact_url,
+)
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -115,85 +121,6 @@ def is_case_throttled(response: requests.Response) -> bool:
         return False
     info = _imsx(response)
     return info is not None and "server_busy" in info.minor_codes
-
-
-@dataclass
-class ClientCredentials:
-    """OAuth 2.0 client credentials: a bearer token fetched (and re-fetched) on demand.
-
-    ``client_auth="basic"`` sends the client id and secret as HTTP Basic (RFC 6749's
-    recommendation), ``"body"`` in the form body (some servers want that). ``scope`` is
-    sent as given (space-separated); CASE defines no scope names.
-    """
-
-    token_url: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    scope: str | None = None
-    client_auth: Literal["basic", "body"] = "basic"
-    margin: float = 30.0
-    """Seconds before expiry at which a token counts as expired."""
-    _token: str | None = field(default=None, repr=False)
-    _expires_at: float | None = None
-
-    def authorization(self, transport: HttpTransport) -> str:
-        """The ``Authorization`` header value, fetching a token when there is none valid."""
-        now = transport.clock()
-        if self._token is None or (
-            self._expires_at is not None and now >= self._expires_at - self.margin
-        ):
-            self._fetch(transport)
-        return f"Bearer {self._token}"
-
-    def invalidate(self) -> None:
-        self._token = None
-        self._expires_at = None
-
-    def _fetch(self, transport: HttpTransport) -> None:
-        try:
-            from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error  # noqa: PLC0415
-        except ImportError:  # pragma: no cover - oauthlib ships with the case extra
-            raise ConfigurationError(
-                "OAuth 2.0 needs the optional dependency: pip install 'comp-adapters[case]'"
-            ) from None
-        transport.redactor.add(self.client_secret)
-        oauth = BackendApplicationClient(client_id=self.client_id)
-        in_body = self.client_auth == "body"
-        extra = {"client_secret": self.client_secret} if in_body else {}
-        body = oauth.prepare_request_body(scope=self.scope, include_client_id=in_body, **extra)
-        auth = (self.client_id, self.client_secret) if self.client_auth == "basic" else None
-        try:
-            response = transport.request(
-                "POST",
-                transport.check_url(self.token_url),
-                operation="token",
-                idempotent=True,
-                data=body,
-                auth=auth,
-                headers={
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Accept": "application/json",
-                },
-            )
-        except FatalRemoteError as exc:
-            if isinstance(exc, AuthenticationError) or exc.status != 400:
-                raise
-            raise _as(AuthenticationError, exc) from None  # invalid_client, invalid_grant
-        try:
-            token = oauth.parse_request_body_response(response.text, scope=self.scope)
-        except (OAuth2Error, ValueError) as exc:
-            raise AuthenticationError(
-                f"the token endpoint's answer is not a usable token: "
-                f"{getattr(exc, 'error', None) or type(exc).__name__}",
-                adapter=transport.adapter,
-                operation="token",
-                url=self.token_url,
-                status=response.status_code,
-            ) from None
-        self._token = str(token["access_token"])
-        transport.redactor.add(self._token)
-        expires_in = token.get("expires_in")
-        self._expires_at = transport.clock() + float(expires_in) if expires_in else None
 
 
 Auth = ClientCredentials | str | None
@@ -266,7 +193,7 @@ class CaseClient:
         try:
             return self._send_once(url, operation=operation, params=params, expected=expected)
         except AuthenticationError as exc:
-            if not isinstance(self.auth, ClientCredentials) or exc.operation == "token":
+            if not isinstance(self.auth, ClientCredentials) or exc.operation == TOKEN_OPERATION:
                 raise
             self.auth.invalidate()
             return self._send_once(url, operation=operation, params=params, expected=expected)
@@ -309,7 +236,7 @@ class CaseClient:
                 "the provider's answer is not JSON",
                 adapter=ADAPTER,
                 operation=operation,
-                url=self.transport.redactor(response.url or ""),
+                url=redact_url(self.transport.redactor(response.url or "")),
                 status=response.status_code,
             ) from None
 
@@ -382,7 +309,7 @@ class CaseClient:
             "no CASE provider found: neither /ims/case/v1p1 nor /ims/case/v1p0 answers",
             adapter=ADAPTER,
             operation="detect version",
-            url=self._root,
+            url=redact_url(self._root),
         )
 
     # -- endpoints -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ from comp_adapters.canvas.client import CanvasClient
 from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import ConfigurationError
+from comp_adapters.http import make_session
 from comp_adapters.native import load_proficiencies, write_evidence_lines
 from comp_adapters.plugins import format_for_output, get_format
 from comp_adapters.settings import build_settings, gather, load_config
@@ -123,6 +124,11 @@ def _connection(parser: argparse.ArgumentParser) -> None:
         help="Canvas user field used as the learner key (default login_id)",
     )
     group.add_argument(
+        "--locale",
+        help="the account's default_locale (e.g. de), with which Canvas parses the numbers "
+        "of an outcomes import (Canvas's API does not show it)",
+    )
+    group.add_argument(
         "--allow-http",
         action="store_true",
         default=None,
@@ -142,6 +148,7 @@ def settings_from(args: argparse.Namespace) -> CanvasSettings:
         "course": args.course,
         "learner_field": args.learner_field,
         "allow_http": args.allow_http,
+        "locale": args.locale,
     }
     merged = gather("canvas", flags=flags, config=load_config(args.config))
     # A context flag replaces the configured context rather than adding a second one.
@@ -159,11 +166,13 @@ def adapter_from(args: argparse.Namespace, **options: Any) -> CanvasAdapter:
         settings.token,
         context=settings.context(),
         allow_http=settings.allow_http,
+        session=make_session(ca_bundle=settings.ca_bundle),
     )
     return CanvasAdapter(
         client,
         learner_field=settings.learner_field,
         poll_interval=settings.poll_interval,
+        locale=settings.locale,
         **options,
     )
 
@@ -229,6 +238,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     if not args.compare_rollups:
         return 0
     report = adapter.compare_rollups()
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
     for check in report.mismatches:
         print(
             f"differs: user {check.user} outcome {check.outcome_id}: comp_adapters "

@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from comp_adapters._files import is_stdout, refuse_overwriting_inputs, writable_target
 from comp_adapters.core.evidence import EvidenceKind
+from comp_adapters.core.evidence_check import EvidenceChecker
 from comp_adapters.core.framework import Framework
+from comp_adapters.core.losses import losses
 from comp_adapters.core.proficiency import Proficiency
-from comp_adapters.core.timeutil import format_utc, parse_utc
+from comp_adapters.core.timeutil import format_utc, parse_user_instant
 from comp_adapters.core.validation import check_framework
-from comp_adapters.errors import ConfigurationError, Problem, ValidationError
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError, problem_lines
 from comp_adapters.examples import example_dir
-from comp_adapters.native import framework_schema, iter_evidence, proficiencies_to_data
+from comp_adapters.native import framework_schema, iter_numbered_evidence, proficiencies_to_data
 from comp_adapters.plugins import (
     FileFormat,
     all_formats,
@@ -37,7 +42,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     compute.add_argument("--framework", type=Path, help="framework file (any known format)")
     compute.add_argument("--evidence", type=Path, help="evidence file (JSON lines)")
     compute.add_argument(
-        "--as-of", type=_instant, help="compute as of this instant (ISO 8601); default: now"
+        "--as-of",
+        type=_instant,
+        help="compute as of this instant: ISO 8601 with a zone (2026-11-01T09:00:00Z), or a "
+        "date, meaning 00:00 UTC (2026-11-01); default: now",
     )
     compute.add_argument(
         "--weight",
@@ -47,9 +55,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="weight of an evidence kind in mean-based methods (0 leaves it out); repeatable",
     )
     compute.add_argument(
-        "--min-evidence", type=int, default=1, help="evidence needed before a rating (default 1)"
+        "--min-evidence",
+        type=_at_least_one,
+        default=1,
+        help="evidence needed before a rating (default 1)",
     )
     compute.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    compute.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) when evidence names a competency or level the framework lacks, "
+        "instead of warning and leaving it out",
+    )
     compute.set_defaults(handler=cmd_compute)
 
     validate = subparsers.add_parser(
@@ -57,8 +74,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check a framework or evidence file and report every problem",
         description="Report every problem with its location; exit 1 if there is any error.",
     )
-    validate.add_argument("file", type=Path)
+    validate.add_argument("file", type=Path, help="a framework file, or evidence (JSON lines)")
     validate.add_argument("--from", dest="from_format", help="framework format (default: detect)")
+    validate.add_argument(
+        "--framework",
+        type=Path,
+        help="FILE is evidence: also check each record's competency and level against this "
+        "framework",
+    )
     validate.set_defaults(handler=cmd_validate)
 
     convert = subparsers.add_parser(
@@ -68,11 +91,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "nothing. Formats: " + ", ".join(f.name for f in all_formats()) + ".",
     )
     convert.add_argument("input", type=Path)
-    convert.add_argument("-o", "--output", type=Path, required=True)
+    convert.add_argument(
+        "-o", "--output", type=Path, required=True, help="output file, or - for standard output"
+    )
     convert.add_argument("--from", dest="from_format", help="input format (default: detect)")
     convert.add_argument("--to", dest="to_format", help="output format (default: by suffix)")
+    convert.add_argument(
+        "--force",
+        action="store_true",
+        help="replace OUTPUT even when the conversion holds less than the file there now",
+    )
+    convert.add_argument(
+        "--excel-safe",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="CSV formats: neutralise cells starting with = + - @, tab or CR (formula "
+        "injection) by a leading '; default: on when writing a BOM for Excel, off for files "
+        "meant for an LMS import (the prefix would become data)",
+    )
+    declared: set[str] = {EXCEL_SAFE}
     for fmt in all_formats():
         for option in fmt.options:
+            if option.name in declared:
+                continue
+            declared.add(option.name)
             convert.add_argument(
                 f"--{option.name}",
                 dest=f"opt_{option.name.replace('-', '_')}",
@@ -89,17 +131,44 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     formats.set_defaults(handler=cmd_formats)
 
 
+EXCEL_SAFE = "excel-safe"
+"""The writer option of CSV formats that neutralises formula-like cells."""
+Result = TypeVar("Result")
+
+
 def _instant(text: str) -> datetime:
     try:
-        return parse_utc(text)
+        return parse_user_instant(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _plugin_call(fmt: FileFormat, operation: str, call: Callable[[], Result]) -> Result:
+    """Run a format's reader or writer; one that does not implement it is a usage error
+    naming the format and the module it comes from (a plug-in, perhaps)."""
+    try:
+        return call()
+    except NotImplementedError:
+        module = getattr(fmt.read if operation == "reading" else fmt.write, "__module__", "?")
+        raise ConfigurationError(
+            f"format {fmt.name!r} (from {module}) does not implement {operation}"
+        ) from None
 
 
 def read_framework(path: Path, from_format: str | None = None) -> Framework:
     """Read a framework file in a named or detected format."""
     fmt = get_format(from_format) if from_format else detect_format(path)
-    return fmt.read(path)
+    return _plugin_call(fmt, "reading", lambda: fmt.read(path))
 
 
 def _parse_weights(items: list[str]) -> dict[EvidenceKind | str, float]:
@@ -115,6 +184,8 @@ def _parse_weights(items: list[str]) -> dict[EvidenceKind | str, float]:
             ) from None
         if not sep:
             raise ConfigurationError(f"--weight {item!r}: expected KIND=NUMBER")
+        if not 0 <= weights[EvidenceKind(kind.strip())] < float("inf"):
+            raise ConfigurationError(f"--weight {item!r}: a weight is 0 or more (0 leaves it out)")
     return weights
 
 
@@ -128,15 +199,25 @@ def cmd_compute(args: argparse.Namespace) -> int:
         framework_path, evidence_path = args.framework, args.evidence
     framework = read_framework(framework_path)
     as_of = args.as_of or datetime.now(UTC)
+    weights = _parse_weights(args.weight) or None
     problems: list[Problem] = []
-    evidence = list(iter_evidence(evidence_path, problems=problems))
+    checker = EvidenceChecker(
+        framework, source=str(evidence_path), severity="error" if args.strict else "warning"
+    )
+    evidence = list(checker.watch(iter_numbered_evidence(evidence_path, problems=problems)))
     if problems:
         raise ValidationError(problems)
+    if checker.problems and args.strict:
+        raise ValidationError(checker.problems, summary=_cannot_count(checker.problems))
+    if checker.problems:
+        print(f"warning: {_cannot_count(checker.problems)}, left out:", file=sys.stderr)
+        for line in problem_lines(checker.problems):
+            print(f"  {line}", file=sys.stderr)
     result = evaluate_detailed(
         framework,
         evidence,
         as_of=as_of,
-        kind_weights=_parse_weights(args.weight) or None,
+        kind_weights=weights,
         min_evidence=args.min_evidence,
     )
     if args.json:
@@ -145,6 +226,11 @@ def cmd_compute(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render_table(framework, as_of, result))
     return 0
+
+
+def _cannot_count(problems: list[Problem]) -> str:
+    count = len({p.line for p in problems})
+    return f"{count} evidence record{'s' if count != 1 else ''} cannot count"
 
 
 def _compute_json(framework: Framework, as_of: datetime, result: Evaluation) -> dict[str, Any]:
@@ -196,13 +282,10 @@ def render_table(framework: Framework, as_of: datetime, result: Evaluation) -> s
 
 def cmd_validate(args: argparse.Namespace) -> int:
     path: Path = args.file
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        problems: list[Problem] = []
-        count = sum(1 for _ in iter_evidence(path, problems=problems))
-        if problems:
-            raise ValidationError(problems)
-        print(f"{path}: {count} evidence records, no problems")
-        return 0
+    if path.is_dir():
+        raise ConfigurationError(f"{path}: is a folder; give a file")
+    if path.suffix.lower() in (".jsonl", ".ndjson") or args.framework is not None:
+        return _validate_evidence(path, args.framework)
     fmt = get_format(args.from_format) if args.from_format else detect_format(path)
     framework, read_warnings = fmt.read_reporting(path)
     warnings = [p.with_file(str(path)) for p in [*read_warnings, *check_framework(framework)]]
@@ -215,9 +298,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate_evidence(path: Path, framework_path: Path | None) -> int:
+    """Every line that is not valid evidence, and (with a framework) every record whose
+    competency or level the framework lacks, with file:line and the closest valid key."""
+    framework = read_framework(framework_path) if framework_path is not None else None
+    problems: list[Problem] = []
+    numbered = iter_numbered_evidence(path, problems=problems)
+    if framework is None:
+        count = sum(1 for _ in numbered)
+        checked = ""
+    else:
+        checker = EvidenceChecker(framework, source=str(path))
+        count = sum(1 for _ in checker.watch(numbered))
+        problems.extend(checker.problems)
+        checked = f" against framework {framework.key!r}"
+    if problems:
+        raise ValidationError(sorted(problems, key=lambda p: p.line or 0))
+    print(f"{path}: {count} evidence records{checked}, no problems")
+    return 0
+
+
 def _format_options(args: argparse.Namespace, fmt: FileFormat) -> dict[str, str]:
     options: dict[str, str] = {}
     for option in fmt.options:
+        if option.name == EXCEL_SAFE:
+            if args.excel_safe is not None:
+                options["excel_safe"] = "yes" if args.excel_safe else "no"
+            continue
         value = getattr(args, f"opt_{option.name.replace('-', '_')}", None)
         if value is not None:
             options[option.name.replace("-", "_")] = value
@@ -231,20 +338,64 @@ def print_warnings(problems: list[Problem]) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    output: Path = args.output
+    if is_stdout(output) and not args.to_format:
+        raise ConfigurationError("-o - (standard output) needs --to FORMAT")
     source = get_format(args.from_format) if args.from_format else detect_format(args.input)
     # A shared suffix (.json, .csv) resolves to native, never silently to the input's own
     # format: converting means changing format; --to says which when native is not meant.
     target = get_format(args.to_format) if args.to_format else format_for_output(args.output)
-    if args.output.resolve() == args.input.resolve():
-        raise ConfigurationError("output would overwrite the input; choose another -o")
-    framework, read_warnings = source.read_reporting(args.input)
-    write_warnings = target.write_reporting(framework, args.output, **_format_options(args, target))
+    refuse_overwriting_inputs(output, args.input)
+    if not is_stdout(output):
+        writable_target(output)
+    framework, read_warnings = _plugin_call(
+        source, "reading", lambda: source.read_reporting(args.input)
+    )
+    options = _format_options(args, target)
+    converted = _converted(framework, target, options, args.output)
+    lost = losses(framework, converted) if converted is not None else []
+    if not is_stdout(output) and Path(output).exists() and not args.force:
+        _refuse_poorer(Path(output), converted, target)
+    write_warnings = _plugin_call(
+        target, "writing", lambda: target.write_reporting(framework, output, **options)
+    )
     print_warnings([*read_warnings, *write_warnings])
+    for kind in lost:
+        print(f"warning: {target.name} cannot hold {kind}: left out", file=sys.stderr)
     print(
         f"{args.input} ({source.name}) -> {args.output} ({target.name}): "
-        f"{len(framework.competencies)} competencies"
+        f"{len(framework.competencies)} competencies",
+        file=sys.stderr if is_stdout(output) else sys.stdout,
     )
     return 0
+
+
+def _converted(
+    framework: Framework, target: FileFormat, options: dict[str, str], output: Path
+) -> Framework | None:
+    """What the converted file reads back as (``None`` when the format cannot be read)."""
+    with tempfile.TemporaryDirectory(prefix="comp-adapters-") as folder:
+        trial = Path(folder) / (output.name if not is_stdout(output) else "out")
+        _plugin_call(target, "writing", lambda: target.write_reporting(framework, trial, **options))
+        try:
+            return target.read(trial)
+        except (ValidationError, ConfigurationError, NotImplementedError):
+            return None
+
+
+def _refuse_poorer(output: Path, converted: Framework | None, target: FileFormat) -> None:
+    """Refuse to replace a file holding more than the conversion does (without --force)."""
+    try:
+        existing = read_framework(output)
+    except (ValidationError, ConfigurationError):
+        return  # not a framework we can read: nothing to compare
+    poorer = losses(existing, converted) if converted is not None else ["its content"]
+    if poorer:
+        raise ConfigurationError(
+            f"{output}: holds more than the {target.name} conversion would ("
+            + "; ".join(poorer)
+            + "); choose another output, or give --force to replace it"
+        )
 
 
 def cmd_schema(_args: argparse.Namespace) -> int:

@@ -19,8 +19,10 @@ from comp_adapters._files import atomic_write, read_json_file
 from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
-from comp_adapters.moodle.adapter import MoodleAdapter, RateIn, refusals
+from comp_adapters.moodle.adapter import MoodleAdapter, refusals
 from comp_adapters.moodle.client import MoodleSettings
+from comp_adapters.moodle.mapping import level_keys_from_moodle
+from comp_adapters.moodle.rating_planner import RateIn
 from comp_adapters.native import load_proficiencies, write_evidence
 from comp_adapters.plugins import format_for_output, get_format
 from comp_adapters.protocols import Cursor
@@ -46,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     push.add_argument("framework", type=Path, help="framework file (any known format)")
     push.add_argument("--from", dest="from_format", help="input format (default: detect)")
     push.add_argument("--prune", action="store_true", help="delete what the framework lacks")
+    push.add_argument(
+        "--adopt",
+        action="store_true",
+        help="take over a framework with this idnumber that was not made from this framework",
+    )
     push.add_argument("--scale-id", type=int, help="the Moodle scale to use for the framework")
     push.add_argument(
         "--category-id", type=int, help="create the framework in this course category"
@@ -73,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     pull.add_argument(
         "--framework",
         type=Path,
-        help="map ratings to this framework's level keys (default: the pulled framework)",
+        help="map ratings to this framework's level keys (needed unless comp-adapters "
+        "pushed the framework, whose level keys Moodle then holds)",
     )
     pull.add_argument("--user-field", choices=("email", "username", "idnumber", "id"))
     _connection_flags(pull)
@@ -93,6 +101,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     where.add_argument("--course-id", type=int, help="rate in this course")
     where.add_argument(
         "--in-plan", action="store_true", help="rate in each learner's active learning plan"
+    )
+    rate.add_argument(
+        "--revoke-rule-ratings",
+        action="store_true",
+        help="where Moodle keeps a rating its rule gave that this computation no longer "
+        "gives, write the scale's lowest level (default: list it as left alone)",
     )
     _plan_flags(rate)
     _connection_flags(rate)
@@ -157,7 +171,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     adapter = MoodleAdapter(
         settings.client(), scale_id=settings.scale_id, category_id=settings.category_id
     )
-    plan = adapter.plan_framework(framework, prune=args.prune)
+    plan = adapter.plan_framework(framework, prune=args.prune, adopt=args.adopt)
     return _apply(adapter, plan, args)
 
 
@@ -180,7 +194,14 @@ def cmd_pull(args: argparse.Namespace) -> int:
     skipped: dict[str, int] = {}
     last = cursor
     if args.evidence_out is not None:
-        levels_from = levels_from or framework
+        if levels_from is None:
+            if not level_keys_from_moodle(framework):
+                raise ConfigurationError(
+                    f"moodle pull: framework {framework.key!r} in Moodle was not pushed by "
+                    "comp-adapters, so its scales name levels by Moodle's item names, not by "
+                    "your level keys: give the framework the evidence is for with --framework"
+                )
+            levels_from = framework
         if levels_from.key != framework.key:
             raise ConfigurationError(
                 f"--framework is {levels_from.key!r}, but the pulled framework is {framework.key!r}"
@@ -235,6 +256,7 @@ def cmd_rate(args: argparse.Namespace) -> int:
         user_field=settings.user_field,
         rate_in=rate_in,
         course_id=args.course_id,
+        revoke_rule_ratings=args.revoke_rule_ratings,
     )
     plan = adapter.plan_proficiency(proficiencies)
     return _apply(adapter, plan, args)

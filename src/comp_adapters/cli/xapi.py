@@ -10,22 +10,28 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from comp_adapters._files import atomic_write, read_json_file
 from comp_adapters.cli.core_commands import read_framework
+from comp_adapters.core.evidence_check import unknown_competencies
+from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
-from comp_adapters.http import HttpTransport
-from comp_adapters.native import iter_evidence, load_proficiencies, write_evidence_lines
+from comp_adapters.http import HttpTransport, make_session
+from comp_adapters.native import load_proficiencies, write_evidence_lines
 from comp_adapters.protocols import Cursor, EvidenceBatch
 from comp_adapters.settings import build_settings, gather, load_config
-from comp_adapters.xapi.adapter import CURSOR_FIELD, NAME, XapiAdapter
+from comp_adapters.xapi.adapter import NAME, XapiAdapter
 from comp_adapters.xapi.client import OAuth2Credentials, XapiClient
-from comp_adapters.xapi.mapping import MappingConfig, load_mapping, voided_copy
+from comp_adapters.xapi.cursor import validate_cursor
+from comp_adapters.xapi.ledger import EvidenceFileLedger
+from comp_adapters.xapi.mapping import MappingConfig, load_mapping
 from comp_adapters.xapi.wire import StatementQuery
 
 SHOWN_PROBLEMS = 20
@@ -47,6 +53,8 @@ class XapiSettings(BaseModel):
     allow_http: bool = False
     page_size: int = Field(default=500, ge=1)
     overlap_seconds: float = Field(default=60.0, ge=0)
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,17 +71,32 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Read statements stored since the cursor (or from --file), map them to "
         "evidence with the mapping file, and write evidence JSON lines. Voided statements "
         "are written as withdrawn evidence. The cursor file is updated only after the output "
-        "is written.",
+        "is written; it belongs to one query (endpoint, version, filters) and refuses another.",
     )
     _connection_flags(pull)
     pull.add_argument("--file", type=Path, help="read statements from this file, not an LRS")
     pull.add_argument("--mapping", type=Path, help="mapping config (JSON or TOML)")
+    pull.add_argument(
+        "--framework",
+        type=Path,
+        help="check that every competency the mapping names is in this framework first",
+    )
     pull.add_argument("--cursor", type=Path, help="cursor file: read on, and updated after")
     pull.add_argument("-o", "--out", type=Path, required=True, help="evidence output (JSON lines)")
     pull.add_argument(
         "--append",
         action="store_true",
-        help="add to an existing output file (and withdraw its evidence that is voided now)",
+        help="add to an existing output file (its evidence is the ledger voids withdraw "
+        "from, and statements it holds are not read into it again)",
+    )
+    pull.add_argument(
+        "--ledger",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="EVIDENCE_FILE",
+        help="evidence written by earlier pulls (repeatable): voids withdraw from it, and "
+        "statements it holds are skipped as read",
     )
     pull.add_argument(
         "--skip-invalid",
@@ -87,8 +110,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     push = commands.add_parser(
         "push",
         help="write computed proficiency to the LRS as statements",
-        description="Each proficiency becomes a statement with a deterministic id, sent with "
-        "PUT ?statementId= so a re-send never duplicates. Prints the plan, then applies it.",
+        description="Each proficiency becomes a statement with a deterministic id; the ones "
+        "the LRS does not show yet are sent with one POST per batch, so a re-send never "
+        "duplicates. Prints the plan, then applies it.",
     )
     _connection_flags(push)
     push.add_argument("proficiency", type=Path, help="output of `compute --json` (or JSON lines)")
@@ -127,7 +151,10 @@ def load_settings(args: argparse.Namespace) -> XapiSettings:
 def build_client(settings: XapiSettings) -> XapiClient:
     """The LRS client for these settings."""
     transport = HttpTransport(
-        adapter=NAME, base_url=settings.endpoint, allow_http=settings.allow_http
+        adapter=NAME,
+        base_url=settings.endpoint,
+        allow_http=settings.allow_http,
+        session=make_session(ca_bundle=settings.ca_bundle),
     )
     if settings.auth == "oauth2":
         if not (settings.token_url and settings.key and settings.secret):
@@ -159,22 +186,53 @@ def _mapping(path: Path | None) -> MappingConfig:
     return load_mapping(path) if path is not None else MappingConfig()
 
 
+def check_mapping_keys(
+    mapping: MappingConfig, framework: Framework, *, source: Path | None
+) -> None:
+    """Refuse a mapping that names competencies the framework lacks (before any reading:
+    their evidence would only be dropped later)."""
+    named = [
+        (f"activity rule {rule.id or rule.prefix!r}", key)
+        for rule in mapping.activities
+        for key in rule.competencies
+    ]
+    named += [(f"competency IRI {iri!r}", key) for iri, key in mapping.competency_iris.items()]
+    problems = unknown_competencies(framework, named, file=str(source) if source else None)
+    if problems:
+        raise ValidationError(problems)
+
+
 def _read_cursor(path: Path | None) -> Cursor | None:
+    """The cursor file's cursor (``None`` when there is none yet); an unreadable one is an
+    error naming the file and field, never a silent read from the start."""
     if path is None or not path.exists():
         return None
     data = read_json_file(path)
     try:
         cursor = Cursor.model_validate(data)
-    except ValueError as exc:
-        raise ValidationError([Problem(f"not a cursor file: {exc}", file=str(path))]) from None
-    if cursor.adapter != NAME or cursor.field != CURSOR_FIELD:
-        raise ValidationError([Problem("not an xAPI cursor", file=str(path))])
+    except pydantic.ValidationError as exc:
+        raise ValidationError(
+            [
+                Problem(
+                    f"not a cursor file: {item['msg']}",
+                    file=str(path),
+                    field=".".join(str(part) for part in item["loc"]) or None,
+                )
+                for item in exc.errors(include_url=False)
+            ]
+        ) from None
+    validate_cursor(cursor, source=str(path))
     return cursor
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
     mapping = _mapping(args.mapping)
+    if args.framework is not None:
+        check_mapping_keys(mapping, read_framework(args.framework), source=args.mapping)
     cursor = _read_cursor(args.cursor)
+    out: Path = args.out
+    previous = out if args.append and out.exists() else None
+    ledger = EvidenceFileLedger([*args.ledger, *([previous] if previous else [])])
     if args.file is not None:
         filters = [f"--{name}" for name in _LRS_FILTERS if getattr(args, name) is not None]
         if filters:
@@ -183,7 +241,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 "to --file"
             )
         adapter = XapiAdapter(mapping=mapping)
-        batches = adapter.read_file(args.file, cursor=cursor, strict=not args.skip_invalid)
+        batches = adapter.read_file(
+            args.file, cursor=cursor, strict=not args.skip_invalid, ledger=ledger
+        )
     else:
         settings = load_settings(args)
         query = StatementQuery(
@@ -199,20 +259,30 @@ def cmd_pull(args: argparse.Namespace) -> int:
             page_size=settings.page_size,
             overlap=timedelta(seconds=settings.overlap_seconds),
         )
-        batches = adapter.read_evidence(cursor=cursor)
+        batches = adapter.read_evidence(
+            cursor=cursor, ledger=ledger, cursor_source=str(args.cursor)
+        )
     last: EvidenceBatch | None = None
     written = 0
-    out: Path = args.out
-    previous = out if args.append and out.exists() else None
-    with atomic_write(out) as handle:
+    with (
+        atomic_write(out) as handle,
+        tempfile.TemporaryFile("w+", encoding="utf-8", dir=out.parent) as spool,
+    ):
         if previous is not None:
             with previous.open(encoding="utf-8") as old:
                 shutil.copyfileobj(old, handle)
+        copied: set[str] = set()
+        withdrawn: dict[str, None] = {}
         for batch in batches:
-            written += write_evidence_lines(batch.evidence, handle)
+            written += write_evidence_lines(batch.evidence, spool)
+            copied.update(e.id for e in batch.evidence if e.voided)
+            withdrawn.update(dict.fromkeys(batch.withdrawn))
             last = batch
-        if previous is not None and last is not None:
-            written += _withdraw_earlier(previous, last, handle)
+        spool.seek(0)
+        shutil.copyfileobj(spool, handle)
+        missing = [i for i in withdrawn if i not in copied]
+        if missing:
+            written += _write_copies(ledger, missing, out, spool, handle)
     if last is not None and args.cursor is not None:
         with atomic_write(args.cursor) as handle:
             handle.write(last.cursor.model_dump_json(indent=2) + "\n")
@@ -229,18 +299,26 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
-def _withdraw_earlier(previous: Path, last: EvidenceBatch, handle: Any) -> int:
-    """Voided copies of evidence already in the output whose statement is voided now."""
-    voided = last.cursor.extra.get("voided")
-    if not isinstance(voided, list) or not voided:
-        return 0
-    targets = {str(item) for item in voided}
-    done = {e.id for e in iter_evidence(previous) if e.voided}
-    found = [
-        voided_copy(e)
-        for e in iter_evidence(previous)
-        if not e.voided and e.source_id in targets and e.id not in done
-    ]
+def _write_copies(
+    ledger: EvidenceFileLedger, missing: list[str], out: Path, spool: IO[str], handle: IO[str]
+) -> int:
+    """Withdrawn copies of evidence the ledger withdrew but the read held no copy of (the
+    LRS could not look the voided statement up): taken from the ledger's files and from
+    this run's evidence."""
+    spool.seek(0)
+    found = list(ledger.copies(missing, also=[(f"{out} (this run)", spool)]))
+    lost = len(missing) - len(found)
+    if lost:
+        raise ValidationError(
+            [
+                Problem(
+                    f"{lost} withdrawn evidence id(s) are in no evidence file, e.g. "
+                    f"{sorted(set(missing) - {e.id for e in found})[0]}: cannot write their "
+                    "withdrawal",
+                    file=str(out),
+                )
+            ]
+        )
     return write_evidence_lines(found, handle)
 
 
@@ -274,5 +352,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     if args.dry_run or plan.is_empty:
         return 0
     report = adapter.apply(plan)
-    print(f"xapi push: {report.writes} statement(s) sent")
+    found = sum(1 for c in report.applied if report.results[c].get("confirmed") == "found")
+    print(
+        f"xapi push: {report.writes} statement(s) confirmed by the LRS "
+        f"({report.writes - found} posted, {found} it held already)"
+    )
     return 0

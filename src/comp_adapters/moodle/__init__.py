@@ -8,7 +8,7 @@
 * :class:`MoodleSettings` - connection settings (config file, environment, flags).
 """
 
-from comp_adapters.moodle.adapter import MoodleAdapter, refusals
+from comp_adapters.moodle.adapter import MoodleAdapter, refusals, required_functions
 from comp_adapters.moodle.client import (
     BatchResult,
     Call,
@@ -25,6 +25,7 @@ from comp_adapters.moodle.csv_format import (
     write_framework_csv,
 )
 from comp_adapters.moodle.mapping import CourseLink
+from comp_adapters.moodle.planner import ForeignFrameworkError
 
 __all__ = [
     "MOODLE_CSV",
@@ -32,6 +33,7 @@ __all__ = [
     "Call",
     "Calls",
     "CourseLink",
+    "ForeignFrameworkError",
     "MoodleAdapter",
     "MoodleClient",
     "MoodleSettings",
@@ -40,5 +42,6 @@ __all__ = [
     "loads_framework",
     "read_framework_csv",
     "refusals",
+    "required_functions",
     "write_framework_csv",
 ]

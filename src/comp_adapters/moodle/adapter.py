@@ -1,8 +1,10 @@
 """The Moodle adapter: frameworks in and out, proficiency out as ratings, evidence in.
 
 It reads what it needs from the site, leaves the decisions to pure functions
-(:mod:`~comp_adapters.moodle.planner`, :mod:`~comp_adapters.moodle.mapping`) and carries
-plans out through the client, batching calls where the site allows it.
+(:mod:`~comp_adapters.moodle.planner` for frameworks,
+:mod:`~comp_adapters.moodle.rating_planner` for ratings, :mod:`~comp_adapters.moodle.mapping`
+and :mod:`~comp_adapters.moodle.text`) and carries plans out through the client, batching
+calls where the site allows it.
 
 **Scales.** Moodle cannot create scales over web services. A core scale is mapped to the
 configured scale (``scale_id``) or to an existing scale whose items are the level names in
@@ -14,16 +16,19 @@ competence scale (id 2). When none fits, planning fails and says which items to 
 what changed. In the site mode the only read Moodle offers is
 ``tool_lp_data_for_user_competency_summary``, which CREATES an empty user competency
 record where none exists; such a record locks the competency's scale. Only pairs about to
-be rated are read (a rating would create the record anyway), but a dry run still creates
-them. The plan mode reads through ``core_competency_list_plan_competencies``, which creates
-nothing; the course mode creates empty course records, which lock nothing.
+be rated (and parents whose rule Moodle may have completed) are read, but a dry run still
+creates them. The plan mode reads through ``core_competency_list_plan_competencies``, which
+creates nothing; the course mode creates empty course records, which lock nothing. A
+rating whose answer failed is read back before anything else is decided (see
+:meth:`MoodleAdapter.apply`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
@@ -44,9 +49,7 @@ from comp_adapters.moodle.mapping import (
     competency_key,
     evidence_from_moodle,
     framework_from_moodle,
-    grade_for_level,
     points_config,
-    rating_note,
     scale_configuration,
     scale_id_hint,
     scale_matches,
@@ -62,6 +65,12 @@ from comp_adapters.moodle.planner import (
     framework_change_id,
     plan_push,
     related_endpoints,
+)
+from comp_adapters.moodle.rating_planner import (
+    RateIn,
+    RatingOptions,
+    RatingPlanner,
+    RatingSite,
 )
 from comp_adapters.moodle.wire import (
     CompetencyCreate,
@@ -86,9 +95,19 @@ log = logging.getLogger("comp_adapters.moodle")
 DEFAULT_SCALE_ID = 2
 """Moodle's "Default competence scale" on a fresh install (verified by its items)."""
 USERS_PER_CALL = 100
-RateIn = Literal["site", "course", "plan"]
 EVIDENCE_CURSOR_FIELD = "evidence.timecreated"
 
+_FIND_FUNCTIONS = (
+    "core_competency_list_competency_frameworks",
+    "core_competency_list_competencies",
+)
+_PULL_FUNCTIONS = (
+    *_FIND_FUNCTIONS,
+    "core_competency_get_scale_values",
+    "tool_lp_data_for_related_competencies_section",
+)
+_USER_FUNCTIONS = ("core_user_get_users_by_field",)
+_EVIDENCE_FUNCTIONS = ("tool_lp_data_for_user_competency_summary",)
 _PUSH_FUNCTIONS = (
     "core_competency_list_competency_frameworks",
     "core_competency_create_competency_framework",
@@ -126,6 +145,37 @@ _RATE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class UserLookup:
+    """Learner keys found as Moodle users, and keys Moodle's lookup refuses (with why)."""
+
+    found: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def required_functions(command: str, *, rate_in: RateIn = "site") -> tuple[str, ...]:
+    """The web-service functions a CLI command needs in the token's service, in order:
+    ``push``, ``pull``, ``pull-evidence`` or ``rate`` (then by ``rate_in``). Optional ones
+    (course links, cross-references, batching) are named in the documentation."""
+    table: Mapping[str, tuple[str, ...]] = {
+        "push": ("core_webservice_get_site_info", *_PUSH_FUNCTIONS),
+        "pull": ("core_webservice_get_site_info", *_PULL_FUNCTIONS),
+        "pull-evidence": (
+            "core_webservice_get_site_info",
+            *_PULL_FUNCTIONS,
+            *_USER_FUNCTIONS,
+            *_EVIDENCE_FUNCTIONS,
+        ),
+        "rate": (
+            "core_webservice_get_site_info",
+            *_FIND_FUNCTIONS,
+            *_USER_FUNCTIONS,
+            *_RATE_FUNCTIONS[rate_in],
+        ),
+    }
+    return tuple(dict.fromkeys(table[command]))
+
+
 class MoodleAdapter:
     """Moodle's competencies as a framework source and target, a rating target and an
     evidence source.
@@ -136,6 +186,8 @@ class MoodleAdapter:
     ``rate_in``: ``site`` rates the user competency (``grade_competency``), ``course``
     rates in ``course_id``, ``plan`` rates in the learner's active plan holding it.
     ``course_links`` (competency key -> links) override the ``moodle.courses`` properties.
+    ``revoke_rule_ratings``: where Moodle keeps a rating its rule gave that this
+    computation no longer gives, write the scale's lowest level instead of a no-op.
     """
 
     name: ClassVar[str] = "moodle"
@@ -160,6 +212,7 @@ class MoodleAdapter:
         user_field: UserField = "email",
         rate_in: RateIn = "site",
         course_id: int | None = None,
+        revoke_rule_ratings: bool = False,
     ) -> None:
         if rate_in == "course" and course_id is None:
             raise ConfigurationError("moodle: rating in a course needs course_id")
@@ -176,6 +229,7 @@ class MoodleAdapter:
         self.user_field: UserField = user_field
         self.rate_in: RateIn = rate_in
         self.course_id = course_id
+        self.revoke_rule_ratings = revoke_rule_ratings
 
     def __repr__(self) -> str:
         return f"MoodleAdapter({self.client!r})"
@@ -198,9 +252,10 @@ class MoodleAdapter:
             return
         if missing:
             raise ConfigurationError(
-                "moodle: the token's web service lacks these functions: "
+                "moodle: the token's web service lacks these functions this needs: "
                 + ", ".join(missing)
-                + " (Site administration > Server > Web services > External services)"
+                + ". Add them to the service (Site administration > Server > Web services > "
+                "External services > Functions)"
             )
 
     def _frameworks(self, query: str = "") -> list[WireFramework]:
@@ -259,6 +314,7 @@ class MoodleAdapter:
 
     def read_framework(self, key: str) -> Framework:
         """The framework with idnumber ``key`` (competencies, rules, scales, cross-refs)."""
+        self._require(_PULL_FUNCTIONS)
         remote = self._existing_framework(key, operation="read_framework")
         competencies = self._competencies(remote.id)
         scale_ids = [remote.scaleid, *(c.scaleid for c in competencies if c.scaleid is not None)]
@@ -270,8 +326,16 @@ class MoodleAdapter:
 
     # -- push: plan -----------------------------------------------------------------------
 
-    def plan_framework(self, framework: Framework, *, prune: bool = False) -> Plan:
-        """The changes that make the site hold ``framework``; reads only, writes nothing."""
+    def plan_framework(
+        self, framework: Framework, *, prune: bool = False, adopt: bool = False
+    ) -> Plan:
+        """The changes that make the site hold ``framework``; reads only, writes nothing.
+
+        A framework with the same idnumber that was not made from ours is refused
+        (:class:`~comp_adapters.moodle.planner.ForeignFrameworkError`, listing the
+        differences) unless ``adopt``; a text Moodle would not keep as it is fails with
+        :class:`~comp_adapters.errors.MappingError` naming every one.
+        """
         fw = framework.canonical()
         links = course_links_of(fw, self.course_links)
         pairs = related_endpoints(fw)
@@ -319,6 +383,7 @@ class MoodleAdapter:
             context=self.context,
             course_links=links,
             prune=prune,
+            adopt=adopt,
         )
         plan = plan_push(fw, remote, target, where=f"{self._site} framework {fw.key}")
         if remote_fw is not None and self.context.model_dump() != ContextRef().model_dump():
@@ -387,7 +452,9 @@ class MoodleAdapter:
                     "(Site administration > Grades > Scales) and give its id as scale_id "
                     "(--scale-id)"
                 )
-            bindings.append(ScaleBinding(chosen, scale_configuration(scale, chosen)))
+            bindings.append(
+                ScaleBinding(chosen, scale_configuration(scale, chosen, with_keys=True))
+            )
         competency_scales = {
             c.key: binding
             for c, binding in zip(
@@ -410,16 +477,64 @@ class MoodleAdapter:
         it stopped, even when the crash lost the answer to a write Moodle had done: a
         create Moodle refuses because the idnumber exists adopts the existing record
         (idnumbers are the sync keys), and a delete of a record already gone counts as
-        done. Ratings are the exception: a rating re-sent after a lost answer adds a
-        second evidence entry with the same grade; plan again instead (the plan re-reads
-        the ratings).
+        done.
+
+        A rating whose answer failed may have been stored (Moodle 5.0 stores it and then
+        fails to answer in raw mode, recording 44; or the answer was lost): it is read
+        back, and counts as applied when Moodle holds its grade. With a ``journal`` (the
+        way to resume after a crash), each group of ratings is read back before it is
+        sent, so a rating Moodle stored before a crash is not sent twice (a second
+        evidence entry); without one, plan again after a crash (the plan reads them).
         """
         if plan.adapter != self.name:
             raise PlanError(f"this is a plan for {plan.adapter!r}, not for moodle")
         max_batch = self.client.batch_size if self.client.batching else 1
+        resumable = journal is not None
+
+        def execute(changes: Sequence[Change], results: Mapping[str, Result]) -> BatchOutcome:
+            if changes[0].kind == "rating":
+                return self._ratings(changes, verify_first=resumable)
+            return self._execute(changes, results)
+
         return apply_plan_in_batches(
-            plan, self._execute, journal=journal, max_batch=max_batch, group_key=_group_key
+            plan, execute, journal=journal, max_batch=max_batch, group_key=_group_key
         )
+
+    def _ratings(self, changes: Sequence[Change], *, verify_first: bool) -> BatchOutcome:
+        """Rate; read back a rating whose answer failed (see :meth:`apply`)."""
+        outcome = BatchOutcome()
+        done = self._already_rated(changes) if verify_first else set()
+        index = 0
+        while index < len(changes):
+            if changes[index].id in done:
+                outcome.results.append({"confirmed": True})
+                index += 1
+                continue
+            end = index
+            while end < len(changes) and changes[end].id not in done:
+                end += 1
+            batch = self.client.run_many([self._grade_call(c.fields) for c in changes[index:end]])
+            outcome.results.extend({"evidence": int(v.id)} for v in batch.values)
+            index += len(batch.values)
+            if batch.error is None:
+                continue
+            if changes[index].id in self._already_rated(changes[index : index + 1]):
+                outcome.results.append({"confirmed": True, "answer": batch.error.code or "lost"})
+                index += 1
+                continue
+            outcome.error = batch.error
+            return outcome
+        return outcome
+
+    def _already_rated(self, changes: Sequence[Change]) -> set[str]:
+        """The rating changes Moodle already holds the grade of (read back)."""
+        pairs = [(_int(c.fields["userid"]), _int(c.fields["competencyid"])) for c in changes]
+        current, _ = self._current_grades(pairs)
+        return {
+            change.id
+            for change, pair in zip(changes, pairs, strict=True)
+            if current.get(pair) == _int(change.fields["grade"])
+        }
 
     def _execute(self, changes: Sequence[Change], results: Mapping[str, Result]) -> BatchOutcome:
         first = changes[0]
@@ -540,6 +655,7 @@ class MoodleAdapter:
                     ruletype=_opt_str(f.get("ruletype")),
                     ruleoutcome=_int(f["ruleoutcome"]),
                     ruleconfig=config,
+                    descriptionformat=_opt_int(f.get("descriptionformat")),
                 )
             )
         if prefix in ("related", "unrelated"):
@@ -636,127 +752,125 @@ class MoodleAdapter:
         return {competency_key(c.idnumber, c.id): c for c in self._competencies(remote.id)}
 
     def user_ids(self, learners: Iterable[str]) -> dict[str, int]:
-        """Moodle user ids of learner keys (by ``user_field``), one call per 100 learners.
+        """Moodle user ids of learner keys (by ``user_field``); see :meth:`lookup_users`."""
+        return self.lookup_users(learners).found
 
-        Learners without a Moodle user are left out.
+    def lookup_users(self, learners: Iterable[str]) -> UserLookup:
+        """Moodle users of learner keys, by ``user_field``, one call per 100 learners.
+
+        ``core_user_get_users_by_field`` cleans each value with its field's type and
+        fails the WHOLE call when one would change (``user/externallib.php``): usernames
+        are sent in lower case (Moodle's are), e-mail addresses as given and in lower
+        case (the lookup is exact), and a call Moodle refuses is split until the keys it
+        refuses are found; those come back in ``refused`` with the reason, learners
+        without a user are simply left out.
         """
         keys = sorted(set(learners))
         if self.user_field == "id":
-            return {k: int(k) for k in keys if k.isdigit()}
-        chunks = [keys[i : i + USERS_PER_CALL] for i in range(0, len(keys), USERS_PER_CALL)]
+            return UserLookup(
+                found={k: int(k) for k in keys if k.isdigit()},
+                refused={k: "not a Moodle user id (a number)" for k in keys if not k.isdigit()},
+            )
+        fold = self.user_field in ("email", "username")
+        sent: dict[str, list[str]] = {}  # value sent -> the learner keys it stands for
+        own: dict[str, list[str]] = {}  # learner key -> the values sent for it
+        for key in keys:
+            own[key] = [key.lower()] if self.user_field == "username" else [key]
+            if self.user_field == "email" and key.lower() != key:
+                own[key].append(key.lower())
+            for value in own[key]:
+                sent.setdefault(value, []).append(key)
+        values = sorted(sent)
+        chunks = [values[i : i + USERS_PER_CALL] for i in range(0, len(values), USERS_PER_CALL)]
+        refused_values: set[str] = set()
+        by_value: dict[str, int] = {}
+        while chunks:
+            batch = self.client.run_many(
+                [Calls.get_users_by_field(self.user_field, c) for c in chunks]
+            )
+            for users in batch.values:
+                for user in users:
+                    got = _user_value(user, self.user_field)
+                    if got is not None:
+                        by_value[got.casefold() if fold else got] = user.id
+            if batch.error is None:
+                break
+            if not (
+                isinstance(batch.error, FatalRemoteError) and batch.error.code == "invalidparameter"
+            ):
+                raise batch.error
+            failed, rest = chunks[len(batch.values)], chunks[len(batch.values) + 1 :]
+            if len(failed) == 1:
+                refused_values.add(failed[0])
+                chunks = rest
+            else:
+                half = len(failed) // 2
+                chunks = [failed[:half], failed[half:], *rest]
         found: dict[str, int] = {}
-        fold = self.user_field == "email"
-        wanted = {(k.casefold() if fold else k): k for k in keys}
-        for users in self._run_reads(
-            [Calls.get_users_by_field(self.user_field, c) for c in chunks]
-        ):
-            for user in users:
-                value = _user_value(user, self.user_field)
-                if value is None:
-                    continue
-                key = wanted.get(value.casefold() if fold else value)
-                if key is not None:
-                    found[key] = user.id
-        return found
+        refused: dict[str, str] = {}
+        for value in values:
+            uid = by_value.get(value.casefold() if fold else value)
+            for key in sent[value]:
+                if uid is not None:
+                    found.setdefault(key, uid)
+        for key in keys:
+            if key not in found and all(v in refused_values for v in own[key]):
+                refused[key] = (
+                    f"Moodle refuses {key!r} as a {self.user_field} (its cleaning would change "
+                    "it), so no user can have it"
+                )
+        return UserLookup(found=found, refused=refused)
 
     def plan_proficiency(self, proficiencies: Sequence[Proficiency]) -> Plan:
-        """Rating writes for the results whose level differs from Moodle's current rating."""
+        """Rating writes for the results whose level differs from Moodle's current rating,
+        and no-ops for what is left alone (with the reason), see
+        :mod:`~comp_adapters.moodle.rating_planner`."""
         framework = self._require_framework()
-        self._require(_RATE_FUNCTIONS[self.rate_in])
+        self._require(
+            [
+                *_FIND_FUNCTIONS,
+                *_RATE_FUNCTIONS[self.rate_in],
+                *(_USER_FUNCTIONS if self.user_field != "id" else ()),
+            ]
+        )
         remote = self._remote_competencies(framework)
-        users = self.user_ids(p.learner for p in proficiencies)
-        linked = self._course_competency_ids()
-        depth = {c.key: framework.depth(c.key) for c in framework.competencies}
+        lookup = self.lookup_users(p.learner for p in proficiencies)
+        site = RatingSite(
+            users=lookup.found,
+            refused=lookup.refused,
+            competencies={key: wire.id for key, wire in remote.items()},
+            linked=self._course_competency_ids(),
+        )
+        planner = RatingPlanner(
+            framework,
+            proficiencies,
+            site,
+            RatingOptions(
+                rate_in=self.rate_in,
+                course_id=self.course_id,
+                user_field=self.user_field,
+                revoke_rule_ratings=self.revoke_rule_ratings,
+            ),
+        )
+        pairs = planner.pairs_to_read()
+        current, plans = self._current_grades(pairs)
         notes: list[str] = []
-        noops: list[Change] = []
-        wanted: list[tuple[Proficiency, int, int, int]] = []
-        for item in sorted(
-            proficiencies, key=lambda p: (-depth.get(p.competency, 0), p.learner, p.competency)
-        ):
-            change_id = f"rating:{item.learner}|{item.competency}"
-            why = None
-            if item.competency not in framework:
-                why = f"not in framework {framework.key!r}"
-            elif item.competency not in remote:
-                why = "not in Moodle (push the framework first)"
-            elif item.learner not in users:
-                why = f"no Moodle user with {self.user_field} {item.learner!r}"
-            elif linked is not None and remote[item.competency].id not in linked:
-                why = f"not linked to course {self.course_id}"
-            elif item.level is None:
-                why = "no level computed"
-            if why is not None:
-                noops.append(
-                    Change(
-                        id=change_id,
-                        action=Action.NOOP,
-                        kind="rating",
-                        key=f"{item.learner} / {item.competency}",
-                        reason=why,
-                    )
-                )
-                continue
-            grade = grade_for_level(framework.scale_for(item.competency), item.level or "")
-            wanted.append((item, users[item.learner], remote[item.competency].id, grade))
-        current, context = self._current_grades([(u, c) for _, u, c, _ in wanted])
-        if self.rate_in == "site" and wanted:
+        if self.rate_in == "site" and pairs:
             notes.append(
                 "current ratings were read with tool_lp_data_for_user_competency_summary, which "
                 "creates an empty user competency record where none existed (it locks the "
                 "competency's scale)"
-            )
-        changes: list[Change] = []
-        for item, user_id, cid, grade in wanted:
-            key = f"{item.learner} / {item.competency}"
-            change_id = f"rating:{item.learner}|{item.competency}"
-            have = current.get((user_id, cid))
-            where = context.get((user_id, cid))
-            if self.rate_in == "plan" and where is None:
-                noops.append(
-                    Change(
-                        id=change_id,
-                        action=Action.NOOP,
-                        kind="rating",
-                        key=key,
-                        reason="not in an active plan of the learner",
-                    )
-                )
-                continue
-            if have == grade:
-                continue
-            fields: dict[str, Any] = {
-                "learner": item.learner,
-                "competency": item.competency,
-                "userid": user_id,
-                "competencyid": cid,
-                "grade": grade,
-                "level": item.level,
-                "note": rating_note(item.explanation),
-            }
-            if self.rate_in == "course":
-                fields["courseid"] = self.course_id
-            if self.rate_in == "plan":
-                fields["planid"] = where
-            changes.append(
-                Change(
-                    id=change_id,
-                    action=Action.UPDATE if have is not None else Action.CREATE,
-                    kind="rating",
-                    key=key,
-                    fields=fields,
-                    before={"grade": have} if have is not None else {},
-                )
             )
         where_to = {
             "site": "site ratings",
             "course": f"course {self.course_id}",
             "plan": "learning plans",
         }[self.rate_in]
-        return Plan(
-            adapter=self.name,
+        return planner.plan(
+            current,
+            plans,
             target=f"{self._site} {where_to} of framework {framework.key}",
-            changes=(*changes, *noops),
-            notes=tuple(notes),
+            notes=notes,
         )
 
     def _course_competency_ids(self) -> frozenset[int] | None:
@@ -837,7 +951,13 @@ class MoodleAdapter:
         framework = self._require_framework()
         if not self.learners:
             raise ConfigurationError("moodle: reading evidence needs the learners to read")
-        self._require(["tool_lp_data_for_user_competency_summary", "core_user_get_users_by_field"])
+        self._require(
+            [
+                *_FIND_FUNCTIONS,
+                *_EVIDENCE_FUNCTIONS,
+                *(_USER_FUNCTIONS if self.user_field != "id" else ()),
+            ]
+        )
         if cursor is not None and cursor.adapter != self.name:
             raise ConfigurationError(f"moodle: a {cursor.adapter!r} cursor cannot be used here")
         remote = self._remote_competencies(framework)
@@ -908,8 +1028,8 @@ def refusals(report: ApplyReport) -> list[str]:
 def _group_key(change: Change) -> str | None:
     if change.id.startswith("reset:"):
         return None
-    if change.kind == "course outcome":
-        return "course outcome"
+    if change.kind in ("course outcome", "rating"):
+        return change.kind
     return "call"
 
 
@@ -924,8 +1044,6 @@ def _result_of(change: Change, value: Any) -> Result:
                 "(ratings, plans, templates or courses)",
             }
         return {"deleted": True}
-    if change.kind == "rating":
-        return {"evidence": int(value.id)}
     if change.kind == "course link":
         return {"linked": bool(value)}
     return {}

@@ -5,21 +5,28 @@ Everything Moodle-protocol lives here and nothing else does:
 * parameters are form-encoded in PHP bracket syntax (``competency[shortname]=X``,
   ``filters[0][column]=idnumber``); booleans are ``1``/``0``; a ``None`` field is left
   out, never sent empty (form encoding cannot express NULL);
-* every request asks for JSON (``moodlewsrestformat=json``, the default is XML) and raw
-  text (``moodlewssettingraw=1``), so descriptions and names come back exactly as stored
-  and can be compared with what we want to write;
-* Moodle answers errors with HTTP 200 and ``{"exception", "errorcode", "message"}``, and
-  answers an empty body when web services or the REST protocol are off; both become
-  errors of :mod:`comp_adapters.errors` here;
+* every request asks for JSON (``moodlewsrestformat=json``, the default is XML); calls
+  whose answers are compared with what we want to write ask for raw text
+  (``moodlewssettingraw=1``), so descriptions and names come back exactly as stored.
+  Calls that answer evidence records do NOT: in raw mode Moodle 5.0 fails them with
+  ``invalidresponse`` once a rating exists, after doing the write (recordings 44, 46);
+  :attr:`Call.raw` says which;
+* Moodle answers errors with HTTP 200 and ``{"exception", "errorcode", "message"}``;
+  with web services or the REST protocol off it answers HTTP 403 with an empty body
+  (Moodle 5.0, recording 50; older sites HTTP 200 and an empty body); a URL that is not
+  the site root gets the web server's 404 page. All of these become one-line errors of
+  :mod:`comp_adapters.errors` here;
 * the token travels in the POST body (never in the URL), is registered with the
   transport's :class:`~comp_adapters.http.Redactor`, and appears in no log line, error,
   plan or ``repr``;
 * several calls go out in one HTTP request through
   ``tool_mobile_call_external_functions`` when the token's service offers it (detected
   with ``core_webservice_get_site_info``), else one request per call. That function runs
-  the calls in order and stops at the first error (it is not transactional), so
+  the calls in order and stops at the first error (it is not transactional; recording 49
+  has one answer for two calls), and reports a failed call's error as a JSON *string*
+  holding ``message`` and ``errorcode`` (recording 48), so
   :meth:`MoodleClient.run_many` returns the answers of the calls that ran and the error
-  that stopped it.
+  that stopped it, with Moodle's error code.
 
 Each remote function has one builder in :class:`Calls` (its docstring names the
 function); :meth:`MoodleClient.run` sends one, :meth:`MoodleClient.run_many` several.
@@ -163,6 +170,14 @@ _HINTS: Mapping[str, str] = {
 }
 
 
+_DEFAULT_MESSAGES: Mapping[str, str] = {
+    "accessexception": "Access control exception",
+}
+"""Messages for error payloads that carry only a code (a batched call outside the service
+answers ``{"errorcode": "accessexception", "module": "webservice"}``,
+``tool_mobile\\external::call_external_functions``)."""
+
+
 def error_from_payload(
     payload: Mapping[str, Any],
     *,
@@ -171,10 +186,12 @@ def error_from_payload(
     status: int | None = 200,
     redactor: Redactor | None = None,
 ) -> RemoteError:
-    """The error-tree exception for a Moodle error answer (any ``exception`` payload)."""
+    """The error-tree exception for a Moodle error answer: a top-level error
+    (``exception``, ``errorcode``, ``message``) or a batched call's decoded ``exception``
+    string (``message``, ``errorcode``, ``link``, ``moreinfourl``; recording 48)."""
     parsed = MoodleException.model_validate(payload)
-    code = parsed.errorcode or parsed.exception
-    message = parsed.message or parsed.exception
+    code = parsed.errorcode or parsed.exception or "unknown"
+    message = parsed.message or _DEFAULT_MESSAGES.get(code) or parsed.exception or code
     hint = _HINTS.get(code)
     if hint:
         message = f"{message} ({hint})"
@@ -189,12 +206,15 @@ def error_from_payload(
 
 
 def describe_moodle_error(response: requests.Response) -> tuple[str, str | None]:
-    """(message, code) of a non-2xx answer, for the transport's error mapping."""
+    """(message, code) of a non-2xx answer, for the transport's error mapping: one line,
+    never the web server's HTML error page."""
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return (text[:300] or response.reason or "error"), None
+        if not text or text.startswith("<"):
+            return f"the web server answered {response.reason or 'an error'}, not Moodle", None
+        return " ".join(text.split())[:200], None
     if isinstance(body, dict):
         code = body.get("errorcode") or body.get("exception")
         message = body.get("message") or body.get("error") or str(body)[:300]
@@ -219,13 +239,16 @@ class Call(Generic[T]):
     """One remote function call: its name, its arguments and how to read its answer.
 
     ``reads`` marks calls that change nothing, so the transport may repeat them after a
-    5xx or a read timeout.
+    5xx or a read timeout. ``raw`` asks Moodle for text as stored
+    (``moodlewssettingraw``): on for what is compared, off for calls that answer
+    evidence, which raw mode breaks (recordings 44-47).
     """
 
     function: str
     args: Mapping[str, Any]
     parse: Callable[[Any], T]
     reads: bool = False
+    raw: bool = True
 
     def __repr__(self) -> str:
         return f"Call({self.function})"
@@ -445,11 +468,15 @@ class Calls:
     def grade_competency(
         user_id: int, competency_id: int, grade: int, note: str | None
     ) -> Call[WireEvidence]:
-        """``core_competency_grade_competency``: rates the site-level user competency."""
+        """``core_competency_grade_competency``: rates the site-level user competency.
+
+        Not raw: the answer is an evidence record, which raw mode fails (recording 44).
+        """
         return Call(
             "core_competency_grade_competency",
             {"userid": user_id, "competencyid": competency_id, "grade": grade, "note": note},
             WireEvidence.model_validate,
+            raw=False,
         )
 
     @staticmethod
@@ -467,6 +494,7 @@ class Calls:
                 "note": note,
             },
             WireEvidence.model_validate,
+            raw=False,
         )
 
     @staticmethod
@@ -478,19 +506,22 @@ class Calls:
             "core_competency_grade_competency_in_plan",
             {"planid": plan_id, "competencyid": competency_id, "grade": grade, "note": note},
             WireEvidence.model_validate,
+            raw=False,
         )
 
     @staticmethod
     def user_competency_summary(user_id: int, competency_id: int) -> Call[UserCompetencySummary]:
         """``tool_lp_data_for_user_competency_summary``: rating and evidence of one pair.
 
-        WRITES: it creates an empty user_competency record when none exists.
+        WRITES: it creates an empty user_competency record when none exists. Not raw: raw
+        mode fails it with ``invalidresponse`` once there is evidence (recordings 46, 47).
         """
         return Call(
             "tool_lp_data_for_user_competency_summary",
             {"userid": user_id, "competencyid": competency_id},
             UserCompetencySummary.model_validate,
             reads=True,
+            raw=False,
         )
 
     @staticmethod
@@ -499,13 +530,15 @@ class Calls:
     ) -> Call[UserCompetencySummaryInCourse]:
         """``tool_lp_data_for_user_competency_summary_in_course``: the course-level rating.
 
-        WRITES: it creates an empty course rating record when none exists.
+        WRITES: it creates an empty course rating record when none exists. Not raw (its
+        answer holds evidence, like the site-level summary's).
         """
         return Call(
             "tool_lp_data_for_user_competency_summary_in_course",
             {"userid": user_id, "competencyid": competency_id, "courseid": course_id},
             UserCompetencySummaryInCourse.model_validate,
             reads=True,
+            raw=False,
         )
 
     @staticmethod
@@ -632,8 +665,8 @@ class MoodleClient:
 
     def run(self, call: Call[T]) -> T:
         """Send one call and return its parsed answer; Moodle errors are raised."""
-        raw = self._post(call.function, dict(call.args), reads=call.reads)
-        return self._parse(call, raw)
+        answer = self._post(call.function, dict(call.args), reads=call.reads, raw=call.raw)
+        return self._parse(call, answer)
 
     def run_many(self, calls: Sequence[Call[Any]]) -> BatchResult:
         """Send several calls in order, batched when possible; stop at the first error.
@@ -670,7 +703,7 @@ class MoodleClient:
             {
                 "function": call.function,
                 "arguments": json.dumps(_json_ready(dict(call.args)), separators=(",", ":")),
-                "settingraw": True,
+                "settingraw": call.raw,
             }
             for call in chunk
         ]
@@ -678,15 +711,16 @@ class MoodleClient:
             BATCH_FUNCTION,
             {"requests": requests_},
             reads=all(call.reads for call in chunk),
+            raw=True,
         )
         answer = self._validate(BatchAnswer.model_validate, raw, BATCH_FUNCTION)
         url = redact_url(self.transport.url(ENDPOINT))
         result = BatchResult()
         for call, response in zip(chunk, answer.responses, strict=False):
             if response.error:
-                payload = _loads(response.exception) or {}
-                if not isinstance(payload, dict) or "exception" not in payload:
-                    payload = {"exception": "unknown", "message": str(payload)[:300]}
+                payload = _loads(response.exception)
+                if not isinstance(payload, dict):
+                    payload = {"message": " ".join(str(payload).split())[:300]}
                 result.error = error_from_payload(
                     payload, operation=call.function, url=url, redactor=self.transport.redactor
                 )
@@ -718,30 +752,45 @@ class MoodleClient:
                 status=200,
             ) from None
 
-    def _post(self, function: str, args: Mapping[str, Any], *, reads: bool) -> Any:
+    def _post(self, function: str, args: Mapping[str, Any], *, reads: bool, raw: bool) -> Any:
         fields = [
             ("wstoken", self._token.get_secret_value()),
             ("wsfunction", function),
             ("moodlewsrestformat", "json"),
-            ("moodlewssettingraw", "1"),
+            *([("moodlewssettingraw", "1")] if raw else []),
             *encode_form(args),
         ]
-        log.debug("moodle %s (%d fields)", function, len(fields) - 4)
+        log.debug("moodle %s (%d fields)", function, len(fields))
         response = self.transport.request(
-            "POST", ENDPOINT, operation=function, idempotent=reads, data=fields
+            "POST", ENDPOINT, operation=function, idempotent=reads, data=fields, expected=(403, 404)
         )
         url = redact_url(response.url or self.transport.url(ENDPOINT))
         text = response.text
+        if response.status_code == 404:
+            raise NotFoundError(
+                "no Moodle web service at this URL: give the site root (the address of "
+                "Moodle's front page)",
+                adapter=ADAPTER,
+                operation=function,
+                url=url,
+                status=404,
+                code="nowebservice",
+            )
         if not text.strip():
+            # webservice/rest/server.php: "HTTP/1.0 403 Forbidden" and die when web
+            # services or REST are off (Moodle 5.0, recording 50); older sites answer 200.
             raise FatalRemoteError(
-                "empty answer: web services or the REST protocol are disabled on this site "
-                "(enablewebservices, webserviceprotocols), or the URL is not the site root",
+                "web services or the REST protocol are disabled on this site: enable them "
+                "(Site administration > Advanced features > Enable web services; Server > "
+                "Web services > Manage protocols > REST)",
                 adapter=ADAPTER,
                 operation=function,
                 url=url,
                 status=response.status_code,
                 code="webservicesdisabled",
             )
+        if response.status_code == 403:
+            raise self.transport.error_for(response, operation=function)
         try:
             body = json.loads(text)
         except ValueError:
@@ -799,13 +848,15 @@ class MoodleSettings(BaseModel):
     user_field: UserField = "email"
     scale_id: int | None = Field(default=None, ge=1)
     category_id: int | None = Field(default=None, ge=1)
+    ca_bundle: str | None = None
+    """PEM file of private CA certificates to trust (docs/security.md)."""
 
     def client(self, *, session: requests.Session | None = None) -> MoodleClient:
         """A client for these settings."""
         return MoodleClient(
             self.url,
             self.token,
-            session=session,
+            session=session or make_session(ca_bundle=self.ca_bundle),
             allow_http=self.allow_http,
             timeout=(DEFAULT_TIMEOUT[0], self.timeout),
             batch=self.batch,

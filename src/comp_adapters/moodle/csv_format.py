@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from comp_adapters._files import atomic_write
+from comp_adapters._files import atomic_write, excel_safe_cell
 from comp_adapters.core.framework import Competency, Framework, RelationType
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError, Problem, ValidationError
@@ -61,7 +61,7 @@ from comp_adapters.moodle.mapping import (
     taxonomies_from_text,
 )
 from comp_adapters.moodle.wire import RULE_ALL, RULE_POINTS
-from comp_adapters.plugins import FileFormat
+from comp_adapters.plugins import FileFormat, FormatOption
 
 HEADERS = (
     "Parent ID number",
@@ -356,7 +356,9 @@ class _Reader:
             return None, None
         try:
             config = parse_scale_configuration(config_text)
-            scale = scale_from_moodle(items, ScaleConfig(None, config.default, config.proficient))
+            scale = scale_from_moodle(
+                items, ScaleConfig(None, config.default, config.proficient, config.keys)
+            )
         except MappingError as exc:
             self.problem(str(exc), row, "scaleconfiguration")
             return None, None
@@ -550,8 +552,11 @@ def _items(names: Sequence[str], where: str) -> str:
     return ",".join(names)
 
 
-def _checked_line(fields: Sequence[str], where: str) -> str:
-    """``fputcsv``'s line for ``fields``, refusing values Moodle's importer would misread."""
+def _checked_line(fields: Sequence[str], where: str, *, excel_safe: bool = False) -> str:
+    """``fputcsv``'s line for ``fields``, refusing values Moodle's importer would misread
+    (``excel_safe``: formula-like cells neutralised first)."""
+    if excel_safe:
+        fields = [excel_safe_cell(value) for value in fields]
     for label, value in zip(HEADERS, fields, strict=True):
         if not php_reads_back(value):
             raise MappingError(
@@ -562,7 +567,7 @@ def _checked_line(fields: Sequence[str], where: str) -> str:
     return php_csv_line(fields)
 
 
-def dumps_framework(framework: Framework) -> str:
+def dumps_framework(framework: Framework, *, excel_safe: bool = False) -> str:
     """The CSV text Moodle's exporter writes for ``framework`` (14 columns, current header).
 
     A value PHP's CSV reader cannot read back (see :func:`php_reads_back`) is refused
@@ -592,6 +597,7 @@ def dumps_framework(framework: Framework) -> str:
                 ",".join(framework.taxonomy_levels),
             ],
             f"framework {framework.key!r}",
+            excel_safe=excel_safe,
         )
     )
     for competency in _row_order(framework, exported):
@@ -649,14 +655,20 @@ def dumps_framework(framework: Framework) -> str:
                     "",
                 ],
                 f"competency {competency.key!r}",
+                excel_safe=excel_safe,
             )
         )
     return "".join(out)
 
 
-def write_framework_csv(framework: Framework, path: str | Path, **_options: Any) -> None:
-    """Write ``framework`` as a Moodle CSV, atomically (nothing is written on error)."""
-    text = dumps_framework(framework)
+def write_framework_csv(
+    framework: Framework, path: str | Path, *, excel_safe: str | None = None, **_options: Any
+) -> None:
+    """Write ``framework`` as a Moodle CSV, atomically (nothing is written on error).
+
+    ``excel_safe="yes"`` neutralises formula-like cells (off by default: Moodle's importer
+    would keep the prefix as part of the text)."""
+    text = dumps_framework(framework, excel_safe=excel_safe == "yes")
     with atomic_write(path, newline="") as handle:
         handle.write(text)
 
@@ -710,5 +722,6 @@ MOODLE_CSV = FileFormat(
     sniff=sniff_moodle_csv,
     read=read_framework_csv,
     write=write_framework_csv,
+    options=(FormatOption("excel-safe", "neutralise formula-like cells", choices=("yes", "no")),),
 )
 """The ``moodle-csv`` format of ``comp-adapters convert``."""

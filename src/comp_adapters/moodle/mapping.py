@@ -36,6 +36,7 @@ from comp_adapters.core.framework import (
 from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError
+from comp_adapters.moodle.text import note_text
 from comp_adapters.moodle.wire import (
     RULE_ALL,
     RULE_POINTS,
@@ -54,6 +55,8 @@ PROP_COURSES = "moodle.courses"
 PROP_SCALECONFIG = "moodle.scaleconfiguration"
 EXTERNAL_ID = "moodle"
 SCALE_KEY_PREFIX = "moodle-scale-"
+LEVEL_KEY = "key"
+"""The entry of a ``scaleconfiguration`` item that holds the core level key (ours only)."""
 
 # -- description formats -----------------------------------------------------------------
 
@@ -210,11 +213,14 @@ def competency_key(idnumber: str, moodle_id: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ScaleConfig:
-    """A parsed ``scaleconfiguration``: the scale it names, and flags per 1-based item."""
+    """A parsed ``scaleconfiguration``: the scale it names, flags per 1-based item, and
+    the core level keys of the items when the configuration carries them (``keys``: only
+    comp-adapters writes them, one per item, see :func:`scale_configuration`)."""
 
     scale_id: int | None
     default: frozenset[int]
     proficient: frozenset[int]
+    keys: tuple[str, ...] | None = None
 
     def default_item(self) -> int | None:
         """The item automatic completion gives: the first flagged default."""
@@ -241,6 +247,7 @@ def parse_scale_configuration(text: str) -> ScaleConfig:
         raise MappingError(f"scale configuration names scale {raw_id!r}") from None
     default: set[int] = set()
     proficient: set[int] = set()
+    keys: dict[int, str] = {}
     for entry in data[1:]:
         if not isinstance(entry, dict) or "id" not in entry:
             raise MappingError("each scale configuration entry needs an id")
@@ -252,7 +259,18 @@ def parse_scale_configuration(text: str) -> ScaleConfig:
             default.add(item)
         if _flag(entry.get("proficient")):
             proficient.add(item)
-    return ScaleConfig(scale_id, frozenset(default), frozenset(proficient))
+        key = entry.get(LEVEL_KEY)
+        if isinstance(key, str) and key.strip():
+            keys[item] = key
+    return ScaleConfig(scale_id, frozenset(default), frozenset(proficient), _level_keys_of(keys))
+
+
+def _level_keys_of(keys: Mapping[int, str]) -> tuple[str, ...] | None:
+    """Level keys by item when every item 1..n has its own, distinct key; else ``None``."""
+    ordered = tuple(keys.get(i, "") for i in range(1, len(keys) + 1))
+    if not ordered or "" in ordered or len(set(ordered)) != len(ordered):
+        return None
+    return ordered
 
 
 def _flag(value: Any) -> bool:
@@ -261,18 +279,26 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def scale_configuration(scale: ProficiencyScale, scale_id: int) -> str:
-    """The ``scaleconfiguration`` Moodle stores for a core scale, every item listed."""
+def scale_configuration(scale: ProficiencyScale, scale_id: int, *, with_keys: bool = False) -> str:
+    """The ``scaleconfiguration`` Moodle stores for a core scale, every item listed.
+
+    ``with_keys`` adds each level's core key to its entry (``"key"``). Moodle validates
+    only ``scaleid``, ``scaledefault`` and ``proficient`` and keeps the rest of the JSON
+    as it is (``competency_framework::validate_scaleconfiguration``), so the keys come
+    back on pull: ratings read back then name the framework's own levels, and they mark
+    the framework as pushed by comp-adapters (see the planner's adoption check).
+    """
     entries: list[dict[str, Any]] = [{"scaleid": str(scale_id)}]
     for position, level in enumerate(scale.levels, start=1):
-        entries.append(
-            {
-                "id": position,
-                "scaledefault": int(level.key == scale.default_level),
-                "proficient": int(level.proficient),
-            }
-        )
-    return json.dumps(entries, separators=(",", ":"))
+        entry: dict[str, Any] = {
+            "id": position,
+            "scaledefault": int(level.key == scale.default_level),
+            "proficient": int(level.proficient),
+        }
+        if with_keys:
+            entry[LEVEL_KEY] = level.key
+        entries.append(entry)
+    return json.dumps(entries, separators=(",", ":"), ensure_ascii=False)
 
 
 def stored_or_computed_configuration(
@@ -300,7 +326,8 @@ def stored_or_computed_configuration(
 
 
 def same_scale_configuration(a: str | None, b: str | None) -> bool:
-    """Whether two configurations mean the same (scale, default item, proficient items)."""
+    """Whether two configurations mean the same: scale, default item, proficient items
+    and level keys (a configuration without keys differs from one with them)."""
     if a is None or b is None:
         return a is b
     try:
@@ -311,7 +338,18 @@ def same_scale_configuration(a: str | None, b: str | None) -> bool:
         left.scale_id == right.scale_id
         and left.default_item() == right.default_item()
         and left.proficient == right.proficient
+        and left.keys == right.keys
     )
+
+
+def carries_level_keys(configuration: str | None) -> bool:
+    """Whether a stored configuration holds comp-adapters' level keys for every item."""
+    if not configuration:
+        return False
+    try:
+        return parse_scale_configuration(configuration).keys is not None
+    except MappingError:
+        return False
 
 
 def _normal(name: str) -> str:
@@ -359,7 +397,11 @@ def scale_from_moodle(items: Sequence[str], config: ScaleConfig) -> dict[str, An
         raise MappingError(f"the scale configuration names items {unknown} the scale lacks")
     if not config.proficient:
         raise MappingError("the scale configuration flags no item as proficient")
-    keys = level_keys(items)
+    keys = (
+        list(config.keys)
+        if config.keys is not None and len(config.keys) == len(items)
+        else level_keys(items)
+    )
     default = config.default_item() or 1
     data: dict[str, Any] = {
         "levels": [
@@ -650,6 +692,16 @@ def framework_from_moodle(
     return framework_from_data(data, source=source)
 
 
+def level_keys_from_moodle(framework: Framework) -> bool:
+    """Whether a pulled framework's level keys are the pushed framework's own: every scale
+    it uses came with comp-adapters' keys (``moodle.scaleconfiguration`` properties), so
+    Moodle's grades read back as those keys rather than as the scale item names."""
+    configurations = [framework.properties.get(PROP_SCALECONFIG)] + [
+        c.properties.get(PROP_SCALECONFIG) for c in framework.competencies if c.scale is not None
+    ]
+    return all(isinstance(text, str) and carries_level_keys(text) for text in configurations)
+
+
 def _scale_data(
     scale_id: int, configuration: str | None, scale_items: Mapping[int, Sequence[str]]
 ) -> dict[str, Any]:
@@ -659,7 +711,8 @@ def _scale_data(
         raise MappingError(f"scale {scale_id} is used without a scale configuration")
     config = parse_scale_configuration(configuration)
     return scale_from_moodle(
-        scale_items[scale_id], ScaleConfig(scale_id, config.default, config.proficient)
+        scale_items[scale_id],
+        ScaleConfig(scale_id, config.default, config.proficient, config.keys),
     )
 
 
@@ -669,9 +722,13 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def rating_note(explanation: str, limit: int = 1000) -> str:
-    """A grading note from an explanation: no tags (Moodle cleans it as PARAM_NOTAGS)."""
+    """A grading note from an explanation that Moodle's ``PARAM_NOTAGS`` keeps as it is
+    (Moodle refuses a note its cleaning would change): tags removed, and a ``<`` that
+    would start one gets a space after it (``a<3`` -> ``a< 3``)."""
     text = " ".join(_TAG.sub(" ", explanation).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
+    return note_text(text)
 
 
 def grade_for_level(scale: ProficiencyScale, level: str) -> int:

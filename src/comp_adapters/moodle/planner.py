@@ -20,24 +20,35 @@ Order of the plan, and why:
 6. cross-references; 7. course links and their outcomes.
 
 Only fields that differ are written; values are compared as Moodle means them (a scale
-configuration by its flags, a rule by its type, outcome and children, a disabled rule
-equals no rule), so an apply followed by a new plan gives an empty plan.
+configuration by its flags and level keys, a rule by its type, outcome and children, a
+disabled rule equals no rule), so an apply followed by a new plan gives an empty plan.
+
+Texts are mapped first (:mod:`comp_adapters.moodle.text`) to what Moodle stores unchanged,
+and compared after that mapping; a text that cannot be mapped makes planning fail before
+anything is written. An update also sends ``descriptionformat``, whatever it changes:
+Moodle resets an omitted format to HTML (the update structure gives it a default,
+``core\\external\\exporter::get_update_structure``; recordings 42, 43).
+
+A framework that exists in Moodle but was not made from ours (see :func:`made_from_ours`)
+is refused unless the target allows adopting it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import JsonValue
 
 from comp_adapters.core.framework import Competency, Framework, RuleOutcome
-from comp_adapters.errors import MappingError
+from comp_adapters.errors import MappingError, PlanError
 from comp_adapters.moodle.mapping import (
     COURSE_OUTCOME,
     PROP_VISIBLE,
     CourseLink,
     RuleSpec,
+    carries_level_keys,
     competency_key,
     course_links,
     format_code,
@@ -47,8 +58,15 @@ from comp_adapters.moodle.mapping import (
     rule_spec,
     same_rule,
     same_scale_configuration,
-    shorten,
     taxonomies_from_text,
+)
+from comp_adapters.moodle.text import (
+    DescriptionChange,
+    MappedDescription,
+    MappedName,
+    NameChange,
+    moodle_description,
+    moodle_name,
 )
 from comp_adapters.moodle.wire import (
     RULE_ALL,
@@ -92,13 +110,42 @@ class RemoteFramework:
 
 @dataclass(frozen=True, slots=True)
 class PushTarget:
-    """Where and how to push: scales resolved against the site, context, links, prune."""
+    """Where and how to push: scales resolved against the site, context, links, prune,
+    and whether a framework not made from ours may be taken over (``adopt``)."""
 
     framework_scale: ScaleBinding
     competency_scales: Mapping[str, ScaleBinding] = field(default_factory=dict)
     context: ContextRef = field(default_factory=ContextRef)
     course_links: Mapping[str, Sequence[CourseLink]] = field(default_factory=dict)
     prune: bool = False
+    adopt: bool = False
+
+
+class ForeignFrameworkError(PlanError):
+    """The framework's idnumber is taken in Moodle by a framework not made from ours."""
+
+
+def made_from_ours(framework: Framework, remote: RemoteFramework) -> bool:
+    """Whether the remote framework (same idnumber) was made from ``framework``.
+
+    Moodle has no field for our own bookkeeping, and the id-mapping store is not there
+    yet, so this is read from the site: a framework comp-adapters pushed carries the core
+    level keys in its scale configuration
+    (:func:`~comp_adapters.moodle.mapping.scale_configuration`), which nothing else
+    writes. Without them (pushed by an older version, or the scale edited in Moodle's
+    form) it counts as ours when more than half of its competencies have idnumbers that
+    are keys of ``framework``. An empty framework without the keys is not ours: someone
+    made it by hand.
+    """
+    if remote.framework is None or carries_level_keys(remote.framework.scaleconfiguration):
+        return True
+    ours = {c.key for c in framework.competencies}
+    theirs = [
+        competency_key(w.idnumber, w.id)
+        for w in remote.competencies
+        if not w.idnumber.startswith(RESET_PREFIX)
+    ]
+    return bool(theirs) and 2 * sum(key in ours for key in theirs) > len(theirs)
 
 
 def framework_change_id(key: str) -> str:
@@ -137,6 +184,59 @@ class _Planner:
         self.new_keys = {c.key for c in self.walk if c.key not in self.remote_by_key}
         self.rules_reset: set[str] = set()
         self.framework_new = remote.framework is None
+        self.final_format: dict[str, int] = {}
+        """Description format each competency holds after the plan (rules re-send it)."""
+        self.names: dict[str, MappedName] = {}
+        self.descriptions: dict[str, MappedDescription] = {}
+        self.fw_name = moodle_name(self.fw.title)
+        self.fw_description = moodle_description(
+            self.fw.description, format_code(self.fw.description_format, self.fw.properties)
+        )
+        self._map_texts()
+
+    # -- 0. texts -------------------------------------------------------------------------
+
+    def _map_texts(self) -> None:
+        """Map every text to what Moodle keeps unchanged; refuse what cannot be sent."""
+        problems: list[str] = []
+        if self.fw_description.problems:
+            problems.append(
+                f"framework {self.fw.key!r}, description: "
+                + "; ".join(self.fw_description.problems)
+            )
+        names: Counter[NameChange] = Counter(self.fw_name.changes)
+        descriptions: Counter[DescriptionChange] = Counter(self.fw_description.changes)
+        for competency in self.walk:
+            name = moodle_name(competency.title)
+            description = moodle_description(
+                competency.description,
+                format_code(competency.description_format, competency.properties),
+            )
+            self.names[competency.key] = name
+            self.descriptions[competency.key] = description
+            names.update(name.changes)
+            descriptions.update(description.changes)
+            if description.problems:
+                problems.append(
+                    f"competency {competency.key!r}, description: "
+                    + "; ".join(description.problems)
+                )
+        if problems:
+            shown = "\n  ".join(problems[:20])
+            more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+            raise MappingError(
+                f"moodle: {len(problems)} text(s) of framework {self.fw.key!r} cannot be sent "
+                f"so that Moodle keeps them as they are; nothing was written. Change them "
+                f"in the framework:\n  {shown}{more}"
+            )
+        self.notes.extend(
+            note.format(n=names[kind]) for kind, note in _NAME_NOTES.items() if names[kind]
+        )
+        self.notes.extend(
+            note.format(n=descriptions[kind])
+            for kind, note in _DESCRIPTION_NOTES.items()
+            if descriptions[kind]
+        )
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -166,15 +266,13 @@ class _Planner:
         fw = self.fw
         taxonomies, notes = moodle_taxonomies(fw.taxonomy_levels)
         self.notes.extend(notes)
-        if len(fw.title) > 100:
-            self.notes.append("the framework title is cut to Moodle's 100 characters")
         scale = self.target.framework_scale
-        description = fw.description or ""
+        description = self.fw_description.text
         visible = fw.properties.get(PROP_VISIBLE)
         wanted: dict[str, JsonValue] = {
-            "shortname": shorten(fw.title),
+            "shortname": self.fw_name.text,
             "description": description,
-            "descriptionformat": format_code(fw.description_format, fw.properties),
+            "descriptionformat": self.fw_description.format,
             "scaleid": scale.scale_id,
             "scaleconfiguration": scale.configuration,
             "taxonomies": taxonomies,
@@ -185,11 +283,9 @@ class _Planner:
         if remote is None:
             create = FrameworkCreate(
                 idnumber=fw.key,
-                shortname=shorten(fw.title),
+                shortname=self.fw_name.text,
                 description=description or None,
-                descriptionformat=(
-                    format_code(fw.description_format, fw.properties) if description else None
-                ),
+                descriptionformat=self.fw_description.format,
                 visible=visible if isinstance(visible, bool) else None,
                 scaleid=scale.scale_id,
                 scaleconfiguration=scale.configuration,
@@ -221,17 +317,67 @@ class _Planner:
             for name in wanted
             if not self._same_framework_field(name, wanted[name], have[name], description)
         ]
+        self._check_adoption(remote, differ, wanted, have)
         if differ:
+            fields: dict[str, JsonValue] = {"id": remote.id, **{n: wanted[n] for n in differ}}
+            # Moodle resets an omitted format to HTML (recordings 42, 43): always send it.
+            fields.setdefault(
+                "descriptionformat",
+                self.fw_description.format if description else remote.descriptionformat,
+            )
             self.add(
                 Change(
                     id=framework_change_id(fw.key),
                     action=Action.UPDATE,
                     kind="framework",
                     key=fw.key,
-                    fields={"id": remote.id, **{n: wanted[n] for n in differ}},
+                    fields=fields,
                     before={n: have[n] for n in differ},
                 )
             )
+
+    def _check_adoption(
+        self,
+        remote: WireFramework,
+        differ: Sequence[str],
+        wanted: Mapping[str, JsonValue],
+        have: Mapping[str, JsonValue],
+    ) -> None:
+        """Refuse (or, with ``adopt``, note) taking over a framework not made from ours."""
+        if made_from_ours(self.fw, self.remote):
+            return
+        ours = set(self.position)
+        theirs = sorted(self.remote_by_key)
+        foreign = [key for key in theirs if key not in ours]
+        missing = [key for key in self.position if key not in self.remote_by_key]
+        lines = [
+            f"{name}: {_brief(have.get(name))} -> {_brief(wanted[name])}"
+            for name in differ
+            if name != "scaleconfiguration"
+        ]
+        if "scaleconfiguration" in differ and "scaleid" not in differ:
+            lines.append("scale configuration (default or proficient levels) differs")
+        lines.append(
+            f"{len(theirs) - len(foreign)} of its {len(theirs)} competencies are in the framework"
+        )
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            lines.append(f"{len(foreign)} competencies in Moodle are not ours ({shown})")
+        if missing:
+            lines.append(f"{len(missing)} competencies of the framework would be created")
+        what = (
+            f"framework {self.fw.key!r} (Moodle id {remote.id}) was not made from this "
+            "framework: its scale configuration carries no comp-adapters level keys and most "
+            "of its competencies are not ours"
+        )
+        if self.target.adopt:
+            self.notes.append(f"adopting {what}; " + "; ".join(lines))
+            return
+        raise ForeignFrameworkError(
+            f"moodle: {what}. Pushing would take it over:\n  "
+            + "\n  ".join(lines)
+            + "\nGive --adopt (adopt=True) to take it over anyway, or push under another key."
+        )
 
     @staticmethod
     def _same_framework_field(
@@ -266,11 +412,11 @@ class _Planner:
     # -- 3./4. competencies ---------------------------------------------------------------
 
     def competency_fields(self, competency: Competency) -> dict[str, JsonValue]:
-        description = competency.description or ""
+        description = self.descriptions[competency.key]
         fields: dict[str, JsonValue] = {
-            "shortname": shorten(competency.title),
-            "description": description,
-            "descriptionformat": format_code(competency.description_format, competency.properties),
+            "shortname": self.names[competency.key].text,
+            "description": description.text,
+            "descriptionformat": description.format,
         }
         binding = self.target.competency_scales.get(competency.key)
         if binding is not None:
@@ -294,7 +440,8 @@ class _Planner:
             }
             if wanted["description"]:
                 fields["description"] = wanted["description"]
-                fields["descriptionformat"] = wanted["descriptionformat"]
+            fields["descriptionformat"] = wanted["descriptionformat"]
+            self.final_format[competency.key] = _int(wanted["descriptionformat"])
             if "scaleid" in wanted:
                 fields["scaleid"] = wanted["scaleid"]
                 fields["scaleconfiguration"] = wanted["scaleconfiguration"]
@@ -345,14 +492,23 @@ class _Planner:
                         ),
                     )
                 )
+            final = (
+                _int(wanted["descriptionformat"])
+                if wanted["description"]
+                else wire.descriptionformat
+            )
+            self.final_format[competency.key] = final
             if differ:
+                fields = {"id": wire.id, **{n: wanted[n] for n in differ}}
+                # Moodle resets an omitted format to HTML (recordings 42, 43): always send it.
+                fields.setdefault("descriptionformat", final)
                 self.add(
                     Change(
                         id=f"update:{competency.key}",
                         action=Action.UPDATE,
                         kind="competency",
                         key=competency.key,
-                        fields={"id": wire.id, **{n: wanted[n] for n in differ}},
+                        fields=fields,
                         before={n: have[n] for n in differ},
                     )
                 )
@@ -417,7 +573,14 @@ class _Planner:
     # -- 5. rules -------------------------------------------------------------------------
 
     def rule_fields(self, key: str, **extra: JsonValue) -> dict[str, JsonValue]:
-        return {"competency": key, "id": self.known_id(key), **extra}
+        """A rule write's fields, with the description format to keep (Moodle resets an
+        omitted one to HTML, recordings 42, 43)."""
+        return {
+            "competency": key,
+            "id": self.known_id(key),
+            "descriptionformat": self.final_format.get(key),
+            **extra,
+        }
 
     def rules(self) -> None:
         key_of = {str(wid): key for wid, key in self.key_by_id.items()}
@@ -623,9 +786,6 @@ class _Planner:
         self.rules()
         self.related()
         self.courses()
-        long_titles = sum(1 for c in self.walk if len(c.title) > 100)
-        if long_titles:
-            self.notes.append(f"{long_titles} competency title(s) cut to Moodle's 100 characters")
         own_terms = sum(1 for c in self.walk if c.taxonomy is not None)
         if own_terms:
             self.notes.append(
@@ -634,6 +794,36 @@ class _Planner:
         return Plan(
             adapter=ADAPTER, target=target, changes=tuple(self.changes), notes=tuple(self.notes)
         )
+
+
+_NAME_NOTES: Mapping[NameChange, str] = {
+    "tags": "{n} title(s) hold HTML tags, which Moodle refuses in short names: sent as text "
+    "(superscripts and subscripts as Unicode characters where they exist, else ^ and _)",
+    "less-than": "{n} title(s) hold a '<' Moodle would strip as the start of a tag: sent as "
+    "'&lt;', which Moodle shows as '<'",
+    "invisible": "{n} title(s) hold NUL, U+FFFE or U+FFFF, which Moodle refuses: left out",
+    "cut": "{n} title(s) cut to Moodle's 100 characters",
+}
+_DESCRIPTION_NOTES: Mapping[DescriptionChange, str] = {
+    "trimmed": "{n} description(s) trimmed of surrounding white space (Moodle refuses it)",
+    "plain as html": "{n} plain-text description(s) hold &, < or >, which Moodle refuses as "
+    "plain text: sent as HTML that shows the same text",
+    "markdown escaped": "{n} markdown description(s): bare &, < and > sent as entities "
+    "(markdown shows them as the characters)",
+    "html rewritten": "{n} HTML description(s) written the way Moodle's HTML cleaner writes "
+    "them (entities, closed elements, <br />)",
+}
+
+
+def _int(value: JsonValue) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected a number, found {value!r}")
+    return value
+
+
+def _brief(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def plan_push(

@@ -42,9 +42,10 @@ class _Outbound(BaseModel):
 
 
 class MoodleException(_Inbound):
-    """An error answer (HTTP 200): ``{"exception", "errorcode", "message", "debuginfo"?}``."""
+    """An error answer (HTTP 200): ``{"exception", "errorcode", "message", "debuginfo"?}``;
+    a batched call's error has no ``exception`` class (recording 48)."""
 
-    exception: str
+    exception: str | None = None
     errorcode: str | None = None
     message: str = ""
     debuginfo: str | None = None

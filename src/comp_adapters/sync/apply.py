@@ -37,8 +37,9 @@ class ApplyError(PlanError):
         self.report = report
         super().__init__(
             f"applying {change.action.value} {change.kind} {change.key!r} failed after "
-            f"{len(report.applied)} change(s) were applied: {cause}. Apply the same plan "
-            "again with the same journal to resume, or plan again."
+            f"{len(report.applied)} change(s) were applied: {cause}. Run the same command "
+            "again: it plans from what the target holds now, so what was applied is not "
+            "repeated."
         )
 
     @property

@@ -15,7 +15,9 @@ from collections import Counter
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+
+from comp_adapters._http.redaction import redact_urls_in_text
 
 
 class Action(StrEnum):
@@ -61,6 +63,17 @@ class Plan(BaseModel):
     changes: tuple[Change, ...] = ()
     notes: tuple[str, ...] = ()
     state_fingerprint: str | None = None
+
+    @field_validator("target", mode="after")
+    @classmethod
+    def _redact_target(cls, value: str) -> str:
+        """A target URL is shown, stored and fingerprinted without user info or tokens."""
+        return redact_urls_in_text(value)
+
+    @field_validator("notes", mode="after")
+    @classmethod
+    def _redact_notes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(redact_urls_in_text(note) for note in value)
 
     @model_validator(mode="after")
     def _check_ids(self) -> Plan:
@@ -139,9 +152,11 @@ class Plan(BaseModel):
 
 def _describe(change: Change) -> str:
     if change.action is Action.UPDATE and change.before:
+        # Only what changes: fields sent along unchanged (ids, values kept) are not shown.
         parts = [
-            f"{name}: {_short(change.before.get(name))} -> {_short(value)}"
+            _difference(name, change.before[name], value)
             for name, value in change.fields.items()
+            if name in change.before and change.before[name] != value
         ]
         text = "; ".join(parts)
     elif change.fields:
@@ -156,3 +171,36 @@ def _describe(change: Change) -> str:
 def _short(value: object, limit: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _difference(name: str, before: object, after: object, limit: int = 40) -> str:
+    """``name: before -> after``; of two long texts only the part that changed, with a
+    little context and "..." where text was left out, so they never look the same."""
+    if not (isinstance(before, str) and isinstance(after, str)) or (
+        len(repr(before)) <= limit and len(repr(after)) <= limit
+    ):
+        return f"{name}: {_short(before)} -> {_short(after)}"
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    end = 0
+    while (
+        end < min(len(before), len(after)) - start
+        and before[len(before) - 1 - end] == after[len(after) - 1 - end]
+    ):
+        end += 1
+    context = 10
+    begin = max(start - context, 0)
+
+    def part(text: str) -> str:
+        stop = len(text) - end
+        middle = text[begin:stop]
+        if len(middle) > limit + context:
+            middle = middle[: limit + context] + "..."
+        else:
+            middle += text[stop : stop + context]
+            if stop + context < len(text):
+                middle += "..."
+        return ("..." if begin else "") + repr(middle)
+
+    return f"{name}: {part(before)} -> {part(after)}"

@@ -4,6 +4,8 @@ files, mapped declaratively; computed proficiency written back as statements."""
 from comp_adapters.xapi.adapter import ReadStats, XapiAdapter, from_tincan
 from comp_adapters.xapi.client import OAuth2Credentials, StatementPage, XapiClient
 from comp_adapters.xapi.files import iter_statement_file, iter_statement_lines
+from comp_adapters.xapi.instant import Instant
+from comp_adapters.xapi.ledger import EvidenceFileLedger, EvidenceLedger, MemoryLedger
 from comp_adapters.xapi.mapping import (
     DEFAULT_VERB_RULES,
     ActivityRule,
@@ -18,16 +20,21 @@ from comp_adapters.xapi.mapping import (
     mapping_from_data,
     proficiency_statement,
     proficiency_statement_id,
+    scaled_score,
 )
 from comp_adapters.xapi.wire import StatementQuery
 
 __all__ = [
     "DEFAULT_VERB_RULES",
     "ActivityRule",
+    "EvidenceFileLedger",
+    "EvidenceLedger",
     "IdentityConfig",
     "IdentityMap",
+    "Instant",
     "LearnerIdentity",
     "MappingConfig",
+    "MemoryLedger",
     "OAuth2Credentials",
     "ReadStats",
     "StatementMapper",
@@ -44,4 +51,5 @@ __all__ = [
     "mapping_from_data",
     "proficiency_statement",
     "proficiency_statement_id",
+    "scaled_score",
 ]

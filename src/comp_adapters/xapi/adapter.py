@@ -7,27 +7,40 @@ Incremental reads (``read_evidence``)
     ``X-Experience-API-Consistent-Through``: a page's statements stored after it are left for
     the next read. Each read starts a little before the cursor (``overlap``) and skips the
     statement ids the cursor remembers from that window, so statements that got an earlier
-    ``stored`` on another LRS node are not lost and none is read twice. A batch is yielded
-    per page, with the cursor that covers exactly the statements yielded so far: persist it
-    only after storing the batch's evidence.
+    ``stored`` on another LRS node are not lost and none is read twice. ``stored`` is kept
+    exactly as precise as the LRS gives it (:mod:`comp_adapters.xapi.instant`). A batch is
+    yielded per page, with the cursor that covers exactly the statements yielded so far:
+    persist it only after storing the batch's evidence. The cursor records the query it
+    belongs to (endpoint, version, filters) and refuses to resume another one
+    (:mod:`comp_adapters.xapi.cursor`).
 
 Voids
-    A voiding statement withdraws the evidence of its target. The target's id goes into the
-    tombstones (kept in the cursor, ``cursor.extra["voided"]``), and the target is fetched
-    with ``voidedStatementId`` to withdraw exactly the evidence it gave (``Evidence`` copies
-    with ``voided=True``; the rules engine then drops every copy of those ids, also ones
-    stored by earlier runs). A target that arrives after its void (forwarded statements) is
-    withdrawn on arrival because of the tombstone. In files, a target read before its void is
-    found again by a second pass over the file.
+    A voiding statement withdraws the evidence of its target. What each statement produced
+    is kept in an :class:`~comp_adapters.xapi.ledger.EvidenceLedger` (in memory for the read,
+    or one seeded from earlier output), so a void withdraws exactly those evidence ids even
+    when the LRS cannot look the target up (Ralph ignores ``voidedStatementId``). The target
+    is still fetched with ``voidedStatementId`` (its id checked) to emit full withdrawn
+    copies (``Evidence`` with ``voided=True``); ``EvidenceBatch.withdrawn`` lists every
+    evidence id withdrawn, also those the adapter holds no copy of. The target's id goes
+    into the tombstones (``cursor.extra["voided"]``): a target that arrives after its void
+    (forwarded statements) is withdrawn on arrival. In files, a target read before its void
+    is found again by a second pass over the file.
+
+Proficiency out (``plan_proficiency`` / ``apply``)
+    The plan reads which of our deterministic ids the LRS already shows (one paged query of
+    proficiency statements stored since shortly before the earliest ``as_of``, ids only) and
+    diffs purely (:mod:`comp_adapters.xapi.planner`); apply sends the rest with one POST per
+    batch and confirms each id from the answer, falling back to looking ids up one by one
+    only when the LRS answers 409 or leaves ids out of its answer.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,14 +50,34 @@ from pydantic import JsonValue
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
-from comp_adapters.errors import ConfigurationError, Problem, ValidationError
+from comp_adapters.errors import (
+    ConfigurationError,
+    ConflictError,
+    FatalRemoteError,
+    Problem,
+    ValidationError,
+)
+from comp_adapters.http import redact_url
 from comp_adapters.protocols import Capability, Cursor, EvidenceBatch
 from comp_adapters.sync.apply import ApplyReport, apply_plan
 from comp_adapters.sync.journal import Journal, Result
-from comp_adapters.sync.plan import Action, Change, Plan
+from comp_adapters.sync.plan import Change, Plan
 from comp_adapters.xapi import wire
 from comp_adapters.xapi.client import XapiClient
+from comp_adapters.xapi.cursor import (
+    CURSOR_FIELD,
+    NAME,
+    OverlapWindow,
+    check_query,
+    fingerprint_of,
+    make_cursor,
+    position_of,
+    tombstones_of,
+    validate_cursor,
+)
 from comp_adapters.xapi.files import iter_statement_file
+from comp_adapters.xapi.instant import Instant
+from comp_adapters.xapi.ledger import EvidenceLedger, MemoryLedger
 from comp_adapters.xapi.mapping import (
     BAD,
     EVIDENCE,
@@ -53,17 +86,21 @@ from comp_adapters.xapi.mapping import (
     IdentityMap,
     MappingConfig,
     StatementMapper,
-    parse_instant,
     proficiency_statement,
     voided_copy,
 )
+from comp_adapters.xapi.planner import plan_statements
 
 log = logging.getLogger("comp_adapters.xapi")
 
-NAME: Final = "xapi"
-CURSOR_FIELD: Final = "stored"
+__all__ = ["CURSOR_FIELD", "NAME", "ReadStats", "XapiAdapter", "from_tincan"]
+
 MAX_PROBLEMS: Final = 1000
 """Problems kept for the report; more are counted, not kept."""
+HELD_MARGIN: Final = timedelta(days=1)
+"""The plan looks for statements stored since this long before the earliest ``as_of``
+(our statements are stored after their results are computed; the margin allows for
+clocks that differ). One stored earlier is sent again, which the LRS ignores."""
 
 
 @dataclass
@@ -76,6 +113,8 @@ class ReadStats:
     voids: int = 0
     duplicates: int = 0
     bad: int = 0
+    unseen_voided: int = 0
+    """Voids whose target this read has not seen (kept as tombstones)."""
     skipped: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
 
@@ -90,11 +129,19 @@ class ReadStats:
             parts.append(f"{self.duplicates} already read")
         parts.append(f"{sum(self.skipped.values())} unmatched")
         parts.append(f"{self.bad} bad (skipped)")
+        if self.unseen_voided:
+            parts.append(f"{self.unseen_voided} voided statement(s) not seen (tombstoned)")
         return ", ".join(parts)
 
 
 class _Ingest:
-    """Statements -> evidence with voids and tombstones applied; counts everything."""
+    """Statements -> evidence with voids, tombstones and the ledger applied; counts all.
+
+    ``ledger``: what statements produced (consulted by voids; a statement it already
+    holds was read before and is skipped); ``record``: add what this read produces to it
+    (files, which can be read twice, need not). ``remember``: keep this read's evidence
+    objects too (for in-memory input: a void later in it then yields full copies).
+    """
 
     def __init__(
         self,
@@ -103,48 +150,70 @@ class _Ingest:
         stats: ReadStats,
         *,
         source: str,
-        resolve_void: Callable[[str], Any] | None = None,
+        ledger: EvidenceLedger | None = None,
+        record: bool = True,
+        resolve_void: Callable[[str], dict[str, Any] | None] | None = None,
         remember: bool = False,
     ) -> None:
         self.mapper = mapper
         self.tombstones = tombstones
         self.stats = stats
         self.source = source
+        self.ledger = ledger
+        self.record = record and ledger is not None
         self.resolve_void = resolve_void
         self.pending: set[str] = set()
         """Voided ids whose target has not been seen (to look for in a second pass)."""
         self.produced: dict[str, list[Evidence]] | None = {} if remember else None
-        """With ``remember``: the evidence of each statement read, so that a void later in
-        the same read withdraws it at once (for input that cannot be read twice)."""
+        self.withdrawn: list[str] = []
+        """Evidence ids withdrawn since the last :meth:`take_withdrawn`."""
+
+    def take_withdrawn(self) -> tuple[str, ...]:
+        ids = tuple(dict.fromkeys(self.withdrawn))
+        self.withdrawn.clear()
+        return ids
+
+    def withdraw_tombstoned(self) -> None:
+        """Withdraw what the ledger holds for statements voided by earlier reads (a ledger
+        may know statements the read that saw the void did not)."""
+        if self.ledger is None:
+            return
+        for target in sorted(self.tombstones):
+            fresh = self.ledger.withdraw(target)
+            self.stats.withdrawn += len(fresh)
+            self.withdrawn.extend(fresh)
 
     def feed(self, statement: Any, line: int | None, out: list[Evidence]) -> None:
         stats = self.stats
         stats.statements += 1
+        ledger = self.ledger
+        if ledger is not None and type(statement) is dict:
+            known = statement.get("id")
+            if type(known) is str and ledger.produced(known):
+                stats.duplicates += 1  # its evidence is in the ledger already
+                return
         kind, value = self.mapper.map(statement)
         if kind is EVIDENCE:
             sid = value[0].source_id
             if sid in self.tombstones:
                 self.pending.discard(sid)
                 self._withdraw(value, out)
+                if self.record:
+                    assert ledger is not None  # noqa: S101 - record implies a ledger
+                    ledger.record(sid, [e.id for e in value])
+                    ledger.withdraw(sid)
             else:
                 stats.evidence += len(value)
                 out.extend(value)
                 if self.produced is not None and sid is not None:
                     self.produced[sid] = value
+                if self.record and sid is not None:
+                    assert ledger is not None  # noqa: S101 - record implies a ledger
+                    ledger.record(sid, [e.id for e in value])
         elif kind is SKIP:
             stats.skipped[value] += 1
         elif kind is VOID:
-            stats.voids += 1
-            self.tombstones.add(value)
-            made = self.produced.pop(value, None) if self.produced is not None else None
-            if made is not None:
-                self._withdraw(made, out)
-                return
-            target = self.resolve_void(value) if self.resolve_void is not None else None
-            if target is None:
-                self.pending.add(value)
-                return
-            self.withdraw_statement(target, out)
+            self._void(value, out)
         else:
             assert kind is BAD  # noqa: S101 - the mapper's four outcomes
             stats.bad += 1
@@ -155,22 +224,52 @@ class _Ingest:
             if len(stats.problems) < MAX_PROBLEMS:
                 stats.problems.append(Problem(message, file=self.source, line=line, field=where))
 
+    def _void(self, target: str, out: list[Evidence]) -> None:
+        self.stats.voids += 1
+        self.tombstones.add(target)
+        if self.produced is not None:
+            made = self.produced.pop(target, None)
+            if made is not None:
+                self._withdraw(made, out)
+                return
+        fresh: tuple[str, ...] | None = None
+        if self.ledger is not None and self.ledger.produced(target):
+            fresh = self.ledger.withdraw(target)
+            if not fresh:
+                return  # withdrawn by an earlier void
+        found = self.resolve_void(target) if self.resolve_void is not None else None
+        copies = self._evidence_of(found) if found is not None else []
+        if fresh is not None:
+            # The ledger decides what is withdrawn; the look-up only supplies copies.
+            wanted = set(fresh)
+            out.extend(voided_copy(e) for e in copies if e.id in wanted)
+            self.stats.withdrawn += len(fresh)
+            self.withdrawn.extend(fresh)
+            return
+        if copies:
+            self._withdraw(copies, out)
+            if self.record:
+                assert self.ledger is not None  # noqa: S101 - record implies a ledger
+                self.ledger.record(target, [e.id for e in copies])
+                self.ledger.withdraw(target)
+            return
+        self.pending.add(target)
+
+    def _evidence_of(self, statement: Any) -> list[Evidence]:
+        kind, made = self.mapper.map(statement)
+        return list(made) if kind is EVIDENCE else []
+
     def withdraw_statement(self, statement: Any, out: list[Evidence]) -> None:
         """Emit withdrawn copies of the evidence ``statement`` gives (a void's target)."""
-        kind, made = self.mapper.map(statement)
-        if kind is EVIDENCE:
+        made = self._evidence_of(statement)
+        if made:
+            self.pending.discard(made[0].source_id or "")
             self._withdraw(made, out)
 
     def _withdraw(self, evidence: list[Evidence], out: list[Evidence]) -> None:
         self.stats.withdrawn += len(evidence)
         out.extend(voided_copy(item) for item in evidence)
-
-
-def _tombstones_of(cursor: Cursor | None) -> set[str]:
-    if cursor is None:
-        return set()
-    voided = cursor.extra.get("voided", [])
-    return {str(item) for item in voided} if isinstance(voided, list) else set()
+        self.withdrawn.extend(item.id for item in evidence)
 
 
 class XapiAdapter:
@@ -189,9 +288,10 @@ class XapiAdapter:
         page_size: int = 500,
         overlap: timedelta = timedelta(minutes=1),
         batch_size: int = 10_000,
+        push_batch_size: int = 200,
     ) -> None:
-        if page_size < 1 or batch_size < 1:
-            raise ConfigurationError("xapi: page_size and batch_size must be >= 1")
+        if page_size < 1 or batch_size < 1 or push_batch_size < 1:
+            raise ConfigurationError("xapi: page_size, batch_size and push_batch_size must be >= 1")
         if overlap < timedelta(0):
             raise ConfigurationError("xapi: overlap must not be negative")
         if query is not None and (
@@ -209,6 +309,7 @@ class XapiAdapter:
         self.page_size = page_size
         self.overlap = overlap
         self.batch_size = batch_size
+        self.push_batch_size = push_batch_size
         self.stats = ReadStats()
 
     def _need_client(self) -> XapiClient:
@@ -218,30 +319,73 @@ class XapiAdapter:
 
     # -- reading: LRS --------------------------------------------------------------------
 
-    def read_evidence(self, *, cursor: Cursor | None = None) -> Iterator[EvidenceBatch]:
-        """Evidence stored after ``cursor``, one batch per page (see the module docstring)."""
+    def query_record(self) -> dict[str, JsonValue]:
+        """What an incremental read asks the LRS, as recorded in its cursor: endpoint,
+        xAPI version (negotiated now if needed) and every filter."""
         client = self._need_client()
-        if cursor is not None and (cursor.adapter != NAME or cursor.field != CURSOR_FIELD):
-            raise ConfigurationError(
-                f"xapi: cursor of {cursor.adapter}/{cursor.field} cannot resume an xAPI read"
+        params = self.query.model_copy(update={"format": self.query.format or "exact"})
+        filters: dict[str, JsonValue] = dict(params.to_params())
+        for name in ("since", "until", "ascending", "limit"):
+            filters.pop(name, None)
+        return {
+            "endpoint": redact_url(client.transport.base_url),
+            "version": client.version,
+            "filters": filters,
+        }
+
+    def query_fingerprint(self) -> str:
+        """SHA-256 of :meth:`query_record` (what a state store keys a cursor's query by)."""
+        return fingerprint_of(self.query_record())
+
+    def check_cursor(self, cursor: Cursor, *, source: str | None = None) -> None:
+        """Refuse a cursor that is unreadable or belongs to another query (naming
+        ``source``, e.g. the cursor file)."""
+        validate_cursor(cursor, source=source)
+        if not check_query(cursor, self.query_record(), source=source):
+            log.warning(
+                "xapi: %sthe cursor records no query (made by an older version); it is taken "
+                "to belong to this one, and the next cursor records it",
+                f"{source}: " if source else "",
             )
+
+    def read_evidence(
+        self,
+        *,
+        cursor: Cursor | None = None,
+        ledger: EvidenceLedger | None = None,
+        cursor_source: str | None = None,
+    ) -> Iterator[EvidenceBatch]:
+        """Evidence stored after ``cursor``, one batch per page (see the module docstring).
+
+        ``ledger``: what earlier reads produced (default: a fresh :class:`MemoryLedger`,
+        which covers voids within this read); statements it holds are skipped as read.
+        ``cursor_source`` names where the cursor came from in errors (e.g. its file). A
+        cursor of another query is refused (:meth:`check_cursor`) before any statement
+        is read.
+        """
+        client = self._need_client()
+        record = self.query_record()
+        if cursor is not None:
+            self.check_cursor(cursor, source=cursor_source)
         self.stats = stats = ReadStats()
-        tombstones = _tombstones_of(cursor)
+        tombstones = tombstones_of(cursor)
         ingest = _Ingest(
             self.mapper,
             tombstones,
             stats,
             source="LRS",
+            ledger=ledger if ledger is not None else MemoryLedger(),
             resolve_void=client.get_voided_statement,
         )
-        position = parse_instant(cursor.position) if cursor and cursor.position else None
-        window = _Window(self.overlap)
+        ingest.withdraw_tombstoned()
+        position = position_of(cursor)
+        window = OverlapWindow(self.overlap)
         if cursor is not None and position is not None:
             window.seed(position, cursor.seen_ids)
-        since = position - self.overlap if position is not None else None
+        since = window.since()
         query = self.query.model_copy(
             update={
-                "since": since,
+                "since": since.text() if since is not None else None,
                 "ascending": True,
                 "limit": self.page_size,
                 "format": self.query.format or "exact",
@@ -253,7 +397,7 @@ class XapiAdapter:
             stop = False
             through = page.consistent_through
             for statement in page.statements:
-                stored = parse_instant(statement.get("stored")) if type(statement) is dict else None
+                stored = Instant.parse(statement.get("stored")) if type(statement) is dict else None
                 if stored is None:
                     # A conformant LRS always sets stored; without it we cannot cursor.
                     ingest.feed(statement, None, out)
@@ -267,25 +411,19 @@ class XapiAdapter:
                     continue
                 ingest.feed(statement, None, out)
                 window.add(stored, sid)
+            last = stop or page.more is None
+            if last:
+                stats.unseen_voided = len(ingest.pending)
             yield EvidenceBatch(
                 evidence=tuple(out),
-                cursor=self._cursor(window, tombstones, position),
-                withdrawn=tuple(e.id for e in out if e.voided),
+                cursor=make_cursor(window.position or position, window.ids(), tombstones, record),
+                withdrawn=ingest.take_withdrawn(),
                 skipped=dict(stats.skipped),
             )
-            if stop or page.more is None:
+            if last:
                 return
+            assert page.more is not None  # noqa: S101 - not the last page
             page = client.get_more(page.more)
-
-    def _cursor(self, window: _Window, tombstones: set[str], fallback: datetime | None) -> Cursor:
-        position = window.position or fallback
-        return Cursor(
-            adapter=NAME,
-            field=CURSOR_FIELD,
-            position=wire.format_timestamp(position) if position is not None else None,
-            seen_ids=window.ids(),
-            extra={"voided": list[JsonValue](sorted(tombstones))},
-        )
 
     # -- reading: files and objects ------------------------------------------------------
 
@@ -295,18 +433,25 @@ class XapiAdapter:
         *,
         cursor: Cursor | None = None,
         strict: bool = True,
+        ledger: EvidenceLedger | None = None,
     ) -> Iterator[EvidenceBatch]:
         """Evidence from a statement file (array, StatementResult, statement or JSON lines).
 
         ``strict``: the first bad statement raises :class:`ValidationError` naming the file
         and line (or the statement id); otherwise bad statements are counted in
         :attr:`stats`, reported there with their location, and skipped. ``cursor`` carries
-        the tombstones of earlier reads (only ``extra["voided"]`` is used).
+        the tombstones of earlier reads (only ``extra["voided"]`` is used). ``ledger``:
+        what earlier reads produced (voids withdraw from it; statements it holds are
+        skipped as read). A file can be read twice, so this read adds nothing to it:
+        voids of targets earlier in the file are found by a second pass.
         """
         source = str(path)
+        if cursor is not None:
+            validate_cursor(cursor)
         self.stats = stats = ReadStats()
-        tombstones = _tombstones_of(cursor)
-        ingest = _Ingest(self.mapper, tombstones, stats, source=source)
+        tombstones = tombstones_of(cursor)
+        ingest = _Ingest(self.mapper, tombstones, stats, source=source, ledger=ledger, record=False)
+        ingest.withdraw_tombstoned()
         problems: list[Problem] | None = None if strict else []
         out: list[Evidence] = []
         for line, statement in iter_statement_file(path, problems=problems):
@@ -318,7 +463,7 @@ class XapiAdapter:
                 _keep(stats, problems)
                 problems.clear()
             if len(out) >= self.batch_size:
-                yield self._file_batch(out, tombstones)
+                yield self._file_batch(out, tombstones, ingest)
                 out = []
         if problems:
             stats.bad += len(problems)
@@ -329,7 +474,8 @@ class XapiAdapter:
             for _, statement in iter_statement_file(path, problems=[]):
                 if type(statement) is dict and statement.get("id") in targets:
                     ingest.withdraw_statement(statement, out)
-        yield self._file_batch(out, tombstones)
+        stats.unseen_voided = len(ingest.pending)
+        yield self._file_batch(out, tombstones, ingest)
 
     def read_statements(
         self, statements: Iterable[Any], *, cursor: Cursor | None = None
@@ -340,27 +486,28 @@ class XapiAdapter:
         ``statements`` is read once (it may be a generator): the evidence made so far is
         remembered, so a void withdraws its target whether it comes before or after it.
         """
+        if cursor is not None:
+            validate_cursor(cursor)
         self.stats = stats = ReadStats()
-        tombstones = _tombstones_of(cursor)
+        tombstones = tombstones_of(cursor)
         ingest = _Ingest(self.mapper, tombstones, stats, source="statements", remember=True)
         out: list[Evidence] = []
         for index, item in enumerate(statements, start=1):
             statement = from_tincan(item) if _is_tincan(item) else item
             ingest.feed(statement, index, out)
             if len(out) >= self.batch_size:
-                yield self._file_batch(out, tombstones)
+                yield self._file_batch(out, tombstones, ingest)
                 out = []
-        yield self._file_batch(out, tombstones)
+        stats.unseen_voided = len(ingest.pending)
+        yield self._file_batch(out, tombstones, ingest)
 
-    def _file_batch(self, out: list[Evidence], tombstones: set[str]) -> EvidenceBatch:
+    def _file_batch(
+        self, out: list[Evidence], tombstones: set[str], ingest: _Ingest
+    ) -> EvidenceBatch:
         return EvidenceBatch(
             evidence=tuple(out),
-            cursor=Cursor(
-                adapter=NAME,
-                field=CURSOR_FIELD,
-                extra={"voided": list[JsonValue](sorted(tombstones))},
-            ),
-            withdrawn=tuple(e.id for e in out if e.voided),
+            cursor=make_cursor(None, (), tombstones, None),
+            withdrawn=ingest.take_withdrawn(),
             skipped=dict(self.stats.skipped),
         )
 
@@ -379,106 +526,125 @@ class XapiAdapter:
         ]
 
     def plan_proficiency(self, proficiencies: Sequence[Proficiency]) -> Plan:
-        """One ``create`` per statement the LRS does not hold yet (looked up by id)."""
+        """One ``create`` per statement the LRS does not show yet, a no-op per one it does.
+
+        What it shows is read in one paged query (verb achieved, ids only, stored since
+        :data:`HELD_MARGIN` before the earliest ``as_of``), not one request per statement.
+        """
         client = self._need_client()
-        changes: list[Change] = []
-        seen: set[str] = set()
-        for statement in self.proficiency_statements(proficiencies):
-            if statement.id in seen:
-                continue
-            seen.add(statement.id)
-            data = statement.to_json()
-            result = data.get("result", {})
-            fields: dict[str, Any] = {
-                "learner": statement.actor.to_json(),
-                "competency": statement.object.id,
-                "success": result.get("success"),
-                "statement": data,
-            }
-            if client.get_statement(statement.id) is not None:
-                continue
-            changes.append(
-                Change(
-                    id=f"statement:{statement.id}",
-                    action=Action.CREATE,
-                    kind="statement",
-                    key=statement.id,
-                    fields=fields,
-                )
-            )
-        return Plan(
-            adapter=NAME,
+        statements = self.proficiency_statements(proficiencies)
+        held = self._held_ids(client, proficiencies) if statements else set()
+        return plan_statements(
+            statements,
+            held=held,
             target=client.transport.base_url,
-            changes=tuple(changes),
-            notes=("statements are sent with PUT ?statementId=: a re-send never duplicates",),
+            batch_size=self.push_batch_size,
         )
 
-    def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
-        """PUT each planned statement; 204 (stored) and 409 (already there) both mean done."""
-        client = self._need_client()
+    def _held_ids(self, client: XapiClient, proficiencies: Sequence[Proficiency]) -> set[str]:
+        earliest = min(p.as_of for p in proficiencies)
+        query = wire.StatementQuery(
+            verb=wire.VERB_ACHIEVED,
+            since=Instant.of(earliest - HELD_MARGIN).text(),
+            format="ids",
+            limit=self.page_size,
+        )
+        held: set[str] = set()
+        page = client.get_statements(query)
+        while True:
+            held.update(
+                s["id"] for s in page.statements if type(s) is dict and type(s.get("id")) is str
+            )
+            if page.more is None:
+                return held
+            page = client.get_more(page.more)
 
-        def execute(change: Change, _done: object) -> Result:
-            statement = change.fields["statement"]
-            if not isinstance(statement, dict):
-                raise ConfigurationError(f"xapi: change {change.id} holds no statement")
-            stored = client.put_statement(change.key, statement)
-            return {"stored": stored}
+    def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
+        """Send the planned statements, one POST per batch of :attr:`push_batch_size`.
+
+        Each change is journaled once the LRS confirmed its id: listed in the POST answer
+        (``{"confirmed": "posted"}``), or found by id (``"found"``) when the answer left it
+        out (Ralph leaves out ids it held; 204 when it held all) or the LRS refused the batch
+        with 409 (a statement with the same id and other content, or, as the spec allows,
+        any id it holds); the statements not found are then posted again.
+        """
+        client = self._need_client()
+        writes = [c for c in plan.changes if c.writes]
+        index = {c.id: i for i, c in enumerate(writes)}
+        confirmed: dict[str, Result] = {}
+
+        def execute(change: Change, done: Mapping[str, Result]) -> Result:
+            if change.id not in confirmed:
+                start = index[change.id]
+                batch = [c for c in writes[start:] if c.id not in done and c.id not in confirmed][
+                    : self.push_batch_size
+                ]
+                confirmed.update(self._send_batch(client, batch))
+            return confirmed.pop(change.id)
 
         return apply_plan(plan, execute, journal=journal)
+
+    def _send_batch(self, client: XapiClient, batch: list[Change]) -> dict[str, Result]:
+        statements = [_statement_of(change) for change in batch]
+        try:
+            answered = _posted(client, statements)
+        except ConflictError:
+            # Other content under one of these ids, or (as the spec allows) any id held:
+            # what the LRS holds is done, the rest is sent again (a second 409 is an error).
+            log.info("xapi: the LRS refused a batch of %d with 409; checking ids", len(batch))
+            results: dict[str, Result] = {}
+            rest: list[tuple[Change, dict[str, Any]]] = []
+            for change, statement in zip(batch, statements, strict=True):
+                if client.get_statement(change.key) is not None:
+                    results[change.id] = {"confirmed": "found"}
+                else:
+                    rest.append((change, statement))
+            if rest:
+                answered = _posted(client, [statement for _, statement in rest])
+                results.update(_confirm(client, [change for change, _ in rest], answered))
+            return results
+        return _confirm(client, batch, answered)
+
+
+def _posted(client: XapiClient, statements: list[dict[str, Any]]) -> set[str]:
+    """The ids (lower case) the LRS lists in its answer to a POST of ``statements``."""
+    return {i.lower() for i in client.post_statements(statements)}
+
+
+def _confirm(client: XapiClient, batch: list[Change], answered: set[str]) -> dict[str, Result]:
+    """Each change confirmed: listed in the POST answer, else found by id (Ralph lists only
+    what it stored now); one neither listed nor held was not stored, an error."""
+    results: dict[str, Result] = {}
+    for change in batch:
+        if change.key.lower() in answered:
+            results[change.id] = {"confirmed": "posted"}
+        elif client.get_statement(change.key) is not None:
+            results[change.id] = {"confirmed": "found"}
+        else:
+            raise _not_stored(change.key)
+    return results
+
+
+def _not_stored(statement_id: str) -> FatalRemoteError:
+    return FatalRemoteError(
+        f"the LRS answered POST statements without statement {statement_id} and does not "
+        "hold it either: it did not store it",
+        adapter=NAME,
+        operation="post statements",
+    )
+
+
+def _statement_of(change: Change) -> dict[str, Any]:
+    statement = change.fields.get("statement")
+    if not isinstance(statement, dict):
+        raise ConfigurationError(f"xapi: change {change.id} holds no statement")
+    return statement
 
 
 def _keep(stats: ReadStats, problems: list[Problem]) -> None:
     room = MAX_PROBLEMS - len(stats.problems)
     if room > 0:
         stats.problems.extend(problems[:room])
-
-
-class _Window:
-    """Statement ids read within ``overlap`` of the newest ``stored``: what the next read,
-    which starts ``overlap`` earlier, must skip. Seeded with the previous cursor's ids."""
-
-    def __init__(self, overlap: timedelta) -> None:
-        self.overlap = overlap
-        self.position: datetime | None = None
-        self._recent: deque[tuple[datetime, str]] = deque()
-        self._ids: set[str] = set()
-        self._seed_ids: frozenset[str] = frozenset()
-        self._seed_position: datetime | None = None
-
-    def seed(self, position: datetime, ids: Iterable[str]) -> None:
-        self.position = self._seed_position = position
-        self._seed_ids = frozenset(ids)
-
-    def is_duplicate(self, stored: datetime, sid: Any) -> bool:
-        """Whether ``sid`` was read already (this run, or by the read that made the cursor)."""
-        if sid in self._ids:
-            return True
-        if sid in self._seed_ids:
-            self.add(stored, sid)  # now with its time, so it leaves the window in time
-            return True
-        return False
-
-    def add(self, stored: datetime, sid: Any) -> None:
-        if type(sid) is not str:
-            return
-        if self.position is None or stored > self.position:
-            self.position = stored
-        self._recent.append((stored, sid))
-        self._ids.add(sid)
-        floor = self.position - self.overlap
-        while self._recent and self._recent[0][0] <= floor:
-            _, old = self._recent.popleft()
-            self._ids.discard(old)
-
-    def ids(self) -> tuple[str, ...]:
-        """Ids stored within ``overlap`` before the position (seeded ones while they may be)."""
-        if self.position is None:
-            return ()
-        floor = self.position - self.overlap
-        keep = {sid for stored, sid in self._recent if stored > floor}
-        if self._seed_position is not None and self._seed_position > floor:
-            keep.update(self._seed_ids)
-        return tuple(sorted(keep))
 
 
 def _is_tincan(item: Any) -> bool:

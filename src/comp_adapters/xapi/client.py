@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import Message
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
-from oauthlib.oauth2 import BackendApplicationClient
-from oauthlib.oauth2.rfc6749.errors import OAuth2Error
 from pydantic import SecretStr
 
 from comp_adapters.errors import (
@@ -28,9 +24,9 @@ from comp_adapters.errors import (
     FatalRemoteError,
     NotFoundError,
 )
-from comp_adapters.http import HttpTransport, redact_url
+from comp_adapters.http import TOKEN_OPERATION, ClientCredentials, HttpTransport, redact_url
 from comp_adapters.xapi import wire
-from comp_adapters.xapi.mapping import parse_instant
+from comp_adapters.xapi.instant import Instant
 
 log = logging.getLogger("comp_adapters.xapi")
 
@@ -44,7 +40,7 @@ class StatementPage:
 
     statements: list[Any]
     more: str | None
-    consistent_through: datetime | None
+    consistent_through: Instant | None
 
 
 class BasicAuth(requests.auth.AuthBase):
@@ -100,16 +96,20 @@ class XapiClient:
         if not transport.base_url.endswith("/"):
             transport.base_url += "/"
         self._transport = transport
-        self._oauth2 = oauth2
-        self._token: str | None = None
-        self._token_expires: float | None = None
+        self._oauth2: ClientCredentials | None = None
         self._auth: requests.auth.AuthBase | None
         if oauth2 is not None:
             transport.check_url(oauth2.token_url)
-            transport.redactor.add(oauth2.client_secret.get_secret_value())
+            self._oauth2 = ClientCredentials(
+                token_url=oauth2.token_url,
+                client_id=oauth2.client_id,
+                client_secret=oauth2.client_secret.get_secret_value(),
+                scope=oauth2.scope,
+            )
+            transport.redactor.add_basic(oauth2.client_id, self._oauth2.client_secret)
             self._auth = BearerAuth(self)
         elif key is not None and secret is not None:
-            transport.redactor.add(secret.get_secret_value())
+            transport.redactor.add_basic(key, secret.get_secret_value())
             self._auth = BasicAuth(key, secret)
         elif key is None and secret is None:
             self._auth = None
@@ -121,6 +121,9 @@ class XapiClient:
                 f"(supported: {', '.join(wire.SUPPORTED_VERSIONS)})"
             )
         self._version = version
+        self.ignores_voided_lookup = False
+        """Set once the LRS answered ``voidedStatementId`` with other statements (Ralph
+        ignores the parameter): it is not asked again by this client."""
 
     def __repr__(self) -> str:
         return f"XapiClient({redact_url(self._transport.base_url)!r})"
@@ -148,23 +151,20 @@ class XapiClient:
                 return self._transport.request(
                     method, path, operation=operation, headers=headers, auth=self._auth, **kwargs
                 )
-            except AuthenticationError:
-                # An OAuth token may have expired early or been revoked: fetch a new one once.
-                if self._oauth2 is None or attempt == 2:
+            except AuthenticationError as exc:
+                # An OAuth token may have expired early or been revoked: fetch a new one once
+                # (unless the token endpoint itself refused).
+                if self._oauth2 is None or attempt == 2 or exc.operation == TOKEN_OPERATION:
                     raise
                 log.info("xapi %s: 401 with a bearer token; fetching a new token", operation)
-                self._token = None
+                self._oauth2.invalidate()
         raise AssertionError("unreachable")  # pragma: no cover
 
     def access_token(self) -> str:
         """The current OAuth 2.0 access token, fetched when missing or about to expire."""
-        now = self._transport.clock()
-        if self._token is None or (
-            self._token_expires is not None and now >= self._token_expires - 30
-        ):
-            self.fetch_token()
-        assert self._token is not None  # noqa: S101 - set by fetch_token
-        return self._token
+        if self._oauth2 is None:
+            raise ConfigurationError("xapi: no OAuth 2.0 credentials configured")
+        return self._oauth2.access_token(self._transport)
 
     # -- routes --------------------------------------------------------------------------
 
@@ -172,46 +172,7 @@ class XapiClient:
         """``POST <token_url>`` (OAuth 2.0 client credentials grant, RFC 6749 §4.4)."""
         if self._oauth2 is None:
             raise ConfigurationError("xapi: no OAuth 2.0 credentials configured")
-        creds = self._oauth2
-        oauth = BackendApplicationClient(client_id=creds.client_id)
-        body = oauth.prepare_request_body(scope=creds.scope, include_client_id=False)
-        requested_at = self._transport.clock()
-        response = self._transport.request(
-            "POST",
-            creds.token_url,
-            operation="fetch OAuth token",
-            idempotent=True,
-            data=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-            auth=requests.auth.HTTPBasicAuth(
-                creds.client_id, creds.client_secret.get_secret_value()
-            ),
-        )
-        try:
-            token = oauth.parse_request_body_response(response.text, scope=creds.scope)
-        except (OAuth2Error, ValueError) as exc:
-            raise AuthenticationError(
-                f"token response not understood: {type(exc).__name__}",
-                adapter=ADAPTER,
-                operation="fetch OAuth token",
-                url=redact_url(creds.token_url),
-                status=response.status_code,
-            ) from None
-        access = token.get("access_token")
-        if not isinstance(access, str) or not access:
-            raise AuthenticationError(
-                "token response has no access_token",
-                adapter=ADAPTER,
-                operation="fetch OAuth token",
-                url=redact_url(creds.token_url),
-                status=response.status_code,
-            )
-        self._transport.redactor.add(access)
-        self._token = access
-        expires_in = token.get("expires_in")
-        self._token_expires = (
-            requested_at + float(expires_in) if isinstance(expires_in, int | float) else None
-        )
+        self._oauth2.fetch(self._transport)
 
     def about(self) -> wire.About:
         """``GET about``: the xAPI versions the LRS speaks (no version header needed)."""
@@ -229,8 +190,22 @@ class XapiClient:
         return self._version
 
     def negotiate_version(self) -> str:
-        """The highest version both sides speak, from ``GET about``."""
-        offered = self.about().version
+        """The highest version both sides speak, from ``GET about``.
+
+        An LRS without an About resource (Ralph answers 404 ``{"detail": "Not Found"}``)
+        is spoken to in 1.0.3, the version every 1.0.x LRS accepts, with a warning that
+        says how to choose another one.
+        """
+        try:
+            offered = self.about().version
+        except NotFoundError:
+            log.warning(
+                "xapi: the LRS has no About resource (GET about: 404), so the xAPI version "
+                "cannot be negotiated; using %s. Set the version to use another one "
+                "(--xapi-version, [xapi] version or COMP_ADAPTERS_XAPI_VERSION)",
+                wire.FALLBACK_VERSION,
+            )
+            return wire.FALLBACK_VERSION
         for version in wire.SUPPORTED_VERSIONS:
             major_minor = version.rsplit(".", 1)[0]
             if any(v == version or v.rsplit(".", 1)[0] == major_minor for v in offered):
@@ -253,33 +228,34 @@ class XapiClient:
     def get_more(self, more: str) -> StatementPage:
         """``GET <more>``: the next page; the link is resolved against the server root.
 
-        A link that leads to another server (scheme, host or port) is refused: following
-        it would send our credentials there, and the spec makes ``more`` a server-relative
-        path anyway.
+        A link that leads to another server (scheme, host or port) is refused by the
+        transport's one origin rule: following it would send our credentials there, and the
+        spec makes ``more`` a server-relative path anyway.
         """
         operation = "get more statements"
-        url = urljoin(self._transport.base_url, more)
-        if _origin(url) != _origin(self._transport.base_url):
-            try:
-                shown = redact_url(url)
-            except ValueError:  # not even a well-formed URL
-                shown = "(malformed URL)"
-            raise FatalRemoteError(
-                "the LRS's more link leads to another server; not followed",
-                adapter=ADAPTER,
-                operation=operation,
-                url=shown,
-            )
+        url = self._transport.follow(more, operation=operation)
         response = self._send("GET", url, operation=operation)
         return self._page(response, operation)
 
     def get_statement(self, statement_id: str) -> dict[str, Any] | None:
-        """``GET statements?statementId=``: one statement, ``None`` if absent (or voided)."""
+        """``GET statements?statementId=``: one statement, ``None`` if absent (or voided).
+
+        The answer counts only if it is the statement asked for (its ``id``): an LRS that
+        ignores the parameter answers with other statements, which mean "not known".
+        """
         return self._single("statementId", statement_id, "get statement")
 
     def get_voided_statement(self, statement_id: str) -> dict[str, Any] | None:
         """``GET statements?voidedStatementId=``: a voided statement, ``None`` if the LRS
-        has no voided statement with that id."""
+        has no voided statement with that id, or cannot look one up.
+
+        Ralph ignores ``voidedStatementId`` and answers with the first statements of the
+        store; taking the first of them withdrew another learner's evidence. The answer's
+        id is checked, and after one such answer this client stops asking
+        (:attr:`ignores_voided_lookup`).
+        """
+        if self.ignores_voided_lookup:
+            return None
         return self._single("voidedStatementId", statement_id, "get voided statement")
 
     def put_statement(self, statement_id: str, statement: dict[str, Any]) -> bool:
@@ -300,22 +276,45 @@ class XapiClient:
         return True
 
     def post_statements(self, statements: list[dict[str, Any]]) -> list[str]:
-        """``POST statements``: store a batch; returns the ids in order (LRS-assigned ones
-        included). Repeatable when every statement has an id (the LRS de-duplicates)."""
+        """``POST statements``: store a batch; returns the ids the LRS says it stored.
+
+        The spec answers 200 with the ids in order (LRS-assigned ones included). Ralph
+        leaves out the ids it already held (and answers 204 when it held them all), so the
+        answer may be shorter than the batch; an id we did not send, or a count that does
+        not match a batch without ids, is refused. A statement with the same id but other
+        content than one the LRS holds makes it answer 409
+        (:class:`~comp_adapters.errors.ConflictError`), and the spec lets it answer 409 for
+        a batch holding an id it has at all. Repeatable when every statement has an id
+        (the LRS de-duplicates).
+        """
+        operation = "post statements"
+        with_ids = all("id" in s for s in statements)
         response = self._send(
             "POST",
             "statements",
-            operation="post statements",
-            idempotent=all("id" in s for s in statements),
+            operation=operation,
+            idempotent=with_ids,
             data=orjson.dumps(statements),
             headers={"Content-Type": "application/json"},
         )
-        ids = self._json(response, "post statements")
-        if not isinstance(ids, list):
+        if response.status_code == 204:
+            return []
+        answer = self._json(response, operation)
+        if not isinstance(answer, list) or not all(isinstance(i, str) for i in answer):
+            raise _bad_answer("POST statements did not answer with ids", response, operation)
+        if with_ids:
+            sent = {str(s["id"]).lower() for s in statements}
+            if any(i.lower() not in sent for i in answer):
+                raise _bad_answer(
+                    "POST statements answered with ids that were not sent", response, operation
+                )
+        elif len(answer) != len(statements):
             raise _bad_answer(
-                "POST statements did not answer with ids", response, "post statements"
+                f"POST statements answered {len(answer)} id(s) for {len(statements)} statement(s)",
+                response,
+                operation,
             )
-        return [str(i) for i in ids]
+        return answer
 
     # -- parsing -------------------------------------------------------------------------
 
@@ -328,10 +327,36 @@ class XapiClient:
             return None
         body = self._json(response, operation)
         if isinstance(body, dict) and isinstance(body.get("statements"), list):
-            # Some LRSs wrap a single statement in a StatementResult.
-            found = body["statements"]
-            return found[0] if found and isinstance(found[0], dict) else None
-        return body if isinstance(body, dict) else None
+            # Ralph wraps a single statement in a StatementResult (xapi.md §5.4).
+            candidates: list[Any] = body["statements"]
+        else:
+            candidates = [body]
+        wanted = value.lower()
+        found = next(
+            (
+                c
+                for c in candidates
+                if isinstance(c, dict) and str(c.get("id", "")).lower() == wanted
+            ),
+            None,
+        )
+        if found is None and not candidates:
+            return None
+        if found is None or len(candidates) > 1:
+            # Not the one statement asked for: the LRS ignored the parameter.
+            log.warning(
+                "xapi %s: the LRS answered %s=%s with %d statement(s)%s; it does not honour "
+                "%s, so only an answer with that id counts",
+                operation,
+                param,
+                value,
+                len(candidates),
+                "" if found is not None else ", none of them the one asked for",
+                param,
+            )
+            if param == "voidedStatementId":
+                self.ignores_voided_lookup = True
+        return found
 
     def _json(self, response: requests.Response, operation: str) -> Any:
         try:
@@ -348,7 +373,7 @@ class XapiClient:
         return StatementPage(
             statements=body.get("statements", []),
             more=more if isinstance(more, str) and more else None,
-            consistent_through=parse_instant(through) if through else None,
+            consistent_through=Instant.parse(through) if through else None,
         )
 
 
@@ -372,17 +397,6 @@ def _json_part(response: requests.Response) -> bytes:
         return b""
     end = body.find(b"\r\n" + delimiter, head_end)
     return body[head_end + 4 : end if end >= 0 else len(body)]
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    """Scheme, host and port of a URL (default ports spelled out), to compare servers."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port or {"https": 443, "http": 80}.get(scheme)
-    except ValueError:  # not a port number: matches no server
-        port = -1
-    return scheme, parts.hostname, port
 
 
 def _bad_answer(message: str, response: requests.Response, operation: str) -> FatalRemoteError:

@@ -446,21 +446,36 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def scaled_score(raw: float, low: float, high: float) -> float | None:
+    """The one rule between ``score.raw`` and ``score.scaled``, used both ways:
+    ``(raw - min) / (max - min)``, clamped to 0..1 (``None`` unless ``max > min``).
+
+    Reading a statement that gives only raw/min/max, and writing a proficiency score in
+    scale points, both go through it: 3.64 on a 1-4 scale is 0.88, never 3.64/4.
+    """
+    if not high > low:
+        return None
+    value = (raw - low) / (high - low)
+    if not math.isfinite(value):
+        return None
+    return 0.0 if value < 0 else 1.0 if value > 1 else value
+
+
 def score_of(score: Any) -> float | None:
-    """A 0..1 score from ``score.scaled``, else ``(raw - min) / (max - min)``; clamped to 0..1."""
+    """A 0..1 score from ``score.scaled``, else :func:`scaled_score` of raw/min/max;
+    clamped to 0..1."""
     if type(score) is not dict:
         return None
     scaled = score.get("scaled")
     if scaled is not None and type(scaled) in (int, float):
         value = float(scaled)
-    else:
-        raw, low, high = score.get("raw"), score.get("min"), score.get("max")
-        if not (_number(raw) and _number(low) and _number(high)) or not high > low:
+        if not math.isfinite(value):
             return None
-        value = (raw - low) / (high - low)
-    if not math.isfinite(value):
+        return 0.0 if value < 0 else 1.0 if value > 1 else value
+    raw, low, high = score.get("raw"), score.get("min"), score.get("max")
+    if not (_number(raw) and _number(low) and _number(high)):
         return None
-    return 0.0 if value < 0 else 1.0 if value > 1 else value
+    return scaled_score(raw, low, high)
 
 
 def _number(value: object) -> TypeGuard[int | float]:
@@ -512,6 +527,8 @@ _LAUNCHED_VERBS: Final = frozenset({wire.VERB_LAUNCHED, "https://adlnet.gov/expa
 _NO_EVIDENCE_VERB: Final[Outcome] = (SKIP, "verb is no evidence")
 _UNKNOWN_LEARNER: Final[Outcome] = (SKIP, "unknown learner")
 _NO_COMPETENCY: Final[Outcome] = (SKIP, "no competency for the activity")
+_NOT_COMPLETED: Final[Outcome] = (SKIP, "result.completion is false (not completed)")
+_COMPLETION: Final = EvidenceKind.COURSE_COMPLETION
 
 
 def _scheme_variants(iri: str) -> tuple[str, ...]:
@@ -677,6 +694,10 @@ class StatementMapper:
                 extensions = result.get("extensions")
                 if type(extensions) is dict and _EXPLANATION_EXT in extensions:
                     return SKIP, "computed proficiency statement"
+            if kind is _COMPLETION and result.get("completion") is False:
+                # "completed" whose result says it was not: no completion (DATASIM writes
+                # 39 of its 70 completed statements this way), and no failure either.
+                return _NOT_COMPLETED
             given_score = result.get("score")
             if type(given_score) is dict:
                 scaled = given_score.get("scaled")
@@ -1056,7 +1077,8 @@ def proficiency_statement(
 
     Verb ``tla/verbs/achieved`` (the profile's achieved/updated competency templates) with
     ``result.success`` = proficient; the score is scaled by the competency's scale when
-    the framework is given (``raw``/``min``/``max`` in scale points); the explanation,
+    the framework is given (``raw``/``min``/``max`` in scale points, ``scaled`` by
+    :func:`scaled_score`, the rule the reader uses); the explanation,
     level and method travel in result extensions; ``timestamp`` is ``as_of``.
     """
     agent = (identities or IdentityMap(config.identity)).agent(proficiency.learner)
@@ -1067,13 +1089,16 @@ def proficiency_statement(
         title = framework.get(proficiency.competency).title
         if proficiency.score is not None:
             scale = framework.scale_for(proficiency.competency)
-            top = scale.max_points
-            scaled = proficiency.score / top if top > 0 else None
+            raw, low, top = proficiency.score, scale.min_points, scale.max_points
+            scaled = scaled_score(raw, low, top)
+            # raw must lie within min..max when they are given (xAPI Data 2.4.5.1): a score
+            # below the scale's lowest points (a fraction of the top) travels without them.
+            bounded = low < top and low <= raw <= top
             score = wire.OutScore(
-                scaled=None if scaled is None else max(-1.0, min(1.0, round(scaled, 6))),
-                raw=proficiency.score,
-                min=scale.min_points if scale.min_points < top else None,
-                max=top if scale.min_points < top else None,
+                scaled=None if scaled is None else round(scaled, 6),
+                raw=raw,
+                min=low if bounded else None,
+                max=top if bounded else None,
             )
     elif proficiency.score is not None:
         score = wire.OutScore(raw=proficiency.score)

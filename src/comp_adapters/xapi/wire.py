@@ -18,11 +18,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from comp_adapters.core.timeutil import format_utc
+from comp_adapters.xapi.instant import Instant
 
 # -- versions --------------------------------------------------------------------------------
 
 SUPPORTED_VERSIONS = ("2.0.0", "1.0.3")
 """xAPI versions this library speaks, most preferred first."""
+FALLBACK_VERSION = "1.0.3"
+"""The version used with an LRS that has no About resource (every 1.0.x LRS accepts it)."""
 
 VERSION_HEADER = "X-Experience-API-Version"
 CONSISTENT_THROUGH_HEADER = "X-Experience-API-Consistent-Through"
@@ -84,12 +87,24 @@ class StatementQuery(BaseModel):
     registration: str | None = None
     related_activities: bool | None = None
     related_agents: bool | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: datetime | str | None = None
+    until: datetime | str | None = None
+    """An instant; text is sent exactly (every fractional digit it has, normalised to UTC),
+    a ``datetime`` at millisecond precision (see :func:`format_timestamp`)."""
     limit: int | None = Field(default=None, ge=0)
     format: Format | None = None
     attachments: bool | None = None
     ascending: bool | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _instant_text(cls, value: datetime | str | None) -> datetime | str | None:
+        if isinstance(value, str):
+            instant = Instant.parse(value)
+            if instant is None:
+                raise ValueError(f"not an ISO 8601 timestamp: {value!r}")
+            return instant.text()
+        return value
 
     def to_params(self) -> dict[str, str]:
         """Query parameters in xAPI spelling, ready for ``requests``."""
@@ -116,8 +131,9 @@ class StatementQuery(BaseModel):
 def format_timestamp(value: datetime) -> str:
     """An instant as xAPI wants it: UTC, milliseconds, ``Z`` (e.g. ``2026-01-31T09:00:00.000Z``).
 
-    Milliseconds are what LRSs store; truncating is exact for ``stored > since`` because
-    ``stored`` has millisecond precision.
+    Truncating is exact for ``stored > since`` on LRSs that store milliseconds; for the
+    cursor, which must keep the precision an LRS gives (the ADL LRS stores microseconds),
+    the adapter sends an exact :class:`~comp_adapters.xapi.instant.Instant` as text.
     """
     text = format_utc(value.replace(microsecond=value.microsecond // 1000 * 1000))
     head, _, tail = text.removesuffix("Z").partition(".")
