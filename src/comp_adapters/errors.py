@@ -228,6 +228,11 @@ class StalePlanError(PlanError):
     """The target changed since the plan was made: plan again before applying."""
 
 
+class GovernanceError(CompAdaptersError):
+    """A governance rule refused the step: changing a released version, approving one's own
+    draft, releasing without the approvals the policy requires, a draft for a live target."""
+
+
 __all__ = [
     "SHOWN_PROBLEMS",
     "AuthenticationError",
@@ -235,6 +240,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "FatalRemoteError",
+    "GovernanceError",
     "MappingError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "comp_adapters.cli.case",
     "comp_adapters.cli.moodle",
     "comp_adapters.cli.reports",
+    "comp_adapters.cli.framework",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 
