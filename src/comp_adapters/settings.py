@@ -121,3 +121,31 @@ def _is_secret(model: type[pydantic.BaseModel], name: str) -> bool:
     """Whether the setting ``name`` holds a secret (a :class:`pydantic.SecretStr`)."""
     found = model.model_fields.get(name)
     return found is not None and "SecretStr" in str(found.annotation)
+
+
+class AdapterSettings(pydantic.BaseModel):
+    """Base of every adapter's settings: unknown keys are refused (a misspelt key is an
+    error naming it, never silently ignored) and settings never change once built.
+
+    Secrets are :class:`pydantic.SecretStr` fields: they show as ``**********`` in reprs
+    and errors, have no command-line flag, and are read from the environment (directly or
+    through a ``<name>_env`` entry naming the variable). A field's ``description`` is the
+    help text of its flag and its entry in the config reference.
+    """
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+def adapter_settings(
+    model: type[Model],
+    section: str,
+    *,
+    flags: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Model:
+    """One adapter's settings, merged in the documented order and validated into ``model``:
+    config table < ``COMP_ADAPTERS_<SECTION>_*`` < non-``None`` flags."""
+    return build_settings(
+        model, section, gather(section, flags=flags, config=config, environ=environ)
+    )
