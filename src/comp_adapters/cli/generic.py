@@ -154,8 +154,11 @@ def _verb(
         if capability in (Capability.WRITES_FRAMEWORK, Capability.WRITES_PROFICIENCY):
             _writing(system)
         adapter_class: Any = entry.adapter_class
-        if adapter_class is not None and capability in entry.capabilities:
+        if adapter_class is not None:
+            # also where it lacks the capability: the command then parses and says so
             add_setting_flags(system, adapter_class.settings_model, entry.name)
+        else:  # broken: take whatever follows, so the handler can say why it is broken
+            system.add_argument("ignored", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         system.set_defaults(handler=handler, entry=entry, verb=verb, capability=capability)
 
 
