@@ -252,8 +252,13 @@ def _report_data(report: ApplyReport) -> dict[str, Any]:
 
 
 def _plan_then_apply(adapter: Any, plan: Plan, args: argparse.Namespace) -> int:
-    """Show and save the plan, then apply it unless ``--dry-run`` or empty."""
+    """Save and show the plan (before anything is written), then apply it unless
+    ``--dry-run`` or empty; ``--json`` prints the plan and the report together at the end."""
     _save_plan(plan, args.plan_out)
+    if not args.json:
+        print(plan.to_table(show_noops=args.show_noops))
+        if args.plan_out is not None:
+            print(f"plan saved to {args.plan_out}")
     report = None
     if not (args.dry_run or plan.is_empty):
         report = adapter.apply(plan)
@@ -261,11 +266,7 @@ def _plan_then_apply(adapter: Any, plan: Plan, args: argparse.Namespace) -> int:
         data: dict[str, Any] = {"plan": json.loads(plan.to_json()), "dry_run": args.dry_run}
         data["report"] = _report_data(report) if report is not None else None
         _print_json(data)
-        return 0
-    print(plan.to_table(show_noops=args.show_noops))
-    if args.plan_out is not None:
-        print(f"plan saved to {args.plan_out}")
-    if report is not None:
+    elif report is not None:
         resumed = f", {len(report.resumed)} already done" if report.resumed else ""
         print(f"applied {report.writes} change(s){resumed}")
     elif args.dry_run and not plan.is_empty:
