@@ -174,7 +174,12 @@ def _writing(parser: argparse.ArgumentParser) -> None:
 
 
 def _push_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("framework_file", type=Path, metavar="FRAMEWORK_FILE")
+    parser.add_argument(
+        "framework_file",
+        type=Path,
+        metavar="FRAMEWORK_FILE",
+        help="the framework to push (a file in any known format)",
+    )
     parser.add_argument("--from", dest="from_format", help="input format (default: detect)")
     parser.add_argument("--prune", action="store_true", help="delete what the framework lacks")
 
@@ -198,7 +203,12 @@ def _evidence_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _publish_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results_file", type=Path, metavar="RESULTS_FILE")
+    parser.add_argument(
+        "results_file",
+        type=Path,
+        metavar="RESULTS_FILE",
+        help="computed proficiency: the output of 'compute --json', or JSON lines",
+    )
     parser.add_argument(
         "--framework", type=Path, required=True, help="the framework file the results are for"
     )
