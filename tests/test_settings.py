@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, SecretStr
 
+import comp_adapters.plugins
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.settings import build_settings, gather, load_config
 
@@ -52,3 +53,11 @@ def test_no_default_config_is_fine(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COMP_ADAPTERS_CONFIG", raising=False)
     assert load_config() == {}
+
+
+def test_a_longer_adapter_name_keeps_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``COMP_ADAPTERS_MEMORY_RO_TOKEN`` belongs to ``memory-ro``, not to ``memory``."""
+    monkeypatch.setattr(comp_adapters.plugins, "adapter_names", lambda: ["memory", "memory-ro"])
+    environ = {"COMP_ADAPTERS_MEMORY_URL": "u", "COMP_ADAPTERS_MEMORY_RO_TOKEN": "t"}
+    assert gather("memory", environ=environ) == {"url": "u"}
+    assert gather("memory-ro", environ=environ) == {"token": "t"}

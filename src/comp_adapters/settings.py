@@ -54,6 +54,21 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
         raise ConfigurationError(f"{candidate}: invalid TOML: {exc}") from None
 
 
+def _env_prefix(section: str) -> str:
+    return f"COMP_ADAPTERS_{section.upper().replace('-', '_')}_"
+
+
+def _known_sections() -> list[str]:
+    """Every registered adapter name: ``COMP_ADAPTERS_MEMORY_RO_TOKEN`` belongs to the
+    adapter ``memory-ro``, not to ``memory`` (whose prefix it also starts with)."""
+    from comp_adapters.plugins import adapter_names  # noqa: PLC0415 - plugins imports us
+
+    try:
+        return adapter_names()
+    except Exception:  # noqa: BLE001 - a broken plug-in table must not break settings
+        return []
+
+
 def gather(
     section: str,
     *,
@@ -84,12 +99,19 @@ def gather(
         else:
             merged.setdefault(name, value)
     merged = {**shared, **merged}
-    prefix = f"COMP_ADAPTERS_{section.upper().replace('-', '_')}_"
+    prefix = _env_prefix(section)
+    longer = [
+        other_prefix
+        for other_prefix in map(_env_prefix, _known_sections())
+        if other_prefix.startswith(prefix) and other_prefix != prefix
+    ]
     merged.update(
         {
             variable.removeprefix(prefix).lower(): value
             for variable, value in environ.items()
-            if variable.startswith(prefix) and value != ""
+            if variable.startswith(prefix)
+            and value != ""
+            and not any(variable.startswith(other) for other in longer)
         }
     )
     merged.update({name: value for name, value in (flags or {}).items() if value is not None})
