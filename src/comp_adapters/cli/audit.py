@@ -189,9 +189,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if not entries:
             print(f"audit log is empty{against}")
         else:
-            print(
-                f"audit log intact: {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}, head {result.head}{against}"
-            )
+            noun = "entry" if len(entries) == 1 else "entries"
+            print(f"audit log intact: {len(entries)} {noun}, head {result.head}{against}")
     else:
         assert result.problem is not None  # noqa: S101 - not ok means a problem
         print(f"audit log TAMPERED: {result.problem} ({result.checked} entries verified before it)")

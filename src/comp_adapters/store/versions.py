@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import pydantic
 from sqlalchemy import Connection, Row, select
 
 from comp_adapters.core.framework import Framework
@@ -133,7 +134,7 @@ def versioned(db: Database, key: str, label: str) -> VersionedFramework | None:
     try:
         document = framework_from_document(json.loads(row.document), source=record.ref)
         return VersionedFramework(record, document)
-    except ValueError as exc:  # ValidationError from a changed document, or bad JSON
+    except (ValueError, ValidationError) as exc:  # a changed document, or not JSON
         raise StoreError(
             f"the stored document of {record.ref} is not the one released: {exc}"
         ) from None
@@ -191,8 +192,13 @@ def _document_in(connection: Connection, record: FrameworkVersion) -> Framework:
             framework_versions.c.version == record.version,
         )
     ).one()
-    document = framework_from_document(json.loads(row.document), source=record.ref)
-    return VersionedFramework(record, document).framework
+    try:
+        document = framework_from_document(json.loads(row.document), source=record.ref)
+        return VersionedFramework(record, document).framework
+    except (ValueError, ValidationError) as exc:
+        raise StoreError(
+            f"the stored document of {record.ref} is not the one recorded: {exc}"
+        ) from None
 
 
 def next_label(labels: Sequence[str]) -> str:
@@ -235,15 +241,36 @@ def _candidate(
     effective = effective_from if effective_from is not None else framework.effective_from
     if effective is None:
         effective = existing.effective_from if existing is not None else at
-    made = draft(
-        framework,
-        rationale=rationale,
-        actor=actor,
-        at=at,
-        effective_from=effective,
-        version=label,
-    )
+    try:
+        made = draft(
+            framework,
+            rationale=rationale,
+            actor=actor,
+            at=at,
+            effective_from=effective,
+            version=label,
+        )
+    except pydantic.ValidationError as exc:
+        raise _input_error(exc) from None
     return made, existing
+
+
+def _release(
+    record: FrameworkVersion, *, actor: str, at: datetime, policy: ApprovalPolicy | None
+) -> FrameworkVersion:
+    try:
+        return release_draft(record, actor=actor, at=at, policy=policy)
+    except pydantic.ValidationError as exc:
+        raise _input_error(exc) from None
+
+
+def _input_error(exc: pydantic.ValidationError) -> ValidationError:
+    """A record refused by its model (an empty rationale, a 300-character identity), as
+    the library's ValidationError naming each field (never the pydantic traceback)."""
+    return ValidationError(
+        Problem(str(item["msg"]), field=".".join(str(p) for p in item["loc"]) or None)
+        for item in exc.errors(include_url=False, include_input=False)
+    )
 
 
 def _label_of_same_content(
@@ -296,7 +323,7 @@ def release_framework(
         made, existing = _candidate(
             framework,
             versions,
-            rationale=rationale or "-",
+            rationale=rationale if rationale and rationale.strip() else "-",
             actor=actor,
             at=at,
             effective_from=effective_from,
@@ -305,7 +332,7 @@ def release_framework(
         if existing is not None and existing.content_hash == made.version.content_hash:
             if existing.is_released:
                 return VersionOutcome(existing, changed=False)
-            released = release_draft(existing, actor=actor, at=at, policy=policy)
+            released = _release(existing, actor=actor, at=at, policy=policy)
             check_new_version(versions, released)
             entries = _write(connection, db, released, made.framework, [release_record(released)])
             return VersionOutcome(released, changed=True, entries=entries)
@@ -320,7 +347,7 @@ def release_framework(
                     )
                 ]
             )
-        released = release_draft(made.version, actor=actor, at=at, policy=policy)
+        released = _release(made.version, actor=actor, at=at, policy=policy)
         check_new_version(versions, released)
         entries = _write(connection, db, released, made.framework, [release_record(released)])
         return VersionOutcome(released, changed=True, entries=entries)
@@ -343,7 +370,7 @@ def release_stored_draft(
         existing = _find(versions, key, label)
         if existing.is_released:
             return VersionOutcome(existing, changed=False)
-        released = release_draft(existing, actor=actor, at=at, policy=policy)
+        released = _release(existing, actor=actor, at=at, policy=policy)
         check_new_version(versions, released)
         document = _document_in(connection, existing)
         entries = _write(connection, db, released, document, [release_record(released)])
@@ -409,7 +436,10 @@ def approve_stored(
         lock_audit(connection)
         versions = history_in(connection, key)
         existing = _find(versions, key, label)
-        approved = approve(existing, actor=actor, at=at, note=note)
+        try:
+            approved = approve(existing, actor=actor, at=at, note=note)
+        except pydantic.ValidationError as exc:
+            raise _input_error(exc) from None
         document = _document_in(connection, existing)
         entries = _write(
             connection, db, approved, document, [approval_record(approved, approved.approvals[-1])]
