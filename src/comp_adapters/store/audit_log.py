@@ -78,7 +78,7 @@ def append_in(connection: Connection, records: Iterable[AuditRecord]) -> list[Au
         return []
     lock_audit(connection)
     entries = append_all(head_in(connection), items)
-    connection.execute(insert(audit_log), [_row(entry) for entry in entries])
+    connection.execute(insert(audit_log), [entry_row(entry) for entry in entries])
     return entries
 
 
@@ -88,7 +88,8 @@ def append_records(db: Database, records: Iterable[AuditRecord]) -> list[AuditEn
         return append_in(connection, records)
 
 
-def _row(entry: AuditEntry) -> dict[str, Any]:
+def entry_row(entry: AuditEntry) -> dict[str, Any]:
+    """The row that holds ``entry`` (the payload as canonical JSON)."""
     return {
         "seq": entry.seq,
         "at": entry.at,
@@ -170,6 +171,7 @@ __all__ = [
     "append_records",
     "count",
     "entries",
+    "entry_row",
     "head",
     "head_in",
     "iter_entries",
