@@ -35,7 +35,7 @@ from comp_adapters.store.schema import audit_log
 from comp_adapters.store.url import parse_store_url
 from tests.governance.builders import T0, audit_chain
 
-WORKER = Path(__file__).with_name("audit_worker.py")
+WORKER = "tests.governance.audit_worker"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -224,19 +224,17 @@ def test_the_table_refuses_a_fork(logged: Store, raw: Engine) -> None:
     assert logged.verify_audit().ok
 
 
-def test_concurrent_appends_from_several_processes_keep_one_chain(
-    store: Store, store_url: str
-) -> None:
-    workers, each = 4, 15
+def _run_together(store_url: str, *jobs: tuple[str, str]) -> list[str]:
+    """Run audit_worker.py for each (name, what) at once; their outputs after "ready"."""
     processes = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), store_url, f"worker-{n}", str(each)],
+            [sys.executable, "-m", WORKER, store_url, name, what],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=ROOT,
             text=True,
         )
-        for n in range(workers)
+        for name, what in jobs
     ]
     try:
         for process in processes:  # every worker has opened the store
@@ -246,21 +244,44 @@ def test_concurrent_appends_from_several_processes_keep_one_chain(
             assert process.stdin is not None
             process.stdin.write("go\n")
             process.stdin.close()
+        outputs = [process.stdout.read() for process in processes if process.stdout]
         codes = [process.wait(timeout=240) for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-            assert process.stdout is not None
-            process.stdout.close()
-    assert codes == [0] * workers
+            for pipe in (process.stdin, process.stdout):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()
+    assert codes == [0] * len(jobs)
+    return outputs
+
+
+def test_concurrent_appends_from_several_processes_keep_one_chain(
+    store: Store, store_url: str
+) -> None:
+    workers, each = 4, 15
+    _run_together(store_url, *((f"worker-{n}", str(each)) for n in range(workers)))
     entries = store.audit_entries()
     assert [e.seq for e in entries] == list(range(1, workers * each + 1))
     assert verify(entries).ok
     for n in range(workers):
         mine = [e.payload["n"] for e in entries if e.actor == f"worker-{n}"]
         assert mine == list(range(each))  # each worker's entries, in its own order
+
+
+def test_concurrent_releases_of_one_label_let_exactly_one_win(store: Store, store_url: str) -> None:
+    """Read, check and write hold the lock together: a release never overwrites another."""
+    outputs = _run_together(store_url, ("Alpha", "release"), ("Beta", "release"))
+    assert sorted(outputs) == ["refused\n", "released\n"]
+    [record] = store.framework_versions("SUPPORT")
+    winner = "Alpha" if outputs[0] == "released\n" else "Beta"
+    assert record.rationale == winner
+    stored = store.framework_version("SUPPORT", "1.0")
+    assert stored is not None
+    assert stored.framework.title == winner
+    assert [e.actor for e in store.audit_entries()] == [winner]
 
 
 def test_the_log_survives_reopening(store_url: str) -> None:
