@@ -348,6 +348,19 @@ def test_export_writes_json_lines_that_verify(
     assert verify(entries).ok
     with open_store("sqlite:///.comp-adapters/state.db") as store:
         assert entries == store.audit_entries()
+    code, out, _ = run(capsys, "audit", "verify", "--input", "log.jsonl")
+    assert code == 0
+    assert out.startswith("audit log intact: 3 entries, head 3:")
+    edited = lines[1].replace('"one"', '"One"')
+    assert edited != lines[1]
+    (project / "edited.jsonl").write_text("\n".join([lines[0], edited, lines[2]]) + "\n")
+    code, out, _ = run(capsys, "audit", "verify", "--input", "edited.jsonl")
+    assert code == 1
+    assert out.startswith("audit log TAMPERED: entry 2 (position 1): edited: ")
+    (project / "broken.jsonl").write_text(lines[0] + "\n{not json\n")
+    code, _, err = run(capsys, "audit", "verify", "--input", "broken.jsonl")
+    assert code == 1
+    assert "broken.jsonl:2" in err
     code, _, _ = run(capsys, "audit", "export", "-o", "tail.jsonl", "--after", "2")
     assert [json.loads(x)["seq"] for x in (project / "tail.jsonl").read_text().splitlines()] == [3]
     code, _, err = run(capsys, "audit", "attest", "--text", "  ")

@@ -29,11 +29,13 @@ from comp_adapters.cli.governance_common import (
 )
 from comp_adapters.errors import ConfigurationError, GovernanceError, Problem, ValidationError
 from comp_adapters.governance.audit import (
+    AuditEntry,
     AuditKind,
     AuditRecord,
     ChainHead,
     VerifyResult,
     entry_to_json,
+    parse_entry_lines,
     verify,
 )
 from comp_adapters.governance.canonical import is_hex_digest
@@ -63,6 +65,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     check.add_argument(
         "--verify-key", type=Path, metavar="FILE", help="Ed25519 public key (PEM) of a signed head"
+    )
+    check.add_argument(
+        "--input",
+        type=Path,
+        metavar="FILE",
+        help="verify an export (audit export's JSON lines) instead of the store",
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     add_store_option(check)
@@ -171,8 +179,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 "(the signer's public key)"
             )
         kept = _kept_head(args.head)
-    with open_cli_store(args, create=False) as store:
-        entries = list(store.iter_audit())
+    if args.input is not None:
+        if args.store:
+            raise ConfigurationError("give --input (an export) or --store, not both")
+        entries = _read_export(args.input)
+    else:
+        with open_cli_store(args, create=False) as store:
+            entries = list(store.iter_audit())
     if signed is not None:
         public_pem = _read_key(args.verify_key)
         result = verify_signed(entries, signed, public_pem)
@@ -195,6 +208,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         assert result.problem is not None  # noqa: S101 - not ok means a problem
         print(f"audit log TAMPERED: {result.problem} ({result.checked} entries verified before it)")
     return 0 if result.ok else 1
+
+
+def _read_export(path: Path) -> list[AuditEntry]:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return parse_entry_lines(handle, source=str(path))
+    except FileNotFoundError:
+        raise ValidationError([Problem("file not found", file=str(path))]) from None
+    except UnicodeDecodeError:
+        raise ValidationError([Problem("not UTF-8 text", file=str(path))]) from None
 
 
 def _read_key(path: Path) -> bytes:
