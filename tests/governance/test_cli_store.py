@@ -140,6 +140,18 @@ def test_the_approval_workflow_with_a_project_policy(
     code, out, _ = run(capsys, "audit", "export", "-o", "-")
     kinds = [json.loads(line)["kind"] for line in out.splitlines()]
     assert kinds == ["draft", "approval", "release"]
+    code, out, _ = run(capsys, "framework", "release", "SUPPORT@2.0")
+    assert code == 0
+    assert "is released already with this content" in out
+    code, _, err = run(capsys, "framework", "release", "SUPPORT@2.0", "--rationale", "x")
+    assert code == 2
+    assert "names a stored draft: it is released as drafted" in err
+    code, _, err = run(capsys, "framework", "approve", "SUPPORT@7", "--actor", "omar")
+    assert code == 1
+    assert err == "error: no version '7' of framework 'SUPPORT' in the store; it holds 2.0\n"
+    code, _, err = run(capsys, "framework", "approve", "SUPPORT", "--actor", "omar")
+    assert code == 2
+    assert "'SUPPORT' is not a stored version: expected KEY@VERSION" in err
 
 
 def test_the_policy_is_checked_and_has_no_flag(

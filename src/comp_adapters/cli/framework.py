@@ -32,7 +32,7 @@ from comp_adapters.cli.governance_common import (
 )
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.timeutil import format_utc
-from comp_adapters.errors import GovernanceError
+from comp_adapters.errors import ConfigurationError, GovernanceError
 from comp_adapters.governance.diff import diff_frameworks
 from comp_adapters.governance.versions import FrameworkVersion
 from comp_adapters.native import dump_framework, framework_to_data
@@ -225,8 +225,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     with open_cli_store(args, create=True) as store:
         if not source.exists() and looks_like_reference(args.source):
             if args.effective_from or args.label or args.rationale:
-                raise GovernanceError(
-                    f"{args.source} is a stored draft: it is released as drafted (its label, "
+                raise ConfigurationError(
+                    f"{args.source} names a stored draft: it is released as drafted (its label, "
                     "effective date and rationale); --effective-from, --label and --rationale "
                     "apply to files"
                 )
