@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from comp_adapters.canvas import CanvasAdapter, mapping, wire
-from comp_adapters.canvas.adapter import _ResultReader
+from comp_adapters.canvas.evidence import ResultReader
 from comp_adapters.canvas.mapping import framework_from_tree
 from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.core.framework import Framework
@@ -321,7 +321,7 @@ def test_same_second_ties_follow_canvas_order_on_4000_random_cases() -> None:
     # higher id is later. Sorting ids as strings ('...:10' before '...:9') or keeping the
     # milliseconds disagrees with Canvas on about a fifth of these cases.
     rng = random.Random(11)
-    reader = _ResultReader(keys=None, own_asset=None, learner_field="id", key_of=lambda _o: "x")
+    reader = ResultReader(keys=None, own_asset=None, learner_field="id", key_of=lambda _o: "x")
     reader.outcomes["1"] = FOUR_POINTS
     evidence: list[Evidence] = []
     expected: dict[str, float] = {}

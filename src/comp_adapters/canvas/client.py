@@ -34,9 +34,6 @@ from comp_adapters.http import HttpTransport, Redactor, next_link
 PER_PAGE = 100
 """Canvas caps pages at 100 items (older installs at 50); the Link header is always followed."""
 
-MASTERY_SCALES_FLAG = "account_level_mastery_scales"
-NEW_DECAY_FLAG = "outcomes_new_decaying_average_calculation"
-
 
 class MasteryScalesEnabledError(PermissionDeniedError):
     """Canvas refused a per-outcome scale or method: account-level mastery scales are on."""
@@ -198,24 +195,6 @@ class CanvasClient:
         self.context = context
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         transport.redactor.add(self._token.get_secret_value())
-
-    @classmethod
-    def connect(
-        cls,
-        base_url: str,
-        token: SecretStr | str,
-        *,
-        context: CanvasContext | str,
-        session: requests.Session | None = None,
-        allow_http: bool = False,
-        **transport_options: Any,
-    ) -> CanvasClient:
-        """A client for ``base_url`` in ``context`` (``"account:1"`` or a CanvasContext)."""
-        ctx = CanvasContext.parse(context) if isinstance(context, str) else context
-        transport = make_transport(
-            base_url, token, session=session, allow_http=allow_http, **transport_options
-        )
-        return cls(transport, token, context=ctx)
 
     def __repr__(self) -> str:
         return f"CanvasClient({self.transport!r}, context={self.context})"
