@@ -225,3 +225,60 @@ def test_convert_writes_numbers_for_the_given_locale(env: Path) -> None:
     )
     assert ",25e-1," in plain.read_text()
     assert ',"2,5",' in german.read_text()
+
+
+def test_plan_out_json_and_framework_key(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = env / "saved" / "plan.json"
+    plan_file.parent.mkdir()
+    args = ["canvas", "push", str(EXAMPLE), "--strategy", "rest", "--dry-run", "--json"]
+    assert main([*args, "--plan-out", str(plan_file)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["applied"] == 0
+    saved = Plan.from_json(plan_file.read_text())
+    assert Plan.from_json(json.dumps(shown["plan"])).fingerprint == saved.fingerprint
+    assert len(saved.writes) == 13
+    assert fake.writes == 0
+    assert main(["canvas", "push", str(EXAMPLE), "--strategy", "rest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["applied"] == 13
+    out = env / "pulled.json"
+    pull = ["canvas", "pull", "--framework-key", "CS-SUPPORT", "-o", str(out), "--json"]
+    assert main(pull) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {
+        "context": "account:1",
+        "output": str(out),
+        "format": "native",
+        "competencies": 12,
+    }
+    assert len(load_framework(out).competencies) == 12
+
+
+def test_results_json_summary(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add_user("7", login_id="amara")
+    outcome = fake._new_outcome("courses/5", {"title": "O", "vendor_guid": "RX:o1"})
+    fake._link_outcome("courses/5", fake.root_id("courses/5"), outcome["id"])
+    fake.add_result(
+        user="7", outcome_id=outcome["id"], score=4, possible=5, when="2026-01-01T00:00:00Z"
+    )
+    fake.add_result(
+        user="8", outcome_id=outcome["id"], score=1, possible=5, when="2026-01-02T00:00:00Z"
+    )
+    target = env / "evidence.jsonl"
+    args = ["canvas", "results", "--course", "5", "--framework-key", "RX", "-o", str(target)]
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {"evidence": 1, "skipped": {"user without login_id": 1}}
+    assert len(list(iter_evidence(target))) == 1
+
+
+def test_a_misspelt_config_key_is_refused(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = env / "comp-adapters.toml"
+    config.write_text('[canvas]\nstrategie = "csv"\n')
+    assert main(["canvas", "push", str(EXAMPLE), "--dry-run", "--config", str(config)]) == 2
+    assert "'strategie'" in capsys.readouterr().err
