@@ -18,6 +18,7 @@ from comp_adapters.canvas.mapping import OutcomeTree
 from comp_adapters.canvas.outcomes_csv import tree_to_csv
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, PlanError
+from comp_adapters.http import HttpTransport
 from comp_adapters.plugins import BUILTIN_ADAPTERS
 from comp_adapters.protocols import (
     PROTOCOLS,
@@ -112,6 +113,8 @@ def test_the_session_is_the_one_way_the_transport_is_customised(fake: FakeCanvas
     assert plain.client.transport.session is not None
     assert plain.client.transport.retry.backoff == 0  # from the settings
     assert not hasattr(type(plain.client), "connect")
+    # Canvas's ways are the transport's callables, not a subclass of it.
+    assert type(plain.client.transport) is HttpTransport
 
 
 def test_target_and_reprs_hold_no_secret(

@@ -111,44 +111,41 @@ def describe_canvas_error(response: requests.Response) -> tuple[str, str | None]
     return json.dumps(body)[:300], None
 
 
-class CanvasTransport(HttpTransport):
-    """The foundation transport with Canvas's readings of 401 and 403.
+def refine_canvas_error(error: RemoteError, response: requests.Response) -> RemoteError:
+    """Canvas's readings of 401 and 403, given the transport's generic error.
 
     A 401 without ``WWW-Authenticate`` is older Canvas saying "not permitted" (the token is
     fine), and so is "Insufficient scopes on access token." (a scoped developer key that
     lacks the route); a 403 saying an individual outcome "cannot be modified" means
     account-level mastery scales are on.
     """
-
-    def error_for(self, response: requests.Response, *, operation: str) -> RemoteError:
-        error = super().error_for(response, operation=operation)
-        if not isinstance(error, FatalRemoteError):
-            return error
-        facts: dict[str, Any] = {
-            "adapter": error.adapter,
-            "operation": error.operation,
-            "url": error.url,
-            "status": error.status,
-            "code": error.code,
-            "request_id": error.request_id,
-        }
-        if response.status_code == 401 and "insufficient scopes" in error.detail.lower():
-            method = response.request.method if response.request is not None else "?"
-            path = urlsplit(response.url or "").path
-            return PermissionDeniedError(
-                f"{error.detail} - the developer key's scopes do not include {method} {path} "
-                f"(scope url:{method}|<route>); add it to the key, then get a new token",
-                **facts,
-            )
-        if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
-            return PermissionDeniedError(error.detail, **facts)
-        if response.status_code == 403 and "cannot be modified" in error.detail:
-            return MasteryScalesEnabledError(
-                error.detail + " - account-level mastery scales are on: per-outcome ratings and "
-                "calculation methods are set by the account/course mastery scale instead",
-                **facts,
-            )
+    if not isinstance(error, FatalRemoteError):
         return error
+    facts: dict[str, Any] = {
+        "adapter": error.adapter,
+        "operation": error.operation,
+        "url": error.url,
+        "status": error.status,
+        "code": error.code,
+        "request_id": error.request_id,
+    }
+    if response.status_code == 401 and "insufficient scopes" in error.detail.lower():
+        method = response.request.method if response.request is not None else "?"
+        path = urlsplit(response.url or "").path
+        return PermissionDeniedError(
+            f"{error.detail} - the developer key's scopes do not include {method} {path} "
+            f"(scope url:{method}|<route>); add it to the key, then get a new token",
+            **facts,
+        )
+    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        return PermissionDeniedError(error.detail, **facts)
+    if response.status_code == 403 and "cannot be modified" in error.detail:
+        return MasteryScalesEnabledError(
+            error.detail + " - account-level mastery scales are on: per-outcome ratings and "
+            "calculation methods are set by the account/course mastery scale instead",
+            **facts,
+        )
+    return error
 
 
 def make_transport(
@@ -158,8 +155,11 @@ def make_transport(
     session: requests.Session | None = None,
     allow_http: bool = False,
     **options: Any,
-) -> CanvasTransport:
-    """A transport for a Canvas host (``https://canvas.example.edu``); the token is redacted."""
+) -> HttpTransport:
+    """A transport for a Canvas host (``https://canvas.example.edu``); the token is redacted.
+
+    Canvas's ways are given as the transport's callables (error bodies, throttling, the
+    readings of 401 and 403), not by subclassing it."""
     secret = token.get_secret_value() if isinstance(token, SecretStr) else token
     root = base_url.rstrip("/")
     if not root.endswith("/api/v1"):
@@ -167,13 +167,14 @@ def make_transport(
     extra: dict[str, Any] = dict(options)
     if session is not None:
         extra["session"] = session
-    return CanvasTransport(
+    return HttpTransport(
         adapter="canvas",
         base_url=root + "/",
         allow_http=allow_http,
         redactor=Redactor([secret]),
         describe_error=describe_canvas_error,
         is_throttled=is_throttled,
+        refine_error=refine_canvas_error,
         **extra,
     )
 
