@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from pydantic import JsonValue
 
 from comp_adapters.canvas import mapping, wire
 from comp_adapters.canvas.client import CanvasClient
 from comp_adapters.canvas.features import Flags
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.evidence import Evidence
-from comp_adapters.core.timeutil import format_utc
+from comp_adapters.core.timeutil import format_utc, parse_utc
 from comp_adapters.protocols import Cursor, EvidenceBatch
 
 CURSOR_FIELD = "submitted_or_assessed_at"
@@ -100,9 +103,15 @@ def evidence_batches(
     own_assignment_id: int | None,
     cursor: Cursor | None = None,
 ) -> Iterator[EvidenceBatch]:
-    """Every outcome result of the course as evidence, one batch per page of results.
+    """The course's outcome results after ``cursor`` as evidence, one batch per page.
 
-    The cursor records the latest result time seen and never moves back.
+    Canvas cannot filter results by time, so every read pages through all of them and
+    keeps those after the cursor: not already yielded (by id and time) and no more than
+    :data:`OVERLAP` before its position (results are written by Canvas's background jobs,
+    so one may appear a little after a later one was read). A batch's cursor resumes
+    exactly after it: while the read goes on it keeps the starting position and adds what
+    was yielded so far; the last batch moves the position to the latest result time and
+    keeps the results within the overlap. Positions never move back.
     """
     reader = ResultReader(
         keys=learner_keys(client, learner_field) if learner_field != "id" else None,
@@ -110,8 +119,11 @@ def evidence_batches(
         learner_field=learner_field,
         key_of=CompetencyKeys(framework_key),
     )
-    position = cursor.position if cursor is not None else None
+    window = _Window.after(cursor)
+    pending: EvidenceBatch | None = None
     for page in client.outcome_result_pages():
+        if pending is not None:
+            yield pending
         reader.outcomes.update({str(o.id): o for o in page.linked.outcomes})
         reader.alignments.update({a.id: a for a in page.linked.alignments})
         evidence: list[Evidence] = []
@@ -119,17 +131,88 @@ def evidence_batches(
         for result in page.outcome_results:
             item, reasons = reader.read(result)
             skipped.update(reasons)
-            if item is None:
-                continue
-            evidence.append(item)
-            stamp = format_utc(item.observed_at)
-            if position is None or stamp > position:
-                position = stamp
-        yield EvidenceBatch(
+            if item is not None and window.take(item):
+                evidence.append(item)
+        pending = EvidenceBatch(
             evidence=tuple(evidence),
-            cursor=Cursor(adapter=adapter, field=CURSOR_FIELD, position=position),
+            cursor=window.resume(adapter),
             skipped=dict(skipped),
         )
+    last = pending or EvidenceBatch(evidence=(), cursor=window.resume(adapter))
+    yield replace(last, cursor=window.finished(adapter))
+
+
+OVERLAP = timedelta(days=1)
+"""How far before a cursor's position results are still looked at (by id and time)."""
+SEEN_AT = "seen_at"
+
+
+@dataclass
+class _Window:
+    """What a read keeps: results after the cursor, and what the next cursor says.
+
+    A result already yielded is known by its id *and* its time (``seen_ids`` with the times
+    in the cursor's ``extra["seen_at"]``, in the same order): Canvas updates a result in
+    place when it is assessed again, and the new version (a new time) is new evidence.
+    """
+
+    position: datetime | None
+    seen: list[tuple[str, str | None]]
+    yielded: list[tuple[str, str]] = field(default_factory=list)
+    times: dict[str, datetime] = field(default_factory=dict)
+
+    @classmethod
+    def after(cls, cursor: Cursor | None) -> _Window:
+        if cursor is None:
+            return cls(None, [])
+        at = cursor.extra.get(SEEN_AT)
+        stamps: list[str | None] = [str(a) for a in at] if isinstance(at, list) else []
+        if len(stamps) != len(cursor.seen_ids):
+            stamps = [None] * len(cursor.seen_ids)  # a cursor without times: ids alone
+        seen = list(zip(cursor.seen_ids, stamps, strict=True))
+        position = parse_utc(cursor.position) if cursor.position is not None else None
+        return cls(position, seen)
+
+    def __post_init__(self) -> None:
+        self._versions = {pair for pair in self.seen if pair[1] is not None}
+        self._ids = {i for i, stamp in self.seen if stamp is None}
+
+    def take(self, item: Evidence) -> bool:
+        """Whether ``item`` is after the cursor (and so yielded now)."""
+        when = item.observed_at
+        stamp = format_utc(when)
+        self.times[item.id] = when
+        known = (item.id, stamp) in self._versions or item.id in self._ids
+        recent = self.position is None or when >= self.position - OVERLAP
+        keep = recent and not known
+        if keep:
+            self.yielded.append((item.id, stamp))
+        return keep
+
+    def _cursor(
+        self, adapter: str, position: datetime | None, seen: list[tuple[str, str | None]]
+    ) -> Cursor:
+        text = format_utc(position) if position is not None else None
+        ids = tuple(i for i, _ in seen)
+        stamps: list[JsonValue] = [stamp for _, stamp in seen]
+        extra: dict[str, JsonValue] = {SEEN_AT: stamps} if all(stamps) and stamps else {}
+        return Cursor(adapter=adapter, field=CURSOR_FIELD, position=text, seen_ids=ids, extra=extra)
+
+    def resume(self, adapter: str) -> Cursor:
+        """The cursor after what was yielded so far, the read not yet finished."""
+        return self._cursor(adapter, self.position, [*self.seen, *self.yielded])
+
+    def finished(self, adapter: str) -> Cursor:
+        """The cursor after a whole read: the latest time seen, the results in the overlap."""
+        latest = max(self.times.values(), default=None)
+        if latest is None or (self.position is not None and self.position > latest):
+            latest = self.position
+        if latest is None:
+            return self._cursor(adapter, None, [])
+        recent: list[tuple[str, str | None]] = sorted(
+            (i, format_utc(t)) for i, t in self.times.items() if t >= latest - OVERLAP
+        )
+        return self._cursor(adapter, latest, recent)
 
 
 @dataclass(slots=True)
