@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from comp_adapters.canvas import CanvasAdapter
+from comp_adapters.canvas.csv_format import tree_from_csv_text
 from comp_adapters.canvas.executor import Kind
 from comp_adapters.canvas.mapping import framework_from_tree
-from comp_adapters.canvas.outcomes_csv import tree_from_csv_text
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError, PlanError

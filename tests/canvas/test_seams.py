@@ -12,10 +12,10 @@ from pydantic import SecretStr
 
 from comp_adapters.canvas import CanvasAdapter, CanvasSettings, Kind, connect, load_settings
 from comp_adapters.canvas import planner as canvas_planner
+from comp_adapters.canvas.csv_format import tree_to_csv
 from comp_adapters.canvas.executor import CanvasExecutor
 from comp_adapters.canvas.features import Flags
 from comp_adapters.canvas.mapping import OutcomeTree
-from comp_adapters.canvas.outcomes_csv import tree_to_csv
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.http import HttpTransport

@@ -15,11 +15,18 @@ handler per change :class:`Kind`), ``adapter`` (orchestration), and beside them
 """
 
 from comp_adapters.canvas.adapter import CanvasAdapter
-from comp_adapters.canvas.cartridge import CANVAS_CARTRIDGE, read_cartridge
+from comp_adapters.canvas.cartridge_format import CANVAS_CARTRIDGE, read_cartridge
 from comp_adapters.canvas.client import (
     CanvasClient,
     CanvasContext,
     MasteryScalesEnabledError,
+)
+from comp_adapters.canvas.csv_format import (
+    CANVAS_CSV,
+    read_outcomes_csv,
+    tree_from_csv_text,
+    tree_to_csv,
+    write_outcomes_csv,
 )
 from comp_adapters.canvas.evidence import RollupReport
 from comp_adapters.canvas.executor import CanvasExecutor, Kind
@@ -30,13 +37,6 @@ from comp_adapters.canvas.mapping import (
     desired_tree,
     framework_from_tree,
     framework_guid,
-)
-from comp_adapters.canvas.outcomes_csv import (
-    CANVAS_CSV,
-    read_outcomes_csv,
-    tree_from_csv_text,
-    tree_to_csv,
-    write_outcomes_csv,
 )
 from comp_adapters.canvas.readback import OutcomeImportError
 from comp_adapters.canvas.settings import CanvasSettings, connect, load_settings

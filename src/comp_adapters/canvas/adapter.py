@@ -20,10 +20,10 @@ from pydantic import JsonValue
 
 from comp_adapters.canvas import evidence, mapping, planner, wire
 from comp_adapters.canvas.client import CanvasClient
+from comp_adapters.canvas.csv_format import tree_to_csv
 from comp_adapters.canvas.executor import CanvasExecutor
 from comp_adapters.canvas.features import Flags, read_flags
 from comp_adapters.canvas.mapping import OutcomeTree, PullDefaults
-from comp_adapters.canvas.outcomes_csv import tree_to_csv
 from comp_adapters.canvas.readback import Readback
 from comp_adapters.canvas.settings import CanvasSettings, Strategy, connect
 from comp_adapters.core.framework import Framework

@@ -637,7 +637,7 @@ def plan_context_scale(
 
 
 class CsvRenderer(Protocol):
-    """Writes an outcomes CSV's text (:func:`comp_adapters.canvas.outcomes_csv.tree_to_csv`)."""
+    """Writes an outcomes CSV's text (:func:`comp_adapters.canvas.csv_format.tree_to_csv`)."""
 
     def __call__(self, tree: OutcomeTree, *, scales: bool, locale: str | None) -> str: ...
 

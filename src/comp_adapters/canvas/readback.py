@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 from comp_adapters.canvas import mapping
 from comp_adapters.canvas.client import CanvasClient
+from comp_adapters.canvas.csv_format import tree_from_csv_text
 from comp_adapters.canvas.mapping import OutcomeTree
-from comp_adapters.canvas.outcomes_csv import tree_from_csv_text
 from comp_adapters.errors import FatalRemoteError, RetriableRemoteError
 
 MAX_POLL_PAUSE = 10.0
