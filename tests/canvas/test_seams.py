@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ from comp_adapters.canvas import planner as canvas_planner
 from comp_adapters.canvas.csv_format import tree_to_csv
 from comp_adapters.canvas.executor import CanvasExecutor
 from comp_adapters.canvas.features import Flags
-from comp_adapters.canvas.mapping import OutcomeTree
+from comp_adapters.canvas.mapping import OutcomeTree, desired_tree
 from comp_adapters.core.framework import Framework
+from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.http import HttpTransport
 from comp_adapters.plugins import BUILTIN_ADAPTERS
@@ -280,3 +282,56 @@ def test_the_injected_session_carries_every_request(fake: FakeCanvas, example: F
     adapter = make(session=session, strategy="csv")
     adapter.apply(adapter.plan_framework(example))
     assert session.count == adapter.client.requests_sent > 0
+
+
+def _results(framework: Framework) -> list[Proficiency]:
+    leaves = [c.key for c in framework.competencies if not framework.children_of(c.key)][:2]
+    return [
+        Proficiency(
+            learner=learner,
+            competency=key,
+            score=3.0,
+            level="proficient",
+            proficient=True,
+            method="latest",
+            as_of=datetime(2026, 3, 1, tzinfo=UTC),
+            explanation="seams",
+        )
+        for learner in ("ann", "bob")
+        for key in leaves
+    ]
+
+
+def test_the_mastery_planner_plans_from_a_snapshot_alone(example: Framework) -> None:
+    desired = desired_tree(example)
+    tree = dataclasses.replace(
+        desired,
+        outcomes=tuple(
+            dataclasses.replace(o, canvas_id=100 + i) for i, o in enumerate(desired.outcomes)
+        ),
+    )
+    wanted = canvas_planner.MasteryWanted(proficiencies=_results(example), framework=example)
+    options = canvas_planner.ProficiencyOptions(assignment_name="Mastery")
+    fresh = canvas_planner.ProficiencySnapshot(
+        target="t", tree=tree, users={"ann": "1"}, assignment=None, marks={}
+    )
+    plan = canvas_planner.plan_proficiency(wanted, fresh, options)
+    assert [c.kind for c in plan.changes] == ["assignment", "rubric", "rubric_assessment"]
+    assert "1 result(s) not written: learner not in course" in plan.notes  # bob
+    (assessment,) = [c for c in plan.changes if c.kind == Kind.ASSESSMENT]
+    points = assessment.fields["points"]
+    assert isinstance(points, dict)
+    assert sorted(points.values()) == [3.0, 3.0]
+    # The same results against an assignment that already shows them: no-ops, with reasons.
+    criteria = {guid: f"c{n}" for n, guid in enumerate(sorted(points))}
+    shown = canvas_planner.ProficiencySnapshot(
+        target="t",
+        tree=tree,
+        users={"ann": "1"},
+        assignment=canvas_planner.AssignmentState(id=7, criteria=criteria),
+        marks={"1": dict(points)},
+    )
+    again = canvas_planner.plan_proficiency(wanted, shown, options)
+    assert again.is_empty
+    assert [(c.action, c.key) for c in again.changes] == [(Action.NOOP, "ann")]
+    assert all(c.reason for c in again.changes)

@@ -235,16 +235,9 @@ class CanvasAdapter:
         assignment = None
         marks: dict[str, dict[str, float]] = {}
         if found is not None:
-            by_guid = {o.guid: o for o in tree.outcomes if o.canvas_id is not None}
-            ids = {o.canvas_id: o.guid for o in by_guid.values()}
-            criteria = {
-                ids[c.outcome_id]: c.id
-                for c in found.rubric or []
-                if c.outcome_id is not None and c.outcome_id in ids
-            }
-            assignment = planner.AssignmentState(id=found.id, criteria=criteria)
-            if criteria:
-                marks = self._current_marks(found.id, criteria)
+            assignment = planner.assignment_state(found, tree)
+            if assignment.criteria:
+                marks = self._current_marks(found.id, assignment.criteria)
         snapshot = planner.ProficiencySnapshot(
             target=self.target, tree=tree, users=users, assignment=assignment, marks=marks
         )

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import JsonValue
 
-from comp_adapters.canvas import mapping
+from comp_adapters.canvas import mapping, wire
 from comp_adapters.canvas.executor import Kind, is_imported
 from comp_adapters.canvas.features import Flags
 from comp_adapters.canvas.mapping import (
@@ -959,6 +959,19 @@ class AssignmentState:
 
     id: int
     criteria: Mapping[str, str]
+
+
+def assignment_state(assignment: wire.WireAssignment, tree: OutcomeTree) -> AssignmentState:
+    """The mastery assignment as the planner sees it: of its rubric, the criterion of each
+    outcome of ``tree`` a criterion is aligned to (by the outcome's guid)."""
+    by_guid = {o.guid: o for o in tree.outcomes if o.canvas_id is not None}
+    ids = {o.canvas_id: o.guid for o in by_guid.values()}
+    criteria = {
+        ids[c.outcome_id]: c.id
+        for c in assignment.rubric or []
+        if c.outcome_id is not None and c.outcome_id in ids
+    }
+    return AssignmentState(id=assignment.id, criteria=criteria)
 
 
 @dataclass(frozen=True, slots=True)
