@@ -46,18 +46,12 @@ class ForeignNextPage(requests.Session):
         return response
 
 
-class TestCanvasFrameworkContract(
-    HttpCrashContract, ReadsFrameworkContract, HygieneContract, ForeignLinkContract
-):
+class TestCanvasFrameworkContract(HttpCrashContract, ReadsFrameworkContract, ForeignLinkContract):
     """Push and pull in an account, REST strategy (the one whose writes are not idempotent)."""
 
     @pytest.fixture
     def contract_settings(self, fake: FakeCanvas) -> CanvasSettings:
         return settings_for(strategy="rest")
-
-    @pytest.fixture
-    def contract_secret(self) -> str:
-        return TOKEN
 
     @pytest.fixture
     def contract_adapter(self, contract_settings: CanvasSettings) -> CanvasAdapter:
@@ -106,16 +100,6 @@ class TestCanvasFrameworkContract(
         return held
 
     @pytest.fixture
-    def contract_failure(
-        self, fake: FakeCanvas, contract_adapter: CanvasAdapter
-    ) -> Callable[[], object]:
-        def fail() -> object:
-            fake.throttle(*([429] * 10))  # more than the retries: a RateLimitedError
-            return contract_adapter.read_tree()
-
-        return fail
-
-    @pytest.fixture
     def contract_foreign_link(
         self, fake: FakeCanvas, contract_settings: CanvasSettings
     ) -> Callable[[], object]:
@@ -145,8 +129,27 @@ class TestCanvasEvidenceContract(ReadsEvidenceContract):
         return make(context="course:5", framework_key="RX")
 
 
-class TestCanvasMasteryContract(WritesProficiencyContract):
-    """Mastery written as rubric assessments in a course the framework was pushed to."""
+class TestCanvasMasteryContract(WritesProficiencyContract, HygieneContract):
+    """Mastery written as rubric assessments in a course the framework was pushed to; the
+    hygiene checks here cover framework plans, results plans, evidence and errors."""
+
+    @pytest.fixture
+    def contract_settings(self) -> CanvasSettings:
+        return settings_for(context="course:5")
+
+    @pytest.fixture
+    def contract_secret(self) -> str:
+        return TOKEN
+
+    @pytest.fixture
+    def contract_failure(
+        self, fake: FakeCanvas, contract_adapter: CanvasAdapter
+    ) -> Callable[[], object]:
+        def fail() -> object:
+            fake.throttle(*([429] * 10))  # more than the retries: a RateLimitedError
+            return contract_adapter.read_tree()
+
+        return fail
 
     @pytest.fixture
     def contract_framework(self, example: Framework) -> Framework:
@@ -164,13 +167,17 @@ class TestCanvasMasteryContract(WritesProficiencyContract):
         return reset
 
     @pytest.fixture
-    def contract_adapter(self, contract_reset: Callable[[], None]) -> CanvasAdapter:
+    def contract_adapter(
+        self, contract_reset: Callable[[], None], contract_settings: CanvasSettings
+    ) -> CanvasAdapter:
         contract_reset()
-        return make(context="course:5")
+        return CanvasAdapter.from_settings(contract_settings)
 
     @pytest.fixture
-    def contract_connect(self, contract_adapter: CanvasAdapter) -> Callable[[], CanvasAdapter]:
-        return lambda: make(context="course:5")
+    def contract_connect(
+        self, contract_adapter: CanvasAdapter, contract_settings: CanvasSettings
+    ) -> Callable[[], CanvasAdapter]:
+        return lambda: CanvasAdapter.from_settings(contract_settings)
 
     @pytest.fixture
     def contract_snapshot(self, fake: FakeCanvas) -> Callable[[], Hashable]:
