@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from canvas.builders import big_framework  # noqa: E402
 from canvas.fake_canvas import BASE, TOKEN, FakeCanvas  # noqa: E402
-from comp_adapters.canvas import CanvasAdapter, CanvasClient  # noqa: E402
+from comp_adapters.canvas import CanvasAdapter, CanvasSettings  # noqa: E402
 from comp_adapters.core.framework import Framework  # noqa: E402
 
 OUTCOMES = 1000
@@ -32,8 +32,15 @@ GROUPS = 10
 
 
 def adapter(strategy: str) -> CanvasAdapter:
-    client = CanvasClient.connect(BASE, TOKEN, context="account:1", sleep=lambda _s: None)
-    return CanvasAdapter(client, strategy=strategy, sleep=lambda _s: None)  # type: ignore[arg-type]
+    settings = CanvasSettings(
+        url=BASE,
+        token=TOKEN,
+        account="1",
+        strategy=strategy,
+        poll_interval=0,
+        retry_backoff=0,
+    )
+    return CanvasAdapter.from_settings(settings)
 
 
 def push(fake: FakeCanvas, target: Framework, strategy: str) -> tuple[int, int, float]:

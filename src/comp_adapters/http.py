@@ -193,6 +193,8 @@ class HttpTransport:
     redactor: Redactor = field(default_factory=Redactor)
     describe_error: ErrorDescriber = describe_error_body
     is_throttled: Callable[[requests.Response], bool] = lambda response: response.status_code == 429
+    refine_error: Callable[[RemoteError, requests.Response], RemoteError] | None = None
+    """An adapter's own reading of a failed response, given the generic error (optional)."""
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.Random)
@@ -483,7 +485,12 @@ class HttpTransport:
         return RetriableRemoteError(message, adapter=self.adapter, operation=operation, url=url)
 
     def error_for(self, response: requests.Response, *, operation: str) -> RemoteError:
-        """The error-tree exception for a failed response (nothing secret in it)."""
+        """The error-tree exception for a failed response (nothing secret in it), as the
+        adapter's ``refine_error`` reads it."""
+        error = self._generic_error(response, operation=operation)
+        return error if self.refine_error is None else self.refine_error(error, response)
+
+    def _generic_error(self, response: requests.Response, *, operation: str) -> RemoteError:
         status = response.status_code
         message, code = self.describe_error(response)
         facts: dict[str, Any] = {

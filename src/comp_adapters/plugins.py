@@ -49,8 +49,8 @@ BUILTIN_ADAPTERS: Mapping[str, str] = {
 
 BUILTIN_FORMATS: Mapping[str, str] = {
     "native": "comp_adapters.formats:NATIVE",
-    "canvas-csv": "comp_adapters.canvas.outcomes_csv:CANVAS_CSV",
-    "canvas-cartridge": "comp_adapters.canvas.cartridge:CANVAS_CARTRIDGE",
+    "canvas-csv": "comp_adapters.canvas.csv_format:CANVAS_CSV",
+    "canvas-cartridge": "comp_adapters.canvas.cartridge_format:CANVAS_CARTRIDGE",
     "case": "comp_adapters.case.fileformat:CASE_FORMAT",
     "moodle-csv": "comp_adapters.moodle.csv_format:MOODLE_CSV",
 }

@@ -10,7 +10,8 @@ import pytest
 import requests
 import responses
 
-from comp_adapters.canvas import CanvasAdapter, CanvasClient
+from comp_adapters.canvas import CanvasAdapter, CanvasClient, CanvasSettings
+from comp_adapters.canvas import connect as connect_settings
 from comp_adapters.core.framework import Framework
 from comp_adapters.native import load_framework
 
@@ -30,24 +31,33 @@ def fake() -> Iterator[FakeCanvas]:
         yield canvas
 
 
+def settings_for(
+    *, context: str = "account:1", token: str = TOKEN, **options: Any
+) -> CanvasSettings:
+    """Settings for the fake: no pauses between polls or retries."""
+    kind, _, ident = context.partition(":")
+    options.setdefault("poll_interval", 0)
+    options.setdefault("retry_backoff", 0)
+    return CanvasSettings(url=BASE, token=token, **{kind: ident}, **options)
+
+
 def connect(
     *, context: str = "account:1", session: requests.Session | None = None, token: str = TOKEN
 ) -> CanvasClient:
-    """A client of the fake: no real sleeps, no jitter."""
-    return CanvasClient.connect(
-        BASE, token, context=context, session=session, sleep=lambda _s: None
-    )
+    """A client of the fake, built the one way clients are built."""
+    return connect_settings(settings_for(context=context, token=token), session=session)
+
+
+def make(
+    *, context: str = "account:1", session: requests.Session | None = None, **options: Any
+) -> CanvasAdapter:
+    """An adapter of the fake; ``options`` are settings (strategy, parent_outcomes, ...)."""
+    return CanvasAdapter.from_settings(settings_for(context=context, **options), session=session)
 
 
 @pytest.fixture
 def make_adapter() -> MakeAdapter:
-    def build(
-        *, context: str = "account:1", session: requests.Session | None = None, **options: Any
-    ) -> CanvasAdapter:
-        options.setdefault("sleep", lambda _s: None)
-        return CanvasAdapter(connect(context=context, session=session), **options)
-
-    return build
+    return make
 
 
 @pytest.fixture

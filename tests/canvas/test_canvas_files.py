@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from comp_adapters.canvas.mapping import ROOT, desired_tree, framework_from_tree
-from comp_adapters.canvas.outcomes_csv import (
+from comp_adapters.canvas.csv_format import (
     decode_csv_bytes,
     read_outcomes_csv,
     read_outcomes_csv_reporting,
     tree_from_csv_text,
     write_outcomes_csv,
 )
+from comp_adapters.canvas.mapping import ROOT, desired_tree, framework_from_tree
 from comp_adapters.cli.main import main
 
 from .conftest import FIXTURES

@@ -225,3 +225,113 @@ def test_convert_writes_numbers_for_the_given_locale(env: Path) -> None:
     )
     assert ",25e-1," in plain.read_text()
     assert ',"2,5",' in german.read_text()
+
+
+def test_plan_out_json_and_framework_key(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = env / "saved" / "plan.json"
+    plan_file.parent.mkdir()
+    args = ["canvas", "push", str(EXAMPLE), "--strategy", "rest", "--dry-run", "--json"]
+    assert main([*args, "--plan-out", str(plan_file)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["applied"] == 0
+    saved = Plan.from_json(plan_file.read_text())
+    assert Plan.from_json(json.dumps(shown["plan"])).fingerprint == saved.fingerprint
+    assert len(saved.writes) == 13
+    assert fake.writes == 0
+    assert main(["canvas", "push", str(EXAMPLE), "--strategy", "rest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["applied"] == 13
+    out = env / "pulled.json"
+    pull = ["canvas", "pull", "--framework-key", "CS-SUPPORT", "-o", str(out), "--json"]
+    assert main(pull) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {
+        "context": "account:1",
+        "output": str(out),
+        "format": "native",
+        "competencies": 12,
+    }
+    assert len(load_framework(out).competencies) == 12
+
+
+def test_results_json_summary(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.add_user("7", login_id="amara")
+    outcome = fake._new_outcome("courses/5", {"title": "O", "vendor_guid": "RX:o1"})
+    fake._link_outcome("courses/5", fake.root_id("courses/5"), outcome["id"])
+    fake.add_result(
+        user="7", outcome_id=outcome["id"], score=4, possible=5, when="2026-01-01T00:00:00Z"
+    )
+    fake.add_result(
+        user="8", outcome_id=outcome["id"], score=1, possible=5, when="2026-01-02T00:00:00Z"
+    )
+    target = env / "evidence.jsonl"
+    args = ["canvas", "results", "--course", "5", "--framework-key", "RX", "-o", str(target)]
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {"evidence": 1, "skipped": {"user without login_id": 1}}
+    assert len(list(iter_evidence(target))) == 1
+
+
+def test_a_misspelt_config_key_is_refused(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = env / "comp-adapters.toml"
+    config.write_text('[canvas]\nstrategie = "csv"\n')
+    assert main(["canvas", "push", str(EXAMPLE), "--dry-run", "--config", str(config)]) == 2
+    assert "'strategie'" in capsys.readouterr().err
+
+
+def test_the_generic_verbs_drive_canvas(
+    fake: FakeCanvas, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 13 item 3: push/pull/evidence/publish/apply SYSTEM, flags from CanvasSettings.
+    plan_file = env / "plan.json"
+    push = ["push", "canvas", str(EXAMPLE), "--strategy", "rest"]
+    assert main([*push, "--dry-run", "--plan-out", str(plan_file)]) == 0
+    assert fake.writes == 0
+    capsys.readouterr()
+    assert main(["apply", str(plan_file)]) == 0
+    assert len([o for o in fake.outcomes.values() if o["active"]]) == 9
+    writes = fake.writes
+    capsys.readouterr()
+    # The same saved plan again: the context changed since it was made, so it is refused.
+    assert main(["apply", str(plan_file)]) == 1
+    assert "changed since" in capsys.readouterr().err
+    assert fake.writes == writes
+    assert main([*push, "--json"]) == 0
+    assert fake.writes == writes
+    pulled = env / "pulled.json"
+    assert main(["pull", "canvas", "--framework-key", "CS-SUPPORT", "-o", str(pulled)]) == 0
+    assert len(load_framework(pulled).competencies) == 12
+
+
+def test_the_generic_publish_and_evidence_verbs(
+    fake: FakeCanvas, env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The generic verbs merge settings as adapter_settings does: a --course flag does not
+    # replace a configured account there (exactly one context is then an error).
+    assert main(["push", "canvas", str(EXAMPLE), "--course", "5", "--dry-run"]) == 2
+    assert "exactly one context" in capsys.readouterr().err
+    monkeypatch.delenv("COMP_ADAPTERS_CANVAS_ACCOUNT")
+    fake.add_user("100", login_id="amara.okafor")
+    assert main(["push", "canvas", str(EXAMPLE), "--course", "5", "--strategy", "rest"]) == 0
+    capsys.readouterr()
+    compute = ["compute", "--framework", str(EXAMPLE), "--evidence"]
+    evidence_file = str(EXAMPLE.parent / "evidence.jsonl")
+    assert main([*compute, evidence_file, "--as-of", "2026-03-01T00:00:00Z", "--json"]) == 0
+    computed = env / "computed.json"
+    computed.write_text(capsys.readouterr().out)
+    publish = ["publish", "canvas", str(computed), "--framework", str(EXAMPLE), "--course", "5"]
+    assert main(publish) == 0
+    assert len(fake.assignments) == 1
+    assert fake.assessments
+    writes = fake.writes
+    assert main(publish) == 0  # re-publish writes nothing
+    assert fake.writes == writes
+    out = env / "evidence.jsonl"
+    args = ["evidence", "canvas", "--course", "5", "--framework-key", "CS-SUPPORT", "-o", str(out)]
+    assert main(args) == 0
+    assert list(iter_evidence(out)) == []  # our own write-back is not evidence

@@ -10,8 +10,15 @@ import pytest
 import responses
 from responses import matchers
 
-from comp_adapters.canvas import CanvasClient, CanvasContext, MasteryScalesEnabledError, wire
-from comp_adapters.canvas.client import describe_canvas_error, is_throttled
+from comp_adapters.canvas import (
+    CanvasClient,
+    CanvasContext,
+    CanvasSettings,
+    MasteryScalesEnabledError,
+    wire,
+)
+from comp_adapters.canvas import connect as connect_settings
+from comp_adapters.canvas.client import describe_canvas_error, is_throttled, make_transport
 from comp_adapters.canvas.mapping import tree_from_rest
 from comp_adapters.errors import (
     AuthenticationError,
@@ -60,7 +67,7 @@ def test_bad_context_is_a_configuration_error(text: str) -> None:
 
 def test_plain_http_is_refused_and_token_never_shown() -> None:
     with pytest.raises(ConfigurationError, match="plain http"):
-        CanvasClient.connect("http://canvas.test", TOKEN, context="account:1")
+        connect_settings(CanvasSettings(url="http://canvas.test", token=TOKEN, account="1"))
     client = connect()
     assert TOKEN not in repr(client)
     assert client.transport.base_url == f"{API}/"
@@ -167,13 +174,11 @@ def test_throttling_is_retried_with_backoff_even_for_posts(
     fake: FakeCanvas, statuses: tuple[int, ...]
 ) -> None:
     waits: list[float] = []
-    client = CanvasClient.connect(
-        BASE,
-        TOKEN,
-        context="account:1",
-        sleep=waits.append,
-        retry=RetryPolicy(backoff=0.5, jitter=False),
+    # The client over a transport whose pauses are recorded (connect() takes only a session).
+    transport = make_transport(
+        BASE, TOKEN, sleep=waits.append, retry=RetryPolicy(backoff=0.5, jitter=False)
     )
+    client = CanvasClient(transport, TOKEN, context=CanvasContext.parse("account:1"))
     root = client.root_outcome_group().id
     fake.throttle(*statuses)
     created = client.create_subgroup(root, wire.GroupWrite(title="Once", vendor_guid="once"))

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from comp_adapters.canvas import read_outcomes_csv, tree_from_csv_text, write_outcomes_csv
-from comp_adapters.canvas.mapping import ROOT, OutcomeTree, Rating
-from comp_adapters.canvas.outcomes_csv import (
+from comp_adapters.canvas.csv_format import (
     CANVAS_CSV,
     decode_csv_bytes,
     sniff_outcomes_csv,
     tree_to_csv,
 )
+from comp_adapters.canvas.mapping import ROOT, OutcomeTree, Rating
 from comp_adapters.cli.main import main
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from comp_adapters.canvas import CanvasAdapter, mapping, wire
-from comp_adapters.canvas.adapter import _ResultReader
+from comp_adapters.canvas.evidence import ResultReader
 from comp_adapters.canvas.mapping import framework_from_tree
 from comp_adapters.core.evidence import Evidence, EvidenceKind
 from comp_adapters.core.framework import Framework
@@ -100,10 +100,16 @@ def test_results_are_read_across_pages(fake: FakeCanvas, make_adapter: MakeAdapt
     assert [len(b.evidence) for b in batches] == [100, 100, 30]
     assert len({e.id for b in batches for e in b.evidence}) == 230
     positions = [b.cursor.position for b in batches]
-    assert positions == sorted(positions)  # never goes back
-    assert positions[-1] == "2026-02-01T03:49:00Z"
+    # While the read goes on the position stays where it started (nothing is skipped when
+    # a read resumes from a batch's cursor); the last batch moves it to the latest result.
+    assert positions == [None, None, "2026-02-01T03:49:00Z"]
+    for index, batch in enumerate(batches):
+        rest = [e.id for b in adapter.read_evidence(cursor=batch.cursor) for e in b.evidence]
+        later = [e.id for b in batches[index + 1 :] for e in b.evidence]
+        assert sorted(rest) == sorted(later)  # exactly what came after, nothing again
     again = list(adapter.read_evidence(cursor=batches[-1].cursor))
     assert again[-1].cursor.position == positions[-1]
+    assert sum(len(b.evidence) for b in again) == 0
     later = Cursor(
         adapter="canvas", field="submitted_or_assessed_at", position="2030-01-01T00:00:00Z"
     )
@@ -321,7 +327,7 @@ def test_same_second_ties_follow_canvas_order_on_4000_random_cases() -> None:
     # higher id is later. Sorting ids as strings ('...:10' before '...:9') or keeping the
     # milliseconds disagrees with Canvas on about a fifth of these cases.
     rng = random.Random(11)
-    reader = _ResultReader(keys=None, own_asset=None, learner_field="id", key_of=lambda _o: "x")
+    reader = ResultReader(keys=None, own_asset=None, learner_field="id", key_of=lambda _o: "x")
     reader.outcomes["1"] = FOUR_POINTS
     evidence: list[Evidence] = []
     expected: dict[str, float] = {}
@@ -459,3 +465,35 @@ def test_compare_rollups_runs_standard_decay_as_canvas_does_for_the_flag(
     ]
     report = make_adapter(context="course:5").compare_rollups()
     assert [(c.ours, c.canvas) for c in report.checks] == [(canvas, canvas)]
+
+
+def test_a_cursor_reads_what_is_new_and_nothing_again(
+    fake: FakeCanvas, make_adapter: MakeAdapter
+) -> None:
+    _users(fake)
+    oid = _outcome(fake, method="latest", calc_int=None)
+    first = fake.add_result(
+        user="7", outcome_id=oid, score=3, possible=5, when="2026-02-01T10:00:00Z"
+    )
+    fake.add_result(user="7", outcome_id=oid, score=4, possible=5, when="2026-02-02T10:00:00Z")
+    adapter = make_adapter(context="course:5", framework_key="RX")
+    (batch,) = list(adapter.read_evidence())
+    assert len(batch.evidence) == 2
+    cursor = batch.cursor
+    assert cursor.position == "2026-02-02T10:00:00Z"
+    # A result Canvas's background job writes late, a little before the position: read.
+    late = fake.add_result(
+        user="7", outcome_id=oid, score=2, possible=5, when="2026-02-02T09:00:00Z"
+    )
+    # One older than the overlap (a day) before the position is not looked at.
+    fake.add_result(user="7", outcome_id=oid, score=1, possible=5, when="2026-01-01T00:00:00Z")
+    # A result assessed again (Canvas updates it in place, with a new time): read again.
+    first["score"], first["submitted_or_assessed_at"] = 5, "2026-02-03T08:00:00Z"
+    (again,) = list(adapter.read_evidence(cursor=cursor))
+    assert sorted(e.id for e in again.evidence) == sorted(
+        f"canvas:outcome_result:{r['id']}" for r in (first, late)
+    )
+    assert again.cursor.position == "2026-02-03T08:00:00Z"
+    (nothing,) = list(adapter.read_evidence(cursor=again.cursor))
+    assert nothing.evidence == ()
+    assert nothing.cursor == again.cursor

@@ -17,7 +17,7 @@ from comp_adapters.rules import evaluate
 from comp_adapters.sync.plan import Action
 from comp_adapters.testing import assert_converges_after_crash
 
-from .conftest import EXAMPLE, MakeAdapter, connect
+from .conftest import EXAMPLE, MakeAdapter, connect, make
 from .fake_canvas import FakeCanvas
 
 AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
@@ -46,7 +46,7 @@ def _course(
         fake.add_user(str(number), login_id=login)
     pusher = make_adapter(context="course:5", strategy="rest", parent_outcomes=parent_outcomes)
     pusher.apply(pusher.plan_framework(example))
-    return make_adapter(context="course:5", framework=example, parent_outcomes=parent_outcomes)
+    return make_adapter(context="course:5", parent_outcomes=parent_outcomes)
 
 
 def _proficiencies(example: Framework) -> list[Proficiency]:
@@ -59,7 +59,7 @@ def test_mastery_creates_one_assignment_and_rubric_and_assesses_each_learner(
 ) -> None:
     adapter = _course(fake, make_adapter, example)
     proficiencies = _proficiencies(example)
-    plan = adapter.plan_proficiency(proficiencies)
+    plan = adapter.plan_proficiency(proficiencies, framework=example)
     kinds = [c.kind for c in plan.changes]
     assert kinds[:2] == ["assignment", "rubric"]
     assert set(kinds[2:]) == {"rubric_assessment"}
@@ -83,7 +83,7 @@ def test_mastery_creates_one_assignment_and_rubric_and_assesses_each_learner(
         marks = fake.assessments[(assignment["id"], user_of[item.learner])]
         points = {by_criterion[c]: p for c, p in marks.items()}
         assert points[f"CS-SUPPORT:{item.competency}"] == item.score
-    assert adapter.plan_proficiency(proficiencies).is_empty
+    assert adapter.plan_proficiency(proficiencies, framework=example).is_empty
 
 
 def test_only_changed_proficiency_is_written(
@@ -91,7 +91,7 @@ def test_only_changed_proficiency_is_written(
 ) -> None:
     adapter = _course(fake, make_adapter, example)
     proficiencies = _proficiencies(example)
-    adapter.apply(adapter.plan_proficiency(proficiencies))
+    adapter.apply(adapter.plan_proficiency(proficiencies, framework=example))
     target = next(
         p
         for p in proficiencies
@@ -100,8 +100,15 @@ def test_only_changed_proficiency_is_written(
         and not example.children_of(p.competency)
     )
     changed = [p.model_copy(update={"score": 1.0}) if p is target else p for p in proficiencies]
-    plan = adapter.plan_proficiency(changed)
-    (change,) = plan.changes
+    plan = adapter.plan_proficiency(changed, framework=example)
+    (change,) = plan.writes
+    # Every other learner is a no-op with its reason, not a silent skip.
+    unchanged = [c for c in plan.changes if not c.writes]
+    assert len(unchanged) == len(plan.changes) - 1 >= 1
+    assert {(c.kind, c.reason) for c in unchanged} == {
+        ("rubric_assessment", "the learner's assessment already shows these points")
+    }
+    assert "ben.schulz" not in {c.key for c in unchanged}
     assert (change.action, change.kind, change.key) == (
         Action.UPDATE,
         "rubric_assessment",
@@ -113,7 +120,7 @@ def test_only_changed_proficiency_is_written(
     writes = fake.writes
     adapter.apply(plan)
     assert fake.writes - writes == 1
-    assert adapter.plan_proficiency(changed).is_empty
+    assert adapter.plan_proficiency(changed, framework=example).is_empty
 
 
 def test_canvas_then_shows_our_points_with_latest(
@@ -121,7 +128,7 @@ def test_canvas_then_shows_our_points_with_latest(
 ) -> None:
     adapter = _course(fake, make_adapter, example)
     proficiencies = _proficiencies(example)
-    adapter.apply(adapter.plan_proficiency(proficiencies))
+    adapter.apply(adapter.plan_proficiency(proficiencies, framework=example))
     # Canvas turned each assessment into an outcome result; rolled up the way Canvas does,
     # a 'latest' outcome shows exactly our points.
     page = next(connect(context="course:5").outcome_result_pages())
@@ -139,7 +146,7 @@ def test_canvas_then_shows_our_points_with_latest(
         checked += 1
     assert checked >= 5
     # Our own write-back is not read back in as evidence.
-    batches = list(make_adapter(context="course:5", framework=example).read_evidence())
+    batches = list(make_adapter(context="course:5", framework_key=example.key).read_evidence())
     assert sum(len(b.evidence) for b in batches) == 0
     assert sum(b.skipped.get("own mastery write-back", 0) for b in batches) == len(fake.results)
 
@@ -157,7 +164,7 @@ def test_points_are_rescaled_to_an_outcome_scale_with_other_points(
     ]
     adapter = _course(fake, make_adapter, example)
     proficiencies = _proficiencies(example)
-    adapter.apply(adapter.plan_proficiency(proficiencies))
+    adapter.apply(adapter.plan_proficiency(proficiencies, framework=example))
     (assignment,) = fake.assignments.values()
     rubric = fake.rubrics[assignment["rubric_id"]]
     assert {c["points"] for c in rubric["data"]} == {5.0}
@@ -172,7 +179,7 @@ def test_points_are_rescaled_to_an_outcome_scale_with_other_points(
         assert points[f"CS-SUPPORT:{item.competency}"] == pytest.approx(item.score / 4 * 5)
         checked += 1
     assert checked >= 10
-    assert adapter.plan_proficiency(proficiencies).is_empty
+    assert adapter.plan_proficiency(proficiencies, framework=example).is_empty
 
 
 def test_parent_proficiency_goes_to_the_parent_outcome(
@@ -180,7 +187,7 @@ def test_parent_proficiency_goes_to_the_parent_outcome(
 ) -> None:
     adapter = _course(fake, make_adapter, example, parent_outcomes=True)
     proficiencies = _proficiencies(example)
-    plan = adapter.plan_proficiency(proficiencies)
+    plan = adapter.plan_proficiency(proficiencies, framework=example)
     rubric = next(c for c in plan.changes if c.kind == "rubric")
     guids = {item["guid"] for item in rubric.fields["criteria"]}  # type: ignore[union-attr, index]
     parents_rated = {
@@ -190,7 +197,7 @@ def test_parent_proficiency_goes_to_the_parent_outcome(
     }
     assert {f"CS-SUPPORT:{k}:rollup" for k in parents_rated} <= guids
     adapter.apply(plan)
-    assert adapter.plan_proficiency(proficiencies).is_empty
+    assert adapter.plan_proficiency(proficiencies, framework=example).is_empty
 
 
 def test_unknown_learners_and_missing_outcomes_are_noted(
@@ -217,18 +224,14 @@ def test_unknown_learners_and_missing_outcomes_are_noted(
         as_of=AS_OF,
         explanation="x",
     )
-    plan = adapter.plan_proficiency([stranger, parent])
+    plan = adapter.plan_proficiency([stranger, parent], framework=example)
     assert "1 result(s) not written: learner not in course" in plan.notes
     assert "1 result(s) not written: outcome not in course" in plan.notes
 
 
-def test_mastery_needs_a_course_and_a_framework(
-    make_adapter: MakeAdapter, example: Framework
-) -> None:
+def test_mastery_needs_a_course(make_adapter: MakeAdapter, example: Framework) -> None:
     with pytest.raises(ConfigurationError, match="course"):
-        make_adapter(context="account:1", framework=example).plan_proficiency([])
-    with pytest.raises(ConfigurationError, match="framework"):
-        make_adapter(context="course:5").plan_proficiency([])
+        make_adapter(context="account:1").plan_proficiency([], framework=example)
 
 
 def test_crash_at_every_request_of_a_mastery_push_converges(
@@ -240,12 +243,12 @@ def test_crash_at_every_request_of_a_mastery_push_converges(
         fake.reset()
         for number, login in enumerate(LEARNERS, start=100):
             fake.add_user(str(number), login_id=login)
-        pusher = CanvasAdapter(connect(context="course:5"), strategy="rest")
+        pusher = make(context="course:5", strategy="rest")
         pusher.apply(pusher.plan_framework(example))
 
     def run(session: requests.Session) -> None:
-        adapter = CanvasAdapter(connect(context="course:5", session=session), framework=example)
-        adapter.apply(adapter.plan_proficiency(proficiencies))
+        adapter = make(context="course:5", session=session)
+        adapter.apply(adapter.plan_proficiency(proficiencies, framework=example))
 
     def snapshot() -> tuple[object, ...]:
         assignments = sorted(a["name"] for a in fake.assignments.values())

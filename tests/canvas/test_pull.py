@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from comp_adapters.canvas import read_cartridge
-from comp_adapters.canvas.cartridge import CANVAS_CARTRIDGE, tree_from_cartridge_xml
+from comp_adapters.canvas.cartridge_format import CANVAS_CARTRIDGE, tree_from_cartridge_xml
 from comp_adapters.canvas.mapping import ROOT, Rating
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import NotFoundError, ValidationError

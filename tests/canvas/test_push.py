@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 import requests
 
-from comp_adapters.canvas import CanvasAdapter, MasteryScalesEnabledError, OutcomeImportError
-from comp_adapters.canvas.adapter import _Executor
-from comp_adapters.canvas.planner import IMPORT
+from comp_adapters.canvas import MasteryScalesEnabledError, OutcomeImportError
+from comp_adapters.canvas.executor import CanvasExecutor, Kind
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import StalePlanError
@@ -20,7 +19,7 @@ from comp_adapters.sync.plan import Action, Change, Plan
 from comp_adapters.testing import assert_converges_after_crash, assert_replan_is_empty
 
 from .builders import big_framework
-from .conftest import MakeAdapter, connect
+from .conftest import MakeAdapter, make
 from .fake_canvas import FakeCanvas
 
 
@@ -52,9 +51,9 @@ def test_plan_apply_then_plan_is_empty_and_writes_nothing(
 ) -> None:
     adapter = make_adapter(context=context, strategy=strategy)
     first = assert_replan_is_empty(lambda: adapter.plan_framework(example), adapter.apply)
-    creates = [c for c in first.changes if c.kind != IMPORT]
+    creates = [c for c in first.changes if c.kind != Kind.IMPORT]
     assert len(creates) == 13  # 1 framework group + 3 parent groups + 9 outcomes
-    assert (any(c.kind == IMPORT for c in first.changes)) == (strategy == "csv")
+    assert (any(c.kind == Kind.IMPORT for c in first.changes)) == (strategy == "csv")
     leaves = sorted(
         f"CS-SUPPORT:{c.key}" for c in example.competencies if not example.children_of(c.key)
     )
@@ -109,11 +108,7 @@ def test_crash_at_every_request_then_a_rerun_converges(
     fake.import_ticks = import_ticks
 
     def run(session: requests.Session) -> None:
-        adapter = CanvasAdapter(
-            connect(session=session),
-            strategy=strategy,
-            sleep=lambda _s: None,  # type: ignore[arg-type]
-        )
+        adapter = make(session=session, strategy=strategy)
         adapter.apply(adapter.plan_framework(example))
 
     checked = assert_converges_after_crash(run=run, snapshot=fake.snapshot, reset=fake.reset)
@@ -128,7 +123,7 @@ def test_crash_before_sending_converges_too(
     fake: FakeCanvas, example: Framework, strategy: str
 ) -> None:
     def run(session: requests.Session) -> None:
-        adapter = CanvasAdapter(connect(session=session), strategy=strategy, sleep=lambda _s: None)  # type: ignore[arg-type]
+        adapter = make(session=session, strategy=strategy)
         adapter.apply(adapter.plan_framework(example))
 
     assert_converges_after_crash(
@@ -147,7 +142,7 @@ def test_a_stale_rest_plan_is_refused_because_canvas_would_duplicate(
         adapter.apply(plan)  # a new journal: nothing of it recorded
     assert len(active_guids(fake)) == 9
     # What the check prevents: Canvas's REST creation does not de-duplicate by vendor_guid.
-    apply_plan(plan, _Executor(adapter, plan))
+    apply_plan(plan, CanvasExecutor(adapter.client, adapter.readback, plan))
     guids = active_guids(fake)
     assert len(guids) == 18
     assert len(set(guids)) == 9
@@ -170,7 +165,7 @@ def test_only_what_differs_is_written(
         communication={"description": "Talks well."},
     )
     plan = adapter.plan_framework(changed)
-    tree_changes = [(c.action, c.kind, c.key) for c in plan.changes if c.kind != IMPORT]
+    tree_changes = [(c.action, c.kind, c.key) for c in plan.changes if c.kind != Kind.IMPORT]
     assert tree_changes == [
         (Action.UPDATE, "outcome_group", "CS-SUPPORT:communication"),
         (Action.UPDATE, "outcome", "CS-SUPPORT:product.pricing"),
@@ -217,7 +212,7 @@ def test_prune_removes_what_left_the_framework(
     kept = adapter.plan_framework(smaller)
     assert kept.is_empty  # without prune nothing is removed
     plan = adapter.plan_framework(smaller, prune=True)
-    assert [(c.action, c.key) for c in plan.changes if c.kind != IMPORT] == [
+    assert [(c.action, c.key) for c in plan.changes if c.kind != Kind.IMPORT] == [
         (Action.UNLINK, "CS-SUPPORT:ts.knowledge-base")
     ]
     adapter.apply(plan)
@@ -240,7 +235,7 @@ def test_prune_deletes_groups_that_left(
     ]
     smaller = framework_from_data(data)
     plan = adapter.plan_framework(smaller, prune=True)
-    assert [(c.action, c.key) for c in plan.changes if c.kind != IMPORT] == [
+    assert [(c.action, c.key) for c in plan.changes if c.kind != Kind.IMPORT] == [
         (Action.DELETE, "CS-SUPPORT:troubleshooting")
     ]
     adapter.apply(plan)
@@ -256,10 +251,10 @@ def test_auto_strategy_uses_csv_for_many_writes_and_rest_for_few(
 ) -> None:
     adapter = make_adapter(strategy="auto", csv_threshold=10)
     plan = adapter.plan_framework(example)
-    assert plan.changes[0].kind == IMPORT
+    assert plan.changes[0].kind == Kind.IMPORT
     adapter.apply(plan)
     small = adapter.plan_framework(edited(example, comm_written={"title": "Writing"}))
-    assert all(c.kind != IMPORT for c in small.changes)
+    assert all(c.kind != Kind.IMPORT for c in small.changes)
 
 
 def test_csv_push_of_1000_outcomes_takes_at_most_10_requests(
@@ -325,7 +320,7 @@ def test_csv_push_into_a_course_links_the_accounts_outcomes_instead_of_copying(
     assert owners == {"accounts/1"}
     renamed = edited(example, comm_written={"title": "Writing"})
     plan = course.plan_framework(renamed)
-    assert not [c for c in plan.changes if c.kind != IMPORT]
+    assert not [c for c in plan.changes if c.kind != Kind.IMPORT]
     assert any("belong to another account" in note for note in plan.notes)
     # Written anyway (a hand-made CSV), Canvas refuses the row; the apply says so.
     rows = "vendor_guid,object_type,title\nCS-SUPPORT:comm.written,outcome,Writing\n"
@@ -333,7 +328,9 @@ def test_csv_push_into_a_course_links_the_accounts_outcomes_instead_of_copying(
         adapter="canvas",
         target="t",
         changes=(
-            Change(id="import:x", action=Action.CREATE, kind=IMPORT, key="1", fields={"csv": rows}),
+            Change(
+                id="import:x", action=Action.CREATE, kind=Kind.IMPORT, key="1", fields={"csv": rows}
+            ),
         ),
     )
     with pytest.raises(ApplyError) as caught:
@@ -351,7 +348,7 @@ def test_a_failed_import_is_reported(fake: FakeCanvas, make_adapter: MakeAdapter
             Change(
                 id="import:x",
                 action=Action.CREATE,
-                kind=IMPORT,
+                kind=Kind.IMPORT,
                 key="1 rows",
                 fields={"csv": "bogus,header\n1,2\n"},
             ),

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from comp_adapters.canvas import CanvasAdapter
+from comp_adapters.canvas.csv_format import tree_from_csv_text
+from comp_adapters.canvas.executor import Kind
 from comp_adapters.canvas.mapping import framework_from_tree
-from comp_adapters.canvas.outcomes_csv import tree_from_csv_text
-from comp_adapters.canvas.planner import IMPORT, OUTCOME_INT
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError, PlanError
@@ -74,7 +74,7 @@ def test_prune_keeps_and_names_an_aligned_outcome_and_renames_nothing(
     assert [c.key for c in kept] == ["CS-SUPPORT:troubleshooting"]
     assert "'Knowledge base'" in str(kept[0].reason)
     assert any("keeps 1 link(s) or group(s)" in n for n in plan.notes)
-    imported = [c for c in plan.changes if c.kind == IMPORT]
+    imported = [c for c in plan.changes if c.kind == Kind.IMPORT]
     assert not imported  # nothing to import: removals are REST calls
     adapter.apply(plan)
     assert aligned["active"]
@@ -110,7 +110,7 @@ def test_a_csv_push_with_prune_deletes_through_rest_after_the_import(
     adapter.apply(adapter.plan_framework(example))
     changed = edited(without(example, "troubleshooting"), comm_written={"title": "Writing"})
     plan = adapter.plan_framework(changed, prune=True)
-    (head,) = [c for c in plan.changes if c.kind == IMPORT]
+    (head,) = [c for c in plan.changes if c.kind == Kind.IMPORT]
     assert ",deleted" not in str(head.fields["csv"])
     removal = next(c for c in plan.changes if c.action is Action.DELETE)
     assert head.id in removal.depends_on
@@ -181,7 +181,7 @@ def test_known_guids_an_import_would_misread_go_by_rest(
     auto = make_adapter(strategy="auto", csv_threshold=1)
     plan = auto.plan_framework(framework)
     assert any("strategy auto chose rest" in n for n in plan.notes)
-    assert not [c for c in plan.changes if c.kind == IMPORT]
+    assert not [c for c in plan.changes if c.kind == Kind.IMPORT]
     auto.apply(plan)
     assert by_guid(fake, "ours-canvas_outcome:1")["title"] == "Bound"
     with pytest.raises(PlanError, match="cannot go through an outcomes CSV import"):
@@ -223,7 +223,7 @@ def test_friendly_descriptions_are_written_compared_and_kept(
     adapter = make_adapter(strategy="auto")
     framework = _friendly(example, "Writes clear replies")
     plan = adapter.plan_framework(framework)
-    assert any(c.kind == IMPORT for c in plan.changes)
+    assert any(c.kind == Kind.IMPORT for c in plan.changes)
     adapter.apply(plan)
     written = by_guid(fake, "CS-SUPPORT:comm.written")
     assert fake.friendly[("accounts/1", written["id"])]["description"] == "Writes clear replies"
@@ -262,7 +262,7 @@ def test_fractional_points_reach_a_german_account_unchanged(
     fake.locale = "de"
     adapter = make_adapter(strategy="csv", locale=locale)
     plan = adapter.plan_framework(_fractional(example))
-    (head,) = [c for c in plan.changes if c.kind == IMPORT]
+    (head,) = [c for c in plan.changes if c.kind == Kind.IMPORT]
     assert (",25e-1," if locale is None else ',"2,5",') in str(head.fields["csv"])
     assert any("exponent form" in n for n in plan.notes) == (locale is None)
     adapter.apply(plan)  # the read-back (German export numbers) confirms every change
@@ -286,7 +286,7 @@ def test_a_method_change_keeping_the_int_is_followed_by_an_int_write(
         example, comm_written={"calculation_method": "decaying_average", "calculation_int": 3}
     )
     plan = adapter.plan_framework(second)
-    assert [c.kind for c in plan.changes if c.kind == OUTCOME_INT] == [OUTCOME_INT]
+    assert [c.kind for c in plan.changes if c.kind == Kind.OUTCOME_INT] == [Kind.OUTCOME_INT]
     adapter.apply(plan)
     written = by_guid(fake, "CS-SUPPORT:comm.written")
     assert (written["calculation_method"], written["calculation_int"]) == ("decaying_average", 3)

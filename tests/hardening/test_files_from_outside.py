@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from comp_adapters._files import excel_safe_cell, read_json_file
-from comp_adapters.canvas.cartridge import MEMBER, read_cartridge
+from comp_adapters.canvas.cartridge_format import MEMBER, read_cartridge
 from comp_adapters.cli.main import main
 from comp_adapters.errors import FatalRemoteError, ValidationError
 from comp_adapters.examples import example_dir

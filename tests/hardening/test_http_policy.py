@@ -9,7 +9,8 @@ import pytest
 import requests
 from pydantic import SecretStr
 
-from comp_adapters.canvas.client import CanvasClient
+from comp_adapters.canvas.settings import CanvasSettings
+from comp_adapters.canvas.settings import connect as connect_canvas
 from comp_adapters.errors import (
     ConfigurationError,
     FatalRemoteError,
@@ -50,7 +51,7 @@ def test_a_next_page_on_another_origin_is_refused(home: LocalServer, foreign: Lo
             {"Link": f'<{foreign.url}/api/v1/accounts/1/outcome_groups?page=2>; rel="next"'},
         ),
     )
-    client = CanvasClient.connect(home.url, TOKEN, context="account:1", allow_http=True)
+    client = connect_canvas(CanvasSettings(url=home.url, token=TOKEN, account="1", allow_http=True))
     with pytest.raises(FatalRemoteError) as raised:
         list(client.list_outcome_groups())
     message = str(raised.value)
@@ -76,7 +77,7 @@ def test_a_next_page_on_the_same_origin_is_followed(home: LocalServer) -> None:
         exchange.reply(200, json.dumps(items), headers)
 
     home.route("/api/v1/accounts/1/outcome_groups", listing)
-    client = CanvasClient.connect(home.url, TOKEN, context="account:1", allow_http=True)
+    client = connect_canvas(CanvasSettings(url=home.url, token=TOKEN, account="1", allow_http=True))
     assert [g.id for g in client.list_outcome_groups()] == [1, 2]
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in home.requests)
 
@@ -84,7 +85,7 @@ def test_a_next_page_on_the_same_origin_is_followed(home: LocalServer) -> None:
 def test_a_report_file_on_another_origin_is_refused(
     home: LocalServer, foreign: LocalServer
 ) -> None:
-    client = CanvasClient.connect(home.url, TOKEN, context="account:1", allow_http=True)
+    client = connect_canvas(CanvasSettings(url=home.url, token=TOKEN, account="1", allow_http=True))
     with pytest.raises(FatalRemoteError, match="not followed"):
         client.download_text(f"{foreign.url}/report.csv")
     assert foreign.requests == []
@@ -98,7 +99,7 @@ def test_a_report_file_redirected_to_a_file_store_goes_there_without_the_token(
         "/files/9/download",
         lambda x: x.redirect(f"{foreign.url}/store/report.csv?X-Amz-Signature=abc"),
     )
-    client = CanvasClient.connect(home.url, TOKEN, context="account:1", allow_http=True)
+    client = connect_canvas(CanvasSettings(url=home.url, token=TOKEN, account="1", allow_http=True))
     assert client.download_text(f"{home.url}/files/9/download?verifier=v") == "a,b\r\n"
     assert home.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
     (seen,) = foreign.requests

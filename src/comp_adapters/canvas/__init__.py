@@ -1,26 +1,36 @@
 """Canvas LMS: outcomes push and pull, the outcomes CSV, results in, mastery out.
 
-Start with :class:`CanvasAdapter` over a :class:`CanvasClient`::
+Start with :class:`CanvasAdapter` built from :class:`CanvasSettings`::
 
-    client = CanvasClient.connect("https://canvas.example.edu", token, context="account:1")
-    adapter = CanvasAdapter(client)
+    settings = load_settings(flags={"url": "https://canvas.example.edu", "account": "1"})
+    adapter = CanvasAdapter.from_settings(settings)   # the token from the environment
     plan = adapter.plan_framework(framework)
     adapter.apply(plan)
+
+The package has the seams of every adapter: ``settings`` (settings and :func:`connect`),
+``client`` and ``wire`` (HTTP), ``mapping`` and ``planner`` (pure), ``executor`` (one
+handler per change :class:`Kind`), ``adapter`` (orchestration), and beside them
+``features`` (feature flags), ``readback`` (reading the tree, polled jobs) and
+``evidence`` (outcome results in).
 """
 
-from comp_adapters.canvas.adapter import (
-    CanvasAdapter,
-    CanvasSettings,
-    Flags,
-    OutcomeImportError,
-    RollupReport,
-)
-from comp_adapters.canvas.cartridge import CANVAS_CARTRIDGE, read_cartridge
+from comp_adapters.canvas.adapter import CanvasAdapter
+from comp_adapters.canvas.cartridge_format import CANVAS_CARTRIDGE, read_cartridge
 from comp_adapters.canvas.client import (
     CanvasClient,
     CanvasContext,
     MasteryScalesEnabledError,
 )
+from comp_adapters.canvas.csv_format import (
+    CANVAS_CSV,
+    read_outcomes_csv,
+    tree_from_csv_text,
+    tree_to_csv,
+    write_outcomes_csv,
+)
+from comp_adapters.canvas.evidence import RollupReport
+from comp_adapters.canvas.executor import CanvasExecutor, Kind
+from comp_adapters.canvas.features import Flags
 from comp_adapters.canvas.mapping import (
     OutcomeTree,
     competency_guid,
@@ -28,13 +38,8 @@ from comp_adapters.canvas.mapping import (
     framework_from_tree,
     framework_guid,
 )
-from comp_adapters.canvas.outcomes_csv import (
-    CANVAS_CSV,
-    read_outcomes_csv,
-    tree_from_csv_text,
-    tree_to_csv,
-    write_outcomes_csv,
-)
+from comp_adapters.canvas.readback import OutcomeImportError
+from comp_adapters.canvas.settings import CanvasSettings, connect, load_settings
 
 __all__ = [
     "CANVAS_CARTRIDGE",
@@ -42,16 +47,20 @@ __all__ = [
     "CanvasAdapter",
     "CanvasClient",
     "CanvasContext",
+    "CanvasExecutor",
     "CanvasSettings",
     "Flags",
+    "Kind",
     "MasteryScalesEnabledError",
     "OutcomeImportError",
     "OutcomeTree",
     "RollupReport",
     "competency_guid",
+    "connect",
     "desired_tree",
     "framework_from_tree",
     "framework_guid",
+    "load_settings",
     "read_cartridge",
     "read_outcomes_csv",
     "tree_from_csv_text",

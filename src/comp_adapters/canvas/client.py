@@ -34,9 +34,6 @@ from comp_adapters.http import HttpTransport, Redactor, next_link
 PER_PAGE = 100
 """Canvas caps pages at 100 items (older installs at 50); the Link header is always followed."""
 
-MASTERY_SCALES_FLAG = "account_level_mastery_scales"
-NEW_DECAY_FLAG = "outcomes_new_decaying_average_calculation"
-
 
 class MasteryScalesEnabledError(PermissionDeniedError):
     """Canvas refused a per-outcome scale or method: account-level mastery scales are on."""
@@ -114,44 +111,41 @@ def describe_canvas_error(response: requests.Response) -> tuple[str, str | None]
     return json.dumps(body)[:300], None
 
 
-class CanvasTransport(HttpTransport):
-    """The foundation transport with Canvas's readings of 401 and 403.
+def refine_canvas_error(error: RemoteError, response: requests.Response) -> RemoteError:
+    """Canvas's readings of 401 and 403, given the transport's generic error.
 
     A 401 without ``WWW-Authenticate`` is older Canvas saying "not permitted" (the token is
     fine), and so is "Insufficient scopes on access token." (a scoped developer key that
     lacks the route); a 403 saying an individual outcome "cannot be modified" means
     account-level mastery scales are on.
     """
-
-    def error_for(self, response: requests.Response, *, operation: str) -> RemoteError:
-        error = super().error_for(response, operation=operation)
-        if not isinstance(error, FatalRemoteError):
-            return error
-        facts: dict[str, Any] = {
-            "adapter": error.adapter,
-            "operation": error.operation,
-            "url": error.url,
-            "status": error.status,
-            "code": error.code,
-            "request_id": error.request_id,
-        }
-        if response.status_code == 401 and "insufficient scopes" in error.detail.lower():
-            method = response.request.method if response.request is not None else "?"
-            path = urlsplit(response.url or "").path
-            return PermissionDeniedError(
-                f"{error.detail} - the developer key's scopes do not include {method} {path} "
-                f"(scope url:{method}|<route>); add it to the key, then get a new token",
-                **facts,
-            )
-        if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
-            return PermissionDeniedError(error.detail, **facts)
-        if response.status_code == 403 and "cannot be modified" in error.detail:
-            return MasteryScalesEnabledError(
-                error.detail + " - account-level mastery scales are on: per-outcome ratings and "
-                "calculation methods are set by the account/course mastery scale instead",
-                **facts,
-            )
+    if not isinstance(error, FatalRemoteError):
         return error
+    facts: dict[str, Any] = {
+        "adapter": error.adapter,
+        "operation": error.operation,
+        "url": error.url,
+        "status": error.status,
+        "code": error.code,
+        "request_id": error.request_id,
+    }
+    if response.status_code == 401 and "insufficient scopes" in error.detail.lower():
+        method = response.request.method if response.request is not None else "?"
+        path = urlsplit(response.url or "").path
+        return PermissionDeniedError(
+            f"{error.detail} - the developer key's scopes do not include {method} {path} "
+            f"(scope url:{method}|<route>); add it to the key, then get a new token",
+            **facts,
+        )
+    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        return PermissionDeniedError(error.detail, **facts)
+    if response.status_code == 403 and "cannot be modified" in error.detail:
+        return MasteryScalesEnabledError(
+            error.detail + " - account-level mastery scales are on: per-outcome ratings and "
+            "calculation methods are set by the account/course mastery scale instead",
+            **facts,
+        )
+    return error
 
 
 def make_transport(
@@ -161,8 +155,11 @@ def make_transport(
     session: requests.Session | None = None,
     allow_http: bool = False,
     **options: Any,
-) -> CanvasTransport:
-    """A transport for a Canvas host (``https://canvas.example.edu``); the token is redacted."""
+) -> HttpTransport:
+    """A transport for a Canvas host (``https://canvas.example.edu``); the token is redacted.
+
+    Canvas's ways are given as the transport's callables (error bodies, throttling, the
+    readings of 401 and 403), not by subclassing it."""
     secret = token.get_secret_value() if isinstance(token, SecretStr) else token
     root = base_url.rstrip("/")
     if not root.endswith("/api/v1"):
@@ -170,13 +167,14 @@ def make_transport(
     extra: dict[str, Any] = dict(options)
     if session is not None:
         extra["session"] = session
-    return CanvasTransport(
+    return HttpTransport(
         adapter="canvas",
         base_url=root + "/",
         allow_http=allow_http,
         redactor=Redactor([secret]),
         describe_error=describe_canvas_error,
         is_throttled=is_throttled,
+        refine_error=refine_canvas_error,
         **extra,
     )
 
@@ -198,24 +196,6 @@ class CanvasClient:
         self.context = context
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         transport.redactor.add(self._token.get_secret_value())
-
-    @classmethod
-    def connect(
-        cls,
-        base_url: str,
-        token: SecretStr | str,
-        *,
-        context: CanvasContext | str,
-        session: requests.Session | None = None,
-        allow_http: bool = False,
-        **transport_options: Any,
-    ) -> CanvasClient:
-        """A client for ``base_url`` in ``context`` (``"account:1"`` or a CanvasContext)."""
-        ctx = CanvasContext.parse(context) if isinstance(context, str) else context
-        transport = make_transport(
-            base_url, token, session=session, allow_http=allow_http, **transport_options
-        )
-        return cls(transport, token, context=ctx)
 
     def __repr__(self) -> str:
         return f"CanvasClient({self.transport!r}, context={self.context})"

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from pydantic import JsonValue
+
 from comp_adapters.canvas import wire
 from comp_adapters.core.calculation import (
     CalculationMethod,
@@ -195,6 +197,11 @@ class Rating(NamedTuple):
 
     points: float
     description: str
+
+
+def ratings_json(ratings: Sequence[Rating]) -> list[JsonValue]:
+    """Ratings as they stand in a change's fields (and in Canvas's REST payloads)."""
+    return [{"points": r.points, "description": r.description} for r in ratings]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,56 +1,81 @@
-"""The pure differ of the Canvas adapter: desired outcome tree vs. what Canvas holds -> changes.
+"""The pure differs of the Canvas adapter: what Canvas should hold vs. what it holds -> Plan.
 
-A sibling of :mod:`comp_adapters.canvas.mapping`, split out to keep that module about
-translation. Changes are keyed by vendor_guid (``group:<guid>``, ``outcome:<guid>``,
-``link:<guid>``), so a plan made after a crash finds what the crashed run created instead
-of creating it again. Ids Canvas assigned travel in the change: ``fields`` hold the ids a
-write needs (``parent_id``, ``group_id``, ``outcome_id``) and ``before`` holds
-``canvas_id``, the id of the object an update or link applies to.
+Every diff has one shape, ``plan_<thing>(desired, snapshot, options) -> Plan``: ``desired``
+is what we want, ``snapshot`` a frozen record of what the adapter read from Canvas, and
+``options`` a frozen record of the choices. Nothing here reads or writes Canvas, a file or
+the clock; the same inputs always give the same plan.
+
+* :func:`plan_framework`: a framework as outcome groups, outcomes and links (REST calls or
+  one outcomes CSV import), and under account-level mastery scales the context's scale.
+* :func:`plan_proficiency`: computed mastery as rubric assessments (Canvas has no endpoint
+  that writes an outcome result): one assignment whose rubric criteria are aligned to the
+  outcomes, one assessment per learner.
+
+Changes are keyed by vendor_guid (``group:<guid>``, ``outcome:<guid>``, ``link:<guid>``),
+so a plan made after a crash finds what the crashed run created instead of creating it
+again. Ids Canvas assigned travel in the change: ``fields`` hold the ids a write needs
+(``parent_id``, ``group_id``, ``outcome_id``) and ``before`` holds ``canvas_id``, the id of
+the object an update or link applies to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from pydantic import JsonValue
 
+from comp_adapters.canvas import mapping, wire
+from comp_adapters.canvas.executor import Kind, is_imported
+from comp_adapters.canvas.features import Flags
 from comp_adapters.canvas.mapping import (
     ROOT,
     GroupNode,
     OutcomeNode,
     OutcomeTree,
-    Rating,
     method_from_canvas,
+    ratings_json,
 )
+from comp_adapters.canvas.numbers import locale_format
 from comp_adapters.core.calculation import (
     DEFAULT_CALCULATION_INT,
     CalculationMethod,
     effective_calculation_int,
 )
 from comp_adapters.core.framework import Framework
-from comp_adapters.sync.plan import Action, Change
+from comp_adapters.core.proficiency import Proficiency
+from comp_adapters.errors import PlanError
+from comp_adapters.sync.plan import Action, Change, Plan
 
-GROUP = "outcome_group"
-OUTCOME = "outcome"
-OUTCOME_INT = "outcome_calculation_int"
-"""A second REST write of an outcome's int, after a method change Canvas reset it in."""
-LINK = "outcome_link"
-IMPORT = "outcome_import"
-MASTERY_SCALE = "mastery_scale"
-CALCULATION = "calculation_method"
+if TYPE_CHECKING:
+    from comp_adapters.canvas.settings import Strategy
 
+ADAPTER = "canvas"
 SCALE_FIELDS = ("mastery_points", "ratings", "calculation_method", "calculation_int")
 Node = TypeVar("Node", GroupNode, OutcomeNode)
 _DEFAULT_COLORS = ("0374B5", "0B874B", "FAB901", "D97900", "E0061F", "555555")
 
+__all__ = [
+    "AssignmentState",
+    "CsvRenderer",
+    "FrameworkOptions",
+    "FrameworkSnapshot",
+    "MasteryWanted",
+    "ProficiencyOptions",
+    "ProficiencySnapshot",
+    "infer_new_decay",
+    "plan_framework",
+    "plan_proficiency",
+    "ratings_json",
+    "tree_fingerprint",
+]
+
 
 def _same_text(a: str | None, b: str | None) -> bool:
     return (a or "").strip() == (b or "").strip()
-
-
-def ratings_json(ratings: Sequence[Rating]) -> list[JsonValue]:
-    return [{"points": r.points, "description": r.description} for r in ratings]
 
 
 def group_fields(group: GroupNode) -> dict[str, JsonValue]:
@@ -256,7 +281,7 @@ class _Differ:
                 Change(
                     id=f"group:{want.guid}",
                     action=Action.CREATE,
-                    kind=GROUP,
+                    kind=Kind.GROUP,
                     key=want.guid,
                     fields=fields,
                     depends_on=self.needs(want.parent),
@@ -270,7 +295,7 @@ class _Differ:
             self.changes.append(
                 _update(
                     f"group:{want.guid}",
-                    GROUP,
+                    Kind.GROUP,
                     want.guid,
                     diff,
                     have.canvas_id,
@@ -290,7 +315,7 @@ class _Differ:
                 Change(
                     id=f"outcome:{want.guid}",
                     action=Action.CREATE,
-                    kind=OUTCOME,
+                    kind=Kind.OUTCOME,
                     key=want.guid,
                     fields=fields,
                     depends_on=self.needs(parent),
@@ -314,14 +339,14 @@ class _Differ:
         kept = stored_int(want.calculation_method, want.calculation_int, have.calculation_int)
         if "calculation_method" in diff and want.calculation_method != have.calculation_method:
             diff["calculation_int"] = (kept, have.calculation_int)
-        self.changes.append(_update(change_id, OUTCOME, want.guid, diff, have.canvas_id))
+        self.changes.append(_update(change_id, Kind.OUTCOME, want.guid, diff, have.canvas_id))
         if kept != want.calculation_int and "calculation_method" in diff:
             # The method change reset the int to its default; a second write sets it.
             self.changes.append(
                 Change(
                     id=f"outcome_int:{want.guid}",
                     action=Action.UPDATE,
-                    kind=OUTCOME_INT,
+                    kind=Kind.OUTCOME_INT,
                     key=want.guid,
                     fields={"calculation_int": want.calculation_int},
                     before={"calculation_int": kept, "canvas_id": have.canvas_id},
@@ -347,7 +372,7 @@ class _Differ:
                 Change(
                     id=f"link:{want.guid}" if index == 0 else f"link:{want.guid}@{parent}",
                     action=Action.LINK,
-                    kind=LINK,
+                    kind=Kind.LINK,
                     key=want.guid,
                     fields={
                         "group": parent,
@@ -409,7 +434,7 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[C
                 Change(
                     id=f"delete:{guid}",
                     action=Action.DELETE,
-                    kind=GROUP,
+                    kind=Kind.GROUP,
                     key=guid,
                     fields={},
                     before={"title": group.title, "canvas_id": group.canvas_id},
@@ -421,7 +446,7 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[C
             Change(
                 id=f"keep:{guid}",
                 action=Action.NOOP,
-                kind=GROUP,
+                kind=Kind.GROUP,
                 key=guid,
                 reason="kept: it holds the last link of aligned outcome(s) "
                 + ", ".join(repr(r) for r in reasons[:3]),
@@ -450,7 +475,7 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[C
                     Change(
                         id=f"keep:{outcome.guid}@{parent}",
                         action=Action.NOOP,
-                        kind=LINK,
+                        kind=Kind.LINK,
                         key=outcome.guid,
                         reason="kept: Canvas refuses to remove the last link of an aligned "
                         "outcome (remove its alignments first)",
@@ -461,7 +486,7 @@ def _prune(desired: OutcomeTree, scope: OutcomeTree, frame: str) -> tuple[list[C
                 Change(
                     id=f"unlink:{outcome.guid}@{parent}",
                     action=Action.UNLINK,
-                    kind=LINK,
+                    kind=Kind.LINK,
                     key=outcome.guid,
                     fields={"group": parent, "group_id": _group_id(parent, groups, scope)},
                     before={"canvas_id": outcome.canvas_id},
@@ -510,9 +535,9 @@ def rows_for_import(desired: OutcomeTree, changes: Iterable[Change]) -> OutcomeT
     for change in changes:
         if change.action in (Action.DELETE, Action.UNLINK, Action.NOOP):
             continue
-        if change.kind == GROUP:
+        if change.kind == Kind.GROUP:
             group_guids.add(change.key)
-        elif change.kind in (OUTCOME, LINK) and change.key in wanted:
+        elif change.kind in (Kind.OUTCOME, Kind.LINK) and change.key in wanted:
             # An outcome row sets its links to exactly its parent_guids: it moves and links.
             outcome_guids.add(change.key)
     by_guid = {g.guid: g for g in desired.groups}
@@ -583,7 +608,7 @@ def plan_context_scale(
             Change(
                 id=f"mastery_scale:{context}",
                 action=Action.UPDATE if current_ratings else Action.CREATE,
-                kind=MASTERY_SCALE,
+                kind=Kind.MASTERY_SCALE,
                 key=context,
                 fields={"ratings": list(ratings)},
                 before={"ratings": [dict(r) for r in current_ratings or []]},
@@ -596,7 +621,7 @@ def plan_context_scale(
             Change(
                 id=f"calculation_method:{context}",
                 action=Action.UPDATE if current_method and current_method[0] else Action.CREATE,
-                kind=CALCULATION,
+                kind=Kind.CALCULATION,
                 key=context,
                 fields={"calculation_method": method.value, "calculation_int": value},
                 before={
@@ -606,3 +631,533 @@ def plan_context_scale(
             )
         )
     return changes, notes
+
+
+# -- the push plan --------------------------------------------------------------------------
+
+
+class CsvRenderer(Protocol):
+    """Writes an outcomes CSV's text (:func:`comp_adapters.canvas.csv_format.tree_to_csv`)."""
+
+    def __call__(self, tree: OutcomeTree, *, scales: bool, locale: str | None) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkSnapshot:
+    """What a push is planned against, as the adapter read it from Canvas.
+
+    ``tree`` is the context's groups and outcomes (friendly descriptions read from the
+    outcome export where ``friendly_from_export``); ``context_ratings`` and
+    ``context_method`` the context's mastery scale and calculation method, read only when
+    the plan may set them (:func:`reads_context_scale`).
+    """
+
+    target: str
+    context: str
+    context_kind: Literal["account", "course"]
+    tree: OutcomeTree
+    flags: Flags
+    friendly_from_export: bool = False
+    context_ratings: tuple[Mapping[str, Any], ...] | None = None
+    context_method: tuple[str | None, int | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkOptions:
+    """How to push: ``strategy`` (``csv``, ``rest``, or ``auto``: CSV from ``csv_threshold``
+    writes), ``prune`` removals, ``parent_outcomes`` (an outcome for each parent's rollup),
+    ``set_mastery_scale`` under account-level mastery scales, the account's ``locale``."""
+
+    render_csv: CsvRenderer
+    strategy: Strategy = "auto"
+    prune: bool = False
+    parent_outcomes: bool = False
+    set_mastery_scale: bool = False
+    csv_threshold: int = 20
+    locale: str | None = None
+
+
+def wants_friendly_descriptions(framework: Framework, options: FrameworkOptions) -> bool:
+    """Whether the framework has friendly descriptions (then they are read to compare)."""
+    desired = mapping.desired_tree(framework, parent_outcomes=options.parent_outcomes)
+    return any(o.friendly_description for o in desired.outcomes)
+
+
+def reads_context_scale(flags: Flags, options: FrameworkOptions) -> bool:
+    """Whether the plan may set the context's mastery scale (so it must be read first)."""
+    return bool(flags.mastery_scales) and options.set_mastery_scale
+
+
+def tree_fingerprint(tree: OutcomeTree) -> str:
+    """SHA-256 of a context's groups and outcomes (ids, guids, links, fields)."""
+    text = repr((tree.root_id, tree.groups, sorted(tree.outcomes, key=lambda o: o.canvas_id or 0)))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_framework(
+    desired: Framework, snapshot: FrameworkSnapshot, options: FrameworkOptions
+) -> Plan:
+    """The changes that make the context of ``snapshot`` hold ``desired``.
+
+    A REST plan carries the fingerprint of the tree it was made against: Canvas's REST
+    creation is not idempotent, so it is refused once the context changed. A CSV plan
+    starts with one import change; the changes it carries are confirmed after it.
+    """
+    remote = snapshot.tree
+    flags = snapshot.flags
+    mastery_on = bool(flags.mastery_scales)
+    notes = _flag_notes(flags)
+    new_decay = flags.new_decay
+    if new_decay is None and not mastery_on:
+        new_decay = infer_new_decay(
+            mapping.desired_tree(desired, parent_outcomes=options.parent_outcomes), remote
+        )
+        notes.extend(_decay_notes(desired, new_decay))
+    tree = mapping.desired_tree(
+        desired,
+        parent_outcomes=options.parent_outcomes,
+        scales=not mastery_on,
+        new_decay=new_decay is not False,
+    )
+    notes.extend(tree.notes)
+    if snapshot.friendly_from_export:
+        notes.append(
+            "friendly descriptions read from the account's outcome export (Canvas's "
+            "REST lists do not carry them)"
+        )
+    changes, found = plan_tree_changes(tree, remote, scales=not mastery_on, prune=options.prune)
+    notes.extend(found)
+    if mastery_on:
+        notes.append(_mastery_note(desired, set_scale=options.set_mastery_scale))
+        if options.set_mastery_scale:
+            scale_changes, scale_notes = plan_context_scale(
+                desired,
+                context=snapshot.context,
+                current_ratings=(
+                    [dict(r) for r in snapshot.context_ratings]
+                    if snapshot.context_ratings is not None
+                    else None
+                ),
+                current_method=snapshot.context_method,
+            )
+            changes.extend(scale_changes)
+            notes.extend(scale_notes)
+    chosen, why = choose_strategy(options.strategy, changes, threshold=options.csv_threshold)
+    notes.extend(why)
+    tree_changes = [c for c in changes if is_imported(c)]
+    if chosen == "csv" and tree_changes:
+        changes = _with_import(tree, changes, tree_changes, scales=not mastery_on, options=options)
+        notes.append(
+            f"strategy csv: one outcomes CSV import carries the {len(tree_changes)} outcome "
+            "change(s); each is confirmed by reading the context back afterwards"
+        )
+        notes.extend(_import_notes(tree, tree_changes, locale=options.locale))
+    state = None
+    rest_writes = [c for c in changes if c.writes and c.kind != Kind.IMPORT]
+    if chosen == "rest" and rest_writes:
+        notes.append(f"strategy rest: {len(rest_writes)} REST write(s)")
+        unwritten = [c.key for c in rest_writes if "friendly_description" in c.fields]
+        if unwritten:
+            notes.append(
+                f"{len(unwritten)} friendly description(s) are not written: Canvas's REST "
+                "API cannot set them (OutcomesApiController#update and "
+                "OutcomeGroupsApiController#link permit none); push with --strategy csv"
+            )
+        # REST creation is not idempotent: refuse to apply this plan to a changed context.
+        state = tree_fingerprint(remote)
+    notes.append(
+        "resumable: a re-run plans again and finds by vendor_guid what a crashed run wrote"
+    )
+    return Plan(
+        adapter=ADAPTER,
+        target=snapshot.target,
+        changes=tuple(changes),
+        notes=tuple(notes),
+        state_fingerprint=state,
+    )
+
+
+def _flag_notes(flags: Flags) -> list[str]:
+    if flags.mastery_scales is None:
+        unread = (
+            "could not read the feature flags (an admin token can): assuming account-level "
+            "mastery scales are off; if Canvas then refuses outcome ratings with a 403, "
+            "plan again with mastery scales on (--mastery-scales on)"
+        )
+        return [unread]
+    if flags.probed:
+        state = "on" if flags.mastery_scales else "off"
+        probed = (
+            "could not read the feature flags (an admin token can); Canvas's answers show "
+            f"account-level mastery scales are {state}"
+        )
+        return [probed]
+    return []
+
+
+def _decay_notes(framework: Framework, new_decay: bool | None) -> list[str]:
+    if new_decay is not None:
+        told = (
+            "could not read the feature flags; what Canvas stores shows the new "
+            f"decaying average flag is {'on' if new_decay else 'off'}"
+        )
+        return [told]
+    if any(
+        framework.method_for(c.key)[0] is CalculationMethod.STANDARD_DECAYING_AVERAGE
+        for c in framework.competencies
+    ):
+        assumed = (
+            "could not read the new decaying average flag: assuming it is on; if "
+            "Canvas stores standard_decaying_average as decaying_average, the next "
+            "plan sees that and expects it"
+        )
+        return [assumed]
+    return []
+
+
+def choose_strategy(
+    strategy: Strategy, changes: Sequence[Change], *, threshold: int
+) -> tuple[Literal["csv", "rest"], list[str]]:
+    """The strategy, and notes on why ``auto`` chose it.
+
+    A row Canvas's import cannot carry (:func:`mapping.guid_problem_for_csv`) rules the
+    CSV strategy out; a friendly description (which REST cannot write) makes ``auto``
+    pick it.
+    """
+    unsafe = _csv_unsafe(changes)
+    if unsafe and strategy == "csv":
+        raise PlanError(
+            "these changes cannot go through an outcomes CSV import: "
+            + "; ".join(unsafe[:5])
+            + " - push with --strategy rest"
+        )
+    if strategy != "auto":
+        return strategy, []
+    if unsafe:
+        why = (
+            f"strategy auto chose rest: {len(unsafe)} object(s) cannot go through an "
+            f"outcomes CSV import ({unsafe[0]})"
+        )
+        return "rest", [why]
+    if any("friendly_description" in c.fields for c in changes if is_imported(c)):
+        return "csv", ["strategy auto chose csv: only an import writes friendly descriptions"]
+    writes = sum(1 for c in changes if is_imported(c))
+    return ("csv" if writes >= threshold else "rest"), []
+
+
+def _mastery_note(framework: Framework, *, set_scale: bool) -> str:
+    own = [c.key for c in framework.competencies if c.scale is not None or c.calculation_method]
+    text = (
+        "account-level mastery scales are ON: Canvas refuses per-outcome ratings, mastery points "
+        "and calculation methods (403), so outcomes are written without them and the context's "
+        "mastery scale and calculation method apply"
+    )
+    if own:
+        text += f"; {len(own)} competencies with their own scale or method cannot keep it"
+    if not set_scale:
+        text += "; set them to the framework's with --set-mastery-scale (set_mastery_scale=True)"
+    return text
+
+
+def _csv_unsafe(changes: Sequence[Change]) -> list[str]:
+    """The imported changes whose row Canvas's import would refuse or bind to another object.
+
+    A guid that is exactly an id reference (``canvas_outcome:12``: an object without a
+    vendor_guid) is safe for the object it names, not for a new one.
+    """
+    found: list[str] = []
+    for change in changes:
+        if not is_imported(change):
+            continue
+        exact = mapping.is_id_reference(change.key)
+        if exact and change.action is not Action.CREATE:
+            continue
+        problem = (
+            "is a Canvas id reference, which the import reads as an existing object"
+            if exact
+            else mapping.guid_problem_for_csv(change.key)
+        )
+        if problem is not None:
+            found.append(f"{change.key!r} {problem}")
+    return list(dict.fromkeys(found))
+
+
+def _import_notes(
+    desired: OutcomeTree, tree_changes: Sequence[Change], *, locale: str | None
+) -> list[str]:
+    """What an import does beyond the rows, said in the plan."""
+    notes: list[str] = []
+    if any(c.action is Action.CREATE and c.kind == Kind.OUTCOME for c in tree_changes):
+        notes.append(
+            "Canvas matches an imported vendor_guid against deleted outcomes too "
+            "(Outcomes::Import#find_prior_outcome): one deleted in this context is revived "
+            "(same id, its results kept); one held, even deleted, in an unrelated account or "
+            "course makes its row fail - then push those with --strategy rest"
+        )
+    written = {c.key for c in tree_changes if c.kind == Kind.OUTCOME}
+    fractional = [
+        o.guid
+        for o in desired.outcomes
+        if o.guid in written
+        and any(
+            p is not None and not float(p).is_integer()
+            for p in (o.mastery_points, *(r.points for r in o.ratings))
+        )
+    ]
+    if fractional and locale_format(locale) is None:
+        notes.append(
+            f"{len(fractional)} outcome(s) have points with decimals: written in exponent form "
+            "(2.5 as 25e-1), which Canvas parses the same under every account locale; give the "
+            "account's default_locale (--locale) to write them in its own format"
+        )
+    return notes
+
+
+def _with_import(
+    desired: OutcomeTree,
+    changes: list[Change],
+    tree_changes: list[Change],
+    *,
+    scales: bool,
+    options: FrameworkOptions,
+) -> list[Change]:
+    """Put one import change first; the outcome changes depend on it (confirmed after)."""
+    rows = rows_for_import(desired, tree_changes)
+    text = options.render_csv(rows, scales=scales, locale=options.locale)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    count = len(rows.groups) + len(rows.outcomes)
+    head = Change(
+        id=f"import:{digest[:16]}",
+        action=Action.CREATE,
+        kind=Kind.IMPORT,
+        key=f"{count} rows",
+        fields={"rows": count, "sha256": digest, "csv": text},
+    )
+    # Every other write waits for the import: removals and int fixes must not run first.
+    after = [
+        c.model_copy(update={"depends_on": (*c.depends_on, head.id)}) if c.writes else c
+        for c in changes
+    ]
+    return [head, *after]
+
+
+# -- the mastery write-back plan ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MasteryWanted:
+    """The results to show, and the framework they were computed for."""
+
+    proficiencies: Sequence[Proficiency]
+    framework: Framework
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentState:
+    """The mastery assignment as Canvas holds it: its id and, of its rubric, the criterion
+    id of each outcome (by guid) a criterion is aligned to."""
+
+    id: int
+    criteria: Mapping[str, str]
+
+
+def assignment_state(assignment: wire.WireAssignment, tree: OutcomeTree) -> AssignmentState:
+    """The mastery assignment as the planner sees it: of its rubric, the criterion of each
+    outcome of ``tree`` a criterion is aligned to (by the outcome's guid)."""
+    by_guid = {o.guid: o for o in tree.outcomes if o.canvas_id is not None}
+    ids = {o.canvas_id: o.guid for o in by_guid.values()}
+    criteria = {
+        ids[c.outcome_id]: c.id
+        for c in assignment.rubric or []
+        if c.outcome_id is not None and c.outcome_id in ids
+    }
+    return AssignmentState(id=assignment.id, criteria=criteria)
+
+
+@dataclass(frozen=True, slots=True)
+class ProficiencySnapshot:
+    """What a mastery write-back is planned against, as the adapter read it from Canvas.
+
+    ``users``: learner key -> Canvas user id (``None`` when learner keys are user ids);
+    ``marks``: user id -> outcome guid -> points of each learner's current assessment
+    (read when the assignment's rubric has criteria).
+    """
+
+    target: str
+    tree: OutcomeTree
+    users: Mapping[str, str] | None
+    assignment: AssignmentState | None
+    marks: Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProficiencyOptions:
+    """The assignment that carries the assessments (found by name, created once)."""
+
+    assignment_name: str
+
+
+def mastery_assignment_name(name: str | None, framework_key: str) -> str:
+    """The assignment name given, or ``Competency mastery (<key>)``."""
+    return name or f"Competency mastery ({framework_key})"
+
+
+def plan_proficiency(
+    desired: MasteryWanted, snapshot: ProficiencySnapshot, options: ProficiencyOptions
+) -> Plan:
+    """Rubric assessments that make Canvas show these results.
+
+    One assignment with a rubric whose criteria are aligned to the outcomes; per learner
+    one assessment with the computed points, written only where they differ from what the
+    learner's assessment holds (a learner whose assessment already shows them is a NOOP
+    change with that reason). Results that cannot be written are counted in the notes.
+    """
+    name = options.assignment_name
+    framework = desired.framework
+    notes: list[str] = []
+    by_guid = {o.guid: o for o in snapshot.tree.outcomes if o.canvas_id is not None}
+    assignment = snapshot.assignment
+    changes: list[Change] = []
+    depends: tuple[str, ...] = ()
+    if assignment is None:
+        changes.append(
+            Change(
+                id=f"assignment:{name}",
+                action=Action.CREATE,
+                kind=Kind.ASSIGNMENT,
+                key=name,
+                fields={"name": name},
+            )
+        )
+        depends = (f"assignment:{name}",)
+    skipped: Counter[str] = Counter()
+    wanted = _wanted_points(desired.proficiencies, framework, by_guid, skipped)
+    needed = sorted({g for per in wanted.values() for g in per})
+    criteria: Mapping[str, str] = assignment.criteria if assignment is not None else {}
+    rubric_new = bool(needed) and not set(needed) <= set(criteria)
+    if rubric_new:
+        keep = sorted(set(needed) | set(criteria))
+        changes.append(
+            Change(
+                id=f"rubric:{name}",
+                action=Action.CREATE,
+                kind=Kind.RUBRIC,
+                key=name,
+                fields={
+                    "title": name,
+                    "assignment_id": assignment.id if assignment else None,
+                    "criteria": [_criterion_fields(by_guid[g]) for g in keep],
+                },
+                depends_on=depends,
+            )
+        )
+        depends = (*depends, f"rubric:{name}")
+        notes.append(
+            "a new rubric aligned to the outcomes replaces the assignment's rubric; "
+            "every learner is assessed again on it"
+        )
+    current = snapshot.marks if assignment is not None and not rubric_new else {}
+    for learner in sorted(wanted):
+        user_id = learner if snapshot.users is None else snapshot.users.get(learner)
+        if user_id is None:
+            skipped["learner not in course"] += 1
+            continue
+        have = dict(current.get(user_id, {}))
+        marks = {**have, **wanted[learner]}
+        if marks == have:
+            changes.append(
+                Change(
+                    id=f"assessment:{learner}",
+                    action=Action.NOOP,
+                    kind=Kind.ASSESSMENT,
+                    key=learner,
+                    reason="the learner's assessment already shows these points",
+                )
+            )
+            continue
+        changes.append(
+            Change(
+                id=f"assessment:{learner}",
+                action=Action.UPDATE if have else Action.CREATE,
+                kind=Kind.ASSESSMENT,
+                key=learner,
+                fields={
+                    "user_id": user_id,
+                    "assignment_id": assignment.id if assignment else None,
+                    "points": dict(sorted(marks.items())),
+                    "criteria": {} if rubric_new else dict(criteria),
+                },
+                before={"points": dict(sorted(have.items()))},
+                depends_on=depends,
+            )
+        )
+    for reason, count in sorted(skipped.items()):
+        notes.append(f"{count} result(s) not written: {reason}")
+    notes.append(
+        f"Canvas records each assessment as an outcome result of {name!r}; its rollup then "
+        "follows each outcome's calculation method (with 'latest' it shows these points)"
+    )
+    return Plan(adapter=ADAPTER, target=snapshot.target, changes=tuple(changes), notes=tuple(notes))
+
+
+def _wanted_points(
+    proficiencies: Sequence[Proficiency],
+    framework: Framework,
+    by_guid: Mapping[str, OutcomeNode],
+    skipped: Counter[str],
+) -> dict[str, dict[str, float]]:
+    """learner -> outcome guid -> points on the outcome's scale.
+
+    A proficiency's points are on the competency's scale; where the outcome's scale has
+    other points possible (the context's mastery scale under account-level mastery
+    scales), they are rescaled by fraction, as Canvas itself scales a result (score /
+    possible x points possible), so the gradebook shows the same level.
+    """
+    wanted: dict[str, dict[str, float]] = {}
+    for item in proficiencies:
+        points = _points_of(item, framework)
+        outcome = by_guid.get(_guid_for(item.competency, framework))
+        if points is None:
+            skipped["not rated"] += 1
+            continue
+        if outcome is None:
+            skipped["outcome not in course"] += 1
+            continue
+        top = max((r.points for r in outcome.ratings), default=points)
+        own_top = (
+            framework.scale_for(item.competency).max_points
+            if item.competency in framework
+            else None
+        )
+        if own_top and top and own_top != top:
+            points = points / own_top * top
+        wanted.setdefault(item.learner, {})[outcome.guid] = min(max(points, 0.0), top)
+    return wanted
+
+
+def _guid_for(competency: str, framework: Framework) -> str:
+    """The outcome of a competency: its own, or its rollup outcome for a parent."""
+    if competency in framework and framework.children_of(competency):
+        return mapping.rollup_guid(framework.key, competency)
+    return mapping.competency_guid(framework.key, competency)
+
+
+def _points_of(item: Proficiency, framework: Framework) -> float | None:
+    if item.score is not None:
+        return item.score
+    if item.level is None or item.competency not in framework:
+        return None
+    level = framework.scale_for(item.competency).by_key.get(item.level)
+    return level.points if level is not None else None
+
+
+def _criterion_fields(outcome: OutcomeNode) -> dict[str, JsonValue]:
+    top = max((r.points for r in outcome.ratings), default=0.0)
+    return {
+        "guid": outcome.guid,
+        "outcome_id": outcome.canvas_id,
+        "description": outcome.title,
+        "points": top,
+        "mastery_points": outcome.mastery_points if outcome.mastery_points is not None else top,
+        "ratings": ratings_json(outcome.ratings),
+    }

@@ -1,5 +1,9 @@
 """``comp-adapters canvas push|pull|results|mastery``: thin wrappers around the Canvas adapter.
 
+Everything is built the one way: :func:`comp_adapters.canvas.settings.load_settings`, then
+:meth:`CanvasAdapter.from_settings`. ``--framework`` names a framework file; a key is
+``--framework-key``. Writing commands take ``--plan-out FILE``; every command ``--json``.
+
 Settings come from ``[canvas]`` in the config file, then ``COMP_ADAPTERS_CANVAS_<NAME>``
 (``URL``, ``TOKEN``, ``ACCOUNT`` or ``COURSE``, ...), then flags. The token has no flag on
 purpose: command lines end up in shell histories and process lists.
@@ -8,20 +12,21 @@ purpose: command lines end up in shell histories and process lists.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from comp_adapters._files import atomic_write
-from comp_adapters.canvas.adapter import CanvasAdapter, CanvasSettings
-from comp_adapters.canvas.client import CanvasClient
+from comp_adapters.canvas.adapter import CanvasAdapter
+from comp_adapters.canvas.evidence import RollupReport
+from comp_adapters.canvas.settings import CanvasSettings, load_settings
 from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import ConfigurationError
-from comp_adapters.http import make_session
 from comp_adapters.native import load_proficiencies, write_evidence_lines
 from comp_adapters.plugins import format_for_output, get_format
-from comp_adapters.settings import build_settings, gather, load_config
+from comp_adapters.settings import load_config
 from comp_adapters.sync.plan import Plan
 
 LEARNER_FIELDS = ("login_id", "sis_user_id", "email", "id")
@@ -76,25 +81,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "pull", help="read outcome groups and outcomes into a framework file"
     )
     _connection(pull)
-    pull.add_argument(
-        "--framework",
-        dest="key",
-        help="framework key (its group's vendor_guid); default: the whole context",
-    )
-    pull.add_argument("-o", "--output", type=Path, required=True)
+    _key_flag(pull, "framework key (its group's vendor_guid); default: the whole context")
+    pull.add_argument("-o", "--output", type=Path, required=True, help="framework file written")
     pull.add_argument("--to", dest="to_format", help="output format (default: by suffix)")
+    _json_flag(pull)
     pull.set_defaults(handler=cmd_pull)
 
     results = commands.add_parser("results", help="read outcome results as evidence (JSON lines)")
     _connection(results)
     results.add_argument("-o", "--output", type=Path, help="evidence file (default: stdout)")
-    results.add_argument("--framework", dest="key", help="framework key: names competencies")
+    _key_flag(results, "framework key: names competencies")
     results.add_argument(
         "--compare-rollups",
         action="store_true",
         help="also compare Canvas's rollups with comp_adapters' calculation "
         "(exit 1 when any differs)",
     )
+    _json_flag(results)
     results.set_defaults(handler=cmd_results)
 
     mastery = commands.add_parser(
@@ -138,10 +141,25 @@ def _connection(parser: argparse.ArgumentParser) -> None:
 
 def _plan_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
-    parser.add_argument("--plan-json", type=Path, help="also save the plan as JSON")
+    parser.add_argument(
+        "--plan-out", type=Path, metavar="FILE", help="also save the plan as JSON (atomically)"
+    )
+    parser.add_argument("--plan-json", dest="plan_out", type=Path, help=argparse.SUPPRESS)
+    _json_flag(parser)
 
 
-def settings_from(args: argparse.Namespace) -> CanvasSettings:
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _key_flag(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--framework-key", dest="key", help=help_text)
+    # The old spelling, kept working: --framework names a file everywhere else.
+    parser.add_argument("--framework", dest="key", help=argparse.SUPPRESS)
+
+
+def settings_from(args: argparse.Namespace, **options: Any) -> CanvasSettings:
+    """The settings: config file < ``COMP_ADAPTERS_CANVAS_*`` < these flags and ``options``."""
     flags: dict[str, Any] = {
         "url": args.url,
         "account": args.account,
@@ -149,43 +167,39 @@ def settings_from(args: argparse.Namespace) -> CanvasSettings:
         "learner_field": args.learner_field,
         "allow_http": args.allow_http,
         "locale": args.locale,
+        **options,
     }
-    merged = gather("canvas", flags=flags, config=load_config(args.config))
-    # A context flag replaces the configured context rather than adding a second one.
-    if args.account is not None:
-        merged.pop("course", None)
-    if args.course is not None:
-        merged.pop("account", None)
-    return build_settings(CanvasSettings, "canvas", merged)
+    return load_settings(flags=flags, config=load_config(args.config))
 
 
 def adapter_from(args: argparse.Namespace, **options: Any) -> CanvasAdapter:
-    settings = settings_from(args)
-    client = CanvasClient.connect(
-        settings.url,
-        settings.token,
-        context=settings.context(),
-        allow_http=settings.allow_http,
-        session=make_session(ca_bundle=settings.ca_bundle),
-    )
-    return CanvasAdapter(
-        client,
-        learner_field=settings.learner_field,
-        poll_interval=settings.poll_interval,
-        locale=settings.locale,
-        **options,
-    )
+    return CanvasAdapter.from_settings(settings_from(args, **options))
 
 
 def _show_and_apply(adapter: CanvasAdapter, plan: Plan, args: argparse.Namespace) -> int:
-    print(plan.to_table())
-    if args.plan_json:
-        with atomic_write(args.plan_json) as handle:
+    if args.plan_out:
+        with atomic_write(args.plan_out) as handle:
             handle.write(plan.to_json())
+    if not args.json:
+        print(plan.to_table())
     if args.dry_run or plan.is_empty:
+        if args.json:
+            print(json.dumps({"plan": json.loads(plan.to_json()), "applied": 0}))
         return 0
     report = adapter.apply(plan)
-    print(f"applied {report.writes} change(s); {adapter.client.requests_sent} request(s) in all")
+    requests_sent = adapter.client.requests_sent
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "plan": json.loads(plan.to_json()),
+                    "applied": report.writes,
+                    "requests": requests_sent,
+                }
+            )
+        )
+    else:
+        print(f"applied {report.writes} change(s); {requests_sent} request(s) in all")
     return 0
 
 
@@ -194,9 +208,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     adapter = adapter_from(
         args,
         strategy=args.strategy,
-        parent_outcomes=args.parent_outcomes,
+        parent_outcomes=args.parent_outcomes or None,
         mastery_scales=args.mastery_scales,
-        set_mastery_scale=args.set_mastery_scale,
+        set_mastery_scale=args.set_mastery_scale or None,
     )
     return _show_and_apply(adapter, adapter.plan_framework(framework, prune=args.prune), args)
 
@@ -210,6 +224,15 @@ def cmd_pull(args: argparse.Namespace) -> int:
         else format_for_output(args.output, prefer="canvas-csv")
     )
     target.write(framework, args.output)
+    if args.json:
+        summary = {
+            "context": str(adapter.client.context),
+            "output": str(args.output),
+            "format": target.name,
+            "competencies": len(framework.competencies),
+        }
+        print(json.dumps(summary))
+        return 0
     print(
         f"{adapter.client.context} -> {args.output} ({target.name}): "
         f"{len(framework.competencies)} competencies"
@@ -230,14 +253,52 @@ def cmd_results(args: argparse.Namespace) -> int:
             write_evidence_lines(evidence, handle)
     else:
         write_evidence_lines(evidence, sys.stdout)
-    summary = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
-    print(
-        f"{len(evidence)} evidence record(s)" + (f"; skipped: {summary}" if summary else ""),
-        file=sys.stderr,
-    )
+    # The summary goes where it cannot mix with evidence lines on stdout.
+    where = sys.stdout if args.output is not None else sys.stderr
     if not args.compare_rollups:
+        _results_summary(evidence, skipped, None, args, where)
         return 0
     report = adapter.compare_rollups()
+    _results_summary(evidence, skipped, report, args, where)
+    return 1 if report.mismatches else 0
+
+
+def _results_summary(
+    evidence: list[Evidence],
+    skipped: dict[str, int],
+    report: RollupReport | None,
+    args: argparse.Namespace,
+    where: TextIO,
+) -> None:
+    if args.json:
+        summary: dict[str, Any] = {
+            "evidence": len(evidence),
+            "skipped": dict(sorted(skipped.items())),
+        }
+        if report is not None:
+            summary["rollups"] = {
+                "compared": len(report.checks),
+                "differ": [
+                    {
+                        "user": c.user,
+                        "outcome_id": c.outcome_id,
+                        "ours": c.ours,
+                        "canvas": c.canvas,
+                        "results": c.count,
+                    }
+                    for c in report.mismatches
+                ],
+                "notes": report.notes,
+            }
+        print(json.dumps(summary), file=where)
+        return
+    text = ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items()))
+    print(
+        f"{len(evidence)} evidence record(s)" + (f"; skipped: {text}" if text else ""),
+        file=sys.stderr,
+    )
+    if report is None:
+        return
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     for check in report.mismatches:
@@ -249,7 +310,6 @@ def cmd_results(args: argparse.Namespace) -> int:
     print(
         f"rollups: {len(report.checks)} compared, {len(report.mismatches)} differ", file=sys.stderr
     )
-    return 1 if report.mismatches else 0
 
 
 def cmd_mastery(args: argparse.Namespace) -> int:
@@ -257,5 +317,6 @@ def cmd_mastery(args: argparse.Namespace) -> int:
     proficiencies = load_proficiencies(args.proficiencies)
     if not proficiencies:
         raise ConfigurationError(f"{args.proficiencies}: no proficiency results")
-    adapter = adapter_from(args, framework=framework, assignment_name=args.assignment_name)
-    return _show_and_apply(adapter, adapter.plan_proficiency(proficiencies), args)
+    adapter = adapter_from(args, assignment_name=args.assignment_name)
+    plan = adapter.plan_proficiency(proficiencies, framework=framework)
+    return _show_and_apply(adapter, plan, args)
