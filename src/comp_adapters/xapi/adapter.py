@@ -38,30 +38,26 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Self
 
 import orjson
+import requests
 from pydantic import JsonValue
 
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
-from comp_adapters.errors import (
-    ConfigurationError,
-    ConflictError,
-    FatalRemoteError,
-    Problem,
-    ValidationError,
-)
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 from comp_adapters.http import redact_url
 from comp_adapters.protocols import Capability, Cursor, EvidenceBatch
+from comp_adapters.settings import AdapterSettings
 from comp_adapters.sync.apply import ApplyReport, apply_plan
-from comp_adapters.sync.journal import Journal, Result
-from comp_adapters.sync.plan import Change, Plan
+from comp_adapters.sync.journal import Journal
+from comp_adapters.sync.plan import Plan
 from comp_adapters.xapi import wire
 from comp_adapters.xapi.client import XapiClient
 from comp_adapters.xapi.cursor import (
@@ -75,6 +71,7 @@ from comp_adapters.xapi.cursor import (
     tombstones_of,
     validate_cursor,
 )
+from comp_adapters.xapi.executor import StatementExecutor
 from comp_adapters.xapi.files import iter_statement_file
 from comp_adapters.xapi.instant import Instant
 from comp_adapters.xapi.ledger import EvidenceLedger, MemoryLedger
@@ -86,10 +83,13 @@ from comp_adapters.xapi.mapping import (
     IdentityMap,
     MappingConfig,
     StatementMapper,
+    mapping_digest,
     proficiency_statement,
     voided_copy,
 )
-from comp_adapters.xapi.planner import plan_statements
+from comp_adapters.xapi.mapping_file import load_optional_mapping
+from comp_adapters.xapi.planner import HeldStatements, PushOptions, plan_proficiency
+from comp_adapters.xapi.settings import XapiSettings, connect
 
 log = logging.getLogger("comp_adapters.xapi")
 
@@ -275,15 +275,17 @@ class _Ingest:
 class XapiAdapter:
     """Reads evidence from an LRS or statement files; writes proficiency as statements."""
 
-    name = NAME
-    capabilities = frozenset({Capability.READS_EVIDENCE, Capability.WRITES_PROFICIENCY})
+    name: ClassVar[str] = NAME
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.READS_EVIDENCE, Capability.WRITES_PROFICIENCY}
+    )
+    settings_model: ClassVar[type[AdapterSettings]] = XapiSettings
 
     def __init__(
         self,
         client: XapiClient | None = None,
         *,
         mapping: MappingConfig | None = None,
-        framework: Framework | None = None,
         query: wire.StatementQuery | None = None,
         page_size: int = 500,
         overlap: timedelta = timedelta(minutes=1),
@@ -304,13 +306,36 @@ class XapiAdapter:
         self.client = client
         self.mapping = mapping or MappingConfig()
         self.mapper = StatementMapper(self.mapping)
-        self.framework = framework
         self.query = query or wire.StatementQuery()
         self.page_size = page_size
         self.overlap = overlap
         self.batch_size = batch_size
         self.push_batch_size = push_batch_size
         self.stats = ReadStats()
+
+    @classmethod
+    def from_settings(
+        cls, settings: AdapterSettings, *, session: requests.Session | None = None
+    ) -> Self:
+        """The adapter for ``settings`` (an :class:`XapiSettings`): its LRS client from
+        :func:`~comp_adapters.xapi.settings.connect`, its mapping read from the mapping file."""
+        if not isinstance(settings, XapiSettings):
+            raise ConfigurationError(f"xapi: expected XapiSettings, got {type(settings).__name__}")
+        return cls(
+            connect(settings, session=session),
+            mapping=load_optional_mapping(settings.mapping),
+            query=settings.statement_query(),
+            page_size=settings.page_size,
+            overlap=timedelta(seconds=settings.overlap_seconds),
+            push_batch_size=settings.push_batch_size,
+        )
+
+    @property
+    def target(self) -> str:
+        """``xapi <endpoint>`` (credentials in the URL redacted), or ``xapi (files)``."""
+        if self.client is None:
+            return f"{NAME} (files)"
+        return f"{NAME} {redact_url(self.client.transport.base_url)}"
 
     def _need_client(self) -> XapiClient:
         if self.client is None:
@@ -331,6 +356,16 @@ class XapiAdapter:
             "endpoint": redact_url(client.transport.base_url),
             "version": client.version,
             "filters": filters,
+        }
+
+    def evidence_query(self) -> dict[str, JsonValue]:
+        """What :meth:`read_evidence` selects: the LRS endpoint, xAPI version and filters
+        (:meth:`query_record`, as its cursors record it) and the digest of the mapping that
+        turns statements into evidence."""
+        return {
+            "adapter": NAME,
+            **self.query_record(),
+            "mapping": mapping_digest(self.mapping),
         }
 
     def query_fingerprint(self) -> str:
@@ -514,34 +549,37 @@ class XapiAdapter:
     # -- writing proficiency -------------------------------------------------------------
 
     def proficiency_statements(
-        self, proficiencies: Sequence[Proficiency]
+        self, proficiencies: Sequence[Proficiency], *, framework: Framework | None = None
     ) -> list[wire.OutStatement]:
-        """The statements that report these results (pure; see ``proficiency_statement``)."""
+        """The statements that report these results (pure; see ``proficiency_statement``);
+        ``framework`` scales scores and names competency IRIs."""
         identities = IdentityMap(self.mapping.identity)
         return [
             proficiency_statement(
-                p, config=self.mapping, framework=self.framework, identities=identities
+                p, config=self.mapping, framework=framework, identities=identities
             )
             for p in proficiencies
         ]
 
-    def plan_proficiency(self, proficiencies: Sequence[Proficiency]) -> Plan:
-        """One ``create`` per statement the LRS does not show yet, a no-op per one it does.
+    def plan_proficiency(
+        self, proficiencies: Sequence[Proficiency], *, framework: Framework | None = None
+    ) -> Plan:
+        """One ``create`` per statement the LRS does not show yet, a NOOP per one it does.
 
         What it shows is read in one paged query (verb achieved, ids only, stored since
-        :data:`HELD_MARGIN` before the earliest ``as_of``), not one request per statement.
+        :data:`HELD_MARGIN` before the earliest ``as_of``), not one request per statement;
+        the diff is :func:`~comp_adapters.xapi.planner.plan_proficiency`.
         """
         client = self._need_client()
-        statements = self.proficiency_statements(proficiencies)
-        held = self._held_ids(client, proficiencies) if statements else set()
-        return plan_statements(
+        statements = self.proficiency_statements(proficiencies, framework=framework)
+        held = self._held_ids(client, proficiencies) if statements else frozenset()
+        return plan_proficiency(
             statements,
-            held=held,
-            target=client.transport.base_url,
-            batch_size=self.push_batch_size,
+            HeldStatements(target=client.transport.base_url, ids=held),
+            PushOptions(batch_size=self.push_batch_size),
         )
 
-    def _held_ids(self, client: XapiClient, proficiencies: Sequence[Proficiency]) -> set[str]:
+    def _held_ids(self, client: XapiClient, proficiencies: Sequence[Proficiency]) -> frozenset[str]:
         earliest = min(p.as_of for p in proficiencies)
         query = wire.StatementQuery(
             verb=wire.VERB_ACHIEVED,
@@ -556,89 +594,20 @@ class XapiAdapter:
                 s["id"] for s in page.statements if type(s) is dict and type(s.get("id")) is str
             )
             if page.more is None:
-                return held
+                return frozenset(held)
             page = client.get_more(page.more)
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
-        """Send the planned statements, one POST per batch of :attr:`push_batch_size`.
+        """Send the planned statements, one POST per batch of :attr:`push_batch_size`, through
+        the one apply engine with :class:`~comp_adapters.xapi.executor.StatementExecutor`.
 
         Each change is journaled once the LRS confirmed its id: listed in the POST answer
         (``{"confirmed": "posted"}``), or found by id (``"found"``) when the answer left it
-        out (Ralph leaves out ids it held; 204 when it held all) or the LRS refused the batch
-        with 409 (a statement with the same id and other content, or, as the spec allows,
-        any id it holds); the statements not found are then posted again.
+        out or the LRS refused the batch with 409; the statements not found are then posted
+        again.
         """
-        client = self._need_client()
-        writes = [c for c in plan.changes if c.writes]
-        index = {c.id: i for i, c in enumerate(writes)}
-        confirmed: dict[str, Result] = {}
-
-        def execute(change: Change, done: Mapping[str, Result]) -> Result:
-            if change.id not in confirmed:
-                start = index[change.id]
-                batch = [c for c in writes[start:] if c.id not in done and c.id not in confirmed][
-                    : self.push_batch_size
-                ]
-                confirmed.update(self._send_batch(client, batch))
-            return confirmed.pop(change.id)
-
-        return apply_plan(plan, execute, journal=journal)
-
-    def _send_batch(self, client: XapiClient, batch: list[Change]) -> dict[str, Result]:
-        statements = [_statement_of(change) for change in batch]
-        try:
-            answered = _posted(client, statements)
-        except ConflictError:
-            # Other content under one of these ids, or (as the spec allows) any id held:
-            # what the LRS holds is done, the rest is sent again (a second 409 is an error).
-            log.info("xapi: the LRS refused a batch of %d with 409; checking ids", len(batch))
-            results: dict[str, Result] = {}
-            rest: list[tuple[Change, dict[str, Any]]] = []
-            for change, statement in zip(batch, statements, strict=True):
-                if client.get_statement(change.key) is not None:
-                    results[change.id] = {"confirmed": "found"}
-                else:
-                    rest.append((change, statement))
-            if rest:
-                answered = _posted(client, [statement for _, statement in rest])
-                results.update(_confirm(client, [change for change, _ in rest], answered))
-            return results
-        return _confirm(client, batch, answered)
-
-
-def _posted(client: XapiClient, statements: list[dict[str, Any]]) -> set[str]:
-    """The ids (lower case) the LRS lists in its answer to a POST of ``statements``."""
-    return {i.lower() for i in client.post_statements(statements)}
-
-
-def _confirm(client: XapiClient, batch: list[Change], answered: set[str]) -> dict[str, Result]:
-    """Each change confirmed: listed in the POST answer, else found by id (Ralph lists only
-    what it stored now); one neither listed nor held was not stored, an error."""
-    results: dict[str, Result] = {}
-    for change in batch:
-        if change.key.lower() in answered:
-            results[change.id] = {"confirmed": "posted"}
-        elif client.get_statement(change.key) is not None:
-            results[change.id] = {"confirmed": "found"}
-        else:
-            raise _not_stored(change.key)
-    return results
-
-
-def _not_stored(statement_id: str) -> FatalRemoteError:
-    return FatalRemoteError(
-        f"the LRS answered POST statements without statement {statement_id} and does not "
-        "hold it either: it did not store it",
-        adapter=NAME,
-        operation="post statements",
-    )
-
-
-def _statement_of(change: Change) -> dict[str, Any]:
-    statement = change.fields.get("statement")
-    if not isinstance(statement, dict):
-        raise ConfigurationError(f"xapi: change {change.id} holds no statement")
-    return statement
+        executor = StatementExecutor(self._need_client(), plan, batch_size=self.push_batch_size)
+        return apply_plan(plan, executor, journal=journal)
 
 
 def _keep(stats: ReadStats, problems: list[Problem]) -> None:
