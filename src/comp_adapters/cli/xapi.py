@@ -62,9 +62,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check that every competency the mapping names is in this framework first",
     )
     pull.add_argument("--cursor", type=Path, help="cursor file: read on, and updated after")
-    pull.add_argument(
-        "-o", "--output", type=Path, required=True, help="evidence output (JSON lines)"
-    )
+    pull.add_argument("-o", "--output", type=Path, help="evidence output (JSON lines; required)")
     pull.add_argument("--out", dest="output", type=Path, help=argparse.SUPPRESS)  # deprecated
     pull.add_argument("--json", action="store_true", help="print the summary as JSON")
     pull.add_argument(
@@ -171,8 +169,10 @@ def _read_cursor(path: Path | None) -> Cursor | None:
     return cursor
 
 
-def cmd_pull(args: argparse.Namespace) -> int:
-    out: Path = args.output
+def _pull_adapter(args: argparse.Namespace) -> XapiAdapter:
+    """The adapter a pull reads with: over the LRS of the settings, or files only; its
+    mapping checked against ``--framework`` before anything is read."""
+    mapping_path: Path | None = args.mapping
     if args.file is not None:
         filters = [f"--{name}" for name in LRS_FILTERS if getattr(args, name) is not None]
         if filters:
@@ -180,12 +180,21 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 f"xapi pull: {', '.join(filters)} filter(s) the LRS query; they do not apply "
                 "to --file"
             )
-        adapter = XapiAdapter(mapping=load_optional_mapping(args.mapping))
+        adapter = XapiAdapter(mapping=load_optional_mapping(mapping_path))
     else:
-        adapter = XapiAdapter.from_settings(settings_of(args, "mapping", *LRS_FILTERS))
+        settings = settings_of(args, "mapping", *LRS_FILTERS)
+        mapping_path = settings.mapping
+        adapter = XapiAdapter.from_settings(settings)
     if args.framework is not None:
-        source = args.mapping if args.mapping is not None else None
-        check_mapping_keys(adapter.mapping, read_framework(args.framework), source=source)
+        check_mapping_keys(adapter.mapping, read_framework(args.framework), source=mapping_path)
+    return adapter
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    if args.output is None:
+        raise ConfigurationError("xapi pull: -o/--output FILE is required")
+    out: Path = args.output
+    adapter = _pull_adapter(args)
     cursor = _read_cursor(args.cursor)
     previous = out if args.append and out.exists() else None
     ledger = EvidenceFileLedger([*args.ledger, *([previous] if previous else [])])
