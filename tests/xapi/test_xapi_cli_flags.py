@@ -16,9 +16,15 @@ from comp_adapters.native import iter_evidence, proficiencies_to_data
 from comp_adapters.sync.plan import Plan
 from tests.xapi.conftest import results
 from tests.xapi.fake_lrs import FakeLrs
-from tests.xapi.test_xapi_quirks import Cli, cli, passed  # noqa: F401 - the cli fixture
+from tests.xapi.test_xapi_quirks import Cli, passed
 
 MakeLrs = Callable[..., FakeLrs]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Cli]:
+    """``comp-adapters xapi`` against a fake LRS, settings from the environment."""
+    return lambda lrs, **options: Cli(lrs, tmp_path, monkeypatch, **options)
 
 
 def _results_file(run: Cli, count: int) -> Path:
