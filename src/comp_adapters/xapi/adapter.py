@@ -37,14 +37,11 @@ Proficiency out (``plan_proficiency`` / ``apply``)
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Final, Self
 
-import orjson
 import requests
 from pydantic import JsonValue
 
@@ -73,19 +70,21 @@ from comp_adapters.xapi.cursor import (
 )
 from comp_adapters.xapi.executor import StatementExecutor
 from comp_adapters.xapi.files import iter_statement_file
+from comp_adapters.xapi.ingest import (
+    Ingest,
+    ReadStats,
+    from_tincan,
+    is_tincan,
+    keep_problems,
+)
 from comp_adapters.xapi.instant import Instant
 from comp_adapters.xapi.ledger import EvidenceLedger, MemoryLedger
 from comp_adapters.xapi.mapping import (
-    BAD,
-    EVIDENCE,
-    SKIP,
-    VOID,
     IdentityMap,
     MappingConfig,
     StatementMapper,
     mapping_digest,
     proficiency_statement,
-    voided_copy,
 )
 from comp_adapters.xapi.mapping_file import load_optional_mapping
 from comp_adapters.xapi.planner import HeldStatements, PushOptions, plan_proficiency
@@ -95,181 +94,10 @@ log = logging.getLogger("comp_adapters.xapi")
 
 __all__ = ["CURSOR_FIELD", "NAME", "ReadStats", "XapiAdapter", "from_tincan"]
 
-MAX_PROBLEMS: Final = 1000
-"""Problems kept for the report; more are counted, not kept."""
 HELD_MARGIN: Final = timedelta(days=1)
 """The plan looks for statements stored since this long before the earliest ``as_of``
 (our statements are stored after their results are computed; the margin allows for
 clocks that differ). One stored earlier is sent again, which the LRS ignores."""
-
-
-@dataclass
-class ReadStats:
-    """What a read did, for the run summary: every statement is counted exactly once."""
-
-    statements: int = 0
-    evidence: int = 0
-    withdrawn: int = 0
-    voids: int = 0
-    duplicates: int = 0
-    bad: int = 0
-    unseen_voided: int = 0
-    """Voids whose target this read has not seen (kept as tombstones)."""
-    skipped: Counter[str] = field(default_factory=Counter)
-    problems: list[Problem] = field(default_factory=list)
-
-    def summary(self) -> str:
-        parts = [
-            f"{self.statements} statements",
-            f"{self.evidence} evidence",
-            f"{self.withdrawn} withdrawn",
-            f"{self.voids} voids",
-        ]
-        if self.duplicates:
-            parts.append(f"{self.duplicates} already read")
-        parts.append(f"{sum(self.skipped.values())} unmatched")
-        parts.append(f"{self.bad} bad (skipped)")
-        if self.unseen_voided:
-            parts.append(f"{self.unseen_voided} voided statement(s) not seen (tombstoned)")
-        return ", ".join(parts)
-
-
-class _Ingest:
-    """Statements -> evidence with voids, tombstones and the ledger applied; counts all.
-
-    ``ledger``: what statements produced (consulted by voids; a statement it already
-    holds was read before and is skipped); ``record``: add what this read produces to it
-    (files, which can be read twice, need not). ``remember``: keep this read's evidence
-    objects too (for in-memory input: a void later in it then yields full copies).
-    """
-
-    def __init__(
-        self,
-        mapper: StatementMapper,
-        tombstones: set[str],
-        stats: ReadStats,
-        *,
-        source: str,
-        ledger: EvidenceLedger | None = None,
-        record: bool = True,
-        resolve_void: Callable[[str], dict[str, Any] | None] | None = None,
-        remember: bool = False,
-    ) -> None:
-        self.mapper = mapper
-        self.tombstones = tombstones
-        self.stats = stats
-        self.source = source
-        self.ledger = ledger
-        self.record = record and ledger is not None
-        self.resolve_void = resolve_void
-        self.pending: set[str] = set()
-        """Voided ids whose target has not been seen (to look for in a second pass)."""
-        self.produced: dict[str, list[Evidence]] | None = {} if remember else None
-        self.withdrawn: list[str] = []
-        """Evidence ids withdrawn since the last :meth:`take_withdrawn`."""
-
-    def take_withdrawn(self) -> tuple[str, ...]:
-        ids = tuple(dict.fromkeys(self.withdrawn))
-        self.withdrawn.clear()
-        return ids
-
-    def withdraw_tombstoned(self) -> None:
-        """Withdraw what the ledger holds for statements voided by earlier reads (a ledger
-        may know statements the read that saw the void did not)."""
-        if self.ledger is None:
-            return
-        for target in sorted(self.tombstones):
-            fresh = self.ledger.withdraw(target)
-            self.stats.withdrawn += len(fresh)
-            self.withdrawn.extend(fresh)
-
-    def feed(self, statement: Any, line: int | None, out: list[Evidence]) -> None:
-        stats = self.stats
-        stats.statements += 1
-        ledger = self.ledger
-        if ledger is not None and type(statement) is dict:
-            known = statement.get("id")
-            if type(known) is str and ledger.produced(known):
-                stats.duplicates += 1  # its evidence is in the ledger already
-                return
-        kind, value = self.mapper.map(statement)
-        if kind is EVIDENCE:
-            sid = value[0].source_id
-            if sid in self.tombstones:
-                self.pending.discard(sid)
-                self._withdraw(value, out)
-                if self.record:
-                    assert ledger is not None  # noqa: S101 - record implies a ledger
-                    ledger.record(sid, [e.id for e in value])
-                    ledger.withdraw(sid)
-            else:
-                stats.evidence += len(value)
-                out.extend(value)
-                if self.produced is not None and sid is not None:
-                    self.produced[sid] = value
-                if self.record and sid is not None:
-                    assert ledger is not None  # noqa: S101 - record implies a ledger
-                    ledger.record(sid, [e.id for e in value])
-        elif kind is SKIP:
-            stats.skipped[value] += 1
-        elif kind is VOID:
-            self._void(value, out)
-        else:
-            assert kind is BAD  # noqa: S101 - the mapper's four outcomes
-            stats.bad += 1
-            message, where = value
-            sid = statement.get("id") if type(statement) is dict else None
-            if type(sid) is str:
-                message = f"statement {sid}: {message}"
-            if len(stats.problems) < MAX_PROBLEMS:
-                stats.problems.append(Problem(message, file=self.source, line=line, field=where))
-
-    def _void(self, target: str, out: list[Evidence]) -> None:
-        self.stats.voids += 1
-        self.tombstones.add(target)
-        if self.produced is not None:
-            made = self.produced.pop(target, None)
-            if made is not None:
-                self._withdraw(made, out)
-                return
-        fresh: tuple[str, ...] | None = None
-        if self.ledger is not None and self.ledger.produced(target):
-            fresh = self.ledger.withdraw(target)
-            if not fresh:
-                return  # withdrawn by an earlier void
-        found = self.resolve_void(target) if self.resolve_void is not None else None
-        copies = self._evidence_of(found) if found is not None else []
-        if fresh is not None:
-            # The ledger decides what is withdrawn; the look-up only supplies copies.
-            wanted = set(fresh)
-            out.extend(voided_copy(e) for e in copies if e.id in wanted)
-            self.stats.withdrawn += len(fresh)
-            self.withdrawn.extend(fresh)
-            return
-        if copies:
-            self._withdraw(copies, out)
-            if self.record:
-                assert self.ledger is not None  # noqa: S101 - record implies a ledger
-                self.ledger.record(target, [e.id for e in copies])
-                self.ledger.withdraw(target)
-            return
-        self.pending.add(target)
-
-    def _evidence_of(self, statement: Any) -> list[Evidence]:
-        kind, made = self.mapper.map(statement)
-        return list(made) if kind is EVIDENCE else []
-
-    def withdraw_statement(self, statement: Any, out: list[Evidence]) -> None:
-        """Emit withdrawn copies of the evidence ``statement`` gives (a void's target)."""
-        made = self._evidence_of(statement)
-        if made:
-            self.pending.discard(made[0].source_id or "")
-            self._withdraw(made, out)
-
-    def _withdraw(self, evidence: list[Evidence], out: list[Evidence]) -> None:
-        self.stats.withdrawn += len(evidence)
-        out.extend(voided_copy(item) for item in evidence)
-        self.withdrawn.extend(item.id for item in evidence)
 
 
 class XapiAdapter:
@@ -404,7 +232,7 @@ class XapiAdapter:
             self.check_cursor(cursor, source=cursor_source)
         self.stats = stats = ReadStats()
         tombstones = tombstones_of(cursor)
-        ingest = _Ingest(
+        ingest = Ingest(
             self.mapper,
             tombstones,
             stats,
@@ -485,7 +313,7 @@ class XapiAdapter:
             validate_cursor(cursor)
         self.stats = stats = ReadStats()
         tombstones = tombstones_of(cursor)
-        ingest = _Ingest(self.mapper, tombstones, stats, source=source, ledger=ledger, record=False)
+        ingest = Ingest(self.mapper, tombstones, stats, source=source, ledger=ledger, record=False)
         ingest.withdraw_tombstoned()
         problems: list[Problem] | None = None if strict else []
         out: list[Evidence] = []
@@ -495,14 +323,14 @@ class XapiAdapter:
                 raise ValidationError(stats.problems)
             if problems:
                 stats.bad += len(problems)
-                _keep(stats, problems)
+                keep_problems(stats, problems)
                 problems.clear()
             if len(out) >= self.batch_size:
                 yield self._file_batch(out, tombstones, ingest)
                 out = []
         if problems:
             stats.bad += len(problems)
-            _keep(stats, problems)
+            keep_problems(stats, problems)
         if ingest.pending:
             # Voids whose target came earlier in the file: withdraw those targets now.
             targets = set(ingest.pending)
@@ -525,10 +353,10 @@ class XapiAdapter:
             validate_cursor(cursor)
         self.stats = stats = ReadStats()
         tombstones = tombstones_of(cursor)
-        ingest = _Ingest(self.mapper, tombstones, stats, source="statements", remember=True)
+        ingest = Ingest(self.mapper, tombstones, stats, source="statements", remember=True)
         out: list[Evidence] = []
         for index, item in enumerate(statements, start=1):
-            statement = from_tincan(item) if _is_tincan(item) else item
+            statement = from_tincan(item) if is_tincan(item) else item
             ingest.feed(statement, index, out)
             if len(out) >= self.batch_size:
                 yield self._file_batch(out, tombstones, ingest)
@@ -537,7 +365,7 @@ class XapiAdapter:
         yield self._file_batch(out, tombstones, ingest)
 
     def _file_batch(
-        self, out: list[Evidence], tombstones: set[str], ingest: _Ingest
+        self, out: list[Evidence], tombstones: set[str], ingest: Ingest
     ) -> EvidenceBatch:
         return EvidenceBatch(
             evidence=tuple(out),
@@ -608,30 +436,3 @@ class XapiAdapter:
         """
         executor = StatementExecutor(self._need_client(), plan, batch_size=self.push_batch_size)
         return apply_plan(plan, executor, journal=journal)
-
-
-def _keep(stats: ReadStats, problems: list[Problem]) -> None:
-    room = MAX_PROBLEMS - len(stats.problems)
-    if room > 0:
-        stats.problems.extend(problems[:room])
-
-
-def _is_tincan(item: Any) -> bool:
-    return type(item).__module__.split(".", 1)[0] == "tincan"
-
-
-def from_tincan(statement: Any) -> dict[str, Any]:
-    """A TinCanPython ``Statement`` as a statement dict (its own JSON; no tincan import here).
-
-    TinCanPython re-serialises durations (``PT1H`` -> ``PT01H00M00S``) and writes version
-    ``1.0.3``; neither matters for evidence.
-    """
-    try:
-        data = orjson.loads(statement.to_json())
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise ValidationError(
-            [Problem(f"not a TinCanPython Statement: {type(statement).__name__} ({exc})")]
-        ) from None
-    if not isinstance(data, dict):
-        raise ValidationError([Problem("a TinCanPython Statement must serialise to an object")])
-    return data
