@@ -93,8 +93,8 @@ def adapter(make_adapter: Callable[..., XapiAdapter]) -> XapiAdapter:
     return make_adapter()
 
 
-@pytest.fixture
-def framework() -> Framework:
+def make_framework() -> Framework:
+    """A one-competency framework (``q``, the competency of the mapping and results)."""
     scale = ProficiencyScale(
         key="two-levels",
         name="Two levels",
@@ -110,6 +110,11 @@ def framework() -> Framework:
         scale=scale,
         competencies=(Competency(key="q", title="Q"),),
     )
+
+
+@pytest.fixture
+def framework() -> Framework:
+    return make_framework()
 
 
 @pytest.fixture
