@@ -188,24 +188,7 @@ def violations(root: str) -> list[str]:
     return problems
 
 
-XAPI_MAPPING_READS_FILES = pytest.mark.xfail(
-    strict=True,
-    reason="xapi/mapping.py reads mapping files today (comp_adapters._files, Path); the "
-    "xapicase branch moves that out. Once it lands this xfail turns into an error: "
-    "remove the mark.",
-)
-
-
-def _params() -> list[object]:
-    return [
-        pytest.param(root, marks=XAPI_MAPPING_READS_FILES)
-        if root == "comp_adapters.xapi.mapping"
-        else root
-        for root in _roots()
-    ]
-
-
-@pytest.mark.parametrize("root", _params())
+@pytest.mark.parametrize("root", _roots())
 def test_pure_modules_import_no_io(root: str) -> None:
     found = violations(root)
     assert not found, f"{root} is not pure:\n  " + "\n  ".join(found)

@@ -23,9 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 import responses
 
-from comp_adapters.case.adapter import CaseSettings, make_client
 from comp_adapters.case.client import CaseClient
-from comp_adapters.http import RetryPolicy
+from comp_adapters.case.settings import CaseSettings, connect
 
 HOST = "https://case.example.org"
 TOKEN_URL = "https://auth.example.org/oauth/token"
@@ -357,16 +356,13 @@ def provider(mock: responses.RequestsMock, count: int = 5, **options: Any) -> Fa
     return fake
 
 
-def client_for(
-    fake: FakeProvider, *, sleeps: list[float] | None = None, **settings: Any
-) -> CaseClient:
-    """A client of ``fake`` on the fake's clock; sleeps recorded, not slept."""
-    values: dict[str, Any] = {"url": HOST, **settings}
-    recorded = sleeps if sleeps is not None else []
-    return make_client(
-        CaseSettings.model_validate(values),
-        session=requests.Session(),
-        sleep=recorded.append,
-        clock=lambda: fake.now,
-        retry=RetryPolicy(attempts=3, jitter=False),
-    )
+def settings_for(**settings: Any) -> CaseSettings:
+    """Settings for the fake provider: 3 tries per request, retried without waiting."""
+    values: dict[str, Any] = {"url": HOST, "retry_attempts": 3, "max_retry_wait": 0, **settings}
+    return CaseSettings.model_validate(values)
+
+
+def client_for(fake: FakeProvider, **settings: Any) -> CaseClient:
+    """A client of ``fake`` (installed in ``responses``), built the one way (``connect``)."""
+    del fake  # answers through the responses mock it is installed in
+    return connect(settings_for(**settings), session=requests.Session())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ import pytest
 import requests
 import responses
 
-from comp_adapters.case.adapter import CaseAdapter, CaseSettings, make_client
+from comp_adapters.case.adapter import CaseAdapter
 from comp_adapters.case.client import ClientCredentials, canonical_minor_code
+from comp_adapters.case.settings import CaseSettings, connect
 from comp_adapters.cli.main import main
 from comp_adapters.errors import (
     AuthenticationError,
@@ -74,9 +76,7 @@ def test_no_provider_is_not_found(mock: responses.RequestsMock) -> None:
     )
     mock.add(responses.GET, "https://nothing.example.org/ims/case/v1p1/CFDocuments", status=404)
     mock.add(responses.GET, "https://nothing.example.org/ims/case/v1p0/CFDocuments", status=404)
-    client = make_client(
-        CaseSettings(url="https://nothing.example.org"), session=requests.Session()
-    )
+    client = connect(CaseSettings(url="https://nothing.example.org"), session=requests.Session())
     with pytest.raises(NotFoundError, match="no CASE provider"):
         client.detect()
 
@@ -178,7 +178,7 @@ def test_minor_code_decides_the_class_when_the_status_does_not(
         status=400,
         json=body,
     )
-    client = make_client(CaseSettings(url=f"{HOST}/ims/case/v1p1"), session=requests.Session())
+    client = connect(CaseSettings(url=f"{HOST}/ims/case/v1p1"), session=requests.Session())
     with pytest.raises(NotFoundError) as raised:
         client.get_item("00000000-0000-0000-0000-000000000001")
     assert raised.value.status == 400
@@ -196,12 +196,20 @@ def test_canonical_minor_codes(token: str, canonical: str) -> None:
     assert canonical_minor_code(token) == canonical
 
 
-def test_throttling_is_retried_after_retry_after(mock: responses.RequestsMock) -> None:
+def test_throttling_is_retried_after_retry_after(
+    mock: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
     fake = provider(mock, throttle_next=2)
-    sleeps: list[float] = []
-    client = client_for(fake, sleeps=sleeps, version="1.1")
+    client = client_for(fake, version="1.1", max_retry_wait=0.01)
     assert client.get_document("d0000000-0000-0000-0000-000000000002").title == "Framework 2"
-    assert sleeps == [2.0, 2.0]
+    retries = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert retries == [
+        "case getCFDocument: Too many requests; retry 1/2 in 0.0s",
+        "case getCFDocument: Too many requests; retry 2/2 in 0.0s",
+    ]
+    # Retry-After (2 s) is honoured up to max_retry_wait, the setting that keeps tests fast.
+    assert client.transport.retry.wait(1, 2.0, random.Random(0)) == 0.01
+    assert connect(CaseSettings(url=HOST)).transport.retry.wait(1, 2.0, random.Random(0)) == 2.0
     fake.throttle_next = 5
     with pytest.raises(RateLimitedError) as raised:
         client.get_document("d0000000-0000-0000-0000-000000000002")
@@ -236,10 +244,23 @@ def test_oauth_token_is_issued_reused_and_refreshed_on_expiry(mock: responses.Re
     assert fake.token_forms == [
         {"grant_type": "client_credentials", "scope": "case.read extra", "auth": "basic"}
     ]
-    fake.now += 45  # within the refresh margin (30 s) of the 60 s lifetime
+    fake.now += 61  # the provider's clock: the token expired there, it answers 401
     client.get_document("d0000000-0000-0000-0000-000000000003")
     assert fake.token_requests == 2
     assert "token-2" in fake.tokens
+
+
+def test_a_token_within_the_refresh_margin_is_fetched_again(
+    mock: responses.RequestsMock,
+) -> None:
+    """A token that expires within the 30 s margin counts as expired at once (real clock)."""
+    fake = provider(mock, client_id="reader", client_secret=SECRET, token_lifetime=25)
+    client = client_for(
+        fake, version="1.1", client_id="reader", client_secret=SECRET, token_url=TOKEN_URL
+    )
+    client.get_document("d0000000-0000-0000-0000-000000000001")
+    client.get_document("d0000000-0000-0000-0000-000000000002")
+    assert fake.token_requests == 2
 
 
 def test_oauth_client_credentials_in_the_form_body(mock: responses.RequestsMock) -> None:
@@ -289,8 +310,8 @@ def test_wrong_client_secret_is_an_authentication_error_without_the_secret(
 
 
 def test_secrets_are_not_in_reprs() -> None:
-    bearer = make_client(CaseSettings(url=HOST, token="static-bearer-token-value"))
-    oauth = make_client(
+    bearer = connect(CaseSettings(url=HOST, token="static-bearer-token-value"))
+    oauth = connect(
         CaseSettings(url=HOST, client_id="reader", client_secret=SECRET, token_url=TOKEN_URL)
     )
     assert isinstance(oauth.auth, ClientCredentials)
@@ -308,7 +329,7 @@ def test_settings_need_whole_oauth_triplets() -> None:
 
 def test_http_urls_are_refused_unless_allowed() -> None:
     with pytest.raises(ConfigurationError, match="plain http"):
-        make_client(CaseSettings(url="http://case.example.org"))
+        connect(CaseSettings(url="http://case.example.org"))
 
 
 def test_every_endpoint_reads_its_object(mock: responses.RequestsMock) -> None:

@@ -50,10 +50,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from pydantic import SecretStr
-
-from comp_adapters.http import HttpTransport
 from comp_adapters.xapi.client import XapiClient
+from comp_adapters.xapi.settings import XapiSettings, connect
 
 KEY, SECRET = "fake-key", "fake-secret-7"
 PREFIX = "/xAPI/"
@@ -196,12 +194,20 @@ class FakeLrs:
             self._server.shutdown()
             self._server.server_close()
 
+    def settings(self, **options: Any) -> XapiSettings:
+        """Settings for this LRS (plain http allowed: it is on 127.0.0.1)."""
+        values: dict[str, Any] = {
+            "endpoint": self.endpoint,
+            "key": KEY,
+            "secret": SECRET,
+            "allow_http": True,
+            **options,
+        }
+        return XapiSettings.model_validate(values)
+
     def client(self, *, session: Any = None, **options: Any) -> XapiClient:
-        """Our client for this LRS (plain http allowed: it is on 127.0.0.1)."""
-        transport = HttpTransport(adapter="xapi", base_url=self.endpoint, allow_http=True)
-        if session is not None:
-            transport.session = session
-        return XapiClient(transport, key=KEY, secret=SecretStr(SECRET), **options)
+        """Our client for this LRS, built the one way (:func:`connect`)."""
+        return connect(self.settings(**options), session=session)
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)

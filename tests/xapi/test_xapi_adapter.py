@@ -33,7 +33,7 @@ from comp_adapters.xapi import (
     XapiAdapter,
     XapiClient,
 )
-from comp_adapters.xapi.planner import plan_statements
+from comp_adapters.xapi.planner import HeldStatements, PushOptions, plan_proficiency
 from tests.xapi.conftest import account, results, statement, void
 from tests.xapi.fake_lrs import FakeLrs
 
@@ -262,8 +262,10 @@ def test_a_second_409_after_the_look_ups_is_an_error(lrs: FakeLrs) -> None:
     wanted = xapi.proficiency_statements(_proficiencies()[:1])[0].to_json()
     lrs.store({**wanted, "result": {"success": False}})
     lrs.store(void(wanted["id"]))
-    plan = plan_statements(
-        xapi.proficiency_statements(_proficiencies()[:1]), held=set(), target="x", batch_size=9
+    plan = plan_proficiency(
+        xapi.proficiency_statements(_proficiencies()[:1]),
+        HeldStatements(target="x"),
+        PushOptions(batch_size=9),
     )
     with pytest.raises(ApplyError) as caught:
         xapi.apply(plan)

@@ -204,11 +204,11 @@ def test_push_proficiency_twice_finds_no_duplicates(lrs: Lrs) -> None:
         identity=IdentityConfig(push_home_page=HOME, account_home_pages=(HOME,)),
         competency_iri_base="https://competencies.example.org/cs/",
     )
-    adapter = XapiAdapter(client, mapping=mapping, framework=framework)
-    plan = adapter.plan_proficiency(proficiencies)
+    adapter = XapiAdapter(client, mapping=mapping)
+    plan = adapter.plan_proficiency(proficiencies, framework=framework)
     assert len(plan.writes) == len(proficiencies)
     adapter.apply(plan)
-    assert adapter.plan_proficiency(proficiencies).is_empty
+    assert adapter.plan_proficiency(proficiencies, framework=framework).is_empty
     # Send everything again regardless of the plan (a fresh journal): PUT by id is a no-op.
     again = adapter.apply(plan, journal=MemoryJournal())
     assert again.writes == len(proficiencies)
@@ -279,10 +279,10 @@ def test_push_is_one_post_per_batch_and_the_score_rule_holds(lrs: Lrs) -> None:
         identity=IdentityConfig(push_home_page=HOME),
         competency_iri_base="https://competencies.example.org/cs/",
     )
-    adapter = XapiAdapter(client, mapping=mapping, framework=framework, push_batch_size=5)
+    adapter = XapiAdapter(client, mapping=mapping, push_batch_size=5)
     assert client.version == "1.0.3"  # negotiated first (GET about)
     before = client.transport.requests_sent
-    adapter.apply(adapter.plan_proficiency(proficiencies))
+    adapter.apply(adapter.plan_proficiency(proficiencies, framework=framework))
     assert client.transport.requests_sent - before == 4  # what it holds, then 3 POSTs
     page = client.get_statements(StatementQuery(verb=VERB_ACHIEVED, limit=100))
     assert len(page.statements) == 13

@@ -28,7 +28,6 @@ from comp_adapters.xapi.mapping import (
     MappingConfig,
     StatementMapper,
     VerbRule,
-    load_mapping,
     mapping_from_data,
     mbox_sha1sum,
     parse_instant,
@@ -36,6 +35,7 @@ from comp_adapters.xapi.mapping import (
     proficiency_statement_id,
     score_of,
 )
+from comp_adapters.xapi.mapping_file import load_mapping
 from tests.xapi.conftest import account, statement, void
 
 HOME = "https://lms.example.org"

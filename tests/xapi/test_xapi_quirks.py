@@ -27,7 +27,7 @@ from comp_adapters.xapi import (
     StatementQuery,
     XapiAdapter,
 )
-from comp_adapters.xapi.planner import plan_statements
+from comp_adapters.xapi.planner import HeldStatements, PushOptions, plan_proficiency
 from tests.xapi.conftest import Lrs, account, results, statement, void
 from tests.xapi.fake_lrs import ADL, KEY, RALPH, SECRET, FakeLrs, Quirks
 
@@ -452,8 +452,8 @@ def test_a_batch_refused_with_409_is_checked_id_by_id_and_the_rest_sent(
     xapi.apply(xapi.plan_proficiency(_results(2)))
     lrs.requests.clear()
     # A plan that does not know what the LRS holds (as one made before the first push).
-    stale = plan_statements(
-        xapi.proficiency_statements(_results(3)), held=set(), target="lrs", batch_size=200
+    stale = plan_proficiency(
+        xapi.proficiency_statements(_results(3)), HeldStatements(target="lrs"), PushOptions()
     )
     report = xapi.apply(stale)
     confirmed = [report.results[c]["confirmed"] for c in report.applied]

@@ -5,16 +5,18 @@
 * :mod:`~comp_adapters.case.mapping` - CFPackage -> Framework (and the shared rules);
   :mod:`~comp_adapters.case.export` - Framework -> CFPackage;
 * :mod:`~comp_adapters.case.client` - the REST client (``/ims/case/v1p0``, ``/v1p1``);
+* :mod:`~comp_adapters.case.settings` - the settings and ``connect()``, the one way to a client;
 * :mod:`~comp_adapters.case.adapter` - the adapter (reads frameworks from a provider);
 * :mod:`~comp_adapters.case.fileformat` - the ``case`` file format of ``convert``.
 """
 
-from comp_adapters.case.adapter import CaseAdapter, CaseSettings, load_settings, make_client
+from comp_adapters.case.adapter import CaseAdapter
 from comp_adapters.case.client import CaseClient, ClientCredentials
 from comp_adapters.case.export import framework_to_package
 from comp_adapters.case.fileformat import CASE_FORMAT, case_json, read_case_data
 from comp_adapters.case.lenient import parse_document_list, parse_object, parse_package
 from comp_adapters.case.mapping import package_to_framework
+from comp_adapters.case.settings import CaseSettings, connect, load_settings
 from comp_adapters.case.wire import CFPackage, dump_package
 
 __all__ = [
@@ -25,10 +27,10 @@ __all__ = [
     "CaseSettings",
     "ClientCredentials",
     "case_json",
+    "connect",
     "dump_package",
     "framework_to_package",
     "load_settings",
-    "make_client",
     "package_to_framework",
     "parse_document_list",
     "parse_object",

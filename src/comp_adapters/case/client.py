@@ -132,7 +132,9 @@ class CaseClient:
     """Reads a CASE provider. ``base_url`` is the provider root or its ``/ims/case/v1pX``.
 
     ``version`` ``None`` means detect it on first use (:meth:`detect`). Warnings about
-    what had to be adapted in the provider's answers collect in :attr:`warnings`.
+    what had to be adapted in the provider's answers collect in :attr:`warnings`. Build it
+    with :func:`comp_adapters.case.settings.connect`, which gives the transport CASE's error
+    descriptions (:func:`describe_case_error`) and throttling rule (:func:`is_case_throttled`).
     """
 
     transport: HttpTransport
@@ -146,8 +148,6 @@ class CaseClient:
     """Identifiers the provider answered 409 for on CASE 1.1: asked under 1.0 from then on."""
 
     def __post_init__(self) -> None:
-        self.transport.describe_error = describe_case_error
-        self.transport.is_throttled = is_case_throttled
         if isinstance(self.auth, str):
             self.transport.redactor.add(self.auth)
         parts = urlsplit(self.transport.base_url)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from comp_adapters._files import atomic_write
-from comp_adapters.case.adapter import CaseAdapter, load_settings
+from comp_adapters.case.adapter import CaseAdapter
 from comp_adapters.case.mapping import package_to_framework
+from comp_adapters.case.settings import CaseSettings, load_settings
 from comp_adapters.cli.core_commands import print_warnings
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.plugins import FileFormat, get_format
@@ -51,20 +52,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--case-version", choices=("1.0", "1.1"), default="1.1", help="CASE version to write"
     )
     get.add_argument("--raw", action="store_true", help="write the provider's JSON as received")
+    get.add_argument("--json", action="store_true", help="print what was written as JSON")
     get.set_defaults(handler=cmd_get)
 
 
+def _help(name: str) -> str | None:
+    """A flag's help: the description of its setting (one text for flag and config)."""
+    return CaseSettings.model_fields[name].description
+
+
 def _connection_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", metavar="URL", help="provider root or its /ims/case/v1pX URL")
+    parser.add_argument("url", metavar="URL", help=_help("url"))
     parser.add_argument("--config", type=Path, help="config file (default comp-adapters.toml)")
-    parser.add_argument("--version", dest="case_api_version", choices=("auto", "1.0", "1.1"))
-    parser.add_argument("--client-id", help="OAuth 2.0 client id (secret from config/env)")
-    parser.add_argument("--token-url", help="OAuth 2.0 token endpoint")
-    parser.add_argument("--scope", help="OAuth 2.0 scope(s), space-separated")
-    parser.add_argument("--page-size", type=int, help="documents per page (default 100)")
     parser.add_argument(
-        "--allow-http", action="store_true", default=None, help="allow plain http (tests only)"
+        "--version", dest="case_api_version", choices=("auto", "1.0", "1.1"), help=_help("version")
     )
+    parser.add_argument("--client-id", help=_help("client_id"))
+    parser.add_argument("--token-url", help=_help("token_url"))
+    parser.add_argument("--scope", help=_help("scope"))
+    parser.add_argument("--page-size", type=int, help=_help("page_size"))
+    parser.add_argument("--allow-http", action="store_true", default=None, help=_help("allow_http"))
 
 
 def _adapter(args: argparse.Namespace) -> CaseAdapter:
@@ -105,7 +112,10 @@ def cmd_get(args: argparse.Namespace) -> int:
         data = adapter.client.get_package_data(args.doc_id)
         with atomic_write(args.output) as handle:
             handle.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        print(f"{args.doc_id} -> {args.output} (as received)")
+        if args.json:
+            print(json.dumps({"doc_id": args.doc_id, "output": str(args.output), "format": "raw"}))
+        else:
+            print(f"{args.doc_id} -> {args.output} (as received)")
         return 0
     if target is None:  # pragma: no cover - set above unless --raw
         raise ConfigurationError("no output format")
@@ -114,6 +124,15 @@ def cmd_get(args: argparse.Namespace) -> int:
     options = {"case_version": args.case_version} if target.name == "case" else {}
     written = target.write_reporting(framework, args.output, **options)
     print_warnings([*adapter.warnings, *problems, *written])
+    if args.json:
+        summary = {
+            "doc_id": args.doc_id,
+            "output": str(args.output),
+            "format": target.name,
+            "competencies": len(framework.competencies),
+        }
+        print(json.dumps(summary))
+        return 0
     print(
         f"{args.doc_id} -> {args.output} ({target.name}): "
         f"{len(framework.competencies)} competencies"

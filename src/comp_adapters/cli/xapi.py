@@ -8,53 +8,33 @@ Connection settings come from the ``[xapi]`` table of the config file, then the 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
-from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from comp_adapters._files import atomic_write, read_json_file
 from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.core.evidence_check import unknown_competencies
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
-from comp_adapters.http import HttpTransport, make_session
 from comp_adapters.native import load_proficiencies, write_evidence_lines
 from comp_adapters.protocols import Cursor, EvidenceBatch
-from comp_adapters.settings import build_settings, gather, load_config
-from comp_adapters.xapi.adapter import NAME, XapiAdapter
-from comp_adapters.xapi.client import OAuth2Credentials, XapiClient
+from comp_adapters.settings import load_config
+from comp_adapters.sync.apply import ApplyReport
+from comp_adapters.xapi.adapter import XapiAdapter
 from comp_adapters.xapi.cursor import validate_cursor
 from comp_adapters.xapi.ledger import EvidenceFileLedger
-from comp_adapters.xapi.mapping import MappingConfig, load_mapping
-from comp_adapters.xapi.wire import StatementQuery
+from comp_adapters.xapi.mapping import MappingConfig
+from comp_adapters.xapi.mapping_file import load_optional_mapping
+from comp_adapters.xapi.settings import LRS_FILTERS, XapiSettings, load_settings
 
 SHOWN_PROBLEMS = 20
-_LRS_FILTERS = ("agent", "verb", "activity", "registration")
-
-
-class XapiSettings(BaseModel):
-    """Connection settings of the xAPI adapter."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    endpoint: str = Field(min_length=1)
-    key: str | None = None
-    secret: SecretStr | None = None
-    auth: Literal["basic", "oauth2", "none"] = "basic"
-    token_url: str | None = None
-    scope: str | None = None
-    version: str | None = None
-    allow_http: bool = False
-    page_size: int = Field(default=500, ge=1)
-    overlap_seconds: float = Field(default=60.0, ge=0)
-    ca_bundle: str | None = None
-    """PEM file of private CA certificates to trust (docs/security.md)."""
+_CONNECTION_FLAGS = ("endpoint", "key", "auth", "token_url", "version", "allow_http")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,7 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="check that every competency the mapping names is in this framework first",
     )
     pull.add_argument("--cursor", type=Path, help="cursor file: read on, and updated after")
-    pull.add_argument("-o", "--out", type=Path, required=True, help="evidence output (JSON lines)")
+    pull.add_argument("-o", "--output", type=Path, help="evidence output (JSON lines; required)")
+    pull.add_argument("--out", dest="output", type=Path, help=argparse.SUPPRESS)  # deprecated
+    pull.add_argument("--json", action="store_true", help="print the summary as JSON")
     pull.add_argument(
         "--append",
         action="store_true",
@@ -103,8 +85,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="file input: report bad statements and skip them instead of stopping",
     )
-    for name in _LRS_FILTERS:
-        pull.add_argument(f"--{name}", help=f"LRS filter: only statements with this {name}")
+    for name in LRS_FILTERS:
+        pull.add_argument(f"--{name}", help=_help(name))
     pull.set_defaults(handler=cmd_pull)
 
     push = commands.add_parser(
@@ -119,71 +101,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     push.add_argument("--mapping", type=Path, help="mapping config (identities, competency IRIs)")
     push.add_argument("--framework", type=Path, help="framework file (to scale scores)")
     push.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    push.add_argument("--plan-json", type=Path, help="also save the plan as JSON")
+    push.add_argument("--plan-out", type=Path, metavar="FILE", help="also save the plan as JSON")
+    push.add_argument("--plan-json", dest="plan_out", type=Path, help=argparse.SUPPRESS)
+    push.add_argument(
+        "--json", action="store_true", help="print the plan and what was applied as JSON"
+    )
     push.set_defaults(handler=cmd_push)
+
+
+def _help(name: str) -> str | None:
+    """A flag's help: the description of its setting (one text for flag and config)."""
+    return XapiSettings.model_fields[name].description
 
 
 def _connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="config file (default: comp-adapters.toml)")
-    parser.add_argument("--endpoint", help="LRS endpoint, e.g. https://lrs.example.org/xAPI/")
-    parser.add_argument("--key", help="LRS key (OAuth 2.0: client id)")
-    parser.add_argument("--auth", choices=["basic", "oauth2", "none"], help="default: basic")
-    parser.add_argument("--token-url", help="OAuth 2.0 token URL")
-    parser.add_argument("--xapi-version", dest="version", help="skip negotiation: 1.0.3 or 2.0.0")
-    parser.add_argument(
-        "--allow-http",
-        action="store_const",
-        const=True,
-        help="allow a plain http endpoint (trusted networks only)",
-    )
+    parser.add_argument("--endpoint", help=_help("endpoint"))
+    parser.add_argument("--key", help=_help("key"))
+    parser.add_argument("--auth", choices=["basic", "oauth2", "none"], help=_help("auth"))
+    parser.add_argument("--token-url", help=_help("token_url"))
+    parser.add_argument("--xapi-version", dest="version", help=_help("version"))
+    parser.add_argument("--allow-http", action="store_const", const=True, help=_help("allow_http"))
 
 
-def load_settings(args: argparse.Namespace) -> XapiSettings:
-    """Settings from config file < environment < flags (the secret is never a flag)."""
-    flags = {
-        name: getattr(args, name, None)
-        for name in ("endpoint", "key", "auth", "token_url", "version", "allow_http")
-    }
-    values = gather(NAME, flags=flags, config=load_config(args.config))
-    return build_settings(XapiSettings, NAME, values)
-
-
-def build_client(settings: XapiSettings) -> XapiClient:
-    """The LRS client for these settings."""
-    transport = HttpTransport(
-        adapter=NAME,
-        base_url=settings.endpoint,
-        allow_http=settings.allow_http,
-        session=make_session(ca_bundle=settings.ca_bundle),
-    )
-    if settings.auth == "oauth2":
-        if not (settings.token_url and settings.key and settings.secret):
-            raise ConfigurationError(
-                "xapi: OAuth 2.0 needs token_url, key and secret "
-                "(COMP_ADAPTERS_XAPI_TOKEN_URL, ..._KEY, ..._SECRET)"
-            )
-        return XapiClient(
-            transport,
-            oauth2=OAuth2Credentials(
-                token_url=settings.token_url,
-                client_id=settings.key,
-                client_secret=settings.secret,
-                scope=settings.scope,
-            ),
-            version=settings.version,
-        )
-    if settings.auth == "basic" and (settings.key is None or settings.secret is None):
-        raise ConfigurationError(
-            "xapi: basic auth needs key and secret (COMP_ADAPTERS_XAPI_KEY and "
-            "COMP_ADAPTERS_XAPI_SECRET, or [xapi] key / secret_env in the config file)"
-        )
-    if settings.auth == "none":
-        return XapiClient(transport, version=settings.version)
-    return XapiClient(transport, key=settings.key, secret=settings.secret, version=settings.version)
-
-
-def _mapping(path: Path | None) -> MappingConfig:
-    return load_mapping(path) if path is not None else MappingConfig()
+def settings_of(args: argparse.Namespace, *names: str) -> XapiSettings:
+    """Settings from config file < environment < these flags (the secret is never a flag)."""
+    flags = {name: getattr(args, name, None) for name in (*_CONNECTION_FLAGS, *names)}
+    return load_settings(flags=flags, config=load_config(args.config))
 
 
 def check_mapping_keys(
@@ -225,40 +169,40 @@ def _read_cursor(path: Path | None) -> Cursor | None:
     return cursor
 
 
-def cmd_pull(args: argparse.Namespace) -> int:
-    mapping = _mapping(args.mapping)
-    if args.framework is not None:
-        check_mapping_keys(mapping, read_framework(args.framework), source=args.mapping)
-    cursor = _read_cursor(args.cursor)
-    out: Path = args.out
-    previous = out if args.append and out.exists() else None
-    ledger = EvidenceFileLedger([*args.ledger, *([previous] if previous else [])])
+def _pull_adapter(args: argparse.Namespace) -> XapiAdapter:
+    """The adapter a pull reads with: over the LRS of the settings, or files only; its
+    mapping checked against ``--framework`` before anything is read."""
+    mapping_path: Path | None = args.mapping
     if args.file is not None:
-        filters = [f"--{name}" for name in _LRS_FILTERS if getattr(args, name) is not None]
+        filters = [f"--{name}" for name in LRS_FILTERS if getattr(args, name) is not None]
         if filters:
             raise ConfigurationError(
                 f"xapi pull: {', '.join(filters)} filter(s) the LRS query; they do not apply "
                 "to --file"
             )
-        adapter = XapiAdapter(mapping=mapping)
+        adapter = XapiAdapter(mapping=load_optional_mapping(mapping_path))
+    else:
+        settings = settings_of(args, "mapping", *LRS_FILTERS)
+        mapping_path = settings.mapping
+        adapter = XapiAdapter.from_settings(settings)
+    if args.framework is not None:
+        check_mapping_keys(adapter.mapping, read_framework(args.framework), source=mapping_path)
+    return adapter
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    if args.output is None:
+        raise ConfigurationError("xapi pull: -o/--output FILE is required")
+    out: Path = args.output
+    adapter = _pull_adapter(args)
+    cursor = _read_cursor(args.cursor)
+    previous = out if args.append and out.exists() else None
+    ledger = EvidenceFileLedger([*args.ledger, *([previous] if previous else [])])
+    if args.file is not None:
         batches = adapter.read_file(
             args.file, cursor=cursor, strict=not args.skip_invalid, ledger=ledger
         )
     else:
-        settings = load_settings(args)
-        query = StatementQuery(
-            agent=_agent_filter(args.agent),
-            verb=args.verb,
-            activity=args.activity,
-            registration=args.registration,
-        )
-        adapter = XapiAdapter(
-            build_client(settings),
-            mapping=mapping,
-            query=query,
-            page_size=settings.page_size,
-            overlap=timedelta(seconds=settings.overlap_seconds),
-        )
         batches = adapter.read_evidence(
             cursor=cursor, ledger=ledger, cursor_source=str(args.cursor)
         )
@@ -287,9 +231,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
         with atomic_write(args.cursor) as handle:
             handle.write(last.cursor.model_dump_json(indent=2) + "\n")
     stats = adapter.stats
-    print(f"xapi pull: {stats.summary()}; {written} evidence lines written to {out}")
-    for reason, count in stats.skipped.most_common():
-        print(f"  unmatched: {count} {reason}")
+    if args.json:
+        print(json.dumps(_pull_summary(adapter, written, out)))
+    else:
+        print(f"xapi pull: {stats.summary()}; {written} evidence lines written to {out}")
+        for reason, count in stats.skipped.most_common():
+            print(f"  unmatched: {count} {reason}")
     if stats.problems:
         print(f"{stats.bad} bad statement(s) skipped:", file=sys.stderr)
         for problem in stats.problems[:SHOWN_PROBLEMS]:
@@ -322,39 +269,47 @@ def _write_copies(
     return write_evidence_lines(found, handle)
 
 
-def _agent_filter(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    if text.startswith("{"):
-        import json  # noqa: PLC0415 - only for this rare flag
-
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"--agent: invalid JSON ({exc.msg})") from None
-        if not isinstance(value, dict):
-            raise ConfigurationError("--agent: give an Agent object or an email address")
-        return value
-    return {"mbox": text if text.startswith("mailto:") else f"mailto:{text}"}
+def _pull_summary(adapter: XapiAdapter, written: int, out: Path) -> dict[str, Any]:
+    stats = adapter.stats
+    return {
+        "statements": stats.statements,
+        "evidence": stats.evidence,
+        "withdrawn": stats.withdrawn,
+        "voids": stats.voids,
+        "duplicates": stats.duplicates,
+        "unmatched": dict(stats.skipped.most_common()),
+        "bad": stats.bad,
+        "unseen_voided": stats.unseen_voided,
+        "written": written,
+        "output": str(out),
+    }
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     proficiencies = load_proficiencies(args.proficiency)
     framework = read_framework(args.framework) if args.framework is not None else None
-    adapter = XapiAdapter(
-        build_client(load_settings(args)), mapping=_mapping(args.mapping), framework=framework
-    )
-    plan = adapter.plan_proficiency(proficiencies)
-    print(plan.to_table())
-    if args.plan_json is not None:
-        with atomic_write(args.plan_json) as handle:
+    adapter = XapiAdapter.from_settings(settings_of(args, "mapping"))
+    plan = adapter.plan_proficiency(proficiencies, framework=framework)
+    if args.plan_out is not None:
+        with atomic_write(args.plan_out) as handle:
             handle.write(plan.to_json())
-    if args.dry_run or plan.is_empty:
+    report = None if args.dry_run or plan.is_empty else adapter.apply(plan)
+    if args.json:
+        print(json.dumps({"plan": json.loads(plan.to_json()), "applied": _push_summary(report)}))
         return 0
-    report = adapter.apply(plan)
-    found = sum(1 for c in report.applied if report.results[c].get("confirmed") == "found")
-    print(
-        f"xapi push: {report.writes} statement(s) confirmed by the LRS "
-        f"({report.writes - found} posted, {found} it held already)"
-    )
+    print(plan.to_table())
+    summary = _push_summary(report)
+    if summary is not None:
+        print(
+            f"xapi push: {summary['confirmed']} statement(s) confirmed by the LRS "
+            f"({summary['posted']} posted, {summary['found']} it held already)"
+        )
     return 0
+
+
+def _push_summary(report: ApplyReport | None) -> dict[str, int] | None:
+    """What an apply confirmed: posted now, or found held by the LRS (None: not applied)."""
+    if report is None:
+        return None
+    found = sum(1 for c in report.applied if report.results[c].get("confirmed") == "found")
+    return {"confirmed": report.writes, "posted": report.writes - found, "found": found}

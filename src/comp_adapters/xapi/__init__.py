@@ -16,12 +16,14 @@ from comp_adapters.xapi.mapping import (
     StatementMapper,
     VerbRule,
     evidence_id,
-    load_mapping,
+    mapping_digest,
     mapping_from_data,
     proficiency_statement,
     proficiency_statement_id,
     scaled_score,
 )
+from comp_adapters.xapi.mapping_file import load_mapping
+from comp_adapters.xapi.settings import XapiSettings, connect
 from comp_adapters.xapi.wire import StatementQuery
 
 __all__ = [
@@ -43,11 +45,14 @@ __all__ = [
     "VerbRule",
     "XapiAdapter",
     "XapiClient",
+    "XapiSettings",
+    "connect",
     "evidence_id",
     "from_tincan",
     "iter_statement_file",
     "iter_statement_lines",
     "load_mapping",
+    "mapping_digest",
     "mapping_from_data",
     "proficiency_statement",
     "proficiency_statement_id",

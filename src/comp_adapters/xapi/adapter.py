@@ -37,31 +37,24 @@ Proficiency out (``plan_proficiency`` / ``apply``)
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Self
 
-import orjson
+import requests
 from pydantic import JsonValue
 
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
-from comp_adapters.errors import (
-    ConfigurationError,
-    ConflictError,
-    FatalRemoteError,
-    Problem,
-    ValidationError,
-)
+from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 from comp_adapters.http import redact_url
 from comp_adapters.protocols import Capability, Cursor, EvidenceBatch
+from comp_adapters.settings import AdapterSettings
 from comp_adapters.sync.apply import ApplyReport, apply_plan
-from comp_adapters.sync.journal import Journal, Result
-from comp_adapters.sync.plan import Change, Plan
+from comp_adapters.sync.journal import Journal
+from comp_adapters.sync.plan import Plan
 from comp_adapters.xapi import wire
 from comp_adapters.xapi.client import XapiClient
 from comp_adapters.xapi.cursor import (
@@ -75,215 +68,52 @@ from comp_adapters.xapi.cursor import (
     tombstones_of,
     validate_cursor,
 )
+from comp_adapters.xapi.executor import StatementExecutor
 from comp_adapters.xapi.files import iter_statement_file
+from comp_adapters.xapi.ingest import (
+    Ingest,
+    ReadStats,
+    from_tincan,
+    is_tincan,
+    keep_problems,
+)
 from comp_adapters.xapi.instant import Instant
 from comp_adapters.xapi.ledger import EvidenceLedger, MemoryLedger
 from comp_adapters.xapi.mapping import (
-    BAD,
-    EVIDENCE,
-    SKIP,
-    VOID,
     IdentityMap,
     MappingConfig,
     StatementMapper,
+    mapping_digest,
     proficiency_statement,
-    voided_copy,
 )
-from comp_adapters.xapi.planner import plan_statements
+from comp_adapters.xapi.mapping_file import load_optional_mapping
+from comp_adapters.xapi.planner import HeldStatements, PushOptions, plan_proficiency
+from comp_adapters.xapi.settings import XapiSettings, connect
 
 log = logging.getLogger("comp_adapters.xapi")
 
 __all__ = ["CURSOR_FIELD", "NAME", "ReadStats", "XapiAdapter", "from_tincan"]
 
-MAX_PROBLEMS: Final = 1000
-"""Problems kept for the report; more are counted, not kept."""
 HELD_MARGIN: Final = timedelta(days=1)
 """The plan looks for statements stored since this long before the earliest ``as_of``
 (our statements are stored after their results are computed; the margin allows for
 clocks that differ). One stored earlier is sent again, which the LRS ignores."""
 
 
-@dataclass
-class ReadStats:
-    """What a read did, for the run summary: every statement is counted exactly once."""
-
-    statements: int = 0
-    evidence: int = 0
-    withdrawn: int = 0
-    voids: int = 0
-    duplicates: int = 0
-    bad: int = 0
-    unseen_voided: int = 0
-    """Voids whose target this read has not seen (kept as tombstones)."""
-    skipped: Counter[str] = field(default_factory=Counter)
-    problems: list[Problem] = field(default_factory=list)
-
-    def summary(self) -> str:
-        parts = [
-            f"{self.statements} statements",
-            f"{self.evidence} evidence",
-            f"{self.withdrawn} withdrawn",
-            f"{self.voids} voids",
-        ]
-        if self.duplicates:
-            parts.append(f"{self.duplicates} already read")
-        parts.append(f"{sum(self.skipped.values())} unmatched")
-        parts.append(f"{self.bad} bad (skipped)")
-        if self.unseen_voided:
-            parts.append(f"{self.unseen_voided} voided statement(s) not seen (tombstoned)")
-        return ", ".join(parts)
-
-
-class _Ingest:
-    """Statements -> evidence with voids, tombstones and the ledger applied; counts all.
-
-    ``ledger``: what statements produced (consulted by voids; a statement it already
-    holds was read before and is skipped); ``record``: add what this read produces to it
-    (files, which can be read twice, need not). ``remember``: keep this read's evidence
-    objects too (for in-memory input: a void later in it then yields full copies).
-    """
-
-    def __init__(
-        self,
-        mapper: StatementMapper,
-        tombstones: set[str],
-        stats: ReadStats,
-        *,
-        source: str,
-        ledger: EvidenceLedger | None = None,
-        record: bool = True,
-        resolve_void: Callable[[str], dict[str, Any] | None] | None = None,
-        remember: bool = False,
-    ) -> None:
-        self.mapper = mapper
-        self.tombstones = tombstones
-        self.stats = stats
-        self.source = source
-        self.ledger = ledger
-        self.record = record and ledger is not None
-        self.resolve_void = resolve_void
-        self.pending: set[str] = set()
-        """Voided ids whose target has not been seen (to look for in a second pass)."""
-        self.produced: dict[str, list[Evidence]] | None = {} if remember else None
-        self.withdrawn: list[str] = []
-        """Evidence ids withdrawn since the last :meth:`take_withdrawn`."""
-
-    def take_withdrawn(self) -> tuple[str, ...]:
-        ids = tuple(dict.fromkeys(self.withdrawn))
-        self.withdrawn.clear()
-        return ids
-
-    def withdraw_tombstoned(self) -> None:
-        """Withdraw what the ledger holds for statements voided by earlier reads (a ledger
-        may know statements the read that saw the void did not)."""
-        if self.ledger is None:
-            return
-        for target in sorted(self.tombstones):
-            fresh = self.ledger.withdraw(target)
-            self.stats.withdrawn += len(fresh)
-            self.withdrawn.extend(fresh)
-
-    def feed(self, statement: Any, line: int | None, out: list[Evidence]) -> None:
-        stats = self.stats
-        stats.statements += 1
-        ledger = self.ledger
-        if ledger is not None and type(statement) is dict:
-            known = statement.get("id")
-            if type(known) is str and ledger.produced(known):
-                stats.duplicates += 1  # its evidence is in the ledger already
-                return
-        kind, value = self.mapper.map(statement)
-        if kind is EVIDENCE:
-            sid = value[0].source_id
-            if sid in self.tombstones:
-                self.pending.discard(sid)
-                self._withdraw(value, out)
-                if self.record:
-                    assert ledger is not None  # noqa: S101 - record implies a ledger
-                    ledger.record(sid, [e.id for e in value])
-                    ledger.withdraw(sid)
-            else:
-                stats.evidence += len(value)
-                out.extend(value)
-                if self.produced is not None and sid is not None:
-                    self.produced[sid] = value
-                if self.record and sid is not None:
-                    assert ledger is not None  # noqa: S101 - record implies a ledger
-                    ledger.record(sid, [e.id for e in value])
-        elif kind is SKIP:
-            stats.skipped[value] += 1
-        elif kind is VOID:
-            self._void(value, out)
-        else:
-            assert kind is BAD  # noqa: S101 - the mapper's four outcomes
-            stats.bad += 1
-            message, where = value
-            sid = statement.get("id") if type(statement) is dict else None
-            if type(sid) is str:
-                message = f"statement {sid}: {message}"
-            if len(stats.problems) < MAX_PROBLEMS:
-                stats.problems.append(Problem(message, file=self.source, line=line, field=where))
-
-    def _void(self, target: str, out: list[Evidence]) -> None:
-        self.stats.voids += 1
-        self.tombstones.add(target)
-        if self.produced is not None:
-            made = self.produced.pop(target, None)
-            if made is not None:
-                self._withdraw(made, out)
-                return
-        fresh: tuple[str, ...] | None = None
-        if self.ledger is not None and self.ledger.produced(target):
-            fresh = self.ledger.withdraw(target)
-            if not fresh:
-                return  # withdrawn by an earlier void
-        found = self.resolve_void(target) if self.resolve_void is not None else None
-        copies = self._evidence_of(found) if found is not None else []
-        if fresh is not None:
-            # The ledger decides what is withdrawn; the look-up only supplies copies.
-            wanted = set(fresh)
-            out.extend(voided_copy(e) for e in copies if e.id in wanted)
-            self.stats.withdrawn += len(fresh)
-            self.withdrawn.extend(fresh)
-            return
-        if copies:
-            self._withdraw(copies, out)
-            if self.record:
-                assert self.ledger is not None  # noqa: S101 - record implies a ledger
-                self.ledger.record(target, [e.id for e in copies])
-                self.ledger.withdraw(target)
-            return
-        self.pending.add(target)
-
-    def _evidence_of(self, statement: Any) -> list[Evidence]:
-        kind, made = self.mapper.map(statement)
-        return list(made) if kind is EVIDENCE else []
-
-    def withdraw_statement(self, statement: Any, out: list[Evidence]) -> None:
-        """Emit withdrawn copies of the evidence ``statement`` gives (a void's target)."""
-        made = self._evidence_of(statement)
-        if made:
-            self.pending.discard(made[0].source_id or "")
-            self._withdraw(made, out)
-
-    def _withdraw(self, evidence: list[Evidence], out: list[Evidence]) -> None:
-        self.stats.withdrawn += len(evidence)
-        out.extend(voided_copy(item) for item in evidence)
-        self.withdrawn.extend(item.id for item in evidence)
-
-
 class XapiAdapter:
     """Reads evidence from an LRS or statement files; writes proficiency as statements."""
 
-    name = NAME
-    capabilities = frozenset({Capability.READS_EVIDENCE, Capability.WRITES_PROFICIENCY})
+    name: ClassVar[str] = NAME
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.READS_EVIDENCE, Capability.WRITES_PROFICIENCY}
+    )
+    settings_model: ClassVar[type[AdapterSettings]] = XapiSettings
 
     def __init__(
         self,
         client: XapiClient | None = None,
         *,
         mapping: MappingConfig | None = None,
-        framework: Framework | None = None,
         query: wire.StatementQuery | None = None,
         page_size: int = 500,
         overlap: timedelta = timedelta(minutes=1),
@@ -304,13 +134,36 @@ class XapiAdapter:
         self.client = client
         self.mapping = mapping or MappingConfig()
         self.mapper = StatementMapper(self.mapping)
-        self.framework = framework
         self.query = query or wire.StatementQuery()
         self.page_size = page_size
         self.overlap = overlap
         self.batch_size = batch_size
         self.push_batch_size = push_batch_size
         self.stats = ReadStats()
+
+    @classmethod
+    def from_settings(
+        cls, settings: AdapterSettings, *, session: requests.Session | None = None
+    ) -> Self:
+        """The adapter for ``settings`` (an :class:`XapiSettings`): its LRS client from
+        :func:`~comp_adapters.xapi.settings.connect`, its mapping read from the mapping file."""
+        if not isinstance(settings, XapiSettings):
+            raise ConfigurationError(f"xapi: expected XapiSettings, got {type(settings).__name__}")
+        return cls(
+            connect(settings, session=session),
+            mapping=load_optional_mapping(settings.mapping),
+            query=settings.statement_query(),
+            page_size=settings.page_size,
+            overlap=timedelta(seconds=settings.overlap_seconds),
+            push_batch_size=settings.push_batch_size,
+        )
+
+    @property
+    def target(self) -> str:
+        """``xapi <endpoint>`` (credentials in the URL redacted), or ``xapi (files)``."""
+        if self.client is None:
+            return f"{NAME} (files)"
+        return f"{NAME} {redact_url(self.client.transport.base_url)}"
 
     def _need_client(self) -> XapiClient:
         if self.client is None:
@@ -331,6 +184,16 @@ class XapiAdapter:
             "endpoint": redact_url(client.transport.base_url),
             "version": client.version,
             "filters": filters,
+        }
+
+    def evidence_query(self) -> dict[str, JsonValue]:
+        """What :meth:`read_evidence` selects: the LRS endpoint, xAPI version and filters
+        (:meth:`query_record`, as its cursors record it) and the digest of the mapping that
+        turns statements into evidence."""
+        return {
+            "adapter": NAME,
+            **self.query_record(),
+            "mapping": mapping_digest(self.mapping),
         }
 
     def query_fingerprint(self) -> str:
@@ -369,7 +232,7 @@ class XapiAdapter:
             self.check_cursor(cursor, source=cursor_source)
         self.stats = stats = ReadStats()
         tombstones = tombstones_of(cursor)
-        ingest = _Ingest(
+        ingest = Ingest(
             self.mapper,
             tombstones,
             stats,
@@ -450,7 +313,7 @@ class XapiAdapter:
             validate_cursor(cursor)
         self.stats = stats = ReadStats()
         tombstones = tombstones_of(cursor)
-        ingest = _Ingest(self.mapper, tombstones, stats, source=source, ledger=ledger, record=False)
+        ingest = Ingest(self.mapper, tombstones, stats, source=source, ledger=ledger, record=False)
         ingest.withdraw_tombstoned()
         problems: list[Problem] | None = None if strict else []
         out: list[Evidence] = []
@@ -460,14 +323,14 @@ class XapiAdapter:
                 raise ValidationError(stats.problems)
             if problems:
                 stats.bad += len(problems)
-                _keep(stats, problems)
+                keep_problems(stats, problems)
                 problems.clear()
             if len(out) >= self.batch_size:
                 yield self._file_batch(out, tombstones, ingest)
                 out = []
         if problems:
             stats.bad += len(problems)
-            _keep(stats, problems)
+            keep_problems(stats, problems)
         if ingest.pending:
             # Voids whose target came earlier in the file: withdraw those targets now.
             targets = set(ingest.pending)
@@ -490,10 +353,10 @@ class XapiAdapter:
             validate_cursor(cursor)
         self.stats = stats = ReadStats()
         tombstones = tombstones_of(cursor)
-        ingest = _Ingest(self.mapper, tombstones, stats, source="statements", remember=True)
+        ingest = Ingest(self.mapper, tombstones, stats, source="statements", remember=True)
         out: list[Evidence] = []
         for index, item in enumerate(statements, start=1):
-            statement = from_tincan(item) if _is_tincan(item) else item
+            statement = from_tincan(item) if is_tincan(item) else item
             ingest.feed(statement, index, out)
             if len(out) >= self.batch_size:
                 yield self._file_batch(out, tombstones, ingest)
@@ -502,7 +365,7 @@ class XapiAdapter:
         yield self._file_batch(out, tombstones, ingest)
 
     def _file_batch(
-        self, out: list[Evidence], tombstones: set[str], ingest: _Ingest
+        self, out: list[Evidence], tombstones: set[str], ingest: Ingest
     ) -> EvidenceBatch:
         return EvidenceBatch(
             evidence=tuple(out),
@@ -514,34 +377,37 @@ class XapiAdapter:
     # -- writing proficiency -------------------------------------------------------------
 
     def proficiency_statements(
-        self, proficiencies: Sequence[Proficiency]
+        self, proficiencies: Sequence[Proficiency], *, framework: Framework | None = None
     ) -> list[wire.OutStatement]:
-        """The statements that report these results (pure; see ``proficiency_statement``)."""
+        """The statements that report these results (pure; see ``proficiency_statement``);
+        ``framework`` scales scores and names competency IRIs."""
         identities = IdentityMap(self.mapping.identity)
         return [
             proficiency_statement(
-                p, config=self.mapping, framework=self.framework, identities=identities
+                p, config=self.mapping, framework=framework, identities=identities
             )
             for p in proficiencies
         ]
 
-    def plan_proficiency(self, proficiencies: Sequence[Proficiency]) -> Plan:
-        """One ``create`` per statement the LRS does not show yet, a no-op per one it does.
+    def plan_proficiency(
+        self, proficiencies: Sequence[Proficiency], *, framework: Framework | None = None
+    ) -> Plan:
+        """One ``create`` per statement the LRS does not show yet, a NOOP per one it does.
 
         What it shows is read in one paged query (verb achieved, ids only, stored since
-        :data:`HELD_MARGIN` before the earliest ``as_of``), not one request per statement.
+        :data:`HELD_MARGIN` before the earliest ``as_of``), not one request per statement;
+        the diff is :func:`~comp_adapters.xapi.planner.plan_proficiency`.
         """
         client = self._need_client()
-        statements = self.proficiency_statements(proficiencies)
-        held = self._held_ids(client, proficiencies) if statements else set()
-        return plan_statements(
+        statements = self.proficiency_statements(proficiencies, framework=framework)
+        held = self._held_ids(client, proficiencies) if statements else frozenset()
+        return plan_proficiency(
             statements,
-            held=held,
-            target=client.transport.base_url,
-            batch_size=self.push_batch_size,
+            HeldStatements(target=client.transport.base_url, ids=held),
+            PushOptions(batch_size=self.push_batch_size),
         )
 
-    def _held_ids(self, client: XapiClient, proficiencies: Sequence[Proficiency]) -> set[str]:
+    def _held_ids(self, client: XapiClient, proficiencies: Sequence[Proficiency]) -> frozenset[str]:
         earliest = min(p.as_of for p in proficiencies)
         query = wire.StatementQuery(
             verb=wire.VERB_ACHIEVED,
@@ -556,113 +422,17 @@ class XapiAdapter:
                 s["id"] for s in page.statements if type(s) is dict and type(s.get("id")) is str
             )
             if page.more is None:
-                return held
+                return frozenset(held)
             page = client.get_more(page.more)
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
-        """Send the planned statements, one POST per batch of :attr:`push_batch_size`.
+        """Send the planned statements, one POST per batch of :attr:`push_batch_size`, through
+        the one apply engine with :class:`~comp_adapters.xapi.executor.StatementExecutor`.
 
         Each change is journaled once the LRS confirmed its id: listed in the POST answer
         (``{"confirmed": "posted"}``), or found by id (``"found"``) when the answer left it
-        out (Ralph leaves out ids it held; 204 when it held all) or the LRS refused the batch
-        with 409 (a statement with the same id and other content, or, as the spec allows,
-        any id it holds); the statements not found are then posted again.
+        out or the LRS refused the batch with 409; the statements not found are then posted
+        again.
         """
-        client = self._need_client()
-        writes = [c for c in plan.changes if c.writes]
-        index = {c.id: i for i, c in enumerate(writes)}
-        confirmed: dict[str, Result] = {}
-
-        def execute(change: Change, done: Mapping[str, Result]) -> Result:
-            if change.id not in confirmed:
-                start = index[change.id]
-                batch = [c for c in writes[start:] if c.id not in done and c.id not in confirmed][
-                    : self.push_batch_size
-                ]
-                confirmed.update(self._send_batch(client, batch))
-            return confirmed.pop(change.id)
-
-        return apply_plan(plan, execute, journal=journal)
-
-    def _send_batch(self, client: XapiClient, batch: list[Change]) -> dict[str, Result]:
-        statements = [_statement_of(change) for change in batch]
-        try:
-            answered = _posted(client, statements)
-        except ConflictError:
-            # Other content under one of these ids, or (as the spec allows) any id held:
-            # what the LRS holds is done, the rest is sent again (a second 409 is an error).
-            log.info("xapi: the LRS refused a batch of %d with 409; checking ids", len(batch))
-            results: dict[str, Result] = {}
-            rest: list[tuple[Change, dict[str, Any]]] = []
-            for change, statement in zip(batch, statements, strict=True):
-                if client.get_statement(change.key) is not None:
-                    results[change.id] = {"confirmed": "found"}
-                else:
-                    rest.append((change, statement))
-            if rest:
-                answered = _posted(client, [statement for _, statement in rest])
-                results.update(_confirm(client, [change for change, _ in rest], answered))
-            return results
-        return _confirm(client, batch, answered)
-
-
-def _posted(client: XapiClient, statements: list[dict[str, Any]]) -> set[str]:
-    """The ids (lower case) the LRS lists in its answer to a POST of ``statements``."""
-    return {i.lower() for i in client.post_statements(statements)}
-
-
-def _confirm(client: XapiClient, batch: list[Change], answered: set[str]) -> dict[str, Result]:
-    """Each change confirmed: listed in the POST answer, else found by id (Ralph lists only
-    what it stored now); one neither listed nor held was not stored, an error."""
-    results: dict[str, Result] = {}
-    for change in batch:
-        if change.key.lower() in answered:
-            results[change.id] = {"confirmed": "posted"}
-        elif client.get_statement(change.key) is not None:
-            results[change.id] = {"confirmed": "found"}
-        else:
-            raise _not_stored(change.key)
-    return results
-
-
-def _not_stored(statement_id: str) -> FatalRemoteError:
-    return FatalRemoteError(
-        f"the LRS answered POST statements without statement {statement_id} and does not "
-        "hold it either: it did not store it",
-        adapter=NAME,
-        operation="post statements",
-    )
-
-
-def _statement_of(change: Change) -> dict[str, Any]:
-    statement = change.fields.get("statement")
-    if not isinstance(statement, dict):
-        raise ConfigurationError(f"xapi: change {change.id} holds no statement")
-    return statement
-
-
-def _keep(stats: ReadStats, problems: list[Problem]) -> None:
-    room = MAX_PROBLEMS - len(stats.problems)
-    if room > 0:
-        stats.problems.extend(problems[:room])
-
-
-def _is_tincan(item: Any) -> bool:
-    return type(item).__module__.split(".", 1)[0] == "tincan"
-
-
-def from_tincan(statement: Any) -> dict[str, Any]:
-    """A TinCanPython ``Statement`` as a statement dict (its own JSON; no tincan import here).
-
-    TinCanPython re-serialises durations (``PT1H`` -> ``PT01H00M00S``) and writes version
-    ``1.0.3``; neither matters for evidence.
-    """
-    try:
-        data = orjson.loads(statement.to_json())
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise ValidationError(
-            [Problem(f"not a TinCanPython Statement: {type(statement).__name__} ({exc})")]
-        ) from None
-    if not isinstance(data, dict):
-        raise ValidationError([Problem("a TinCanPython Statement must serialise to an object")])
-    return data
+        executor = StatementExecutor(self._need_client(), plan, batch_size=self.push_batch_size)
+        return apply_plan(plan, executor, journal=journal)

@@ -1,12 +1,13 @@
 """Pure mapping between xAPI statements and the core model, driven by a declarative config.
 
 Statements -> :class:`~comp_adapters.core.evidence.Evidence`
-    :class:`MappingConfig` (JSON or TOML) says which activities are evidence of which
-    competencies (exact IRI or prefix, optionally only for some verbs or context extension
-    values), which verbs are what kind of evidence with which verdict, and who the actor is
-    (IFI -> learner key). :class:`StatementMapper` applies it to one parsed statement at a
-    time and says what the statement is: evidence, a void, skipped (with the reason) or bad
-    (with the problem). It is the hot path of every read, so it works on the parsed dicts
+    :class:`MappingConfig` says which activities are evidence of which competencies (exact
+    IRI or prefix, optionally only for some verbs or context extension values), which verbs
+    are what kind of evidence with which verdict, and who the actor is (IFI -> learner key);
+    :mod:`~comp_adapters.xapi.mapping_file` reads it from JSON or TOML.
+    :class:`StatementMapper` applies it to one parsed statement at a time and says what
+    the statement is: evidence, a void, skipped (with the reason) or bad (with the
+    problem). It is the hot path of every read, so it works on the parsed dicts
     directly and builds evidence without re-validating values it has checked itself.
 
 Proficiency -> statements
@@ -14,7 +15,7 @@ Proficiency -> statements
     into a learner-competency statement (verb ``tla/verbs/achieved``) whose id is a UUIDv5 of
     learner, competency, level and ``as_of``, so sending it twice never duplicates it.
 
-No HTTP, no clock: instants come from the statements or are passed in.
+No HTTP, no files, no clock: instants come from the statements or are passed in.
 """
 
 from __future__ import annotations
@@ -22,18 +23,15 @@ from __future__ import annotations
 import hashlib
 import math
 import operator
-import tomllib
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final, Literal, TypeGuard
 
 import orjson
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
-from comp_adapters._files import read_json_file
 from comp_adapters.core.evidence import Evidence, EvidenceKind, LearnerKey, Visibility
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
@@ -203,23 +201,6 @@ class MappingConfig(_Config):
     """Skip proficiency statements this library wrote (so a pull never feeds on a push)."""
 
 
-def load_mapping(path: str | Path) -> MappingConfig:
-    """Read a mapping config from JSON or TOML; problems name the file and field."""
-    source = str(path)
-    target = Path(path)
-    if target.suffix.lower() == ".toml":
-        try:
-            with target.open("rb") as handle:
-                data: Any = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ValidationError([Problem("file not found", file=source)]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ValidationError([Problem(f"invalid TOML: {exc}", file=source)]) from None
-    else:
-        data = read_json_file(target)
-    return mapping_from_data(data, source=source)
-
-
 def mapping_from_data(data: Any, *, source: str | None = None) -> MappingConfig:
     """Validate parsed config data; every problem is reported with its field."""
     try:
@@ -235,6 +216,13 @@ def mapping_from_data(data: Any, *, source: str | None = None) -> MappingConfig:
                 for item in exc.errors(include_url=False)
             ]
         ) from None
+
+
+def mapping_digest(config: MappingConfig) -> str:
+    """SHA-256 of the mapping's canonical JSON: two mappings that map alike digest alike,
+    whatever file or spelling they came from (so a cursor can record which mapping read)."""
+    canonical = orjson.dumps(config.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
 
 
 # -- identities ------------------------------------------------------------------------------
