@@ -118,7 +118,7 @@ def cmd_example(args: list[str]) -> int:
 
 
 def cmd_test(args: list[str]) -> int:
-    ensure_venv("dev,all,scale")
+    ensure_venv("dev,all,scale,serve")
     ensure_node_packages()
     ensure_chromium()
     ensure_postgres()

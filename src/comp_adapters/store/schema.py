@@ -215,3 +215,18 @@ leases = Table(
     Column("acquired_at", Instant, nullable=False),
 )
 """Who holds (or last held) each target's lease; the lock itself is the database's."""
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(KEY), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("viewer", String(KEY), nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("revoked_at", Instant),
+    Index("ix_api_keys_name", "name"),
+)
+"""Static API keys of ``comp-adapters serve``: the key's public id, the SHA-256 of its secret
+part (never the key), its scopes (space-separated) and the viewer it reads as."""
