@@ -4,7 +4,8 @@ The proficiency API answers for a :class:`~comp_adapters.reports.policy.Viewer`:
 sees themselves, a manager the people they manage (directly or through others, from the
 people file's ``manager`` column), an admin or auditor everyone. Without a people file
 there are no reporting lines, so a manager sees nobody. Which evidence of a visible learner
-may be shown is :meth:`~comp_adapters.reports.policy.Policy.shows` of the viewer's relation.
+may be shown is :meth:`~comp_adapters.reports.policy.Policy.shows` of the viewer's relation,
+except private evidence, which is never served to anyone (:meth:`Organisation.shows`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from comp_adapters.core.evidence import Visibility
 from comp_adapters.core.framework import Framework
 from comp_adapters.reports.files import load_checked_profiles, load_people, load_profiles
 from comp_adapters.reports.people import Assignment, ReportingLines
@@ -59,6 +61,12 @@ class Organisation:
     def relation(self, viewer: Viewer, learner: str) -> Relation:
         managers = self.lines.chain(learner) if viewer.kind is ViewerKind.MANAGER else ()
         return self.policy.relation(viewer, learner, managers)
+
+    def shows(self, relation: Relation, visibility: Visibility) -> bool:
+        """Whether evidence of ``visibility`` may be named to a viewer so related: the
+        policy's table, except that private evidence is never served (auditors read it
+        in the reports, not over HTTP)."""
+        return visibility is not Visibility.PRIVATE and self.policy.shows(relation, visibility)
 
     def visible_learners(self, viewer: Viewer) -> list[str] | None:
         """The learners ``viewer`` may see, sorted; ``None`` for everyone."""

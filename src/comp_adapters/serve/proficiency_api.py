@@ -21,11 +21,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from comp_adapters.core.evidence import Visibility
+from comp_adapters.core.evidence import Evidence, Visibility
 from comp_adapters.core.timeutil import format_utc, parse_utc
 from comp_adapters.reports.analysis import Analysis, analyse, counted_evidence
 from comp_adapters.reports.policy import Relation, Viewer
@@ -184,15 +185,20 @@ AsOf = Annotated[
 
 
 def encode_cursor(learner: str) -> str:
-    return base64.urlsafe_b64encode(learner.encode()).decode().rstrip("=")
+    """An opaque cursor: the last learner of a page, as base64url of ``{"after": ...}``."""
+    return base64.urlsafe_b64encode(orjson.dumps({"after": learner})).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        data = orjson.loads(base64.b64decode(padded.encode("ascii"), altchars=b"-_", validate=True))
     except (binascii.Error, UnicodeError, ValueError):
-        raise bad_request("cursor: not a cursor this API gave") from None
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("after"), str):
+        raise bad_request("cursor: not a cursor this API gave")
+    after: str = data["after"]
+    return after
 
 
 def parse_as_of(text: str | None) -> datetime | None:
@@ -357,7 +363,7 @@ def proficiency_router() -> APIRouter:
             as_of=at,
             viewer=viewer,
             policy=org.policy,
-            evidence={e.id: e for e in evidence if not e.voided},
+            evidence={e.id: e for e in evidence if not e.voided and _servable(e)},
         )
         body = {
             "learner": learner,
@@ -460,7 +466,7 @@ def shown_result(
     shown = [
         i
         for i in result.evidence_ids
-        if i in visibility and org.policy.shows(relation, visibility[i])
+        if i in visibility and org.shows(relation, visibility[i])
     ]
     withheld = len(shown) != len(result.evidence_ids)
     return {
@@ -475,6 +481,11 @@ def shown_result(
         "framework_version": record.framework_version,
         "recorded_at": format_utc(record.recorded_at),
     }
+
+
+def _servable(evidence: Evidence) -> bool:
+    """Private evidence is never served (it may count, it is never named)."""
+    return evidence.visibility is not Visibility.PRIVATE
 
 
 def _learner_gaps(analysis: Analysis, learner: str, *, include_met: bool) -> list[dict[str, Any]]:
