@@ -133,18 +133,17 @@ def fill_store(store: Store) -> None:
 def make_keys(store: Store) -> dict[str, str]:
     keys = ApiKeys(store)
     both = ("case.read", "proficiency.read")
-    made = {
+    return {
         "admin": keys.add("hr", scopes=both, viewer=Viewer.parse("admin"))[0],
         "auditor": keys.add("audit", scopes=both, viewer=Viewer.parse("auditor"))[0],
         "julia": keys.add("julia", scopes=both, viewer=Viewer.parse("manager:julia.nowak"))[0],
         "hana": keys.add("hana", scopes=both, viewer=Viewer.parse("manager:hana.sato"))[0],
         "amara": keys.add("amara", scopes=both, viewer=Viewer.parse("learner:amara.okafor"))[0],
         "case_only": keys.add("lms", scopes=("case.read",), viewer=Viewer.parse("admin"))[0],
-        "prof_only": keys.add(
-            "hris", scopes=("proficiency.read",), viewer=Viewer.parse("admin")
-        )[0],
+        "prof_only": keys.add("hris", scopes=("proficiency.read",), viewer=Viewer.parse("admin"))[
+            0
+        ],
     }
-    return made
 
 
 def jwks_of(public_key: Any, kid: str) -> dict[str, Any]:

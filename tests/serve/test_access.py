@@ -116,20 +116,24 @@ def test_a_manager_cannot_read_another_teams_learner(served: Served) -> None:
 def every_answer(served: Served, who: str) -> list[str]:
     """The bodies of every GET route this viewer may call (and the ones it may not)."""
     auth = served.auth(who)
-    bodies = []
-    documents = served.client.get("/ims/case/v1p1/CFDocuments", headers=auth)
-    bodies.append(documents.text)
-    for path in ("/api/v1/frameworks", f"{API}/learners?limit=1000", f"{API}/coverage"):
-        bodies.append(served.client.get(path, headers=auth).text)
+    paths = [
+        "/ims/case/v1p1/CFDocuments",
+        "/api/v1/frameworks",
+        f"{API}/learners?limit=1000",
+        f"{API}/learners?limit=1000&as_of=2026-02-20T00:00:00Z",
+        f"{API}/coverage",
+    ]
     for learner in LEARNERS:
-        for route in ("proficiency", "gaps?include_met=true"):
-            bodies.append(served.client.get(f"{API}/learners/{learner}/{route}", headers=auth).text)
-        bodies.append(
-            served.client.get(
-                f"{API}/learners/{learner}/proficiency?as_of=2026-02-20T00:00:00Z", headers=auth
-            ).text
+        paths.extend(
+            f"{API}/learners/{learner}/{route}"
+            for route in (
+                "proficiency",
+                "proficiency?as_of=2026-02-20T00:00:00Z",
+                "gaps?include_met=true",
+                "gaps?include_met=true&as_of=2026-02-20T00:00:00Z",
+            )
         )
-    return bodies
+    return [served.client.get(path, headers=auth).text for path in paths]
 
 
 VISIBLE_TO: dict[str, set[str]] = {
@@ -155,9 +159,7 @@ def test_no_hidden_evidence_in_any_answer(served: Served, who: str) -> None:
 def test_stored_results_do_name_the_hidden_evidence(served: Served) -> None:
     """The test above would prove nothing if the results did not rest on that evidence."""
     named = {
-        i
-        for r in served.store.latest_proficiency("CS-SUPPORT")
-        for i in r.result.evidence_ids
+        i for r in served.store.latest_proficiency("CS-SUPPORT") for i in r.result.evidence_ids
     }
     assert set(HIDDEN) <= named
 

@@ -15,9 +15,9 @@ from comp_adapters.case.adapter import CaseSettings, make_client
 from comp_adapters.case.mapping import package_to_framework
 from comp_adapters.errors import AuthenticationError, NotFoundError
 from comp_adapters.native import load_framework
+from tests.case.conftest import _SCHEMA, assert_valid_case, assert_valid_case_1_0
+from tests.case.test_roundtrip import strip_case
 
-from ..case.conftest import _SCHEMA, assert_valid_case, assert_valid_case_1_0
-from ..case.test_roundtrip import strip_case
 from .conftest import EXAMPLE, Served
 
 V11, V10 = "/ims/case/v1p1", "/ims/case/v1p0"
@@ -59,8 +59,9 @@ def test_documents_list_is_paged_with_total_and_links(served: Served) -> None:
     [document] = body["CFDocuments"]
     assert document["title"] == load_framework(EXAMPLE / "framework.json").title
     assert document["CFPackageURI"]["identifier"] == document["identifier"]
-    assert not object_errors({k: v for k, v in document.items() if k != "CFPackageURI"},
-                             "CFPckgDocument")
+    assert not object_errors(
+        {k: v for k, v in document.items() if k != "CFPackageURI"}, "CFPckgDocument"
+    )
     past = served.client.get(f"{V11}/CFDocuments?offset=5", headers=served.auth("admin"))
     assert past.json() == {"CFDocuments": []}
     assert 'rel="prev"' in past.headers["Link"]
@@ -120,9 +121,7 @@ def test_case_1_0_answers_are_case_1_0(served: Served) -> None:
 
 def test_errors_are_imsx_status_info(served: Served) -> None:
     auth = served.auth("admin")
-    missing = served.client.get(
-        f"{V11}/CFItems/00000000-0000-4000-8000-000000000000", headers=auth
-    )
+    missing = served.client.get(f"{V11}/CFItems/00000000-0000-4000-8000-000000000000", headers=auth)
     assert missing.status_code == 404
     body = missing.json()
     assert body["imsx_codeMajor"] == "failure"

@@ -30,8 +30,10 @@ def test_frameworks_are_listed(served: Served) -> None:
 
 def test_a_learners_current_proficiency_is_the_stored_one(served: Served) -> None:
     body = get(served, f"{API}/learners/diego.ramos/proficiency")
-    stored = {r.result.competency: r for r in served.store.latest_proficiency(
-        "CS-SUPPORT", learners=["diego.ramos"])}
+    stored = {
+        r.result.competency: r
+        for r in served.store.latest_proficiency("CS-SUPPORT", learners=["diego.ramos"])
+    }
     assert {p["competency"] for p in body["proficiency"]} == set(stored)
     for shown in body["proficiency"]:
         record = stored[shown["competency"]]

@@ -145,8 +145,10 @@ class JwtVerifier:
         scopes = frozenset(raw.split() if isinstance(raw, str) else [str(s) for s in raw])
         named = claims.get(self.viewer_claim)
         try:
-            viewer = Viewer.parse(named) if isinstance(named, str) else Viewer.parse(
-                f"learner:{subject}"
+            viewer = (
+                Viewer.parse(named)
+                if isinstance(named, str)
+                else Viewer.parse(f"learner:{subject}")
             )
         except ConfigurationError:
             raise unauthorized(f"the token's {self.viewer_claim} claim names no viewer") from None

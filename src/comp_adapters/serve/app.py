@@ -80,9 +80,7 @@ def create_app(
     app.state.catalog = catalog
     app.state.store = store
     app.state.organisation = organisation or Organisation()
-    app.state.authenticator = authenticator or Authenticator(
-        keys=ApiKeys(store), jwt_verifier=None
-    )
+    app.state.authenticator = authenticator or Authenticator(keys=ApiKeys(store), jwt_verifier=None)
     app.state.clock = clock
     app.state.case_index = CaseIndex(catalog, creator=case_creator, base_uri=base_uri)
     authenticated = [Depends(_authenticate)]

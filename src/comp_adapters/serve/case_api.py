@@ -16,6 +16,7 @@ nothing tells which private frameworks exist); with one lacking the scope, 403.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -58,8 +59,8 @@ class ImsxStatusInfoOut(BaseModel):
     """The error body of every CASE route."""
 
     imsx_codeMajor: str  # noqa: N815
-    imsx_severity: str  # noqa: N815
-    imsx_description: str  # noqa: N815
+    imsx_severity: str
+    imsx_description: str
     imsx_codeMinor: ImsxCodeMinorOut  # noqa: N815
 
 
@@ -112,6 +113,83 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 SourcedId = Annotated[str, Path(description="the object's identifier (a UUID)")]
 
 
+def _index(request: Request) -> CaseIndex:
+    found: CaseIndex = request.app.state.case_index
+    return found
+
+
+def _principal(request: Request) -> Principal:
+    found: Principal = request.state.principal
+    return found
+
+
+def _may_read(who: Principal) -> bool:
+    return not who.anonymous and SCOPE in who.scopes
+
+
+def _visible(who: Principal, released: ReleasedFramework) -> bool:
+    return released.public or _may_read(who)
+
+
+def _refusal(who: Principal) -> ServeError:
+    if who.anonymous:
+        return missing_credential(f"a credential with scope {SCOPE} is required")
+    return ServeError(403, "forbidden", f"the credential lacks scope {SCOPE}")
+
+
+def _checked_id(identifier: str) -> str:
+    if not is_uuid(identifier):
+        raise bad_request(f"{identifier!r} is not a UUID", "invalid_uuid")
+    return identifier.lower()
+
+
+def _document(request: Request, identifier: str, version: CaseVersion) -> CaseObjects:
+    """A framework's objects by document id; what the principal may not read is refused
+    whether it exists or not."""
+    who = _principal(request)
+    found = _index(request).document(_checked_id(identifier), version)
+    if found is None or not _visible(who, found.released):
+        if found is not None or not _may_read(who):
+            raise _refusal(who)
+        raise not_found(f"no CFDocument {identifier.lower()}")
+    return found
+
+
+def _object(
+    request: Request, collection: str, identifier: str, what: str, version: CaseVersion
+) -> tuple[CaseObjects, dict[str, Any]]:
+    """One object of ``collection`` and the framework holding it (refused as above)."""
+    who = _principal(request)
+    found = _index(request).find(collection, _checked_id(identifier), version)
+    if found is None or not _visible(who, found[0].released):
+        if found is not None or not _may_read(who):
+            raise _refusal(who)
+        raise not_found(f"no {what} {identifier.lower()}")
+    return found
+
+
+def _list_documents(request: Request, limit: int, offset: int, version: CaseVersion) -> Response:
+    who = _principal(request)
+    shown = [o for o in _index(request).all(version) if _visible(who, o.released)]
+    if not shown and not _may_read(who):
+        raise _refusal(who)
+    total = len(shown)
+    headers = {"X-Total-Count": str(total), "Link": _links(request, offset, limit, total)}
+    page = shown[offset : offset + limit]
+    return json_answer(request, {"CFDocuments": [o.document for o in page]}, headers=headers)
+
+
+def _item_associations(request: Request, identifier: str, version: CaseVersion) -> Response:
+    objects, item = _object(request, "items", identifier, "CFItem", version)
+    ends = ("originNodeURI", "destinationNodeURI")
+    linked = [
+        a
+        for a in objects.associations.values()
+        if any(a[end]["identifier"] == item["identifier"] for end in ends)
+    ]
+    return json_answer(request, {"CFItem": item, "CFAssociations": linked})
+
+
 def case_router(segment: str, version: CaseVersion) -> APIRouter:
     """The routes of one CASE version, under ``/ims/case/{segment}``."""
     router = APIRouter(
@@ -120,27 +198,6 @@ def case_router(segment: str, version: CaseVersion) -> APIRouter:
         responses=_ERRORS,
         dependencies=[Depends(BEARER), Depends(API_KEY)],  # documents the security schemes
     )
-
-    def index(request: Request) -> CaseIndex:
-        found: CaseIndex = request.app.state.case_index
-        return found
-
-    def principal(request: Request) -> Principal:
-        found: Principal = request.state.principal
-        return found
-
-    def visible(who: Principal, released: ReleasedFramework) -> bool:
-        return released.public or (not who.anonymous and SCOPE in who.scopes)
-
-    def refuse(who: Principal) -> ServeError:
-        if who.anonymous:
-            return missing_credential(f"a credential with scope {SCOPE} is required")
-        return ServeError(403, "forbidden", f"the credential lacks scope {SCOPE}")
-
-    def checked_id(identifier: str) -> str:
-        if not is_uuid(identifier):
-            raise bad_request(f"{identifier!r} is not a UUID", "invalid_uuid")
-        return identifier.lower()
 
     @router.get(
         "/CFDocuments",
@@ -153,31 +210,7 @@ def case_router(segment: str, version: CaseVersion) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> Response:
-        who = principal(request)
-        shown = [o for o in index(request).all(version) if visible(who, o.released)]
-        if not shown and (who.anonymous or SCOPE not in who.scopes):
-            raise refuse(who)
-        page = shown[offset : offset + limit]
-        total = len(shown)
-        headers = {"X-Total-Count": str(total)}
-        link = _links(request, offset=offset, limit=limit, total=total)
-        if link:
-            headers["Link"] = link
-        return json_answer(
-            request, {"CFDocuments": [o.document for o in page]}, headers=headers
-        )
-
-    def document_of(request: Request, identifier: str) -> CaseObjects:
-        who = principal(request)
-        wanted = checked_id(identifier)
-        found = index(request).document(wanted, version)
-        if found is None:
-            if who.anonymous or SCOPE not in who.scopes:
-                raise refuse(who)
-            raise not_found(f"no CFDocument {wanted}")
-        if not visible(who, found.released):
-            raise refuse(who)
-        return found
+        return _list_documents(request, limit, offset, version)
 
     @router.get(
         "/CFDocuments/{sourcedId}",
@@ -186,7 +219,7 @@ def case_router(segment: str, version: CaseVersion) -> APIRouter:
         summary="One CFDocument",
     )
     def get_document(request: Request, sourcedId: SourcedId) -> Response:  # noqa: N803
-        return json_answer(request, document_of(request, sourcedId).document)
+        return json_answer(request, _document(request, sourcedId, version).document)
 
     @router.get(
         "/CFPackages/{sourcedId}",
@@ -195,50 +228,27 @@ def case_router(segment: str, version: CaseVersion) -> APIRouter:
         summary="A whole framework: document, items, associations, definitions, rubrics",
     )
     def get_package(request: Request, sourcedId: SourcedId) -> Response:  # noqa: N803
-        return json_answer(request, document_of(request, sourcedId).package)
+        return json_answer(request, _document(request, sourcedId, version).package)
 
-    def one(collection: str, what: str) -> Any:
+    def one(collection: str, what: str) -> Callable[[Request, str], Response]:
         def answer(request: Request, sourcedId: SourcedId) -> Response:  # noqa: N803
-            return json_answer(request, _object(request, collection, sourcedId, what))
+            return json_answer(request, _object(request, collection, sourcedId, what, version)[1])
 
         return answer
 
-    def _object(request: Request, collection: str, identifier: str, what: str) -> dict[str, Any]:
-        who = principal(request)
-        wanted = checked_id(identifier)
-        found = index(request).find(collection, wanted, version)
-        if found is None:
-            if who.anonymous or SCOPE not in who.scopes:
-                raise refuse(who)
-            raise not_found(f"no {what} {wanted}")
-        if not visible(who, found[0].released):
-            raise refuse(who)
-        return found[1]
-
-    router.add_api_route(
-        "/CFItems/{sourcedId}",
-        one("items", "CFItem"),
-        methods=["GET"],
-        response_model=CFItem,
-        operation_id=f"getCFItem_{segment}",
-        summary="One CFItem",
-    )
-    router.add_api_route(
-        "/CFAssociations/{sourcedId}",
-        one("associations", "CFAssociation"),
-        methods=["GET"],
-        response_model=CFAssociation,
-        operation_id=f"getCFAssociation_{segment}",
-        summary="One CFAssociation",
-    )
-    router.add_api_route(
-        "/CFRubrics/{sourcedId}",
-        one("rubrics", "CFRubric"),
-        methods=["GET"],
-        response_model=CFRubric,
-        operation_id=f"getCFRubric_{segment}",
-        summary="One CFRubric with its criteria and levels",
-    )
+    for path, collection, what, model in (
+        ("/CFItems/{sourcedId}", "items", "CFItem", CFItem),
+        ("/CFAssociations/{sourcedId}", "associations", "CFAssociation", CFAssociation),
+        ("/CFRubrics/{sourcedId}", "rubrics", "CFRubric", CFRubric),
+    ):
+        router.add_api_route(
+            path,
+            one(collection, what),
+            methods=["GET"],
+            response_model=model,
+            operation_id=f"get{what}_{segment}",
+            summary=f"One {what}",
+        )
 
     @router.get(
         "/CFItemTypes/{sourcedId}",
@@ -247,7 +257,7 @@ def case_router(segment: str, version: CaseVersion) -> APIRouter:
         summary="An item type (and its children: CASE item types here have none)",
     )
     def get_item_type(request: Request, sourcedId: SourcedId) -> Response:  # noqa: N803
-        found = _object(request, "item_types", sourcedId, "CFItemType")
+        found = _object(request, "item_types", sourcedId, "CFItemType", version)[1]
         return json_answer(request, {"CFItemTypes": [found]})
 
     @router.get(
@@ -257,21 +267,12 @@ def case_router(segment: str, version: CaseVersion) -> APIRouter:
         summary="An item and every association it is an end of",
     )
     def get_item_associations(request: Request, sourcedId: SourcedId) -> Response:  # noqa: N803
-        item = _object(request, "items", sourcedId, "CFItem")
-        objects = index(request).find("items", item["identifier"], version)
-        assert objects is not None  # noqa: S101 - just found
-        ends = ("originNodeURI", "destinationNodeURI")
-        linked = [
-            a
-            for a in objects[0].associations.values()
-            if any(a[end]["identifier"] == item["identifier"] for end in ends)
-        ]
-        return json_answer(request, {"CFItem": item, "CFAssociations": linked})
+        return _item_associations(request, sourcedId, version)
 
     return router
 
 
-def _links(request: Request, *, offset: int, limit: int, total: int) -> str:
+def _links(request: Request, offset: int, limit: int, total: int) -> str:
     """RFC 8288 ``Link`` header of a CFDocuments page."""
 
     def at(start: int) -> str:

@@ -131,9 +131,7 @@ class CaseIndex:
         key = (released.document_id, version)
         found = self._built.get(key)
         if found is None or found.released is not released:
-            found = build_objects(
-                released, version, creator=self.creator, base_uri=self.base_uri
-            )
+            found = build_objects(released, version, creator=self.creator, base_uri=self.base_uri)
             self._built[key] = found
         return found
 

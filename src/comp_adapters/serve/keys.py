@@ -14,12 +14,11 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import RowMapping, select, update
 
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.reports.policy import Viewer
@@ -68,7 +67,7 @@ class ApiKeys:
     """The API keys of one store."""
 
     def __init__(self, store: Store) -> None:
-        self._db: Database = store._db  # noqa: SLF001 - the store's own connection handling
+        self._db: Database = store._db
 
     def add(self, name: str, *, scopes: Iterable[str], viewer: Viewer) -> tuple[str, ApiKey]:
         """Make a key; returns the key text (shown once, never stored) and its record."""
@@ -136,7 +135,7 @@ class ApiKeys:
         return None if record.revoked_at is not None else record
 
 
-def _record(row: Mapping[str, Any]) -> ApiKey:
+def _record(row: RowMapping) -> ApiKey:
     return ApiKey(
         key_id=row["key_id"],
         name=row["name"],

@@ -30,6 +30,7 @@ from comp_adapters.core.evidence import Evidence, Visibility
 from comp_adapters.core.timeutil import format_utc, parse_utc
 from comp_adapters.reports.analysis import Analysis, analyse, counted_evidence
 from comp_adapters.reports.policy import Relation, Viewer
+from comp_adapters.reports.profiles import RoleProfiles
 from comp_adapters.rules.columnar import EvidenceTable, _numpy
 from comp_adapters.rules.first_proficient import proficiency_timeline
 from comp_adapters.serve.access import Principal, require_scope
@@ -169,8 +170,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     304: {"description": "Not Modified: the client's copy (If-None-Match) is current"},
     400: {"model": ErrorOut, "description": "a bad parameter (as_of, cursor, limit)"},
     401: {"model": ErrorOut, "description": "no credential, or one that is not valid"},
-    403: {"model": ErrorOut, "description": "lacks scope proficiency.read, or the learner "
-          "is outside the viewer's reach"},
+    403: {
+        "model": ErrorOut,
+        "description": "lacks scope proficiency.read, or the learner is outside the viewer's reach",
+    },
     404: {"model": ErrorOut, "description": "no such framework (or no gap analysis for it)"},
 }
 
@@ -210,6 +213,140 @@ def parse_as_of(text: str | None) -> datetime | None:
         raise bad_request(f"as_of: {exc} (with an offset, e.g. 2026-11-01T00:00:00Z)") from None
 
 
+def _viewer(request: Request) -> Viewer:
+    """The viewer of a credential with scope proficiency.read (401/403 otherwise)."""
+    who: Principal = request.state.principal
+    require_scope(who, SCOPE)
+    assert who.viewer is not None  # noqa: S101 - require_scope refuses anonymous
+    return who.viewer
+
+
+def _framework(request: Request, name: str) -> ReleasedFramework:
+    found = find_framework(request.app.state.catalog, name)
+    if found is None:
+        raise ServeError(404, "unknown_framework", f"no released framework {name!r}")
+    return found
+
+
+def _store(request: Request) -> Store:
+    found: Store = request.app.state.store
+    return found
+
+
+def _organisation(request: Request) -> Organisation:
+    found: Organisation = request.app.state.organisation
+    return found
+
+
+def _now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def _reachable(request: Request, viewer: Viewer, learner: str) -> None:
+    """403 for a learner outside the viewer's reach (found or not)."""
+    if _organisation(request).relation(viewer, learner) is Relation.NONE:
+        raise ServeError(403, "forbidden", f"{viewer} may not see learner {learner!r}")
+
+
+def _profiles(request: Request, released: ReleasedFramework) -> RoleProfiles:
+    found = _organisation(request).framework_profiles(released.framework)
+    if found is None:
+        raise not_found(f"no role profiles for framework {released.key!r}: no gap analysis")
+    return found
+
+
+def _learner_page(
+    request: Request,
+    released: ReleasedFramework,
+    viewer: Viewer,
+    *,
+    at: datetime | None,
+    after: str | None,
+    limit: int,
+) -> Response:
+    org, store = _organisation(request), _store(request)
+    visible = org.visible_learners(viewer)
+    if visible is None:
+        page = learners_after(store, released.key, after=after, limit=limit + 1, as_of=at)
+    else:
+        start = 0 if after is None else bisect.bisect_right(visible, after)
+        page = visible[start : start + limit + 1]
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = encode_cursor(page[-1]) if more and page else None
+    headers = {}
+    if next_cursor is not None:
+        url = request.url.include_query_params(cursor=next_cursor, limit=limit)
+        headers["Link"] = f'<{url}>; rel="next"'
+    body = {
+        "framework": released.key,
+        "as_of": None if at is None else format_utc(at),
+        "items": learner_answers(store, org, viewer, released, page, at),
+        "next_cursor": next_cursor,
+    }
+    return json_answer(request, body, headers=headers)
+
+
+def _gaps(
+    request: Request,
+    released: ReleasedFramework,
+    viewer: Viewer,
+    learner: str,
+    *,
+    given: datetime | None,
+    include_met: bool,
+) -> dict[str, Any]:
+    """The learner's gap records: stored results, the timeline of their counted evidence,
+    the assignments of the learner and of everyone above them (the reporting lines)."""
+    org, store = _organisation(request), _store(request)
+    profiles = _profiles(request, released)
+    at = given or _now(request)
+    results = [r.result for r in _records(store, released.key, [learner], given)]
+    evidence = list(store.iter_evidence(learners=[learner]))
+    table = EvidenceTable.from_evidence(counted_evidence(evidence, org.policy))
+    analysis = analyse(
+        released.framework,
+        profiles,
+        org.assignments_around(learner),
+        results,
+        proficiency_timeline(released.framework, table, as_of=at),
+        as_of=at,
+        viewer=viewer,
+        policy=org.policy,
+        evidence={e.id: e for e in evidence if not e.voided and _servable(e)},
+    )
+    return {
+        "learner": learner,
+        "framework": released.key,
+        "as_of": format_utc(at),
+        "gaps": _learner_gaps(analysis, learner, include_met=include_met),
+    }
+
+
+def _coverage_of(
+    request: Request, released: ReleasedFramework, viewer: Viewer, given: datetime | None
+) -> dict[str, Any]:
+    """Coverage over the viewer's people (no timeline needed: met or not, now or then)."""
+    org = _organisation(request)
+    profiles = _profiles(request, released)
+    at = given or _now(request)
+    learners = org.visible_learners(viewer)
+    results = [r.result for r in _records(_store(request), released.key, learners, given)]
+    empty = EvidenceTable.from_evidence([])
+    analysis = analyse(
+        released.framework,
+        profiles,
+        org.assignments,
+        results,
+        proficiency_timeline(released.framework, empty, as_of=at),
+        as_of=at,
+        viewer=viewer,
+        policy=org.policy,
+    )
+    return _coverage(analysis, released.key)
+
+
 def proficiency_router() -> APIRouter:
     router = APIRouter(
         prefix="/api/v1",
@@ -218,30 +355,6 @@ def proficiency_router() -> APIRouter:
         dependencies=[Depends(BEARER), Depends(API_KEY)],
     )
 
-    def context(request: Request) -> tuple[Principal, Viewer]:
-        who: Principal = request.state.principal
-        require_scope(who, SCOPE)
-        assert who.viewer is not None  # noqa: S101 - require_scope refuses anonymous
-        return who, who.viewer
-
-    def framework_named(request: Request, name: str) -> ReleasedFramework:
-        found = find_framework(request.app.state.catalog, name)
-        if found is None:
-            raise ServeError(404, "unknown_framework", f"no released framework {name!r}")
-        return found
-
-    def store(request: Request) -> Store:
-        found: Store = request.app.state.store
-        return found
-
-    def organisation(request: Request) -> Organisation:
-        found: Organisation = request.app.state.organisation
-        return found
-
-    def now(request: Request) -> datetime:
-        clock: Callable[[], datetime] = request.app.state.clock
-        return clock()
-
     @router.get(
         "/frameworks",
         response_model=FrameworkList,
@@ -249,7 +362,7 @@ def proficiency_router() -> APIRouter:
         summary="The released frameworks",
     )
     def list_frameworks(request: Request) -> Response:
-        context(request)
+        _viewer(request)
         items = [
             {
                 "key": r.key,
@@ -275,40 +388,11 @@ def proficiency_router() -> APIRouter:
         cursor: Annotated[str | None, Query(description="next_cursor of the page before")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     ) -> Response:
-        _, viewer = context(request)
-        released = framework_named(request, framework)
+        viewer = _viewer(request)
+        released = _framework(request, framework)
         at = parse_as_of(as_of)
         after = decode_cursor(cursor) if cursor is not None else None
-        org = organisation(request)
-        visible = org.visible_learners(viewer)
-        if visible is None:
-            page = learners_after(
-                store(request), released.key, after=after, limit=limit + 1, as_of=at
-            )
-        else:
-            start = 0 if after is None else bisect.bisect_right(visible, after)
-            page = visible[start : start + limit + 1]
-        more = len(page) > limit
-        page = page[:limit]
-        items = learner_answers(store(request), org, viewer, released, page, at)
-        next_cursor = encode_cursor(page[-1]) if more and page else None
-        headers = {}
-        if next_cursor is not None:
-            url = request.url.include_query_params(cursor=next_cursor, limit=limit)
-            headers["Link"] = f'<{url}>; rel="next"'
-        body = {
-            "framework": released.key,
-            "as_of": None if at is None else format_utc(at),
-            "items": items,
-            "next_cursor": next_cursor,
-        }
-        return json_answer(request, body, headers=headers)
-
-    def reachable(request: Request, viewer: Viewer, learner: str) -> Relation:
-        relation = organisation(request).relation(viewer, learner)
-        if relation is Relation.NONE:
-            raise ServeError(403, "forbidden", f"{viewer} may not see learner {learner!r}")
-        return relation
+        return _learner_page(request, released, viewer, at=at, after=after, limit=limit)
 
     @router.get(
         "/frameworks/{framework}/learners/{learner}/proficiency",
@@ -319,12 +403,12 @@ def proficiency_router() -> APIRouter:
     def get_learner(
         request: Request, framework: FrameworkName, learner: LearnerKey, as_of: AsOf = None
     ) -> Response:
-        _, viewer = context(request)
-        released = framework_named(request, framework)
-        reachable(request, viewer, learner)
+        viewer = _viewer(request)
+        released = _framework(request, framework)
+        _reachable(request, viewer, learner)
         at = parse_as_of(as_of)
         answers = learner_answers(
-            store(request), organisation(request), viewer, released, [learner], at
+            _store(request), _organisation(request), viewer, released, [learner], at
         )
         return json_answer(request, answers[0])
 
@@ -341,36 +425,11 @@ def proficiency_router() -> APIRouter:
         as_of: AsOf = None,
         include_met: Annotated[bool, Query(description="list met requirements too")] = False,
     ) -> Response:
-        _, viewer = context(request)
-        released = framework_named(request, framework)
-        reachable(request, viewer, learner)
-        org = organisation(request)
-        profiles = org.framework_profiles(released.framework)
-        if profiles is None:
-            raise not_found(f"no role profiles for framework {released.key!r}: no gap analysis")
-        at = parse_as_of(as_of) or now(request)
-        held = store(request)
-        results = [r.result for r in _records(held, released.key, [learner], parse_as_of(as_of))]
-        evidence = [e for e in held.iter_evidence(learners=[learner])]
-        table = EvidenceTable.from_evidence(counted_evidence(evidence, org.policy))
-        timeline = proficiency_timeline(released.framework, table, as_of=at)
-        analysis = analyse(
-            released.framework,
-            profiles,
-            org.assignments_around(learner),
-            results,
-            timeline,
-            as_of=at,
-            viewer=viewer,
-            policy=org.policy,
-            evidence={e.id: e for e in evidence if not e.voided and _servable(e)},
-        )
-        body = {
-            "learner": learner,
-            "framework": released.key,
-            "as_of": format_utc(at),
-            "gaps": _learner_gaps(analysis, learner, include_met=include_met),
-        }
+        viewer = _viewer(request)
+        released = _framework(request, framework)
+        _reachable(request, viewer, learner)
+        given = parse_as_of(as_of)
+        body = _gaps(request, released, viewer, learner, given=given, include_met=include_met)
         return json_answer(request, body)
 
     @router.get(
@@ -380,31 +439,9 @@ def proficiency_router() -> APIRouter:
         summary="Coverage of role requirements, per team, per role and per team and role",
     )
     def get_coverage(request: Request, framework: FrameworkName, as_of: AsOf = None) -> Response:
-        _, viewer = context(request)
-        released = framework_named(request, framework)
-        org = organisation(request)
-        profiles = org.framework_profiles(released.framework)
-        if profiles is None:
-            raise not_found(f"no role profiles for framework {released.key!r}: no coverage")
-        given = parse_as_of(as_of)
-        at = given or now(request)
-        visible = org.visible_learners(viewer)
-        learners = None if visible is None else visible
-        results = [r.result for r in _records(store(request), released.key, learners, given)]
-        timeline = proficiency_timeline(
-            released.framework, EvidenceTable.from_evidence([]), as_of=at
-        )
-        analysis = analyse(
-            released.framework,
-            profiles,
-            org.assignments,
-            results,
-            timeline,
-            as_of=at,
-            viewer=viewer,
-            policy=org.policy,
-        )
-        return json_answer(request, _coverage(analysis, released.key))
+        viewer = _viewer(request)
+        released = _framework(request, framework)
+        return json_answer(request, _coverage_of(request, released, viewer, parse_as_of(as_of)))
 
     return router
 
@@ -433,9 +470,7 @@ def learner_answers(
 ) -> list[dict[str, Any]]:
     """Each learner's results as ``viewer`` may see them (see the module doc)."""
     records = _records(store, released.key, learners, at) if learners else []
-    visibility = evidence_visibility(
-        store, (i for r in records for i in r.result.evidence_ids)
-    )
+    visibility = evidence_visibility(store, (i for r in records for i in r.result.evidence_ids))
     by_learner: dict[str, list[dict[str, Any]]] = {learner: [] for learner in learners}
     relations = {learner: org.relation(viewer, learner) for learner in learners}
     for record in records:
@@ -464,9 +499,7 @@ def shown_result(
     of its evidence is withheld (evidence missing from the ledger counts as withheld)."""
     result = record.result
     shown = [
-        i
-        for i in result.evidence_ids
-        if i in visibility and org.shows(relation, visibility[i])
+        i for i in result.evidence_ids if i in visibility and org.shows(relation, visibility[i])
     ]
     withheld = len(shown) != len(result.evidence_ids)
     return {

@@ -39,7 +39,7 @@ def learners_after(
     if after is not None:
         query = query.where(table.c.learner > after)
     query = query.group_by(table.c.learner).order_by(table.c.learner).limit(limit)
-    with store._db.read("listing learners") as connection:  # noqa: SLF001
+    with store._db.read("listing learners") as connection:
         return [row.learner for row in connection.execute(query)]
 
 
@@ -49,7 +49,7 @@ def evidence_visibility(store: Store, ids: Iterable[str]) -> dict[str, Visibilit
     found: dict[str, Visibility] = {}
     if not wanted:
         return found
-    with store._db.read("reading evidence visibility") as connection:  # noqa: SLF001
+    with store._db.read("reading evidence visibility") as connection:
         for chunk in chunks(wanted):
             query = select(evidence.c.id, evidence.c.visibility).where(
                 evidence.c.id.in_(chunk), evidence.c.voided.is_(False)
