@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from comp_adapters import __version__
 from comp_adapters.errors import StoreError
@@ -127,44 +129,61 @@ def create_app(
         ACCESS_LOG.error("store error: %s", exc)
         return _error_answer(request, 503, "server_busy", "the state store is unavailable")
 
-    @app.middleware("http")
-    async def access_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            principal = getattr(request.state, "principal", None)
-            if ACCESS_LOG.isEnabledFor(logging.INFO):
-                ACCESS_LOG.info(
-                    orjson.dumps(
-                        {
-                            "method": request.method,
-                            "path": request.url.path,
-                            "query": _safe_query(request),
-                            "status": status,
-                            "ms": round((time.perf_counter() - started) * 1000, 2),
-                            "who": principal.who if principal is not None else None,
-                            "client": request.client.host if request.client else None,
-                        }
-                    ).decode()
-                )
-
+    app.add_middleware(AccessLog)
     return app
 
 
-def _safe_query(request: Request) -> str | None:
+class AccessLog:
+    """ASGI middleware: one JSON line per HTTP request on ``comp_adapters.serve.access``
+    (method, path, query with secret-looking values masked, status, milliseconds, the
+    principal's name, the client address). Never a header, so never a credential."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not ACCESS_LOG.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            principal = scope.get("state", {}).get("principal")
+            client = scope.get("client")
+            ACCESS_LOG.info(
+                orjson.dumps(
+                    {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "query": _safe_query(scope.get("query_string", b"")),
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "who": principal.who if principal is not None else None,
+                        "client": client[0] if client else None,
+                    }
+                ).decode()
+            )
+
+
+def _safe_query(raw: bytes) -> str | None:
     """The query string with the values of parameters that could hold a secret masked."""
-    if not request.url.query:
+    if not raw:
         return None
-    return "&".join(
-        f"{name}={'***' if name.lower() in _SECRET_PARAMS else value}"
-        for name, value in request.query_params.multi_items()
-    )
+    parts = []
+    for pair in raw.decode("latin-1").split("&"):
+        name, sep, value = pair.partition("=")
+        masked = "***" if unquote_plus(name).lower() in _SECRET_PARAMS else value
+        parts.append(f"{name}{sep}{masked}")
+    return "&".join(parts)
 
 
 def app_from_settings(
