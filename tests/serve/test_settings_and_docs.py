@@ -60,7 +60,7 @@ def jwks_url(served: Served) -> Iterator[str]:
     body = json.dumps(jwks_of(served.signing_key.public_key(), served.kid)).encode()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
