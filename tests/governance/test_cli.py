@@ -47,14 +47,20 @@ def test_the_same_framework_in_two_formats_has_no_differences(
     assert capsys.readouterr().out.splitlines()[1] == "  no differences"
 
 
-def test_a_stored_version_reference_is_refused_clearly(
-    files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+def test_a_stored_version_without_a_store_is_refused_and_no_store_is_created(
+    files: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     old, _ = files
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMP_ADAPTERS_STORE", raising=False)
     assert main(["framework", "diff", str(old), "SUPPORT@2.0"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: SUPPORT@2.0: stored versions (KEY@VERSION) need the state store")
+    assert err.startswith("error: SUPPORT@2.0: not a file, and there is no store at ")
     assert "Traceback" not in err
+    assert not (tmp_path / ".comp-adapters").exists()
 
 
 def test_a_file_named_like_a_reference_is_read_as_a_file(

@@ -19,6 +19,7 @@ from comp_adapters.store.mappings import IdMapping, Ownership, TargetMappings
 from comp_adapters.store.runs import RunRecord, RunStatus
 from comp_adapters.store.store import DEFAULT_TOMBSTONE_RETENTION, Store, open_store
 from comp_adapters.store.url import DEFAULT_URL, StoreUrl, redact_store_url
+from comp_adapters.store.versions import VersionOutcome, framework_for_target
 
 __all__ = [
     "DEFAULT_TOMBSTONE_RETENTION",
@@ -39,6 +40,8 @@ __all__ = [
     "StoreJournal",
     "StoreUrl",
     "TargetMappings",
+    "VersionOutcome",
+    "framework_for_target",
     "open_store",
     "redact_store_url",
 ]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -215,6 +216,43 @@ leases = Table(
     Column("acquired_at", Instant, nullable=False),
 )
 """Who holds (or last held) each target's lease; the lock itself is the database's."""
+
+framework_versions = Table(
+    "framework_versions",
+    metadata,
+    Column("framework_key", String(KEY), nullable=False),
+    Column("version", String(KEY), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("effective_from", Instant, nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("released_at", Instant),
+    Column("record", Text, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("updated_at", Instant, nullable=False),
+    PrimaryKeyConstraint("framework_key", "version", name="pk_framework_versions"),
+)
+"""Governance: one row per version of a framework. ``record`` is the
+:class:`~comp_adapters.governance.FrameworkVersion` as JSON (the columns beside it repeat
+what queries filter on), ``document`` the version's canonical framework document, whose
+hash must be the record's ``content_hash``. A draft's row is replaced as it is approved or
+released; a released row never changes."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=False),
+    Column("at", Instant, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(KEY), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("prev_hash", name="uq_audit_log_prev_hash"),
+)
+"""Governance: the hash-chained audit log, append-only. ``seq`` numbers entries from 1,
+``payload`` is canonical JSON; one entry per ``prev_hash`` (and per ``seq``), so the
+chain cannot fork even if two writers raced."""
 
 api_keys = Table(
     "api_keys",

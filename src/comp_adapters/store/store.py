@@ -15,10 +15,14 @@ from types import TracebackType
 from pydantic import JsonValue
 
 from comp_adapters.core.evidence import Evidence
+from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import StoreError
+from comp_adapters.governance.approvals import ApprovalPolicy
+from comp_adapters.governance.audit import AuditEntry, AuditRecord, ChainHead, VerifyResult
+from comp_adapters.governance.versions import FrameworkVersion, VersionedFramework
 from comp_adapters.rules.columnar import EvidenceTable
-from comp_adapters.store import history, ledger, runs
+from comp_adapters.store import audit_log, history, ledger, runs, versions
 from comp_adapters.store.engine import Database, create_store_engine, store_errors
 from comp_adapters.store.ingest import (
     IngestBatch,
@@ -80,7 +84,8 @@ def open_store(
 
 
 class Store:
-    """Runs, journal, cursors, evidence ledger, id mappings, proficiency history, leases."""
+    """Runs, journal, cursors, evidence ledger, id mappings, proficiency history, leases,
+    framework versions and the audit log."""
 
     def __init__(self, db: Database, *, revision: str, tombstone_retention: timedelta) -> None:
         self._db = db
@@ -293,3 +298,119 @@ class Store:
         self, framework_key: str, learner: str, competency: str
     ) -> list[history.ProficiencyRecord]:
         return history.pair_history(self._db, framework_key, learner, competency)
+
+    # -- governance: framework versions ---------------------------------------------------
+
+    def framework_versions(self, key: str) -> list[FrameworkVersion]:
+        """The version records of framework ``key`` (drafts and releases), oldest first."""
+        return versions.history(self._db, key)
+
+    def framework_version(self, key: str, label: str) -> VersionedFramework | None:
+        """Version ``label`` of ``key`` with its document; a document changed in the
+        database since is a StoreError."""
+        return versions.versioned(self._db, key, label)
+
+    def versioned_frameworks(self) -> list[str]:
+        """The keys of the frameworks the store holds versions of."""
+        return versions.framework_keys(self._db)
+
+    def release_version(
+        self,
+        framework: Framework,
+        *,
+        rationale: str | None,
+        actor: str,
+        effective_from: datetime | None = None,
+        version: str | None = None,
+        policy: ApprovalPolicy | None = None,
+        at: datetime | None = None,
+    ) -> versions.VersionOutcome:
+        """Release ``framework`` as an immutable version, logged in the audit chain;
+        the same content again changes nothing (``changed=False``)."""
+        return versions.release_framework(
+            self._db,
+            framework,
+            rationale=rationale,
+            actor=actor,
+            at=at,
+            effective_from=effective_from,
+            version=version,
+            policy=policy,
+        )
+
+    def release_draft_version(
+        self,
+        key: str,
+        label: str,
+        *,
+        actor: str,
+        policy: ApprovalPolicy | None = None,
+        at: datetime | None = None,
+    ) -> versions.VersionOutcome:
+        """Release the stored draft ``key@label`` once ``policy``'s approvals are in."""
+        return versions.release_stored_draft(
+            self._db, key, label, actor=actor, at=at, policy=policy
+        )
+
+    def draft_version(
+        self,
+        framework: Framework,
+        *,
+        rationale: str,
+        actor: str,
+        effective_from: datetime | None = None,
+        version: str | None = None,
+        at: datetime | None = None,
+    ) -> versions.VersionOutcome:
+        """Store a draft of ``framework`` (for approval and staging targets), logged."""
+        return versions.draft_framework(
+            self._db,
+            framework,
+            rationale=rationale,
+            actor=actor,
+            at=at,
+            effective_from=effective_from,
+            version=version,
+        )
+
+    def approve_version(
+        self,
+        key: str,
+        label: str,
+        *,
+        actor: str,
+        note: str | None = None,
+        at: datetime | None = None,
+    ) -> versions.VersionOutcome:
+        """Add ``actor``'s approval to the stored draft ``key@label``, logged."""
+        return versions.approve_stored(self._db, key, label, actor=actor, at=at, note=note)
+
+    # -- governance: the audit log ----------------------------------------------------------
+
+    def append_audit(self, record: AuditRecord) -> AuditEntry:
+        """Seal ``record`` onto the audit chain (appends are serialised: one head)."""
+        return audit_log.append_records(self._db, [record])[0]
+
+    def append_audit_many(self, records: Iterable[AuditRecord]) -> list[AuditEntry]:
+        """Seal several records in order, in one transaction."""
+        return audit_log.append_records(self._db, records)
+
+    def audit_entries(self, *, after: int = 0, limit: int | None = None) -> list[AuditEntry]:
+        """Entries numbered above ``after`` (at most ``limit``), in chain order."""
+        return audit_log.entries(self._db, after=after, limit=limit)
+
+    def iter_audit(self, *, after: int = 0) -> Iterator[AuditEntry]:
+        """Every entry numbered above ``after``, in chain order, read page by page."""
+        return audit_log.iter_entries(self._db, after=after)
+
+    def audit_head(self) -> ChainHead | None:
+        """The last entry's ``SEQ:HASH`` as stored (``None``: an empty log)."""
+        return audit_log.head(self._db)
+
+    def audit_count(self) -> int:
+        return audit_log.count(self._db)
+
+    def verify_audit(self, *, head: ChainHead | str | None = None) -> VerifyResult:
+        """Recompute the stored chain; against ``head`` (kept elsewhere) a cut tail or a
+        rewritten chain is found too."""
+        return audit_log.verify_log(self._db, head=head)

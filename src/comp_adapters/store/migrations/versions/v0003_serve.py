@@ -1,7 +1,7 @@
 """API keys of ``comp-adapters serve``, hashed.
 
 Revision ID: v0003_serve
-Revises: 0001
+Revises: v0002_governance
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "v0003_serve"
-down_revision = "0001"
+down_revision = "v0002_governance"
 branch_labels = None
 depends_on = None
 
