@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import socket
 import subprocess
@@ -168,7 +167,7 @@ def main() -> int:
         folder = Path(tmp)
         url = f"sqlite:///{folder / 'state.db'}"
         key, built = build_store(url, args.learners, args.competencies)
-        size = os.path.getsize(folder / "state.db") / 1e6
+        size = (folder / "state.db").stat().st_size / 1e6
         print(
             f"store: {args.learners:,} learners x {args.competencies} competencies "
             f"({args.learners * args.competencies:,} results and evidence), {size:.0f} MB, "

@@ -44,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     serve.add_argument("--framework", type=Path, action="append", help="framework file to serve")
     serve.add_argument(
+        "--released",
+        action="store_true",
+        default=None,
+        help="serve the framework versions released in the store (framework release)",
+    )
+    serve.add_argument(
         "--public", action="append", help="framework (key) served without credential"
     )
     serve.add_argument("--roles", type=Path, help="role profile file (gaps, coverage)")
@@ -140,6 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "frameworks": tuple(args.framework) if args.framework else None,
+        "released": args.released,
         "public": tuple(args.public) if args.public else None,
         "roles": args.roles,
         "people": args.people,
@@ -152,7 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "count_private": args.count_private,
     }
     settings = _settings(args, **flags)
-    if not settings.frameworks:
+    if not settings.frameworks and not settings.released:
         folder = example_dir()
         settings = settings.model_copy(
             update={

@@ -31,7 +31,7 @@ from comp_adapters.reports.policy import Policy
 from comp_adapters.serve.access import Authenticator, JwtVerifier
 from comp_adapters.serve.case_api import case_router, imsx_body
 from comp_adapters.serve.case_index import VERSIONS, CaseIndex
-from comp_adapters.serve.catalog import FrameworkCatalog, file_catalog
+from comp_adapters.serve.catalog import FrameworkCatalog, StoreCatalog, file_catalog
 from comp_adapters.serve.errors import ServeError
 from comp_adapters.serve.keys import ApiKeys
 from comp_adapters.serve.organisation import Organisation
@@ -193,8 +193,12 @@ def app_from_settings(
     clock: Callable[[], datetime] = _utc_now,
 ) -> FastAPI:
     """The server ``settings`` describe (the store opened here unless given)."""
-    catalog = file_catalog(list(settings.frameworks), public=settings.public)
     held = store or open_store(settings.store)
+    catalog: FrameworkCatalog
+    if settings.released:
+        catalog = StoreCatalog(held, public=settings.public, clock=clock)
+    else:
+        catalog = file_catalog(list(settings.frameworks), public=settings.public)
     organisation = Organisation.load(
         settings.roles,
         settings.people,

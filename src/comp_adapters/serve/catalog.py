@@ -1,25 +1,32 @@
-"""Which frameworks the server publishes: a small protocol and its implementation over files.
+"""Which frameworks the server publishes: a small protocol, over files or over the store.
 
 A :class:`FrameworkCatalog` lists the *released* frameworks (the ones a CASE consumer and a
 proficiency client may see) and finds one by its CASE document identifier. The server
-depends on nothing else, so the framework versions kept in the state store (governance)
-can stand behind the same two methods. :func:`file_catalog` is the catalog of framework
-files (``comp-adapters serve --framework FILE``, the bundled example).
+depends on nothing else, so frameworks from files and the versions released in the store
+stand behind the same two methods: :func:`file_catalog` is the catalog of framework files
+(``comp-adapters serve --framework FILE``, the bundled example), :class:`StoreCatalog` the
+one of the versions released in the store (``comp-adapters serve --released``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from comp_adapters.case.export import framework_to_package
 from comp_adapters.case.wire import strict_identifier
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.plugins import detect_format
+
+if TYPE_CHECKING:
+    from comp_adapters.governance.versions import FrameworkVersion
+    from comp_adapters.store import Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -131,3 +138,82 @@ def find_framework(catalog: FrameworkCatalog, name: str) -> ReleasedFramework | 
     if found is not None:
         return found
     return next((r for r in catalog.frameworks() if r.key == name), None)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreCatalog:
+    """The framework versions released in the state store (governance: ``comp-adapters
+    framework release``), the one in force now per framework.
+
+    Per framework key: the released version in force now (``effective_from`` passed, not
+    yet ``effective_until``), the latest by ``effective_from``; when none is in force yet,
+    the latest released. The list is read again at most every ``refresh_s`` seconds, so a
+    release shows within that time; a version's document is read (and its content hash
+    checked by the store) once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        public: Iterable[str] = (),
+        clock: Callable[[], datetime] = _utc_now,
+        refresh_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.public = frozenset(public)
+        self.clock = clock
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._released: list[ReleasedFramework] = []
+        self._by_id: dict[str, ReleasedFramework] = {}
+        self._known: dict[tuple[str, str, str], ReleasedFramework] = {}
+
+    def frameworks(self) -> Sequence[ReleasedFramework]:
+        with self._lock:
+            now = time.monotonic()
+            if self._read_at is None or now - self._read_at >= self.refresh_s:
+                self._refresh()
+                self._read_at = now
+            return list(self._released)
+
+    def by_document_id(self, identifier: str) -> ReleasedFramework | None:
+        self.frameworks()
+        return self._by_id.get(identifier.lower())
+
+    def _refresh(self) -> None:
+        released: list[ReleasedFramework] = []
+        at = self.clock()
+        for key in self.store.versioned_frameworks():
+            versions = [v for v in self.store.framework_versions(key) if v.is_released]
+            if not versions:
+                continue
+            chosen = _in_force(versions, at)
+            ref = (key, chosen.version, chosen.content_hash)
+            item = self._known.get(ref)
+            if item is None:
+                stored = self.store.framework_version(key, chosen.version)
+                if stored is None:  # pragma: no cover - listed a moment ago
+                    continue
+                identifier = document_id_of(stored.framework)
+                item = ReleasedFramework(
+                    framework=stored.framework,
+                    document_id=identifier,
+                    released_at=chosen.released_at or chosen.created_at,
+                    public=key in self.public or identifier in self.public,
+                )
+                self._known[ref] = item
+            released.append(item)
+        self._released = released
+        self._by_id = {item.document_id: item for item in released}
+
+
+def _in_force(versions: Sequence[FrameworkVersion], at: datetime) -> FrameworkVersion:
+    current = [v for v in versions if v.in_force_at(at)]
+    if current:
+        return max(current, key=lambda v: (v.effective_from, v.released_at or v.created_at))
+    return max(versions, key=lambda v: (v.released_at or v.created_at, v.effective_from))

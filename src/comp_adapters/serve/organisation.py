@@ -16,6 +16,7 @@ from pathlib import Path
 
 from comp_adapters.core.evidence import Visibility
 from comp_adapters.core.framework import Framework
+from comp_adapters.errors import ConfigurationError
 from comp_adapters.reports.files import load_checked_profiles, load_people, load_profiles
 from comp_adapters.reports.people import Assignment, ReportingLines
 from comp_adapters.reports.policy import Policy, Relation, Viewer, ViewerKind
@@ -47,7 +48,15 @@ class Organisation:
         if roles is None or people is None:
             return cls(policy=policy)
         named = load_profiles(roles)[0].framework
-        framework = next((f for f in frameworks if f.key == named), frameworks[0])
+        framework = next((f for f in frameworks if f.key == named), None)
+        if framework is None and named is None and frameworks:
+            framework = frameworks[0]
+        if framework is None:
+            served = ", ".join(f.key for f in frameworks) or "none"
+            raise ConfigurationError(
+                f"role profiles {roles}: their framework ({named or 'the first served'}) "
+                f"is not served (served: {served})"
+            )
         profiles = load_checked_profiles(roles, framework)
         assignments = load_people(people, profiles)
         return cls(

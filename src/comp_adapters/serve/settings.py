@@ -38,6 +38,10 @@ class ServeSettings(AdapterSettings):
     frameworks: tuple[Path, ...] = Field(
         default=(), description="framework files to serve (any known format)"
     )
+    released: bool = Field(
+        default=False,
+        description="serve the framework versions released in the store (not files)",
+    )
     public: tuple[str, ...] = Field(
         default=(),
         description="frameworks (key or CASE id) served on the CASE routes without credential",
@@ -85,6 +89,8 @@ class ServeSettings(AdapterSettings):
         configured = [self.jwt_issuer, self.jwt_audience, self.jwks_url or self.jwks_file]
         if any(configured) and not all(configured):
             raise ValueError("JWTs need jwt_issuer, jwt_audience and jwks_url (or jwks_file)")
+        if self.released and self.frameworks:
+            raise ValueError("give framework files or released (the store's versions), not both")
         if (self.roles is None) != (self.people is None):
             raise ValueError("give roles and people together (gap analysis and teams)")
         return self
