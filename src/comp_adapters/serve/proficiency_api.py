@@ -39,7 +39,7 @@ from comp_adapters.serve.case_api import API_KEY, BEARER
 from comp_adapters.serve.catalog import ReleasedFramework, find_framework
 from comp_adapters.serve.errors import ServeError, bad_request, not_found
 from comp_adapters.serve.organisation import Organisation
-from comp_adapters.serve.queries import evidence_visibility, learners_after
+from comp_adapters.serve.queries import current_records, evidence_visibility, learners_after
 from comp_adapters.store import ProficiencyRecord, Store
 
 SCOPE = "proficiency.read"
@@ -451,7 +451,9 @@ def _records(
 ) -> list[ProficiencyRecord]:
     """Current results (or those in force at ``at``) of ``learners`` (``None``: all)."""
     if at is None:
-        return list(store.latest_proficiency(framework_key, learners=learners))
+        if learners is None:
+            return list(store.latest_proficiency(framework_key))
+        return current_records(store, framework_key, learners)
     if learners is None:
         return store.proficiency_as_of(framework_key, at)
     found: list[ProficiencyRecord] = []
