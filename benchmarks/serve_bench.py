@@ -46,9 +46,7 @@ LEVELS = ("beginning", "developing", "proficient", "expert")
 
 def build_store(url: str, learners: int, competencies: int) -> tuple[str, float]:
     framework = load_framework(example_dir() / "framework.json")
-    leaves = [c.key for c in framework.walk() if not framework.children_of(c.key)][
-        :competencies
-    ]
+    leaves = [c.key for c in framework.walk() if not framework.children_of(c.key)][:competencies]
     started = time.perf_counter()
     rng = random.Random(7)
     with open_store(url) as store:
