@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "comp_adapters.cli.framework",
     "comp_adapters.cli.audit",
     "comp_adapters.cli.generic",
+    "comp_adapters.cli.serve",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 

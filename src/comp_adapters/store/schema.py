@@ -253,3 +253,18 @@ audit_log = Table(
 """Governance: the hash-chained audit log, append-only. ``seq`` numbers entries from 1,
 ``payload`` is canonical JSON; one entry per ``prev_hash`` (and per ``seq``), so the
 chain cannot fork even if two writers raced."""
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("name", String(KEY), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("viewer", String(KEY), nullable=False),
+    Column("created_at", Instant, nullable=False),
+    Column("revoked_at", Instant),
+    Index("ix_api_keys_name", "name"),
+)
+"""Static API keys of ``comp-adapters serve``: the key's public id, the SHA-256 of its secret
+part (never the key), its scopes (space-separated) and the viewer it reads as."""
