@@ -11,7 +11,7 @@ import pytest
 import requests
 import urllib3
 
-from comp_adapters.case.adapter import CaseSettings, make_client
+from comp_adapters.case.settings import CaseSettings, connect
 from comp_adapters.case.mapping import package_to_framework
 from comp_adapters.errors import AuthenticationError, NotFoundError
 from comp_adapters.native import load_framework
@@ -195,7 +195,7 @@ def case_client(served: Served, token: str | None, version: str = "auto") -> Any
         version=version,  # type: ignore[arg-type]
         token=token,  # type: ignore[arg-type]
     )
-    return make_client(settings, session=session)
+    return connect(settings, session=session)
 
 
 @pytest.mark.parametrize("version", ["auto", "1.1", "1.0"])
