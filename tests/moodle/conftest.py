@@ -89,7 +89,7 @@ def example() -> Framework:
 
 def settings_for(**options: Any) -> MoodleSettings:
     """Settings of the fake site (its URL and token) with these options."""
-    return MoodleSettings(url=URL, token=TOKEN, **options)
+    return MoodleSettings.model_validate({"url": URL, "token": TOKEN, **options})
 
 
 def moodle_adapter(

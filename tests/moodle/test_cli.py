@@ -11,6 +11,7 @@ import responses
 from comp_adapters.cli.main import main
 from comp_adapters.moodle.csv_format import read_framework_csv
 from comp_adapters.native import iter_evidence, load_framework
+from comp_adapters.sync.plan import Plan
 from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
 
@@ -333,3 +334,40 @@ def test_rate_names_the_functions_to_add(
     assert "core_user_get_users_by_field" in err
     assert "Add them to the service" in err
     assert "errorcode" not in err
+
+
+def test_writing_commands_save_the_plan_and_speak_json(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push = ["moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE)]
+    plan_file = env / "plan.json"
+    code, out, _ = run(capsys, *push, "--dry-run", "--json", "--plan-out", str(plan_file))
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["dry_run"] is True
+    assert shown["applied"] == 0
+    saved = Plan.from_json(plan_file.read_text())
+    assert shown["plan"]["fingerprint"] == saved.fingerprint
+    assert saved.adapter == "moodle"
+    assert fake.writes == 0
+    code, out, _ = run(capsys, *push, "--json")
+    assert code == 0
+    assert json.loads(out)["applied"] == len(saved.writes)
+    code, out, _ = run(capsys, "moodle", "pull", "CS-SUPPORT", "-o", str(env / "p.json"), "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "framework": "CS-SUPPORT",
+        "output": str(env / "p.json"),
+        "format": "native",
+        "competencies": len(load_framework(EXAMPLE).competencies),
+    }
+
+
+def test_a_misspelt_config_key_exits_2_naming_it(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = env / "site.toml"
+    config.write_text(f'[moodle]\nurl = "{URL}"\nscale_idd = 3\n')
+    code, _, err = run(capsys, "moodle", "push", str(EXAMPLE), "--config", str(config))
+    assert code == 2
+    assert "scale_idd" in err

@@ -32,7 +32,7 @@ from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.moodle.client import Calls, MoodleClient
-from comp_adapters.moodle.executor import MoodleExecutor, group_key
+from comp_adapters.moodle.executor import MoodleExecutor, check_changes, group_key
 from comp_adapters.moodle.mapping import (
     CourseLink,
     competency_key,
@@ -292,6 +292,7 @@ class MoodleAdapter:
         """
         if plan.adapter != self.name:
             raise PlanError(f"this is a plan for {plan.adapter!r}, not for moodle")
+        check_changes(plan.changes)
         executor = MoodleExecutor(
             self.client,
             rate_in=self.settings.rate_in,

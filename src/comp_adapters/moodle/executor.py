@@ -242,6 +242,28 @@ def call_for(change: Change, results: Mapping[str, Result]) -> Call[Any]:
     return builder(change, results)
 
 
+SUPPORTED: frozenset[tuple[Kind, Action]] = frozenset(
+    {*_CALLS, (Kind.RULE, Action.DELETE), (Kind.COURSE_OUTCOME, Action.UPDATE)}
+)
+"""Every (kind, action) this executor carries out."""
+_KINDS = frozenset(kind.value for kind in Kind)
+
+
+def check_changes(changes: Sequence[Change]) -> None:
+    """Refuse, before anything is written, changes of a kind or action not carried out
+    here (naming each)."""
+    bad = [
+        f"{c.id!r} ({c.action.value} {c.kind})"
+        for c in changes
+        if c.writes and (c.kind not in _KINDS or (Kind(c.kind), c.action) not in SUPPORTED)
+    ]
+    if bad:
+        raise PlanError(
+            "moodle cannot apply these changes (unknown kind or action; was the plan made by "
+            "another adapter or version?): " + ", ".join(bad)
+        )
+
+
 def _result_of(change: Change, value: Any) -> Result:
     kind = Kind(change.kind)
     if change.action is Action.CREATE and kind in (Kind.FRAMEWORK, Kind.COMPETENCY):
@@ -484,4 +506,13 @@ _GROUPS: Mapping[Kind | tuple[Kind, Action], GroupHandler] = {
 group is a batch of calls (:data:`_CALLS`)."""
 
 
-__all__ = ["Kind", "MoodleExecutor", "call_for", "grade_call", "group_key", "kind_of"]
+__all__ = [
+    "SUPPORTED",
+    "Kind",
+    "MoodleExecutor",
+    "call_for",
+    "check_changes",
+    "grade_call",
+    "group_key",
+    "kind_of",
+]
