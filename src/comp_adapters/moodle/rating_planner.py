@@ -248,6 +248,14 @@ class RatingPlanner:
         for sticky in self.sticky:
             have = current.get(sticky.pair)
             if self.options.rate_in == "plan" and sticky.pair not in plans:
+                if sticky.result is not None:  # a result of ours: say why it is left alone
+                    noops.append(
+                        _noop(
+                            sticky.learner,
+                            sticky.competency,
+                            "no level computed (and not in an active plan of the learner)",
+                        )
+                    )
                 continue
             if have is None:
                 if sticky.result is not None:
