@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from comp_adapters.core.framework import Framework
+from comp_adapters.core.framework import Framework, RuleOutcome
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.moodle import planner as planner_module
 from comp_adapters.moodle.adapter import MoodleAdapter
@@ -301,3 +301,20 @@ def test_the_purity_check_catches_an_import() -> None:
     tree = ast.parse("import requests\nfrom comp_adapters.store.db import x\n")
     assert _imports(tree) == {"requests", "comp_adapters.store.db"}
     assert planner_module.plan_framework.__module__ == "comp_adapters.moodle.planner"
+
+
+def test_a_rule_parents_result_outside_any_plan_is_not_dropped(example: Framework) -> None:
+    framework = example.canonical()
+    parent = next(
+        c.key
+        for c in framework.competencies
+        if c.rollup is not None and c.rollup.outcome is RuleOutcome.COMPLETE
+    )
+    desired = DesiredRatings(framework, (proficiency("ann", parent, None),))
+    competencies = {c.key: n for n, c in enumerate(framework.competencies, start=100)}
+    site = RatingSite(users={"ann": 7}, competencies=competencies)
+    options = RatingOptions(rate_in="plan", user_field="username")
+    assert ratings_to_read(desired, site, options) == [(7, competencies[parent])]
+    plan = plan_ratings(desired, RatingSnapshot(site), options)
+    assert [(c.key, c.action) for c in plan.changes] == [(f"ann / {parent}", Action.NOOP)]
+    assert "not in an active plan" in (plan.changes[0].reason or "")
