@@ -24,7 +24,13 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 # Inputs whose change means "install again".
-INSTALL_INPUTS = ("pyproject.toml", "tests/lrs/package-lock.json")
+INSTALL_INPUTS = (
+    "pyproject.toml",
+    "tests/lrs/package-lock.json",
+    "examples/json-dir-adapter/pyproject.toml",
+)
+PLUGIN_EXAMPLES = ("examples/json-dir-adapter",)
+"""Example third-party adapters installed beside the project: their tests run with the suite."""
 LINTED = ("src", "tests", "benchmarks", "examples", "tools", "dev.py")
 
 
@@ -61,6 +67,9 @@ def ensure_venv(extras: str) -> None:
     must(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     target = f".[{extras}]" if extras else "."
     must(PY, "-m", "pip", "install", "--quiet", "-e", target)
+    if extras:  # the test environment: the example plug-ins too
+        for example in PLUGIN_EXAMPLES:
+            must(PY, "-m", "pip", "install", "--quiet", "--no-deps", "-e", example)
     stamp.write_text(fingerprint)
 
 

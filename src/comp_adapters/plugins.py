@@ -10,21 +10,32 @@ Third-party packages add their own through entry points, without touching this p
     [project.entry-points."comp_adapters.formats"]
     totara-xml = "comp_totara.formats:TOTARA_XML"
 
-Entries are imported only when used, so a broken plug-in cannot stop the CLI from starting.
+Entries are imported only when used, so a broken plug-in cannot stop the CLI from starting:
+:func:`adapter_entries` lists it as broken, with the reason, and :func:`get_adapter` refuses
+it with a :class:`~comp_adapters.errors.ConfigurationError` naming what is missing.
+``COMP_ADAPTERS_NO_PLUGINS=1`` ignores every entry point (only the built-in tables count),
+for tests and for ruling a plug-in out when something misbehaves.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
+from comp_adapters.protocols import REQUIRED_METHODS, Capability
+from comp_adapters.settings import AdapterSettings
 
+NO_PLUGINS_ENV = "COMP_ADAPTERS_NO_PLUGINS"
+"""Set to ``1`` to ignore installed plug-ins (entry points)."""
 ADAPTER_GROUP = "comp_adapters.adapters"
 FORMAT_GROUP = "comp_adapters.formats"
 
@@ -95,24 +106,133 @@ def _load(reference: str, *, what: str) -> Any:
         return getattr(module, attribute) if attribute else module
     except (ImportError, AttributeError) as exc:
         raise ConfigurationError(f"cannot load {what} from {reference!r}: {exc}") from exc
+    except Exception as exc:  # a plug-in's import may fail any way; it is re-raised
+        raise ConfigurationError(
+            f"cannot load {what} from {reference!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def plugins_disabled() -> bool:
+    """Whether ``COMP_ADAPTERS_NO_PLUGINS`` asks to ignore installed plug-ins."""
+    return os.environ.get(NO_PLUGINS_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _entries(group: str) -> dict[str, str]:
+    if plugins_disabled():
+        return {}
     return {ep.name: ep.value for ep in entry_points(group=group)}
 
 
+class Origin(StrEnum):
+    """Where an adapter comes from."""
+
+    BUILTIN = "built-in"
+    PLUGIN = "plug-in"
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterEntry:
+    """One registered adapter: its name, where it points, where it comes from, and either
+    the loaded, checked class with its capabilities or, when it is broken, why."""
+
+    name: str
+    reference: str
+    origin: Origin
+    adapter_class: type | None = None
+    capabilities: frozenset[Capability] = frozenset()
+    error: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.adapter_class is None
+
+
+def _adapter_table() -> dict[str, tuple[str, Origin]]:
+    """Name -> (reference, origin); a built-in wins over a plug-in of the same name."""
+    table = {name: (ref, Origin.PLUGIN) for name, ref in _entries(ADAPTER_GROUP).items()}
+    table.update({name: (ref, Origin.BUILTIN) for name, ref in BUILTIN_ADAPTERS.items()})
+    return table
+
+
 def adapter_names() -> list[str]:
-    """Names of every known adapter, built-in and installed."""
-    return sorted({**_entries(ADAPTER_GROUP), **BUILTIN_ADAPTERS})
+    """Names of every known adapter, built-in and installed (nothing is imported)."""
+    return sorted(_adapter_table())
 
 
 def load_adapter_class(name: str) -> Any:
-    """The adapter class registered as ``name`` (built-ins win over plug-ins)."""
-    table = {**_entries(ADAPTER_GROUP), **BUILTIN_ADAPTERS}
+    """The adapter class registered as ``name`` (built-ins win over plug-ins), unchecked.
+
+    Prefer :func:`get_adapter`, which also checks the class keeps the adapter contract.
+    """
+    table = _adapter_table()
     if name not in table:
         known = ", ".join(sorted(table)) or "none"
         raise ConfigurationError(f"unknown adapter {name!r} (known: {known})")
-    return _load(table[name], what=f"adapter {name!r}")
+    return _load(table[name][0], what=f"adapter {name!r}")
+
+
+def check_adapter_class(name: str, found: Any) -> frozenset[Capability]:
+    """The capabilities of ``found`` once it is checked to be an adapter registered as
+    ``name``: a class with ``name``, ``capabilities``, a ``settings_model`` subclass of
+    :class:`~comp_adapters.settings.AdapterSettings`, ``from_settings`` and the methods of
+    its capabilities (:data:`~comp_adapters.protocols.REQUIRED_METHODS`). Anything missing
+    is one :class:`ConfigurationError` listing all of it."""
+    if not inspect.isclass(found):
+        raise ConfigurationError(f"adapter {name!r} does not point at a class (got {found!r})")
+    missing: list[str] = []
+    declared = getattr(found, "name", None)
+    if declared != name:
+        missing.append(f"class attribute name = {name!r} (it has {declared!r})")
+    raw = getattr(found, "capabilities", None)
+    capabilities: frozenset[Capability] = frozenset()
+    if not isinstance(raw, frozenset):
+        missing.append("class attribute capabilities (a frozenset of Capability)")
+    else:
+        try:
+            capabilities = frozenset(Capability(item) for item in raw)
+        except ValueError as exc:
+            missing.append(f"capabilities known to comp_adapters ({exc})")
+    model = getattr(found, "settings_model", None)
+    if not (inspect.isclass(model) and issubclass(model, AdapterSettings)):
+        missing.append("settings_model (a subclass of comp_adapters.settings.AdapterSettings)")
+    if not callable(getattr(found, "from_settings", None)):
+        missing.append("classmethod from_settings(settings, *, session=None)")
+    missing.extend(
+        f"method {method}() (required by {capability.value})"
+        for capability in sorted(capabilities)
+        for method in REQUIRED_METHODS[capability]
+        if not callable(getattr(found, method, None))
+    )
+    if missing:
+        raise ConfigurationError(
+            f"adapter {name!r} ({found.__module__}.{found.__qualname__}) does not keep the "
+            f"adapter contract; it lacks: {'; '.join(dict.fromkeys(missing))}"
+        )
+    return capabilities
+
+
+def get_adapter(name: str) -> type:
+    """The adapter class registered as ``name``, imported and checked
+    (:func:`check_adapter_class`); a :class:`ConfigurationError` says what is wrong."""
+    found = load_adapter_class(name)
+    check_adapter_class(name, found)
+    adapter_class: type = found
+    return adapter_class
+
+
+def adapter_entries() -> list[AdapterEntry]:
+    """Every registered adapter, loaded and checked, by name; a broken one (it cannot be
+    imported or does not keep the contract) is an entry with its ``error``, never a crash."""
+    return [_entry(name, ref, origin) for name, (ref, origin) in sorted(_adapter_table().items())]
+
+
+def _entry(name: str, reference: str, origin: Origin) -> AdapterEntry:
+    try:
+        found = load_adapter_class(name)
+        capabilities = check_adapter_class(name, found)
+    except ConfigurationError as exc:
+        return AdapterEntry(name, reference, origin, error=str(exc))
+    return AdapterEntry(name, reference, origin, found, capabilities)
 
 
 def format_names() -> list[str]:

@@ -1,10 +1,10 @@
 """Entry point of ``comp-adapters``: builds the parser from the command modules and maps
 errors to exit codes, so users see a clear message instead of a traceback.
 
-Exit codes: 0 success, 1 invalid input or a remote refusal, 2 usage or configuration
-error, 3 remote unavailable (connection failures, timeouts, 5xx and throttling after the
-retries), 70 internal error (a bug: rerun with ``--debug`` for the traceback), 130
-interrupted. Usage errors are one line, never a traceback.
+The exit codes are the table :data:`EXIT_CODES` (shown in ``comp-adapters --help`` and in
+the CLI reference). Usage errors are one line, never a traceback. The global options
+``-v/--verbose``, ``-q/--quiet`` and ``--debug`` are accepted before the command and
+after it (``comp-adapters push moodle FILE -v``): they are added to every command.
 """
 
 from __future__ import annotations
@@ -34,11 +34,47 @@ COMMAND_MODULES = (
     "comp_adapters.cli.moodle",
     "comp_adapters.cli.reports",
     "comp_adapters.cli.framework",
+    "comp_adapters.cli.generic",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success"),
+    (EXIT_FAILED, "invalid input, or the remote refused (validation, a stale plan, HTTP 4xx)"),
+    (EXIT_USAGE, "usage or configuration error (flags, settings, config file)"),
+    (
+        EXIT_UNAVAILABLE,
+        "remote unavailable: connection failures, timeouts, 5xx and throttling after retries",
+    ),
+    (EXIT_INTERNAL, "internal error, a bug: rerun with --debug for the traceback"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+"""Every exit code of ``comp-adapters`` and what it means, documented in the CLI reference."""
+
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, object]], ...] = (
+    (
+        ("-v", "--verbose"),
+        {"dest": "verbose", "action": "count", "help": "more logging (-vv: debug)"},
+    ),
+    (
+        ("-q", "--quiet"),
+        {"dest": "quiet", "action": "store_true", "help": "only errors on standard error"},
+    ),
+    (
+        ("--debug",),
+        {"dest": "debug", "action": "store_true", "help": "show tracebacks of internal errors"},
+    ),
+)
+"""Options every command takes, before or after its name."""
+
+
+def exit_codes_text() -> str:
+    """The exit-code table as text (the ``--help`` epilog)."""
+    rows = "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES)
+    return f"exit codes:\n{rows}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,21 +109,56 @@ def build_parser() -> argparse.ArgumentParser:
             "Competency frameworks as data: validate, convert, compute proficiency "
             "and sync it into Moodle, Canvas, IMS CASE and xAPI."
         ),
+        epilog=exit_codes_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    for flags, options in GLOBAL_OPTIONS:
+        default = 0 if options["action"] == "count" else False
+        parser.add_argument(*flags, default=default, **options)  # type: ignore[arg-type]
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for leaf in leaf_parsers(parser):
+        _add_global_options(leaf)
     return parser
+
+
+def leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of every runnable command (those without subcommands), depth first."""
+    found: list[argparse.ArgumentParser] = []
+    children = [
+        child
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for child in dict.fromkeys(action.choices.values())
+    ]
+    if not children:
+        return [parser]
+    for child in children:
+        found.extend(leaf_parsers(child))
+    return found
+
+
+def _add_global_options(leaf: argparse.ArgumentParser) -> None:
+    """The global options on one command, given after its name; not given, they leave
+    what was given before the command alone (``default=SUPPRESS``)."""
+    dests = {"verbose", "quiet", "debug"}
+    for action in leaf._actions:
+        if action.dest in dests:
+            action.default = argparse.SUPPRESS  # e.g. compute's own --quiet
+    for flags, options in GLOBAL_OPTIONS:
+        free = [flag for flag in flags if flag not in leaf._option_string_actions]
+        if free:
+            leaf.add_argument(*free, default=argparse.SUPPRESS, **options)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors exit 2 with one line (see _Parser)
+    level = logging.ERROR if args.quiet else logging.WARNING - 10 * min(args.verbose or 0, 2)
     logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
+        level=level,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

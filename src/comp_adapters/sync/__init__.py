@@ -1,7 +1,16 @@
-"""Plans as data, and their journaled, resumable application."""
+"""Plans as data, and their journaled, resumable application by the one apply engine."""
 
-from comp_adapters.sync.apply import ApplyError, ApplyReport, Executor, apply_plan
-from comp_adapters.sync.batch import BatchOutcome, apply_plan_in_batches
+from comp_adapters.sync.apply import (
+    ApplyError,
+    ApplyReport,
+    BatchExecutor,
+    BatchOutcome,
+    Executor,
+    GroupKey,
+    apply_plan,
+    apply_plan_in_batches,
+    group_changes,
+)
 from comp_adapters.sync.journal import Journal, MemoryJournal
 from comp_adapters.sync.plan import Action, Change, Plan
 
@@ -9,12 +18,15 @@ __all__ = [
     "Action",
     "ApplyError",
     "ApplyReport",
+    "BatchExecutor",
     "BatchOutcome",
     "Change",
     "Executor",
+    "GroupKey",
     "Journal",
     "MemoryJournal",
     "Plan",
     "apply_plan",
     "apply_plan_in_batches",
+    "group_changes",
 ]

@@ -1,10 +1,13 @@
-"""Fault injection: make a client "crash" at its k-th HTTP request."""
+"""Fault injection: make a client "crash" at its k-th HTTP request, or an apply at its
+k-th journaled change."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import requests
+
+from comp_adapters.sync.journal import Journal, MemoryJournal, Result
 
 
 class SimulatedCrash(BaseException):
@@ -37,3 +40,44 @@ class CrashingSession(requests.Session):
         if crash_now:
             raise SimulatedCrash(f"crash after request {self.count}: {method!r} {url!r}")
         return response
+
+
+class CrashingJournal:
+    """A journal that "crashes" when change number ``crash_at`` (1-based) is recorded.
+
+    The seam that makes crash tests work for every adapter, HTTP or not: the one apply
+    engine records a change only after the target confirmed it, so with
+    ``after_record=False`` (the default) the crash falls after the write and before the
+    journal knows it, the case where a careless re-run writes twice; with
+    ``after_record=True`` it falls after the record (the write is done and remembered).
+    ``crash_at=None`` never crashes and only counts. Records go to ``inner`` (a fresh
+    :class:`~comp_adapters.sync.journal.MemoryJournal` by default), so a re-run may resume
+    from it as it would from the store.
+    """
+
+    def __init__(
+        self,
+        crash_at: int | None = None,
+        *,
+        after_record: bool = False,
+        inner: Journal | None = None,
+    ) -> None:
+        self.crash_at = crash_at
+        self.after_record = after_record
+        self.inner: Journal = inner if inner is not None else MemoryJournal()
+        self.count = 0
+
+    def completed(self, plan_fingerprint: str) -> dict[str, Result]:
+        return self.inner.completed(plan_fingerprint)
+
+    def record(self, plan_fingerprint: str, change_id: str, result: Result) -> None:
+        self.count += 1
+        crash_now = self.crash_at is not None and self.count == self.crash_at
+        if crash_now and not self.after_record:
+            raise SimulatedCrash(f"crash after change {self.count} ({change_id}) was written")
+        self.inner.record(plan_fingerprint, change_id, result)
+        if crash_now:
+            raise SimulatedCrash(f"crash after change {self.count} ({change_id}) was journaled")
+
+    def __repr__(self) -> str:
+        return f"CrashingJournal(crash_at={self.crash_at}, count={self.count})"

@@ -1,4 +1,5 @@
-"""Batched apply: grouping rules, journaling of partial batches, resuming."""
+"""The one apply engine: grouping rules, journaling of partial batches, resuming, and
+apply_plan as batches of one."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from comp_adapters.errors import PlanError, StalePlanError
-from comp_adapters.sync.apply import ApplyError
-from comp_adapters.sync.batch import BatchOutcome, apply_plan_in_batches, group_changes
+from comp_adapters.sync.apply import (
+    ApplyError,
+    BatchOutcome,
+    apply_plan,
+    apply_plan_in_batches,
+    group_changes,
+)
 from comp_adapters.sync.journal import MemoryJournal, Result
 from comp_adapters.sync.plan import Action, Change, Plan
 
@@ -125,3 +131,41 @@ def test_stale_plan_is_refused() -> None:
         apply_plan_in_batches(plan, Recorder(), current_state=lambda: "v2")
     report = apply_plan_in_batches(plan, Recorder(), current_state=lambda: "v1")
     assert report.writes == 1
+
+
+def test_apply_plan_is_the_batched_engine_with_batches_of_one() -> None:
+    """One loop: apply_plan hands the batched engine one change at a time, so its journal,
+    resume and failure behaviour are the engine's."""
+    plan = Plan(adapter="t", target="t", changes=tuple(change(c) for c in "abc"))
+    seen: list[str] = []
+
+    def execute(one: Change, results: Mapping[str, Result]) -> Result:
+        if one.id == "b" and "b" not in seen:
+            seen.append("b")
+            raise RuntimeError("b failed")
+        seen.append(one.id)
+        return {"n": len(results)}
+
+    journal = MemoryJournal()
+    with pytest.raises(ApplyError, match="create thing 'b' failed after 1 change") as caught:
+        apply_plan(plan, execute, journal=journal)
+    assert caught.value.report.applied == ["a"]
+    report = apply_plan(plan, execute, journal=journal)
+    assert report.resumed == ["a"]
+    assert report.applied == ["b", "c"]
+    assert report.results["c"] == {"n": 2}
+    assert seen == ["a", "b", "b", "c"]
+
+
+def test_stale_refusal_says_what_changed() -> None:
+    plan = Plan(adapter="t", target="tgt", changes=(change("a"),), state_fingerprint="v1" * 8)
+    with pytest.raises(StalePlanError, match=r"planned against state v1v1v1v1v1v1, it is now v2"):
+        apply_plan(plan, lambda _c, _r: None, current_state=lambda: "v2")
+
+
+def test_the_old_batch_module_still_imports() -> None:
+    """sync/batch.py re-exports the engine's names until its last caller has moved."""
+    from comp_adapters.sync import batch  # noqa: PLC0415
+
+    assert batch.apply_plan_in_batches is apply_plan_in_batches
+    assert batch.BatchOutcome is BatchOutcome
