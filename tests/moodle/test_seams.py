@@ -14,6 +14,7 @@ from comp_adapters.core.framework import Framework, RuleOutcome
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.moodle import planner as planner_module
 from comp_adapters.moodle.adapter import MoodleAdapter
+from comp_adapters.moodle.evidence_cursor import EvidenceProgress
 from comp_adapters.moodle.executor import (
     SUPPORTED,
     Kind,
@@ -32,6 +33,7 @@ from comp_adapters.moodle.settings import MoodleSettings, load_settings
 from comp_adapters.protocols import (
     PROTOCOLS,
     REQUIRED_METHODS,
+    Cursor,
     ReadsEvidence,
     ReadsFramework,
     WritesFramework,
@@ -236,7 +238,7 @@ def test_the_executor_dispatches_through_tables_not_change_ids() -> None:
 
 # -- the planner's purity --------------------------------------------------------------------
 
-PURE = ("planner.py", "rating_planner.py", "mapping.py", "text.py", "wire.py")
+PURE = ("planner.py", "rating_planner.py", "mapping.py", "text.py", "wire.py", "evidence_cursor.py")
 FORBIDDEN = (
     "requests",
     "urllib3",
@@ -318,3 +320,43 @@ def test_a_rule_parents_result_outside_any_plan_is_not_dropped(example: Framewor
     plan = plan_ratings(desired, RatingSnapshot(site), options)
     assert [(c.key, c.action) for c in plan.changes] == [(f"ann / {parent}", Action.NOOP)]
     assert "not in an active plan" in (plan.changes[0].reason or "")
+
+
+def test_an_evidence_read_resumed_mid_pass_skips_nothing_and_repeats_nothing(
+    fake: FakeMoodle, example: Framework, rated_site: dict[str, Any]
+) -> None:
+    writer = moodle_adapter()
+    wanted = [
+        proficiency("ann@example.com", "product.pricing", "expert"),
+        proficiency("ben@example.com", "comm.listening", "developing"),
+    ]
+    writer.apply(writer.plan_proficiency(wanted, framework=example))
+    reader = moodle_adapter(
+        framework=example,
+        framework_key=example.key,
+        learners=["ann@example.com", "nobody@example.com", "ben@example.com"],
+    )
+    batches = list(reader.read_evidence())
+    assert len(batches) == 2
+    assert [len(b.evidence) for b in batches] == [1, 1]
+    middle = batches[0].cursor
+    assert middle.extra["done"] == ["ann@example.com"]
+    resumed = list(reader.read_evidence(cursor=middle))
+    assert [e.id for b in resumed for e in b.evidence] == [e.id for e in batches[1].evidence]
+    assert resumed[-1].cursor == batches[-1].cursor
+    assert resumed[-1].skipped == {"learner without a Moodle user": 1}
+    nobody = moodle_adapter(framework=example, learners=["nobody@example.com"])
+    (only,) = list(nobody.read_evidence())
+    assert only.evidence == ()
+    assert only.skipped == {"learner without a Moodle user": 1}
+
+
+def test_a_damaged_evidence_cursor_is_refused() -> None:
+    bad = Cursor(adapter="moodle", field="evidence.timecreated", position="soon")
+    with pytest.raises(ConfigurationError, match="not a time"):
+        EvidenceProgress.starting_at(bad)
+    damaged = Cursor(adapter="moodle", field="evidence.timecreated", extra={"done": "ann"})
+    with pytest.raises(ConfigurationError, match="damaged"):
+        EvidenceProgress.starting_at(damaged)
+    with pytest.raises(ConfigurationError, match="'xapi' cursor"):
+        EvidenceProgress.starting_at(Cursor(adapter="xapi", field="stored"))

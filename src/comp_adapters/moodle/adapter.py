@@ -32,6 +32,7 @@ from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.moodle.client import Calls, MoodleClient
+from comp_adapters.moodle.evidence_cursor import EvidenceProgress
 from comp_adapters.moodle.executor import MoodleExecutor, check_changes, group_key
 from comp_adapters.moodle.mapping import (
     CourseLink,
@@ -62,8 +63,6 @@ from comp_adapters.sync import apply_plan_in_batches
 from comp_adapters.sync.apply import ApplyReport
 from comp_adapters.sync.journal import Journal
 from comp_adapters.sync.plan import Plan
-
-EVIDENCE_CURSOR_FIELD = "evidence.timecreated"
 
 _FIND_FUNCTIONS = (
     "core_competency_list_competency_frameworks",
@@ -412,16 +411,16 @@ class MoodleAdapter:
     def read_evidence(self, *, cursor: Cursor | None = None) -> Iterator[EvidenceBatch]:
         """Ratings and other graded evidence of ``learners``, as ``lms_rating`` evidence.
 
-        One batch per learner; the cursor (creation time of the newest evidence, with the
-        ids at that second) advances only with the last batch, so it never passes
-        evidence not yet read. Reads create empty user competency records where none
-        exist (the only read Moodle offers; see :mod:`~comp_adapters.moodle.reader`).
+        One batch per learner (learners without a Moodle user are counted as skipped);
+        each batch's cursor resumes after it and the last one ends the pass (see
+        :mod:`~comp_adapters.moodle.evidence_cursor`), so a cursor never passes evidence
+        not yet read and never repeats any. Reads create empty user competency records
+        where none exist (the only read Moodle offers; see :mod:`~comp_adapters.moodle.reader`).
         """
         learners_wanted = self.settings.learners
         if not learners_wanted:
             raise ConfigurationError("moodle: reading evidence needs the learners to read")
-        if cursor is not None and cursor.adapter != self.name:
-            raise ConfigurationError(f"moodle: a {cursor.adapter!r} cursor cannot be used here")
+        progress = EvidenceProgress.starting_at(cursor)
         framework = self._evidence_framework()
         self.reader.require(
             [
@@ -433,27 +432,23 @@ class MoodleAdapter:
         remote = self.reader.competencies_by_key(framework.key)
         wanted = [(key, wire) for key, wire in remote.items() if key in framework]
         users = self.user_ids(learners_wanted)
-        position = int(cursor.position) if cursor and cursor.position else None
-        seen = set(cursor.seen_ids) if cursor else set()
-        newest, newest_ids = position, set(seen)
-        learners = [learner for learner in learners_wanted if learner in users]
-        skipped_unknown = len(set(learners_wanted)) - len(set(learners))
+        known = list(dict.fromkeys(k for k in learners_wanted if k in users))
+        unknown = len(set(learners_wanted)) - len(known)
+        learners = [k for k in known if k not in progress.done]
+        if not learners:  # nobody left to read: the pass ends here, and says why
+            skipped = {"learner without a Moodle user": unknown} if unknown else {}
+            yield EvidenceBatch(evidence=(), cursor=progress.cursor(last=True), skipped=skipped)
+            return
         for index, learner in enumerate(learners):
             summaries = self.reader.run_reads(
                 [Calls.user_competency_summary(users[learner], wire.id) for _, wire in wanted]
             )
             evidence = []
-            skipped: dict[str, int] = {}
+            skipped = {}
             for (key, _), summary in zip(wanted, summaries, strict=True):
                 scale = framework.scale_for(key)
                 for record in summary.evidence:
-                    if position is not None and (
-                        record.timecreated < position
-                        or (
-                            record.timecreated == position
-                            and _evidence_id(self._site, record) in seen
-                        )
-                    ):
+                    if not progress.is_new(record.timecreated, _evidence_id(self._site, record)):
                         continue
                     item = evidence_from_moodle(
                         record, learner=learner, competency=key, scale=scale, site=self._site
@@ -462,26 +457,14 @@ class MoodleAdapter:
                         skipped["no grade (log only)"] = skipped.get("no grade (log only)", 0) + 1
                         continue
                     evidence.append(item)
-                    if newest is None or record.timecreated > newest:
-                        newest, newest_ids = record.timecreated, {item.id}
-                    elif record.timecreated == newest:
-                        newest_ids.add(item.id)
+                    progress.saw(record.timecreated, item.id)
+            progress.finish(learner)
             last = index == len(learners) - 1
-            if last and skipped_unknown:
-                skipped["learner without a Moodle user"] = skipped_unknown
-            next_cursor = (
-                Cursor(
-                    adapter=self.name,
-                    field=EVIDENCE_CURSOR_FIELD,
-                    position=str(newest) if newest is not None else None,
-                    seen_ids=tuple(sorted(newest_ids)),
-                )
-                if last
-                else cursor or Cursor(adapter=self.name, field=EVIDENCE_CURSOR_FIELD)
-            )
+            if last and unknown:
+                skipped["learner without a Moodle user"] = unknown
             yield EvidenceBatch(
                 evidence=tuple(sorted(evidence, key=lambda e: (e.observed_at, e.id))),
-                cursor=next_cursor,
+                cursor=progress.cursor(last=last),
                 skipped=skipped,
             )
 
