@@ -371,3 +371,24 @@ def test_a_misspelt_config_key_exits_2_naming_it(
     code, _, err = run(capsys, "moodle", "push", str(EXAMPLE), "--config", str(config))
     assert code == 2
     assert "scale_idd" in err
+
+
+def test_a_saved_plan_is_applied_by_the_generic_apply_and_refused_once_stale(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = env / "plan.json"
+    push = ["moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE)]
+    assert run(capsys, *push, "--dry-run", "--plan-out", str(plan_file))[0] == 0
+    assert fake.writes == 0
+    code, out, err = run(capsys, "apply", str(plan_file))
+    assert code == 0, err
+    assert fake.writes > 0
+    code, _, err = run(capsys, "apply", str(plan_file))  # the site holds it now
+    assert code == 1
+    assert "changed since the plan was made" in err
+    # the generic verbs reach the same adapter
+    code, out, err = run(
+        capsys, "push", "moodle", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE)
+    )
+    assert code == 0, err
+    assert "nothing to do" in out

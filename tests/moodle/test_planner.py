@@ -325,7 +325,11 @@ def test_own_scale_that_rest_cannot_clear_is_a_noop() -> None:
     )
     p = plan(remote=remote)
     assert p.is_empty
-    assert [c.id for c in p.changes] == ["scale:b"]
+    assert [(c.id, c.reason) for c in p.changes] == [
+        ("framework:FW", "already up to date"),
+        ("scale:b", p.changes[1].reason),
+    ]
+    assert "keeps its own Moodle scale 1" in (p.changes[1].reason or "")
 
 
 def test_competency_scale_binding() -> None:

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from comp_adapters.core.framework import Framework, RuleOutcome
-from comp_adapters.errors import ConfigurationError, PlanError
+from comp_adapters.errors import ConfigurationError, PlanError, StalePlanError
 from comp_adapters.moodle import planner as planner_module
 from comp_adapters.moodle.adapter import MoodleAdapter
 from comp_adapters.moodle.evidence_cursor import EvidenceProgress
@@ -30,6 +30,7 @@ from comp_adapters.moodle.planner import (
 )
 from comp_adapters.moodle.rating_planner import RatingOptions, RatingSite
 from comp_adapters.moodle.settings import MoodleSettings, load_settings
+from comp_adapters.native import load_framework
 from comp_adapters.protocols import (
     PROTOCOLS,
     REQUIRED_METHODS,
@@ -41,7 +42,13 @@ from comp_adapters.protocols import (
 )
 from comp_adapters.settings import AdapterSettings
 from comp_adapters.sync.plan import Action, Change, Plan
-from tests.moodle.conftest import FOUR_LEVEL_SCALE, moodle_adapter, proficiency, settings_for
+from tests.moodle.conftest import (
+    EXAMPLE,
+    FOUR_LEVEL_SCALE,
+    moodle_adapter,
+    proficiency,
+    settings_for,
+)
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "comp_adapters" / "moodle"
@@ -360,3 +367,51 @@ def test_a_damaged_evidence_cursor_is_refused() -> None:
         EvidenceProgress.starting_at(damaged)
     with pytest.raises(ConfigurationError, match="'xapi' cursor"):
         EvidenceProgress.starting_at(Cursor(adapter="xapi", field="stored"))
+
+
+# -- saved plans: stale once the site changed ---------------------------------------------------
+
+
+def test_a_saved_framework_plan_is_refused_once_the_site_changed(
+    fake: FakeMoodle, example: Framework
+) -> None:
+    saved = Plan.from_json(
+        moodle_adapter(scale_id=FOUR_LEVEL_SCALE).plan_framework(example).to_json()
+    )
+    assert saved.state_fingerprint
+    # unchanged site: a fresh adapter applies the saved plan
+    report = moodle_adapter(scale_id=FOUR_LEVEL_SCALE).apply(saved)
+    assert report.writes == len(saved.writes)
+    # a plan made against the pushed site, then the site changes under it
+    later = moodle_adapter(scale_id=FOUR_LEVEL_SCALE).plan_framework(example, prune=True)
+    assert later.is_empty
+    assert later.changes[0].reason == "already up to date"
+    edited = load_framework(EXAMPLE)
+    edited = edited.model_copy(update={"title": "Renamed"})
+    rename = moodle_adapter(scale_id=FOUR_LEVEL_SCALE).plan_framework(edited)
+    someone = fake.competency_by_idnumber("product")
+    fake.dispatch(
+        "core_competency_update_competency",
+        {"competency": {"id": someone["id"], "shortname": "Changed in Moodle"}},
+    )
+    writes = fake.writes
+    with pytest.raises(StalePlanError, match="changed since the plan was made"):
+        moodle_adapter(scale_id=FOUR_LEVEL_SCALE).apply(rename)
+    assert fake.writes == writes
+
+
+def test_a_saved_rating_plan_is_refused_once_a_grade_changed(
+    fake: FakeMoodle, example: Framework, rated_site: dict[str, Any]
+) -> None:
+    wanted = [proficiency("ann@example.com", "product.pricing", "expert")]
+    saved = moodle_adapter().plan_proficiency(wanted, framework=example)
+    ann = rated_site["users"]["ann"]
+    pricing = fake.competency_by_idnumber("product.pricing")["id"]
+    fake.dispatch(
+        "core_competency_grade_competency", {"userid": ann, "competencyid": pricing, "grade": 2}
+    )
+    with pytest.raises(StalePlanError):
+        moodle_adapter().apply(saved)
+    fresh = moodle_adapter()
+    fresh.apply(fresh.plan_proficiency(wanted, framework=example))  # made here: no check
+    assert fake.user_competencies[(ann, pricing)]["grade"] == 4

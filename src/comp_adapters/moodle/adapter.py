@@ -33,7 +33,7 @@ from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.moodle.client import Calls, MoodleClient
 from comp_adapters.moodle.evidence_cursor import EvidenceProgress
-from comp_adapters.moodle.executor import MoodleExecutor, check_changes, group_key
+from comp_adapters.moodle.executor import Kind, MoodleExecutor, check_changes, group_key
 from comp_adapters.moodle.mapping import (
     CourseLink,
     competency_key,
@@ -47,8 +47,11 @@ from comp_adapters.moodle.planner import (
     RatingSnapshot,
     RemoteFramework,
     course_links_of,
+    framework_state,
     plan_framework,
     plan_ratings,
+    rating_pairs,
+    rating_state,
     ratings_to_read,
     related_endpoints,
     scale_candidates,
@@ -174,6 +177,8 @@ class MoodleAdapter:
         self.reader = SiteReader(client)
         self.framework = framework.canonical() if framework is not None else None
         self.course_links = dict(course_links) if course_links else None
+        self._planned: set[str] = set()
+        """Fingerprints of the plans this adapter made (their state was just read)."""
 
     @classmethod
     def from_settings(
@@ -241,7 +246,7 @@ class MoodleAdapter:
             ]
         )
         options = PushOptions(
-            target=f"{self._site} framework {fw.key}",
+            target=self.target,
             scale_id=self.settings.scale_id,
             context=(
                 ContextRef(contextlevel="coursecat", instanceid=self.settings.category_id)
@@ -272,7 +277,11 @@ class MoodleAdapter:
             related=related,
             course_links=self.reader.course_links(courses),
         )
-        return plan_framework(fw, snapshot, options)
+        return self._made(plan_framework(fw, snapshot, options))
+
+    def _made(self, plan: Plan) -> Plan:
+        self._planned.add(plan.fingerprint)
+        return plan
 
     # -- push and rate: apply -------------------------------------------------------------
 
@@ -288,6 +297,11 @@ class MoodleAdapter:
         a crash), each group of ratings is read back before it is sent, so a rating Moodle
         stored before a crash is not sent twice (a second evidence entry); without one,
         plan again after a crash (the plan reads them).
+
+        A plan carries a fingerprint of what it was planned against (the framework and its
+        competencies, or the grades it changes). A plan this adapter did not just make,
+        applied without a journal (a saved plan: ``comp-adapters apply``), is refused with
+        :class:`~comp_adapters.errors.StalePlanError` when the site changed since.
         """
         if plan.adapter != self.name:
             raise PlanError(f"this is a plan for {plan.adapter!r}, not for moodle")
@@ -298,9 +312,34 @@ class MoodleAdapter:
             course_id=self.settings.course_id,
             verify_ratings_first=journal is not None,
         )
+        # A saved plan applied afresh is refused when the site changed since it was made.
+        # Not when resuming with a journal: a crash may have lost the record of a write
+        # the site holds, which the executor recognises (and a just-made plan is fresh).
+        check = journal is None and plan.fingerprint not in self._planned
         return apply_plan_in_batches(
-            plan, executor, journal=journal, max_batch=executor.max_batch, group_key=group_key
+            plan,
+            executor,
+            journal=journal,
+            max_batch=executor.max_batch,
+            group_key=group_key,
+            current_state=(lambda: self._state_of(plan)) if check else None,
         )
+
+    def _state_of(self, plan: Plan) -> str:
+        """What the site holds now, fingerprinted as the plan's ``state_fingerprint``: the
+        grades of the pairs a rating plan writes, or the framework and its competencies."""
+        if any(change.kind == Kind.RATING for change in plan.changes):
+            pairs = rating_pairs(plan)
+            grades = self.reader.grades(
+                pairs, rate_in=self.settings.rate_in, course_id=self.settings.course_id
+            )
+            return rating_state(pairs, grades.current)
+        key = next((c.key for c in plan.changes if c.kind == Kind.FRAMEWORK), None)
+        if key is None:
+            raise PlanError("the plan names no framework: it was not made by plan_framework")
+        remote = self.reader.find_framework(key)
+        competencies = self.reader.competencies(remote.id) if remote is not None else []
+        return framework_state(remote, competencies)
 
     # -- ratings out ----------------------------------------------------------------------
 
@@ -340,13 +379,8 @@ class MoodleAdapter:
             competencies={key: wire.id for key, wire in remote.items()},
             linked=linked,
         )
-        where_to = {
-            "site": "site ratings",
-            "course": f"course {settings.course_id}",
-            "plan": "learning plans",
-        }[settings.rate_in]
         options = RatingOptions(
-            target=f"{self._site} {where_to} of framework {fw.key}",
+            target=self.target,
             rate_in=settings.rate_in,
             course_id=settings.course_id,
             user_field=settings.user_field,
@@ -358,8 +392,10 @@ class MoodleAdapter:
             rate_in=settings.rate_in,
             course_id=settings.course_id,
         )
-        return plan_ratings(
-            desired, RatingSnapshot(site, current=grades.current, plans=grades.plans), options
+        return self._made(
+            plan_ratings(
+                desired, RatingSnapshot(site, current=grades.current, plans=grades.plans), options
+            )
         )
 
     # -- evidence in ----------------------------------------------------------------------

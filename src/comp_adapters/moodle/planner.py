@@ -43,6 +43,8 @@ is refused unless the target allows adopting it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -341,6 +343,16 @@ class _Planner:
             if not self._same_framework_field(name, wanted[name], have[name], description)
         ]
         self._check_adoption(remote, differ, wanted, have)
+        if not differ:
+            self.add(
+                Change(
+                    id=framework_change_id(fw.key),
+                    action=Action.NOOP,
+                    kind="framework",
+                    key=fw.key,
+                    reason="already up to date",
+                )
+            )
         if differ:
             fields: dict[str, JsonValue] = {"id": remote.id, **{n: wanted[n] for n in differ}}
             # Moodle resets an omitted format to HTML (recordings 42, 43): always send it.
@@ -993,8 +1005,42 @@ def bind_scales(
     return bindings[0], {c.key: b for c, b in zip(own, bindings[1:], strict=True)}
 
 
+def _digest(payload: object) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def framework_state(framework: WireFramework | None, competencies: Sequence[WireCompetency]) -> str:
+    """The fingerprint of what Moodle holds for a framework (the framework and its
+    competencies, modification times included): a plan's ``state_fingerprint``."""
+    return _digest(
+        {
+            "framework": framework.model_dump(mode="json") if framework is not None else None,
+            "competencies": sorted(
+                (c.model_dump(mode="json") for c in competencies), key=lambda c: c["id"]
+            ),
+        }
+    )
+
+
+def rating_pairs(plan: Plan) -> list[Pair]:
+    """The (user, competency) pairs a rating plan writes."""
+    pairs: list[Pair] = []
+    for change in plan.writes:
+        user, competency = change.fields.get("userid"), change.fields.get("competencyid")
+        if isinstance(user, int) and isinstance(competency, int):
+            pairs.append((user, competency))
+    return pairs
+
+
+def rating_state(pairs: Sequence[Pair], current: Mapping[Pair, int | None]) -> str:
+    """The fingerprint of the current grades of the pairs a rating plan writes."""
+    return _digest(sorted([u, c, current.get((u, c))] for u, c in set(pairs)))
+
+
 def plan_framework(desired: Framework, snapshot: RemoteFramework, options: PushOptions) -> Plan:
-    """The plan that makes the site hold ``desired`` (see the module docstring)."""
+    """The plan that makes the site hold ``desired`` (see the module docstring); its
+    ``state_fingerprint`` is the :func:`framework_state` it was planned against."""
     framework_scale, competency_scales = bind_scales(desired, snapshot, options)
     target = PushTarget(
         framework_scale=framework_scale,
@@ -1005,11 +1051,15 @@ def plan_framework(desired: Framework, snapshot: RemoteFramework, options: PushO
         adopt=options.adopt,
     )
     plan = plan_push(desired, snapshot, target, where=options.target)
+    notes = plan.notes
     if snapshot.framework is not None and options.context != ContextRef():
-        plan = plan.model_copy(
-            update={"notes": (*plan.notes, "the framework exists; its context never changes")}
-        )
-    return plan
+        notes = (*notes, "the framework exists; its context never changes")
+    return plan.model_copy(
+        update={
+            "notes": notes,
+            "state_fingerprint": framework_state(snapshot.framework, snapshot.competencies),
+        }
+    )
 
 
 # -- ratings: entry -------------------------------------------------------------------------
@@ -1058,5 +1108,15 @@ def plan_ratings(desired: DesiredRatings, snapshot: RatingSnapshot, options: Rat
     """Rating writes for the results whose level differs from Moodle's current rating,
     and no-ops with the reason for what is left alone."""
     planner = _rating_planner(desired, snapshot.site, options)
-    notes = [SITE_READ_NOTE] if options.rate_in == "site" and planner.pairs_to_read() else []
-    return planner.plan(snapshot.current, snapshot.plans, target=options.target, notes=notes)
+    where = {
+        "site": "site ratings (the user competency)",
+        "course": f"ratings in course {options.course_id}",
+        "plan": "ratings in the learners' active learning plans",
+    }[options.rate_in]
+    notes = [f"{where} of framework {desired.framework.key}"]
+    if options.rate_in == "site" and planner.pairs_to_read():
+        notes.append(SITE_READ_NOTE)
+    plan = planner.plan(snapshot.current, snapshot.plans, target=options.target, notes=notes)
+    return plan.model_copy(
+        update={"state_fingerprint": rating_state(rating_pairs(plan), snapshot.current)}
+    )
