@@ -13,7 +13,8 @@ import responses
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.moodle import client as moodle_client
-from comp_adapters.moodle.adapter import MoodleAdapter, required_functions
+from comp_adapters.moodle.adapter import MoodleAdapter
+from comp_adapters.moodle.functions import required_functions
 from comp_adapters.native import load_framework
 from comp_adapters.rules import evaluate
 from comp_adapters.sync.journal import MemoryJournal

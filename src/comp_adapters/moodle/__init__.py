@@ -9,7 +9,7 @@
   :func:`connect`, the one way to build the client.
 """
 
-from comp_adapters.moodle.adapter import MoodleAdapter, refusals, required_functions
+from comp_adapters.moodle.adapter import MoodleAdapter, refusals
 from comp_adapters.moodle.client import (
     BatchResult,
     Call,
@@ -25,6 +25,7 @@ from comp_adapters.moodle.csv_format import (
     write_framework_csv,
 )
 from comp_adapters.moodle.executor import Kind
+from comp_adapters.moodle.functions import required_functions
 from comp_adapters.moodle.mapping import CourseLink
 from comp_adapters.moodle.planner import ForeignFrameworkError
 from comp_adapters.moodle.settings import MoodleSettings, connect, load_settings

@@ -34,6 +34,16 @@ from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.moodle.client import Calls, MoodleClient
 from comp_adapters.moodle.evidence_cursor import EvidenceProgress
 from comp_adapters.moodle.executor import Kind, MoodleExecutor, check_changes, group_key
+from comp_adapters.moodle.functions import (
+    COURSE_FUNCTIONS,
+    EVIDENCE_FUNCTIONS,
+    FIND_FUNCTIONS,
+    PULL_FUNCTIONS,
+    PUSH_FUNCTIONS,
+    RATE_FUNCTIONS,
+    RELATED_FUNCTIONS,
+    USER_FUNCTIONS,
+)
 from comp_adapters.moodle.mapping import (
     CourseLink,
     competency_key,
@@ -59,83 +69,13 @@ from comp_adapters.moodle.planner import (
 from comp_adapters.moodle.rating_planner import RatingOptions, RatingSite
 from comp_adapters.moodle.reader import SiteReader, UserLookup
 from comp_adapters.moodle.settings import MoodleSettings, connect
-from comp_adapters.moodle.wire import ContextRef, RateIn, WireEvidence
+from comp_adapters.moodle.wire import ContextRef, WireEvidence
 from comp_adapters.protocols import Capability, Cursor, EvidenceBatch
 from comp_adapters.settings import AdapterSettings
 from comp_adapters.sync import apply_plan_in_batches
 from comp_adapters.sync.apply import ApplyReport
 from comp_adapters.sync.journal import Journal
 from comp_adapters.sync.plan import Plan
-
-_FIND_FUNCTIONS = (
-    "core_competency_list_competency_frameworks",
-    "core_competency_list_competencies",
-)
-_PULL_FUNCTIONS = (
-    *_FIND_FUNCTIONS,
-    "core_competency_get_scale_values",
-    "tool_lp_data_for_related_competencies_section",
-)
-_USER_FUNCTIONS = ("core_user_get_users_by_field",)
-_EVIDENCE_FUNCTIONS = ("tool_lp_data_for_user_competency_summary",)
-_PUSH_FUNCTIONS = (
-    "core_competency_list_competency_frameworks",
-    "core_competency_create_competency_framework",
-    "core_competency_update_competency_framework",
-    "core_competency_get_scale_values",
-    "core_competency_list_competencies",
-    "core_competency_create_competency",
-    "core_competency_update_competency",
-    "core_competency_delete_competency",
-    "core_competency_set_parent_competency",
-)
-_RELATED_FUNCTIONS = (
-    "core_competency_add_related_competency",
-    "core_competency_remove_related_competency",
-    "tool_lp_data_for_related_competencies_section",
-)
-_COURSE_FUNCTIONS = (
-    "core_competency_list_course_competencies",
-    "core_competency_add_competency_to_course",
-    "core_competency_remove_competency_from_course",
-    "core_competency_set_course_competency_ruleoutcome",
-)
-_RATE_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
-    "site": ("core_competency_grade_competency", "tool_lp_data_for_user_competency_summary"),
-    "course": (
-        "core_competency_grade_competency_in_course",
-        "tool_lp_data_for_user_competency_summary_in_course",
-        "core_competency_list_course_competencies",
-    ),
-    "plan": (
-        "core_competency_grade_competency_in_plan",
-        "core_competency_list_user_plans",
-        "core_competency_list_plan_competencies",
-    ),
-}
-
-
-def required_functions(command: str, *, rate_in: RateIn = "site") -> tuple[str, ...]:
-    """The web-service functions a CLI command needs in the token's service, in order:
-    ``push``, ``pull``, ``pull-evidence`` or ``rate`` (then by ``rate_in``). Optional ones
-    (course links, cross-references, batching) are named in the documentation."""
-    table: Mapping[str, tuple[str, ...]] = {
-        "push": ("core_webservice_get_site_info", *_PUSH_FUNCTIONS),
-        "pull": ("core_webservice_get_site_info", *_PULL_FUNCTIONS),
-        "pull-evidence": (
-            "core_webservice_get_site_info",
-            *_PULL_FUNCTIONS,
-            *_USER_FUNCTIONS,
-            *_EVIDENCE_FUNCTIONS,
-        ),
-        "rate": (
-            "core_webservice_get_site_info",
-            *_FIND_FUNCTIONS,
-            *_USER_FUNCTIONS,
-            *_RATE_FUNCTIONS[rate_in],
-        ),
-    }
-    return tuple(dict.fromkeys(table[command]))
 
 
 class MoodleAdapter:
@@ -213,7 +153,7 @@ class MoodleAdapter:
 
     def read_framework(self, key: str) -> Framework:
         """The framework with idnumber ``key`` (competencies, rules, scales, cross-refs)."""
-        self.reader.require(_PULL_FUNCTIONS)
+        self.reader.require(PULL_FUNCTIONS)
         remote = self.reader.existing_framework(key, operation="read_framework")
         competencies = self.reader.competencies(remote.id)
         scale_ids = [remote.scaleid, *(c.scaleid for c in competencies if c.scaleid is not None)]
@@ -240,9 +180,9 @@ class MoodleAdapter:
         pairs = related_endpoints(fw)
         self.reader.require(
             [
-                *_PUSH_FUNCTIONS,
-                *(_RELATED_FUNCTIONS if pairs or prune else ()),
-                *(_COURSE_FUNCTIONS if links else ()),
+                *PUSH_FUNCTIONS,
+                *(RELATED_FUNCTIONS if pairs or prune else ()),
+                *(COURSE_FUNCTIONS if links else ()),
             ]
         )
         options = PushOptions(
@@ -361,9 +301,9 @@ class MoodleAdapter:
         fw = framework.canonical()
         self.reader.require(
             [
-                *_FIND_FUNCTIONS,
-                *_RATE_FUNCTIONS[settings.rate_in],
-                *(_USER_FUNCTIONS if settings.user_field != "id" else ()),
+                *FIND_FUNCTIONS,
+                *RATE_FUNCTIONS[settings.rate_in],
+                *(USER_FUNCTIONS if settings.user_field != "id" else ()),
             ]
         )
         remote = self.reader.competencies_by_key(fw.key)
@@ -460,9 +400,9 @@ class MoodleAdapter:
         framework = self._evidence_framework()
         self.reader.require(
             [
-                *_FIND_FUNCTIONS,
-                *_EVIDENCE_FUNCTIONS,
-                *(_USER_FUNCTIONS if self.settings.user_field != "id" else ()),
+                *FIND_FUNCTIONS,
+                *EVIDENCE_FUNCTIONS,
+                *(USER_FUNCTIONS if self.settings.user_field != "id" else ()),
             ]
         )
         remote = self.reader.competencies_by_key(framework.key)
