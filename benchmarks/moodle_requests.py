@@ -135,8 +135,13 @@ def life_cycle(framework: Framework, learners: int = 100) -> dict[str, int]:
 
     with responses.RequestsMock() as mock:
         site.install(mock)
-        step("push", lambda: adapter().apply(adapter().plan_framework(framework)))
-        step("repush", lambda: adapter().apply(adapter().plan_framework(framework)))
+
+        def sync() -> None:  # as the CLI does: one adapter plans and applies
+            pusher = adapter()
+            pusher.apply(pusher.plan_framework(framework))
+
+        step("push", sync)
+        step("repush", sync)
         for n in range(learners):
             site.add_user(f"learner{n}")
         results = evaluate(framework, evidence_for(framework, learners, 5), as_of=AS_OF)

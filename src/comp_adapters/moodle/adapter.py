@@ -255,7 +255,7 @@ class MoodleAdapter:
         # A saved plan applied afresh is refused when the site changed since it was made.
         # Not when resuming with a journal: a crash may have lost the record of a write
         # the site holds, which the executor recognises (and a just-made plan is fresh).
-        check = journal is None and plan.fingerprint not in self._planned
+        check = journal is None and not plan.is_empty and plan.fingerprint not in self._planned
         return apply_plan_in_batches(
             plan,
             executor,
