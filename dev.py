@@ -127,7 +127,7 @@ def cmd_example(args: list[str]) -> int:
 
 
 def cmd_test(args: list[str]) -> int:
-    ensure_venv("dev,all,scale")
+    ensure_venv("dev,all,scale,docs")
     ensure_node_packages()
     ensure_chromium()
     ensure_postgres()

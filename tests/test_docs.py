@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+import yaml
 
 from comp_adapters import calculate
-from comp_adapters.cli.main import build_parser, main
+from comp_adapters.cli.main import EXIT_CODES, build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -76,3 +82,65 @@ def test_readme_end_to_end_commands_parse() -> None:
     for line in commands:
         argv = shlex.split(line.split("#")[0].split(">")[0])[1:]
         parser.parse_args(argv)  # exits (fails the test) on a wrong command or flag
+
+
+# --- the generated references, the nav and the mkdocs build -----------------------------
+
+
+def _gen_reference() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_reference", ROOT / "tools/gen_reference.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cli_and_config_references_are_current() -> None:
+    stale = _gen_reference().stale()
+    assert not stale, (
+        f"stale: {', '.join(str(p.relative_to(ROOT)) for p in stale)}; "
+        "run .venv/bin/python tools/gen_reference.py"
+    )
+
+
+def test_the_cli_reference_covers_every_command_and_the_exit_codes() -> None:
+    text = (ROOT / "docs/reference/cli.md").read_text()
+    for words in ("push", "pull", "evidence", "publish", "apply", "adapters", "compute"):
+        assert f"### `comp-adapters {words}`" in text
+    for code, meaning in EXIT_CODES:
+        assert f"| {code} | {meaning} |" in text
+
+
+def _nav_pages(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nav_pages(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _nav_pages(value)
+
+
+def test_the_nav_lists_every_page() -> None:
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    in_nav = set(_nav_pages(config["nav"]))
+    pages = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md")}
+    missing = sorted(pages - in_nav)
+    assert not missing, f"pages missing from mkdocs.yml nav: {', '.join(missing)}"
+    assert not in_nav - pages, f"nav names pages that do not exist: {sorted(in_nav - pages)}"
+
+
+def test_the_docs_build_with_mkdocs_strict(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    api = (tmp_path / "site" / "reference" / "api" / "index.html").read_text()
+    assert "WritesFrameworkContract" in api, "mkdocstrings rendered the contract kit"

@@ -92,3 +92,18 @@ def test_exit_codes_are_a_documented_table(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     for code, meaning in EXIT_CODES:
         assert f"{code:>3}  {meaning}" in out
+
+
+def test_an_adapter_name_given_as_a_command_points_at_the_verbs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What a new user tries first (issue 13): ``comp-adapters buggy`` says how to use it."""
+    with pytest.raises(SystemExit) as caught:
+        main(["buggy"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "'buggy' is an adapter: give it after a verb" in err
+    assert "comp-adapters push buggy FRAMEWORK_FILE" in err
+    with pytest.raises(SystemExit):
+        main(["nonsense"])
+    assert "is an adapter" not in capsys.readouterr().err

@@ -59,6 +59,7 @@ def build(cls: type[MemoryAdapter], space: str) -> dict[str, Any]:
         "contract_reset": adapter.remote.records.clear,
         "contract_secret": SECRET,
         "contract_comparable": lambda f: f.canonical().model_dump(mode="json"),
+        "contract_proficiencies": results(framework_from_data(framework_data())),
     }
 
 
@@ -345,3 +346,19 @@ class _Request:
 
     def getfixturevalue(self, name: str) -> Any:
         return self.values[name]
+
+
+class IgnoresCursor(MemoryAdapter):
+    """Reads everything again whatever cursor it is given."""
+
+    def read_evidence(self, *, cursor: Cursor | None = None) -> Iterator[EvidenceBatch]:
+        return super().read_evidence(cursor=None)
+
+
+def test_finished_read_test_catches_an_adapter_that_ignores_its_cursor(space: str) -> None:
+    kit = ReadsEvidenceContract()
+    values = evidence_values(IgnoresCursor, space)
+    with pytest.raises(FAILS, match="reading again from the last cursor yielded"):
+        call(kit.test_a_finished_read_cursor_yields_nothing_more, values)
+    with pytest.raises(FAILS, match="already yielded"):
+        call(kit.test_rereading_from_a_cursor_yields_nothing_already_yielded, values)

@@ -174,7 +174,12 @@ def _writing(parser: argparse.ArgumentParser) -> None:
 
 
 def _push_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("framework_file", type=Path, metavar="FRAMEWORK_FILE")
+    parser.add_argument(
+        "framework_file",
+        type=Path,
+        metavar="FRAMEWORK_FILE",
+        help="the framework to push (a file in any known format)",
+    )
     parser.add_argument("--from", dest="from_format", help="input format (default: detect)")
     parser.add_argument("--prune", action="store_true", help="delete what the framework lacks")
 
@@ -198,7 +203,12 @@ def _evidence_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _publish_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results_file", type=Path, metavar="RESULTS_FILE")
+    parser.add_argument(
+        "results_file",
+        type=Path,
+        metavar="RESULTS_FILE",
+        help="computed proficiency: the output of 'compute --json', or JSON lines",
+    )
     parser.add_argument(
         "--framework", type=Path, required=True, help="the framework file the results are for"
     )
@@ -252,8 +262,13 @@ def _report_data(report: ApplyReport) -> dict[str, Any]:
 
 
 def _plan_then_apply(adapter: Any, plan: Plan, args: argparse.Namespace) -> int:
-    """Show and save the plan, then apply it unless ``--dry-run`` or empty."""
+    """Save and show the plan (before anything is written), then apply it unless
+    ``--dry-run`` or empty; ``--json`` prints the plan and the report together at the end."""
     _save_plan(plan, args.plan_out)
+    if not args.json:
+        print(plan.to_table(show_noops=args.show_noops))
+        if args.plan_out is not None:
+            print(f"plan saved to {args.plan_out}")
     report = None
     if not (args.dry_run or plan.is_empty):
         report = adapter.apply(plan)
@@ -261,11 +276,7 @@ def _plan_then_apply(adapter: Any, plan: Plan, args: argparse.Namespace) -> int:
         data: dict[str, Any] = {"plan": json.loads(plan.to_json()), "dry_run": args.dry_run}
         data["report"] = _report_data(report) if report is not None else None
         _print_json(data)
-        return 0
-    print(plan.to_table(show_noops=args.show_noops))
-    if args.plan_out is not None:
-        print(f"plan saved to {args.plan_out}")
-    if report is not None:
+    elif report is not None:
         resumed = f", {len(report.resumed)} already done" if report.resumed else ""
         print(f"applied {report.writes} change(s){resumed}")
     elif args.dry_run and not plan.is_empty:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -25,6 +26,7 @@ from comp_adapters.errors import (
     RetriableRemoteError,
     ValidationError,
 )
+from comp_adapters.plugins import adapter_names
 
 COMMAND_MODULES = (
     "comp_adapters.cli.core_commands",
@@ -81,7 +83,25 @@ class _Parser(argparse.ArgumentParser):
     """argparse with usage errors on one line (the usage itself is in ``--help``)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(
+            EXIT_USAGE,
+            f"error: {self.prog}: {message}{_adapter_hint(message)} (see {self.prog} --help)\n",
+        )
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']+)'")
+
+
+def _adapter_hint(message: str) -> str:
+    """An adapter's name given as a command: say which verbs take it."""
+    found = _INVALID_CHOICE.search(message)
+    if found is None or found.group(1) not in adapter_names():
+        return ""
+    name = found.group(1)
+    return (
+        f"; {name!r} is an adapter: give it after a verb, e.g. "
+        f"'comp-adapters push {name} FRAMEWORK_FILE' (verbs: push, pull, evidence, publish)"
+    )
 
 
 _EXIT_CODES: tuple[tuple[type[CompAdaptersError], int], ...] = (

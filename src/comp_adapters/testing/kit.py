@@ -34,7 +34,7 @@ Fixtures, by mixin (``Adapter`` is the adapter under test; all function-scoped):
     Ids of evidence the source has withdrawn (voided).
 ``contract_position_order`` (ReadsEvidence; default: the position text itself)
     ``(str) -> object``: a sort key for cursor positions, in the source's own ordering.
-``contract_proficiencies`` (WritesProficiency)
+``contract_proficiencies`` (WritesProficiency, Hygiene of proficiency writers)
     Results for ``contract_framework`` the target does not show yet.
 ``contract_secret`` and ``contract_settings`` (Hygiene)
     The plain value of a secret given in ``contract_settings`` (the settings
@@ -283,8 +283,9 @@ class WritesFrameworkContract(_Connect):
 
 
 class HttpCrashContract(WritesFrameworkContract):
-    """For HTTP adapters: a crash at any request (after the server processed it, before the
-    client saw the answer) followed by a re-run converges with no duplicates."""
+    """For HTTP adapters (subclass it instead of :class:`WritesFrameworkContract`: it has
+    all of its clauses): a crash at any request, after the server processed it and before
+    the client saw the answer, followed by a re-run converges with no duplicates."""
 
     def test_crash_at_any_request_converges(
         self,
@@ -505,6 +506,11 @@ class HygieneContract:
             framework: Framework = request.getfixturevalue("contract_framework")
             plan = contract_adapter.plan_framework(framework)
             texts += [("plan JSON", plan.to_json()), ("plan table", plan.to_table())]
+        if isinstance(contract_adapter, WritesProficiency):
+            results = request.getfixturevalue("contract_proficiencies")
+            framework = request.getfixturevalue("contract_framework")
+            plan = contract_adapter.plan_proficiency(results, framework=framework)
+            texts += [("results plan JSON", plan.to_json())]
         if isinstance(contract_adapter, ReadsEvidence):
             texts.append(("evidence_query()", json.dumps(contract_adapter.evidence_query())))
         for where, text in texts:
