@@ -3,8 +3,9 @@ mixins, fed with fixtures over a fresh fake Moodle per test, adapters built the 
 (``MoodleAdapter.from_settings``).
 
 Three targets, because the mixins start from different states: a fresh site (writing
-frameworks, hygiene), a site holding the pushed example and ratings (reading frameworks
-and evidence), and a site holding the pushed example and its users (writing ratings).
+frameworks), a site holding the pushed example and ratings (reading frameworks and
+evidence), and a site holding the pushed example and its users (writing ratings,
+hygiene).
 """
 
 from __future__ import annotations
@@ -176,7 +177,17 @@ class RatedFixtures(PushedFixtures):
         return int  # seconds since the epoch, as text
 
 
-class TestMoodleWritesFrameworks(MoodleFixtures, HttpCrashContract, HygieneContract):
+class TestMoodleWritesFrameworks(MoodleFixtures, HttpCrashContract):
+    pass
+
+
+class TestMoodleHygiene(PushedFixtures, HygieneContract):
+    """On a site holding the example, so that framework and results plans are both made."""
+
+    @pytest.fixture
+    def contract_proficiencies(self) -> list[Proficiency]:
+        return results()
+
     @pytest.fixture
     def contract_failure(self, contract_remote: FakeMoodle) -> Callable[[], object]:
         """The site refuses a token it does not know (``invalidtoken``)."""
