@@ -392,3 +392,32 @@ def test_a_saved_plan_is_applied_by_the_generic_apply_and_refused_once_stale(
     )
     assert code == 0, err
     assert "nothing to do" in out
+
+
+def test_the_generic_verbs_publish_and_read_evidence_from_settings_alone(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "push", "moodle", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))[0] == 0
+    for name in LEARNERS:
+        fake.add_user(name)
+    results = env / "results.json"
+    assert main(["compute", "--as-of", "2026-03-01T00:00:00Z", "--json"]) == 0
+    results.write_text(capsys.readouterr().out)
+    publish = ["publish", "moodle", str(results), "--framework", str(EXAMPLE)]
+    code, _, err = run(capsys, *publish, "--user-field", "username")
+    assert code == 0, err
+    rated = fake.writes
+    evidence, cursor = env / "ratings.jsonl", env / "cursor.json"
+    read = ["evidence", "moodle", "-o", str(evidence), "--cursor", str(cursor)]
+    read += ["--framework-key", "CS-SUPPORT", "--user-field", "username"]
+    for name in LEARNERS:
+        read += ["--learners", name]
+    code, _, err = run(capsys, *read)
+    assert code == 0, err
+    items = list(iter_evidence(evidence))
+    assert items
+    assert {e.learner for e in items} <= set(LEARNERS)
+    assert {e.level for e in items} <= {"beginning", "developing", "proficient", "expert"}
+    assert run(capsys, *read)[0] == 0
+    assert list(iter_evidence(evidence)) == []  # the cursor moved past them
+    assert fake.writes == rated
