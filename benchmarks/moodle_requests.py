@@ -39,7 +39,7 @@ from tests.moodle.generated import evidence_for, text_heavy_framework
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.validation import framework_from_data
 from comp_adapters.moodle.adapter import MoodleAdapter
-from comp_adapters.moodle.client import MoodleClient
+from comp_adapters.moodle.settings import MoodleSettings
 from comp_adapters.native import load_framework
 from comp_adapters.rules import evaluate
 
@@ -100,18 +100,15 @@ def push(framework: Framework, *, batch: bool) -> tuple[int, int, int, int, floa
     site = FakeMoodle(batching=batch, scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
     with responses.RequestsMock() as mock:
         site.install(mock)
-        client = MoodleClient(URL, TOKEN, session=requests.Session(), batch=batch)
-        adapter = MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE)
+        settings = MoodleSettings(url=URL, token=TOKEN, batch=batch, scale_id=FOUR_LEVEL_SCALE)
+        adapter = MoodleAdapter.from_settings(settings, session=requests.Session())
         started = time.perf_counter()
         plan = adapter.plan_framework(framework)
         adapter.apply(plan)
         seconds = time.perf_counter() - started
         requests_used = site.http_requests
         writes_before = site.writes
-        again = MoodleAdapter(
-            MoodleClient(URL, TOKEN, session=requests.Session(), batch=batch),
-            scale_id=FOUR_LEVEL_SCALE,
-        )
+        again = MoodleAdapter.from_settings(settings, session=requests.Session())
         replan = again.plan_framework(framework)
         report = again.apply(replan)
         resync_requests = site.http_requests - requests_used
@@ -126,9 +123,9 @@ def life_cycle(framework: Framework, learners: int = 100) -> dict[str, int]:
     site = FakeMoodle(scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
     counts: dict[str, int] = {}
 
-    def adapter(rated: Framework | None = None) -> MoodleAdapter:
-        client = MoodleClient(URL, TOKEN, session=requests.Session(), batch=True)
-        return MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE, framework=rated)
+    def adapter() -> MoodleAdapter:
+        settings = MoodleSettings(url=URL, token=TOKEN, batch=True, scale_id=FOUR_LEVEL_SCALE)
+        return MoodleAdapter.from_settings(settings, session=requests.Session())
 
     def step(name: str, do: Callable[[], object]) -> None:
         before_requests, before_writes = site.http_requests, site.writes
@@ -138,14 +135,19 @@ def life_cycle(framework: Framework, learners: int = 100) -> dict[str, int]:
 
     with responses.RequestsMock() as mock:
         site.install(mock)
-        step("push", lambda: adapter().apply(adapter().plan_framework(framework)))
-        step("repush", lambda: adapter().apply(adapter().plan_framework(framework)))
+
+        def sync() -> None:  # as the CLI does: one adapter plans and applies
+            pusher = adapter()
+            pusher.apply(pusher.plan_framework(framework))
+
+        step("push", sync)
+        step("repush", sync)
         for n in range(learners):
             site.add_user(f"learner{n}")
         results = evaluate(framework, evidence_for(framework, learners, 5), as_of=AS_OF)
-        rater = adapter(framework)
-        step("rate", lambda: rater.apply(rater.plan_proficiency(results)))
-        step("rerate", lambda: rater.apply(rater.plan_proficiency(results)))
+        rater = adapter()
+        step("rate", lambda: rater.apply(rater.plan_proficiency(results, framework=framework)))
+        step("rerate", lambda: rater.apply(rater.plan_proficiency(results, framework=framework)))
     return counts
 
 

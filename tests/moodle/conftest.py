@@ -16,6 +16,7 @@ from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.moodle.adapter import MoodleAdapter
 from comp_adapters.moodle.client import MoodleClient
+from comp_adapters.moodle.settings import MoodleSettings
 from comp_adapters.native import load_framework
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
 
@@ -86,11 +87,31 @@ def example() -> Framework:
     return load_framework(EXAMPLE)
 
 
+def settings_for(**options: Any) -> MoodleSettings:
+    """Settings of the fake site (its URL and token) with these options."""
+    return MoodleSettings.model_validate({"url": URL, "token": TOKEN, **options})
+
+
+def moodle_adapter(
+    session: requests.Session | None = None,
+    *,
+    framework: Framework | None = None,
+    **options: Any,
+) -> MoodleAdapter:
+    """An adapter built the one way (``from_settings``) over ``session`` (a plain one by
+    default, which ``responses`` intercepts); ``framework`` gives evidence its level keys."""
+    adapter = MoodleAdapter.from_settings(
+        settings_for(**options), session=session if session is not None else requests.Session()
+    )
+    return adapter.with_framework(framework) if framework is not None else adapter
+
+
 @pytest.fixture
 def adapter_for() -> Callable[..., MoodleAdapter]:
+    """``moodle_adapter`` with the fake's four-level scale as ``scale_id`` by default."""
+
     def build(session: requests.Session | None = None, **options: Any) -> MoodleAdapter:
-        client_options = {k: options.pop(k) for k in ("batch", "batch_size") if k in options}
         options.setdefault("scale_id", FOUR_LEVEL_SCALE)
-        return MoodleAdapter(make_client(session, **client_options), **options)
+        return moodle_adapter(session, **options)
 
     return build

@@ -45,7 +45,9 @@ from tests.moodle.conftest import (
     FOUR_LEVELS,
     four_level_scale,
     make_client,
+    moodle_adapter,
     proficiency,
+    settings_for,
 )
 from tests.moodle.fake_moodle import ENDPOINT, FakeMoodle
 
@@ -119,7 +121,7 @@ def test_batching_saves_requests(rsps: responses.RequestsMock, example: Framewor
         site = FakeMoodle(batching=batch, scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
         with responses.RequestsMock() as mock:
             site.install(mock)
-            adapter = MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE)
+            adapter = moodle_adapter(scale_id=FOUR_LEVEL_SCALE)
             plan = push(adapter, example)
             counts[batch] = site.http_requests
             before = site.http_requests
@@ -147,7 +149,7 @@ def test_crash_at_every_request_then_rerun_converges(
         site.add_course(13)
 
     def run(session: CrashingSession) -> None:
-        adapter = MoodleAdapter(make_client(session, batch=batch), scale_id=FOUR_LEVEL_SCALE)
+        adapter = moodle_adapter(session, scale_id=FOUR_LEVEL_SCALE, batch=batch)
         push(adapter, framework)
 
     checked = assert_converges_after_crash(
@@ -246,8 +248,7 @@ def test_deep_push_converges_after_a_crash_at_every_request(
         state.clear()
 
     def run(session: CrashingSession) -> None:
-        client = make_client(session, batch=batch, batch_size=3)
-        adapter = MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE)
+        adapter = moodle_adapter(session, batch=batch, batch_size=3, scale_id=FOUR_LEVEL_SCALE)
         if resume == "replan" or "plan" not in state:
             state["journal"] = MemoryJournal()
             state["plan"] = adapter.plan_framework(framework)  # a crash here: no plan kept
@@ -261,9 +262,7 @@ def test_deep_push_converges_after_a_crash_at_every_request(
     assert len(competencies) == 12
     assert len(related) == 3
     assert links == ((12, "A.1", 3), (12, "B.2", 1), (13, "B.2", 2), (14, "B.2", 0))
-    assert (
-        MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE).plan_framework(framework).is_empty
-    )
+    assert moodle_adapter(scale_id=FOUR_LEVEL_SCALE).plan_framework(framework).is_empty
 
 
 @pytest.mark.parametrize("batch", [False, True])
@@ -339,10 +338,10 @@ def test_reshaping_push_converges_after_crashes(
     def reset() -> None:
         site.reset()
         state.clear()
-        push(MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE), example)
+        push(moodle_adapter(scale_id=FOUR_LEVEL_SCALE), example)
 
     def run(session: CrashingSession) -> None:
-        adapter = MoodleAdapter(make_client(session, batch=batch), scale_id=FOUR_LEVEL_SCALE)
+        adapter = moodle_adapter(session, scale_id=FOUR_LEVEL_SCALE, batch=batch)
         if resume == "replan" or "plan" not in state:
             state["journal"] = MemoryJournal()
             state["plan"] = adapter.plan_framework(target, prune=True)
@@ -427,7 +426,7 @@ def test_pull_gives_back_the_framework(
     assert [lv.name for lv in pulled.scale.levels] == FOUR_LEVELS
     assert pulled.scale.key == f"moodle-scale-{FOUR_LEVEL_SCALE}"
     # A pulled framework pushes back with nothing to do (its scale key names the scale).
-    assert MoodleAdapter(make_client()).plan_framework(pulled).is_empty
+    assert moodle_adapter().plan_framework(pulled).is_empty
     with pytest.raises(NotFoundError):
         adapter.read_framework("NOPE")
 
@@ -465,14 +464,14 @@ def test_missing_functions_are_named(rsps: responses.RequestsMock, example: Fram
     )
     site.install(rsps)
     with pytest.raises(ConfigurationError) as caught:
-        MoodleAdapter(make_client(), scale_id=2).plan_framework(example)
+        moodle_adapter(scale_id=2).plan_framework(example)
     assert "core_competency_create_competency," in str(caught.value)
 
 
 def test_web_services_off(rsps: responses.RequestsMock, example: Framework) -> None:
     FakeMoodle(web_services=False).install(rsps)
     with pytest.raises(FatalRemoteError, match="disabled"):
-        MoodleAdapter(make_client()).plan_framework(example)
+        moodle_adapter().plan_framework(example)
 
 
 def test_foreign_plans_are_refused(fake: FakeMoodle, adapter_for: Build) -> None:
@@ -503,7 +502,7 @@ def test_ratings_write_only_what_changed(
         proficiency("zoe@example.com", "comm.written", "expert"),
         proficiency("ann@example.com", "not-there", "expert"),
     ]
-    plan = adapter.plan_proficiency(wanted)
+    plan = adapter.plan_proficiency(wanted, framework=example)
     assert [(c.key, c.fields["grade"]) for c in plan.writes] == [
         ("ann@example.com / product.catalogue", 3),
         ("ann@example.com / product.pricing", 4),
@@ -519,10 +518,10 @@ def test_ratings_write_only_what_changed(
     ann = rated_site["users"]["ann"]
     product = fake.competency_by_idnumber("product")["id"]
     assert fake.user_competencies[(ann, product)]["grade"] == 4
-    assert adapter.plan_proficiency(wanted).is_empty
+    assert adapter.plan_proficiency(wanted, framework=example).is_empty
     writes = fake.writes
     wanted[1] = proficiency("ann@example.com", "product.pricing", "developing")
-    again = adapter.plan_proficiency(wanted)
+    again = adapter.plan_proficiency(wanted, framework=example)
     assert [(c.key, c.before, c.fields["grade"]) for c in again.writes] == [
         ("ann@example.com / product.pricing", {"grade": 4}, 2)
     ]
@@ -556,13 +555,13 @@ def test_rating_crash_at_every_request_converges(
 
     def reset() -> None:
         site.reset()
-        push(MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE), example)
+        push(moodle_adapter(scale_id=FOUR_LEVEL_SCALE), example)
         site.add_user("ann")
         site.add_user("ben")
 
     def run(session: CrashingSession) -> None:
-        adapter = MoodleAdapter(make_client(session), framework=example)
-        adapter.apply(adapter.plan_proficiency(wanted))
+        adapter = moodle_adapter(session)
+        adapter.apply(adapter.plan_proficiency(wanted, framework=example))
 
     def snapshot() -> Any:
         overrides = sorted(
@@ -587,12 +586,12 @@ def test_rating_in_a_course(
         proficiency("ann@example.com", "comm.listening", "expert"),
         proficiency("ann@example.com", "comm.written", "expert"),  # not linked to 12
     ]
-    plan = adapter.plan_proficiency(wanted)
+    plan = adapter.plan_proficiency(wanted, framework=example)
     assert [c.fields["courseid"] for c in plan.writes] == [12]
     assert [c.reason for c in plan.changes if not c.writes] == ["not linked to course 12"]
     adapter.apply(plan)
     assert fake.user_competency_courses[(ann, 12, listening)]["grade"] == 4
-    assert adapter.plan_proficiency(wanted).is_empty
+    assert adapter.plan_proficiency(wanted, framework=example).is_empty
     with pytest.raises(ConfigurationError, match="course_id"):
         adapter_for(rate_in="course")
 
@@ -609,7 +608,7 @@ def test_rating_in_plans(
         proficiency("ann@example.com", "ts.diagnosis", "proficient"),
         proficiency("ann@example.com", "ts.escalation", "proficient"),
     ]
-    plan = adapter.plan_proficiency(wanted)
+    plan = adapter.plan_proficiency(wanted, framework=example)
     assert [c.fields["planid"] for c in plan.writes] == [active]
     assert [c.reason for c in plan.changes if not c.writes] == [
         "not in an active plan of the learner"
@@ -618,16 +617,22 @@ def test_rating_in_plans(
     adapter.apply(plan)
     assert fake.created_by_reads == created_before  # plan reads create nothing
     assert fake.user_competencies[(ann, diagnosis)]["grade"] == 3
-    assert adapter.plan_proficiency(wanted).is_empty
+    assert adapter.plan_proficiency(wanted, framework=example).is_empty
 
 
-def test_ratings_need_the_framework(
+def test_ratings_need_the_framework_pushed_and_evidence_a_framework(
     fake: FakeMoodle, example: Framework, adapter_for: Build
 ) -> None:
-    with pytest.raises(ConfigurationError, match="framework"):
-        adapter_for().plan_proficiency([])
     with pytest.raises(NotFoundError, match="push it first"):
-        adapter_for(framework=example).plan_proficiency([proficiency("a", "product", "expert")])
+        adapter_for().plan_proficiency([proficiency("a", "product", "expert")], framework=example)
+    with pytest.raises(ConfigurationError, match="framework"):
+        list(adapter_for(learners=["a@b.cd"]).read_evidence())
+    with pytest.raises(ConfigurationError, match="'OTHER'"):
+        list(
+            adapter_for(
+                learners=["a@b.cd"], framework_key="OTHER", framework=example
+            ).read_evidence()
+        )
 
 
 # -- evidence in -------------------------------------------------------------------------
@@ -644,7 +649,8 @@ def test_ratings_come_back_as_evidence(
                 proficiency("ann@example.com", "ts.knowledge-base", "expert"),
                 proficiency("ann@example.com", "ts.escalation", "proficient"),
                 proficiency("ben@example.com", "product.pricing", "developing"),
-            ]
+            ],
+            framework=example,
         )
     )
     reader = adapter_for(
@@ -669,7 +675,9 @@ def test_ratings_come_back_as_evidence(
     assert cursor.position is not None
     assert [e for b in reader.read_evidence(cursor=cursor) for e in b.evidence] == []
     writer.apply(
-        writer.plan_proficiency([proficiency("ben@example.com", "product.pricing", "expert")])
+        writer.plan_proficiency(
+            [proficiency("ben@example.com", "product.pricing", "expert")], framework=example
+        )
     )
     newer = [e for b in reader.read_evidence(cursor=cursor) for e in b.evidence]
     assert [(e.competency, e.level) for e in newer] == [("product.pricing", "expert")]
@@ -691,7 +699,7 @@ def test_adapter_protocols(adapter_for: Build) -> None:
 
 def test_session_is_only_the_injected_one(fake: FakeMoodle, example: Framework) -> None:
     session = requests.Session()
-    adapter = MoodleAdapter(make_client(session), scale_id=FOUR_LEVEL_SCALE)
+    adapter = moodle_adapter(session, scale_id=FOUR_LEVEL_SCALE)
     assert adapter.client.transport.session is session
 
 
@@ -701,7 +709,7 @@ def test_an_unreachable_site_fails_once(rsps: responses.RequestsMock, example: F
     rsps.add(responses.POST, ENDPOINT, body=requests.ConnectionError("refused"))
     client = make_client()
     with pytest.raises(RetriableRemoteError) as caught:
-        MoodleAdapter(client, scale_id=FOUR_LEVEL_SCALE).plan_framework(example)
+        MoodleAdapter(client, settings_for(scale_id=FOUR_LEVEL_SCALE)).plan_framework(example)
     assert caught.value.operation == "core_webservice_get_site_info"
     assert client.requests_sent == RetryPolicy().attempts
 
@@ -712,7 +720,7 @@ def test_a_service_without_site_info_still_works(
     site = FakeMoodle(scales={FOUR_LEVEL_SCALE: FOUR_LEVELS})
     site.functions.discard("core_webservice_get_site_info")
     site.install(rsps)
-    adapter = MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE)
+    adapter = moodle_adapter(scale_id=FOUR_LEVEL_SCALE)
     push(adapter, example)
     assert adapter.plan_framework(example).is_empty
     assert BATCH_FUNCTION not in site.calls  # batching cannot be detected: one call each

@@ -11,6 +11,7 @@ import responses
 from comp_adapters.cli.main import main
 from comp_adapters.moodle.csv_format import read_framework_csv
 from comp_adapters.native import iter_evidence, load_framework
+from comp_adapters.sync.plan import Plan
 from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS
 from tests.moodle.fake_moodle import TOKEN, URL, FakeMoodle
 
@@ -333,3 +334,90 @@ def test_rate_names_the_functions_to_add(
     assert "core_user_get_users_by_field" in err
     assert "Add them to the service" in err
     assert "errorcode" not in err
+
+
+def test_writing_commands_save_the_plan_and_speak_json(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push = ["moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE)]
+    plan_file = env / "plan.json"
+    code, out, _ = run(capsys, *push, "--dry-run", "--json", "--plan-out", str(plan_file))
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["dry_run"] is True
+    assert shown["applied"] == 0
+    saved = Plan.from_json(plan_file.read_text())
+    assert shown["plan"]["fingerprint"] == saved.fingerprint
+    assert saved.adapter == "moodle"
+    assert fake.writes == 0
+    code, out, _ = run(capsys, *push, "--json")
+    assert code == 0
+    assert json.loads(out)["applied"] == len(saved.writes)
+    code, out, _ = run(capsys, "moodle", "pull", "CS-SUPPORT", "-o", str(env / "p.json"), "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "framework": "CS-SUPPORT",
+        "output": str(env / "p.json"),
+        "format": "native",
+        "competencies": len(load_framework(EXAMPLE).competencies),
+    }
+
+
+def test_a_misspelt_config_key_exits_2_naming_it(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = env / "site.toml"
+    config.write_text(f'[moodle]\nurl = "{URL}"\nscale_idd = 3\n')
+    code, _, err = run(capsys, "moodle", "push", str(EXAMPLE), "--config", str(config))
+    assert code == 2
+    assert "scale_idd" in err
+
+
+def test_a_saved_plan_is_applied_by_the_generic_apply_and_refused_once_stale(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = env / "plan.json"
+    push = ["moodle", "push", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE)]
+    assert run(capsys, *push, "--dry-run", "--plan-out", str(plan_file))[0] == 0
+    assert fake.writes == 0
+    code, out, err = run(capsys, "apply", str(plan_file))
+    assert code == 0, err
+    assert fake.writes > 0
+    code, _, err = run(capsys, "apply", str(plan_file))  # the site holds it now
+    assert code == 1
+    assert "changed since the plan was made" in err
+    # the generic verbs reach the same adapter
+    code, out, err = run(
+        capsys, "push", "moodle", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE)
+    )
+    assert code == 0, err
+    assert "nothing to do" in out
+
+
+def test_the_generic_verbs_publish_and_read_evidence_from_settings_alone(
+    fake: FakeMoodle, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "push", "moodle", str(EXAMPLE), "--scale-id", str(FOUR_LEVEL_SCALE))[0] == 0
+    for name in LEARNERS:
+        fake.add_user(name)
+    results = env / "results.json"
+    assert main(["compute", "--as-of", "2026-03-01T00:00:00Z", "--json"]) == 0
+    results.write_text(capsys.readouterr().out)
+    publish = ["publish", "moodle", str(results), "--framework", str(EXAMPLE)]
+    code, _, err = run(capsys, *publish, "--user-field", "username")
+    assert code == 0, err
+    rated = fake.writes
+    evidence, cursor = env / "ratings.jsonl", env / "cursor.json"
+    read = ["evidence", "moodle", "-o", str(evidence), "--cursor", str(cursor)]
+    read += ["--framework-key", "CS-SUPPORT", "--user-field", "username"]
+    for name in LEARNERS:
+        read += ["--learners", name]
+    code, _, err = run(capsys, *read)
+    assert code == 0, err
+    items = list(iter_evidence(evidence))
+    assert items
+    assert {e.learner for e in items} <= set(LEARNERS)
+    assert {e.level for e in items} <= {"beginning", "developing", "proficient", "expert"}
+    assert run(capsys, *read)[0] == 0
+    assert list(iter_evidence(evidence)) == []  # the cursor moved past them
+    assert fake.writes == rated

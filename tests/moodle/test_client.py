@@ -20,8 +20,9 @@ from comp_adapters.errors import (
     PermissionDeniedError,
     RetriableRemoteError,
 )
-from comp_adapters.moodle.client import Calls, MoodleSettings, encode_form
+from comp_adapters.moodle.client import Calls, encode_form
 from comp_adapters.moodle.mapping import framework_from_moodle
+from comp_adapters.moodle.settings import MoodleSettings, connect
 from comp_adapters.moodle.wire import (
     RULE_ALL,
     RULE_POINTS,
@@ -436,9 +437,9 @@ def test_site_info_model_ignores_secrets() -> None:
     assert "secret" not in repr(info)
 
 
-def test_settings_client(rsps: responses.RequestsMock) -> None:
+def test_connect_builds_the_client_of_the_settings(rsps: responses.RequestsMock) -> None:
     FakeMoodle().install(rsps)
     settings = MoodleSettings(url=URL, token=TOKEN, batch=False, batch_size=7)
-    client = settings.client(session=requests.Session())
+    client = connect(settings, session=requests.Session())
     assert client.batch_size == 7
     assert client.batching is False

@@ -11,16 +11,22 @@ from comp_adapters.core.validation import framework_from_data
 from comp_adapters.errors import MappingError
 from comp_adapters.moodle.mapping import CourseLink, points_config, scale_configuration
 from comp_adapters.moodle.planner import (
+    DEFAULT_SCALE_ID,
     RESET_PREFIX,
+    PushOptions,
     PushTarget,
     RemoteFramework,
     ScaleBinding,
+    bind_scales,
     course_links_of,
+    plan_framework,
     plan_push,
+    scale_candidates,
 )
 from comp_adapters.moodle.wire import (
     RULE_ALL,
     RULE_POINTS,
+    ContextRef,
     CourseCompetency,
     WireCompetency,
     WireFramework,
@@ -319,7 +325,11 @@ def test_own_scale_that_rest_cannot_clear_is_a_noop() -> None:
     )
     p = plan(remote=remote)
     assert p.is_empty
-    assert [c.id for c in p.changes] == ["scale:b"]
+    assert [(c.id, c.reason) for c in p.changes] == [
+        ("framework:FW", "already up to date"),
+        ("scale:b", p.changes[1].reason),
+    ]
+    assert "keeps its own Moodle scale 1" in (p.changes[1].reason or "")
 
 
 def test_competency_scale_binding() -> None:
@@ -471,3 +481,49 @@ def test_text_moodle_would_change_fails_the_plan_naming_each() -> None:
     assert "2 text(s) of framework 'FW'" in message
     assert "competency 'a', description: <script> is removed" in message
     assert "competency 'b', description:" in message
+
+
+# -- the entry: desired + snapshot + options, scales bound against the snapshot ---------
+
+ITEMS = ("Not yet competent", "Competent")
+
+
+def test_plan_framework_binds_the_scale_from_the_snapshot() -> None:
+    options = PushOptions(target="test")
+    empty = RemoteFramework(framework=None)
+    assert scale_candidates(FW, empty, options) == [DEFAULT_SCALE_ID]
+    snapshot = RemoteFramework(framework=None, scale_items={DEFAULT_SCALE_ID: ITEMS})
+    created = plan_framework(FW, snapshot, options)
+    assert created.changes[0].fields["scaleid"] == DEFAULT_SCALE_ID
+    assert created == plan_framework(FW, snapshot, options)  # pure: same in, same out
+    # the scale in use wins over others that fit; a configured one over the one in use
+    in_use = RemoteFramework(
+        framework=wire_fw(scaleid=8),
+        competencies=full_remote(),
+        scale_items={8: ITEMS, DEFAULT_SCALE_ID: ITEMS, 6: ITEMS},
+    )
+    assert scale_candidates(FW, in_use, PushOptions(target="t", scale_id=6))[:2] == [6, 8]
+    assert bind_scales(FW, in_use, options)[0].scale_id == 8
+    assert bind_scales(FW, in_use, PushOptions(target="t", scale_id=6))[0].scale_id == 6
+
+
+def test_plan_framework_says_what_scale_is_missing() -> None:
+    wrong = RemoteFramework(framework=None, scale_items={DEFAULT_SCALE_ID: ("A", "B", "C")})
+    with pytest.raises(MappingError, match="no scale on the site fits the framework scale"):
+        plan_framework(FW, wrong, PushOptions(target="t"))
+    with pytest.raises(MappingError, match=r"scale 6 \(scale_id\) cannot be read"):
+        plan_framework(FW, wrong, PushOptions(target="t", scale_id=6))
+    with pytest.raises(MappingError, match="scale 2 does not fit"):
+        plan_framework(FW, wrong, PushOptions(target="t", scale_id=DEFAULT_SCALE_ID))
+
+
+def test_plan_framework_notes_that_an_existing_context_stays() -> None:
+    snapshot = RemoteFramework(
+        framework=wire_fw(), competencies=full_remote(), scale_items={2: ITEMS}
+    )
+    category = ContextRef(contextlevel="coursecat", instanceid=4)
+    p = plan_framework(FW, snapshot, PushOptions(target="t", context=category))
+    assert "the framework exists; its context never changes" in p.notes
+    assert "the framework exists; its context never changes" not in (
+        plan_framework(FW, snapshot, PushOptions(target="t")).notes
+    )

@@ -13,7 +13,8 @@ import responses
 from comp_adapters.core.framework import Framework
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.moodle import client as moodle_client
-from comp_adapters.moodle.adapter import MoodleAdapter, required_functions
+from comp_adapters.moodle.adapter import MoodleAdapter
+from comp_adapters.moodle.functions import required_functions
 from comp_adapters.native import load_framework
 from comp_adapters.rules import evaluate
 from comp_adapters.sync.journal import MemoryJournal
@@ -23,7 +24,7 @@ from tests.moodle.conftest import (
     EXAMPLE,
     FOUR_LEVEL_SCALE,
     FOUR_LEVELS,
-    make_client,
+    moodle_adapter,
     proficiency,
 )
 from tests.moodle.fake_moodle import FakeMoodle
@@ -39,14 +40,13 @@ def fake_site(rsps: responses.RequestsMock, **options: Any) -> FakeMoodle:
 
 
 def pushed(fake: FakeMoodle, framework: Framework) -> None:
-    pusher = MoodleAdapter(make_client(), scale_id=FOUR_LEVEL_SCALE)
+    pusher = moodle_adapter(scale_id=FOUR_LEVEL_SCALE)
     pusher.apply(pusher.plan_framework(framework))
 
 
 def rater(framework: Framework, **options: Any) -> MoodleAdapter:
-    client_options = {k: options.pop(k) for k in ("batch", "session") if k in options}
-    session = client_options.pop("session", None)
-    return MoodleAdapter(make_client(session, **client_options), framework=framework, **options)
+    session = options.pop("session", None)
+    return moodle_adapter(session, framework=framework, **options)
 
 
 def override_levels(adapter: MoodleAdapter) -> dict[tuple[str, str], str]:
@@ -76,12 +76,12 @@ def test_rate_a_hundred_learners_rerate_writes_nothing_and_reads_back(
         fake.add_user(f"learner{n}")
     results = evaluate(framework, evidence_for(framework, LEARNERS, 5), as_of=AS_OF)
     adapter = rater(framework)
-    plan = adapter.plan_proficiency(results)
+    plan = adapter.plan_proficiency(results, framework=framework)
     assert len(plan.writes) >= LEARNERS
     report = adapter.apply(plan)
     assert report.writes == len(plan.writes)
     writes = fake.writes
-    again = rater(framework).plan_proficiency(results)
+    again = rater(framework).plan_proficiency(results, framework=framework)
     assert again.is_empty, again.to_table()
     assert fake.writes == writes
     read = [f"learner{n}@example.com" for n in range(LEARNERS if which == "example" else 10)]
@@ -117,11 +117,11 @@ def test_a_rating_moodle_stored_but_failed_to_answer_counts_as_applied(
         pushed(fake, framework)
         fake.add_user("ann")
         adapter = rater(framework, batch=batch)
-        plan = adapter.plan_proficiency(results)
+        plan = adapter.plan_proficiency(results, framework=framework)
         report = adapter.apply(plan)
         assert report.writes == 2
         assert all(report.results[c.id].get("confirmed") for c in plan.writes)
-        assert rater(framework).plan_proficiency(results).is_empty
+        assert rater(framework).plan_proficiency(results, framework=framework).is_empty
         overrides = [e for e in fake.evidence if e["action"] == 3]
         assert len(overrides) == 2  # read back, not sent again
 
@@ -148,7 +148,7 @@ def test_a_resumed_rating_apply_does_not_rate_twice(rsps: responses.RequestsMock
     def run(session: CrashingSession) -> None:
         adapter = rater(framework, session=session, batch=False)
         if "plan" not in state:
-            state["plan"] = adapter.plan_proficiency(results)
+            state["plan"] = adapter.plan_proficiency(results, framework=framework)
             state["journal"] = MemoryJournal()
         adapter.apply(state["plan"], journal=state["journal"])
 
@@ -171,7 +171,7 @@ def _sticky_site(rsps: responses.RequestsMock) -> tuple[FakeMoodle, Framework, i
     children = [c.key for c in framework.children_of("communication")]
     first = [proficiency("ann@example.com", key, "expert") for key in children]
     first += [proficiency("ann@example.com", "communication", "proficient", why="rule matched")]
-    rater(framework).apply(rater(framework).plan_proficiency(first))
+    rater(framework).apply(rater(framework).plan_proficiency(first, framework=framework))
     communication = fake.competency_by_idnumber("communication")["id"]
     assert fake.user_competencies[(ann, communication)]["grade"] == 3
     return fake, framework, communication
@@ -184,7 +184,7 @@ def test_a_rating_moodle_keeps_from_its_rule_is_shown_not_silently_left(
     keeps it proficient: the plan says so (a no-op with the reason)."""
     fake, framework, communication = _sticky_site(rsps)
     dropped = [proficiency("ann@example.com", "comm.listening", "beginning")]
-    plan = rater(framework).plan_proficiency(dropped)
+    plan = rater(framework).plan_proficiency(dropped, framework=framework)
     assert [(c.key, c.fields["grade"]) for c in plan.writes] == [
         ("ann@example.com / comm.listening", 1)
     ]
@@ -195,16 +195,24 @@ def test_a_rating_moodle_keeps_from_its_rule_is_shown_not_silently_left(
     assert "--revoke-rule-ratings" in (noop.reason or "")
     assert any("keeps from a rule" in note for note in plan.notes)
     rater(framework).apply(plan)
-    assert rater(framework).plan_proficiency(dropped).is_empty  # left alone, as said
+    assert (
+        rater(framework).plan_proficiency(dropped, framework=framework).is_empty
+    )  # left alone, as said
     # when asked, the lower rating is written
-    lowering = rater(framework, revoke_rule_ratings=True).plan_proficiency(dropped)
+    lowering = rater(framework, revoke_rule_ratings=True).plan_proficiency(
+        dropped, framework=framework
+    )
     assert [(c.key, c.fields["grade"], c.fields["level"]) for c in lowering.writes] == [
         ("ann@example.com / communication", 1, "beginning")
     ]
     rater(framework, revoke_rule_ratings=True).apply(lowering)
     ann = next(uid for uid, u in fake.users.items() if u["username"] == "ann")
     assert fake.user_competencies[(ann, communication)]["grade"] == 1
-    assert rater(framework, revoke_rule_ratings=True).plan_proficiency(dropped).is_empty
+    assert (
+        rater(framework, revoke_rule_ratings=True)
+        .plan_proficiency(dropped, framework=framework)
+        .is_empty
+    )
 
 
 def test_learners_without_a_user_or_with_keys_moodle_refuses_are_no_ops(
@@ -223,7 +231,7 @@ def test_learners_without_a_user_or_with_keys_moodle_refuses_are_no_ops(
         proficiency("zoe@example.com", "comm.written", "expert"),
         proficiency("not an address", "comm.written", "expert"),
     ]
-    plan = rater(framework).plan_proficiency(results)
+    plan = rater(framework).plan_proficiency(results, framework=framework)
     assert sorted(c.key for c in plan.writes) == [
         "Ben@Example.com / comm.written",
         "ann@example.com / comm.written",
@@ -248,7 +256,9 @@ def test_rate_names_every_function_it_needs(rsps: responses.RequestsMock) -> Non
     fake.functions.discard("core_user_get_users_by_field")
     fake.functions.discard("core_competency_grade_competency")
     with pytest.raises(ConfigurationError) as caught:
-        rater(framework).plan_proficiency([proficiency("a@b.cd", "comm.written", "expert")])
+        rater(framework).plan_proficiency(
+            [proficiency("a@b.cd", "comm.written", "expert")], framework=framework
+        )
     message = str(caught.value)
     assert "core_competency_grade_competency, core_user_get_users_by_field" in message
     assert "Add them to the service" in message

@@ -14,7 +14,7 @@ from comp_adapters.moodle.mapping import format_code
 from comp_adapters.moodle.text import moodle_description, moodle_name
 from comp_adapters.native import load_framework
 from comp_adapters.testing import CrashingSession, assert_converges_after_crash
-from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS, make_client
+from tests.moodle.conftest import EXAMPLE, FOUR_LEVEL_SCALE, FOUR_LEVELS, moodle_adapter
 from tests.moodle.fake_cleaning import clean_html_param, clean_text_param
 from tests.moodle.fake_moodle import FakeMoodle
 from tests.moodle.generated import KEY, text_heavy_framework
@@ -27,7 +27,7 @@ def site(rsps: responses.RequestsMock) -> FakeMoodle:
 
 
 def adapter(session: CrashingSession | None = None, **client: object) -> MoodleAdapter:
-    return MoodleAdapter(make_client(session, **client), scale_id=FOUR_LEVEL_SCALE)
+    return moodle_adapter(session, scale_id=FOUR_LEVEL_SCALE, **client)
 
 
 def stored_texts(fake: FakeMoodle, key: str) -> dict[str, tuple[str, str, int]]:

@@ -1,14 +1,16 @@
 """``comp-adapters moodle push|pull|rate``: frameworks and ratings over Moodle web services.
 
-Connection settings come from the ``[moodle]`` table of the config file, then the
-environment (``COMP_ADAPTERS_MOODLE_URL``, ``COMP_ADAPTERS_MOODLE_TOKEN``, ...), then flags.
-There is deliberately no ``--token`` flag: command lines end up in shell histories and
-process lists.
+Settings (:class:`~comp_adapters.moodle.settings.MoodleSettings`) come from the
+``[moodle]`` table of the config file, then the environment (``COMP_ADAPTERS_MOODLE_URL``,
+``COMP_ADAPTERS_MOODLE_TOKEN``, ...), then flags; the adapter is built from them with
+:meth:`~comp_adapters.moodle.adapter.MoodleAdapter.from_settings`, nothing else. There is
+deliberately no ``--token`` flag: command lines end up in shell histories and process lists.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,13 @@ from comp_adapters.cli.core_commands import read_framework
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 from comp_adapters.moodle.adapter import MoodleAdapter, refusals
-from comp_adapters.moodle.client import MoodleSettings
 from comp_adapters.moodle.mapping import level_keys_from_moodle
-from comp_adapters.moodle.rating_planner import RateIn
+from comp_adapters.moodle.settings import MoodleSettings, load_settings
+from comp_adapters.moodle.wire import RateIn
 from comp_adapters.native import load_proficiencies, write_evidence
 from comp_adapters.plugins import format_for_output, get_format
 from comp_adapters.protocols import Cursor
-from comp_adapters.settings import build_settings, gather, load_config
+from comp_adapters.settings import load_config
 from comp_adapters.sync.plan import Plan
 
 
@@ -84,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "pushed the framework, whose level keys Moodle then holds)",
     )
     pull.add_argument("--user-field", choices=("email", "username", "idnumber", "id"))
+    pull.add_argument("--json", action="store_true", help="print the summary as JSON")
     _connection_flags(pull)
     pull.set_defaults(handler=cmd_pull)
 
@@ -105,6 +108,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rate.add_argument(
         "--revoke-rule-ratings",
         action="store_true",
+        default=None,
         help="where Moodle keeps a rating its rule gave that this computation no longer "
         "gives, write the scale's lowest level (default: list it as left alone)",
     )
@@ -115,8 +119,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _plan_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    parser.add_argument("--plan-json", type=Path, help="also save the plan as JSON here")
+    parser.add_argument(
+        "--plan-out", type=Path, metavar="FILE", help="also save the plan as JSON here"
+    )
+    parser.add_argument(  # the old spelling, kept working
+        "--plan-json", dest="plan_out", type=Path, help=argparse.SUPPRESS
+    )
     parser.add_argument("--show-noops", action="store_true", help="list what is left alone")
+    parser.add_argument(
+        "--json", action="store_true", help="print the plan and what was applied as JSON"
+    )
 
 
 def _connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -136,30 +148,36 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> MoodleSettings:
     """The Moodle settings of a command: config file < environment < flags."""
-    flags = {
-        "url": args.url,
-        "allow_http": args.allow_http,
-        "batch": args.batch,
-        **extra,
-    }
-    values = gather("moodle", flags=flags, config=load_config(args.config))
-    return build_settings(MoodleSettings, "moodle", values)
+    flags = {"url": args.url, "allow_http": args.allow_http, "batch": args.batch, **extra}
+    return load_settings(flags=flags, config=load_config(args.config))
 
 
-def _show(plan: Plan, args: argparse.Namespace) -> None:
-    print(plan.to_table(show_noops=args.show_noops))
-    if args.plan_json:
-        with atomic_write(args.plan_json) as handle:
+def _save_plan(plan: Plan, args: argparse.Namespace) -> None:
+    if args.plan_out:
+        with atomic_write(args.plan_out) as handle:
             handle.write(plan.to_json())
 
 
 def _apply(adapter: MoodleAdapter, plan: Plan, args: argparse.Namespace) -> int:
-    _show(plan, args)
-    if args.dry_run or plan.is_empty:
-        return 0
-    report = adapter.apply(plan)
-    refused = refusals(report)
-    print(f"applied {report.writes} change(s) ({adapter.client.requests_sent} requests)")
+    """Show (and save) the plan, apply it unless ``--dry-run``; 1 when Moodle refused some."""
+    _save_plan(plan, args)
+    if not args.json:
+        print(plan.to_table(show_noops=args.show_noops))
+    applied, refused, requests_sent = 0, [], 0
+    if not (args.dry_run or plan.is_empty):
+        report = adapter.apply(plan)
+        applied, refused = report.writes, refusals(report)
+        requests_sent = adapter.client.requests_sent
+    if args.json:
+        summary = {
+            "plan": json.loads(plan.to_json()),
+            "applied": applied,
+            "refused": refused,
+            "dry_run": bool(args.dry_run),
+        }
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    elif not (args.dry_run or plan.is_empty):
+        print(f"applied {applied} change(s) ({requests_sent} requests)")
     for line in refused:
         print(f"refused: {line}", file=sys.stderr)
     return 1 if refused else 0
@@ -168,9 +186,7 @@ def _apply(adapter: MoodleAdapter, plan: Plan, args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     framework = read_framework(args.framework, args.from_format)
     settings = settings_from(args, scale_id=args.scale_id, category_id=args.category_id)
-    adapter = MoodleAdapter(
-        settings.client(), scale_id=settings.scale_id, category_id=settings.category_id
-    )
+    adapter = MoodleAdapter.from_settings(settings)
     plan = adapter.plan_framework(framework, prune=args.prune, adopt=args.adopt)
     return _apply(adapter, plan, args)
 
@@ -180,7 +196,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
     everything was read, so a failure leaves no output behind."""
     if args.evidence_out is not None and not args.learner:
         raise ConfigurationError("moodle pull: --evidence-out needs at least one --learner")
-    settings = settings_from(args, user_field=args.user_field)
+    settings = settings_from(
+        args,
+        user_field=args.user_field,
+        framework_key=args.idnumber,
+        learners=tuple(args.learner) or None,
+    )
     target = (
         get_format(args.to_format)
         if args.to_format
@@ -188,7 +209,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     )
     levels_from = read_framework(args.framework) if args.framework else None
     cursor = _load_cursor(args.cursor) if args.evidence_out is not None else None
-    adapter = MoodleAdapter(settings.client(), user_field=settings.user_field)
+    adapter = MoodleAdapter.from_settings(settings)
     framework = adapter.read_framework(args.idnumber)
     evidence: list[Evidence] = []
     skipped: dict[str, int] = {}
@@ -206,28 +227,39 @@ def cmd_pull(args: argparse.Namespace) -> int:
             raise ConfigurationError(
                 f"--framework is {levels_from.key!r}, but the pulled framework is {framework.key!r}"
             )
-        reader = MoodleAdapter(
-            adapter.client,
-            framework=levels_from,
-            learners=args.learner,
-            user_field=settings.user_field,
-        )
-        for batch in reader.read_evidence(cursor=cursor):
+        for batch in adapter.with_framework(levels_from).read_evidence(cursor=cursor):
             evidence.extend(batch.evidence)
             for reason, count in batch.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + count
             last = batch.cursor
     target.write(framework, args.output)
     count = len(framework.competencies)
-    print(f"{args.idnumber} -> {args.output} ({target.name}): {count} competencies")
-    if args.evidence_out is None:
+    summary: dict[str, Any] = {
+        "framework": args.idnumber,
+        "output": str(args.output),
+        "format": target.name,
+        "competencies": count,
+    }
+    if args.evidence_out is not None:
+        written = write_evidence(evidence, args.evidence_out)
+        if args.cursor is not None and last is not None:
+            with atomic_write(args.cursor) as handle:
+                handle.write(last.model_dump_json(indent=2) + "\n")
+        summary.update(
+            evidence=written,
+            evidence_out=str(args.evidence_out),
+            skipped=dict(sorted(skipped.items())),
+        )
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
         return 0
-    written = write_evidence(evidence, args.evidence_out)
-    if args.cursor is not None and last is not None:
-        with atomic_write(args.cursor) as handle:
-            handle.write(last.model_dump_json(indent=2) + "\n")
-    extra = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
-    print(f"{written} evidence -> {args.evidence_out}" + (f" (skipped: {extra})" if extra else ""))
+    print(f"{args.idnumber} -> {args.output} ({target.name}): {count} competencies")
+    if args.evidence_out is not None:
+        extra = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()))
+        print(
+            f"{summary['evidence']} evidence -> {args.evidence_out}"
+            + (f" (skipped: {extra})" if extra else "")
+        )
     return 0
 
 
@@ -248,15 +280,16 @@ def _load_cursor(path: Path | None) -> Cursor | None:
 def cmd_rate(args: argparse.Namespace) -> int:
     framework = read_framework(args.framework, args.from_format)
     proficiencies = load_proficiencies(args.proficiencies)
-    settings = settings_from(args, user_field=args.user_field)
-    rate_in: RateIn = "course" if args.course_id is not None else "plan" if args.in_plan else "site"
-    adapter = MoodleAdapter(
-        settings.client(),
-        framework=framework,
-        user_field=settings.user_field,
+    rate_in: RateIn | None = (
+        "course" if args.course_id is not None else "plan" if args.in_plan else None
+    )
+    settings = settings_from(
+        args,
+        user_field=args.user_field,
         rate_in=rate_in,
         course_id=args.course_id,
         revoke_rule_ratings=args.revoke_rule_ratings,
     )
-    plan = adapter.plan_proficiency(proficiencies)
+    adapter = MoodleAdapter.from_settings(settings)
+    plan = adapter.plan_proficiency(proficiencies, framework=framework)
     return _apply(adapter, plan, args)

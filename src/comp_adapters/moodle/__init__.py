@@ -5,16 +5,16 @@
 * :class:`MoodleAdapter` - push (plan, apply) and pull frameworks, rate proficiency,
   read ratings back as evidence;
 * :data:`MOODLE_CSV` - the ``moodle-csv`` file format (``tool_lpimportcsv``);
-* :class:`MoodleSettings` - connection settings (config file, environment, flags).
+* :class:`MoodleSettings` - settings (config file, environment, flags) and
+  :func:`connect`, the one way to build the client.
 """
 
-from comp_adapters.moodle.adapter import MoodleAdapter, refusals, required_functions
+from comp_adapters.moodle.adapter import MoodleAdapter, refusals
 from comp_adapters.moodle.client import (
     BatchResult,
     Call,
     Calls,
     MoodleClient,
-    MoodleSettings,
     encode_form,
 )
 from comp_adapters.moodle.csv_format import (
@@ -24,8 +24,11 @@ from comp_adapters.moodle.csv_format import (
     read_framework_csv,
     write_framework_csv,
 )
+from comp_adapters.moodle.executor import Kind
+from comp_adapters.moodle.functions import required_functions
 from comp_adapters.moodle.mapping import CourseLink
 from comp_adapters.moodle.planner import ForeignFrameworkError
+from comp_adapters.moodle.settings import MoodleSettings, connect, load_settings
 
 __all__ = [
     "MOODLE_CSV",
@@ -34,11 +37,14 @@ __all__ = [
     "Calls",
     "CourseLink",
     "ForeignFrameworkError",
+    "Kind",
     "MoodleAdapter",
     "MoodleClient",
     "MoodleSettings",
+    "connect",
     "dumps_framework",
     "encode_form",
+    "load_settings",
     "loads_framework",
     "read_framework_csv",
     "refusals",

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import requests
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic import SecretStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
 from comp_adapters.errors import (
@@ -827,38 +827,3 @@ def _loads(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-class MoodleSettings(BaseModel):
-    """Connection settings (``[moodle]`` in the config file, ``COMP_ADAPTERS_MOODLE_*``).
-
-    ``url`` is the site root (``https://moodle.example.org``); ``token`` a web-service
-    token of a service holding the competency functions. ``batch`` ``None`` detects
-    batching. The token is a :class:`~pydantic.SecretStr`: it shows as ``**********``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: str = Field(min_length=1)
-    token: SecretStr
-    allow_http: bool = False
-    batch: bool | None = None
-    batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1, le=500)
-    timeout: float = Field(default=DEFAULT_TIMEOUT[1], gt=0)
-    user_field: UserField = "email"
-    scale_id: int | None = Field(default=None, ge=1)
-    category_id: int | None = Field(default=None, ge=1)
-    ca_bundle: str | None = None
-    """PEM file of private CA certificates to trust (docs/security.md)."""
-
-    def client(self, *, session: requests.Session | None = None) -> MoodleClient:
-        """A client for these settings."""
-        return MoodleClient(
-            self.url,
-            self.token,
-            session=session or make_session(ca_bundle=self.ca_bundle),
-            allow_http=self.allow_http,
-            timeout=(DEFAULT_TIMEOUT[0], self.timeout),
-            batch=self.batch,
-            batch_size=self.batch_size,
-        )

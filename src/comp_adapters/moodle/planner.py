@@ -1,9 +1,17 @@
-"""The pure differ of a framework push: what Moodle holds -> the changes that make it hold
-what we want.
+"""Every pure diff of the Moodle adapter: desired state + remote snapshot + options -> Plan.
 
-Split out of :mod:`comp_adapters.moodle.adapter` so the decisions (the part that must be
-right) are pure functions of a snapshot, tested with tables; the adapter only reads the
-snapshot and carries the plan out.
+* :func:`plan_framework` (``Framework``, :class:`RemoteFramework`, :class:`PushOptions`):
+  the changes that make Moodle hold a framework, scales bound to the site's scales;
+* :func:`plan_ratings` (:class:`DesiredRatings`, :class:`RatingSnapshot`,
+  :class:`~comp_adapters.moodle.rating_planner.RatingOptions`): the ratings that make
+  Moodle show computed proficiency (the rules are in :mod:`~comp_adapters.moodle.rating_planner`).
+
+What must be read depends on what is wanted, so each has a pure first step naming the
+reads: :func:`scale_candidates` (the scales whose items binding compares) and
+:func:`ratings_to_read` (the current ratings). No I/O, no client, no clock here: the
+adapter reads the snapshot and the executor carries the plan out.
+
+The framework push, in detail:
 
 Order of the plan, and why:
 
@@ -35,6 +43,8 @@ is refused unless the target allows adopting it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +52,8 @@ from dataclasses import dataclass, field
 from pydantic import JsonValue
 
 from comp_adapters.core.framework import Competency, Framework, RuleOutcome
+from comp_adapters.core.proficiency import Proficiency
+from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.errors import MappingError, PlanError
 from comp_adapters.moodle.mapping import (
     COURSE_OUTCOME,
@@ -58,7 +70,17 @@ from comp_adapters.moodle.mapping import (
     rule_spec,
     same_rule,
     same_scale_configuration,
+    scale_configuration,
+    scale_id_hint,
+    scale_matches,
+    scale_mismatch,
     taxonomies_from_text,
+)
+from comp_adapters.moodle.rating_planner import (
+    Pair,
+    RatingOptions,
+    RatingPlanner,
+    RatingSite,
 )
 from comp_adapters.moodle.text import (
     DescriptionChange,
@@ -95,17 +117,20 @@ class ScaleBinding:
 
 @dataclass(frozen=True, slots=True)
 class RemoteFramework:
-    """What the site holds for one framework, as read before planning.
+    """What the site holds for one framework, as read before planning (the snapshot).
 
     ``related`` maps competency ids to the ids they are cross-referenced with, for the
     competencies whose relations were read; ``course_links`` holds the links of the
-    courses read.
+    courses read; ``frameworks`` the site's frameworks (their scales are candidates) and
+    ``scale_items`` the items of the scales :func:`scale_candidates` named.
     """
 
     framework: WireFramework | None
     competencies: tuple[WireCompetency, ...] = ()
     related: Mapping[int, frozenset[int]] = field(default_factory=dict)
     course_links: Mapping[int, tuple[CourseCompetency, ...]] = field(default_factory=dict)
+    frameworks: tuple[WireFramework, ...] = ()
+    scale_items: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +343,16 @@ class _Planner:
             if not self._same_framework_field(name, wanted[name], have[name], description)
         ]
         self._check_adoption(remote, differ, wanted, have)
+        if not differ:
+            self.add(
+                Change(
+                    id=framework_change_id(fw.key),
+                    action=Action.NOOP,
+                    kind="framework",
+                    key=fw.key,
+                    reason="already up to date",
+                )
+            )
         if differ:
             fields: dict[str, JsonValue] = {"id": remote.id, **{n: wanted[n] for n in differ}}
             # Moodle resets an omitted format to HTML (recordings 42, 43): always send it.
@@ -859,3 +894,229 @@ def course_links_of(
                 raise MappingError(f"a course link names {key!r}, which is not in the framework")
             links.setdefault(key, list(items))
     return links
+
+
+# -- the framework push: entry --------------------------------------------------------------
+
+DEFAULT_SCALE_ID = 2
+"""Moodle's "Default competence scale" on a fresh install (verified by its items)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushOptions:
+    """How to push: the configured scale (``scale_id``), the context a new framework goes
+    in, course links per competency (:func:`course_links_of`), ``prune``, ``adopt``, and
+    the plan's ``target`` line."""
+
+    target: str
+    scale_id: int | None = None
+    context: ContextRef = field(default_factory=ContextRef)
+    course_links: Mapping[str, Sequence[CourseLink]] = field(default_factory=dict)
+    prune: bool = False
+    adopt: bool = False
+
+
+def _wanted_scales(
+    framework: Framework, snapshot: RemoteFramework
+) -> list[tuple[str, ProficiencyScale, int | None]]:
+    """(what, core scale, Moodle scale it uses now) for the framework and each competency
+    with its own scale."""
+    remote_by_key = {competency_key(c.idnumber, c.id): c for c in snapshot.competencies}
+    current = snapshot.framework.scaleid if snapshot.framework is not None else None
+    wanted: list[tuple[str, ProficiencyScale, int | None]] = [
+        ("the framework scale", framework.scale, current)
+    ]
+    for competency in framework.competencies:
+        if competency.scale is not None:
+            wire = remote_by_key.get(competency.key)
+            wanted.append(
+                (
+                    f"the scale of {competency.key!r}",
+                    competency.scale,
+                    wire.scaleid if wire is not None else None,
+                )
+            )
+    return wanted
+
+
+def scale_candidates(
+    desired: Framework, snapshot: RemoteFramework, options: PushOptions
+) -> list[int]:
+    """The Moodle scales a core scale may map to, in order of preference: the configured
+    one, the ones in use, those named by the core scales' keys (``moodle-scale-<id>``),
+    those of the site's other frameworks and competencies, and Moodle's default."""
+    wanted = _wanted_scales(desired.canonical(), snapshot)
+    candidates: list[int] = []
+    if options.scale_id is not None:
+        candidates.append(options.scale_id)
+    candidates.extend(current for _, _, current in wanted if current is not None)
+    candidates.extend(h for _, s, _ in wanted if (h := scale_id_hint(s)) is not None)
+    candidates.extend(f.scaleid for f in snapshot.frameworks)
+    candidates.extend(c.scaleid for c in snapshot.competencies if c.scaleid is not None)
+    candidates.append(DEFAULT_SCALE_ID)
+    return list(dict.fromkeys(candidates))
+
+
+def bind_scales(
+    desired: Framework, snapshot: RemoteFramework, options: PushOptions
+) -> tuple[ScaleBinding, dict[str, ScaleBinding]]:
+    """The Moodle scale of the framework and of each competency with its own scale.
+
+    Moodle cannot create scales over web services: a core scale maps to the configured
+    scale or to an existing one whose items are its level names in order; when none fits,
+    :class:`~comp_adapters.errors.MappingError` says which items to create.
+    """
+    framework = desired.canonical()
+    wanted = _wanted_scales(framework, snapshot)
+    candidates = scale_candidates(framework, snapshot, options)
+    items = snapshot.scale_items
+    bindings: list[ScaleBinding] = []
+    for position, (what, scale, current) in enumerate(wanted):
+        if position == 0 and options.scale_id is not None:
+            configured = items.get(options.scale_id)
+            if configured is None:
+                raise MappingError(f"moodle: scale {options.scale_id} (scale_id) cannot be read")
+            if not scale_matches(scale, configured):
+                raise MappingError(
+                    f"moodle: scale {options.scale_id} does not fit {what}: "
+                    + scale_mismatch(scale, configured)
+                )
+            chosen: int | None = options.scale_id
+        else:
+            order = [current, scale_id_hint(scale), *candidates]
+            chosen = next(
+                (
+                    i
+                    for i in order
+                    if i is not None and i in items and scale_matches(scale, items[i])
+                ),
+                None,
+            )
+        if chosen is None:
+            names = ",".join(level.name for level in scale.levels)
+            raise MappingError(
+                f"moodle: no scale on the site fits {what} (items {names!r}). Moodle cannot "
+                "create scales over web services: create a scale with exactly these items "
+                "(Site administration > Grades > Scales) and give its id as scale_id "
+                "(--scale-id)"
+            )
+        bindings.append(ScaleBinding(chosen, scale_configuration(scale, chosen, with_keys=True)))
+    own = [c for c in framework.competencies if c.scale is not None]
+    return bindings[0], {c.key: b for c, b in zip(own, bindings[1:], strict=True)}
+
+
+def _digest(payload: object) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def framework_state(framework: WireFramework | None, competencies: Sequence[WireCompetency]) -> str:
+    """The fingerprint of what Moodle holds for a framework (the framework and its
+    competencies, modification times included): a plan's ``state_fingerprint``."""
+    return _digest(
+        {
+            "framework": framework.model_dump(mode="json") if framework is not None else None,
+            "competencies": sorted(
+                (c.model_dump(mode="json") for c in competencies), key=lambda c: c["id"]
+            ),
+        }
+    )
+
+
+def rating_pairs(plan: Plan) -> list[Pair]:
+    """The (user, competency) pairs a rating plan writes."""
+    pairs: list[Pair] = []
+    for change in plan.writes:
+        user, competency = change.fields.get("userid"), change.fields.get("competencyid")
+        if isinstance(user, int) and isinstance(competency, int):
+            pairs.append((user, competency))
+    return pairs
+
+
+def rating_state(pairs: Sequence[Pair], current: Mapping[Pair, int | None]) -> str:
+    """The fingerprint of the current grades of the pairs a rating plan writes."""
+    return _digest(sorted([u, c, current.get((u, c))] for u, c in set(pairs)))
+
+
+def plan_framework(desired: Framework, snapshot: RemoteFramework, options: PushOptions) -> Plan:
+    """The plan that makes the site hold ``desired`` (see the module docstring); its
+    ``state_fingerprint`` is the :func:`framework_state` it was planned against."""
+    framework_scale, competency_scales = bind_scales(desired, snapshot, options)
+    target = PushTarget(
+        framework_scale=framework_scale,
+        competency_scales=competency_scales,
+        context=options.context,
+        course_links=options.course_links,
+        prune=options.prune,
+        adopt=options.adopt,
+    )
+    plan = plan_push(desired, snapshot, target, where=options.target)
+    notes = plan.notes
+    if snapshot.framework is not None and options.context != ContextRef():
+        notes = (*notes, "the framework exists; its context never changes")
+    return plan.model_copy(
+        update={
+            "notes": notes,
+            "state_fingerprint": framework_state(snapshot.framework, snapshot.competencies),
+        }
+    )
+
+
+# -- ratings: entry -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredRatings:
+    """Computed results for one framework (whose scales give the grades' meaning)."""
+
+    framework: Framework
+    proficiencies: tuple[Proficiency, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RatingSnapshot:
+    """What the site holds for a rating plan: users and competencies (``site``), then the
+    current grade of each pair :func:`ratings_to_read` named, and (plan mode) the active
+    plan holding each pair."""
+
+    site: RatingSite
+    current: Mapping[Pair, int | None] = field(default_factory=dict)
+    plans: Mapping[Pair, int] = field(default_factory=dict)
+
+
+SITE_READ_NOTE = (
+    "current ratings were read with tool_lp_data_for_user_competency_summary, which "
+    "creates an empty user competency record where none existed (it locks the "
+    "competency's scale)"
+)
+
+
+def _rating_planner(
+    desired: DesiredRatings, site: RatingSite, options: RatingOptions
+) -> RatingPlanner:
+    return RatingPlanner(desired.framework, desired.proficiencies, site, options)
+
+
+def ratings_to_read(
+    desired: DesiredRatings, site: RatingSite, options: RatingOptions
+) -> list[Pair]:
+    """The (user, competency) ratings :func:`plan_ratings` needs read."""
+    return _rating_planner(desired, site, options).pairs_to_read()
+
+
+def plan_ratings(desired: DesiredRatings, snapshot: RatingSnapshot, options: RatingOptions) -> Plan:
+    """Rating writes for the results whose level differs from Moodle's current rating,
+    and no-ops with the reason for what is left alone."""
+    planner = _rating_planner(desired, snapshot.site, options)
+    where = {
+        "site": "site ratings (the user competency)",
+        "course": f"ratings in course {options.course_id}",
+        "plan": "ratings in the learners' active learning plans",
+    }[options.rate_in]
+    notes = [f"{where} of framework {desired.framework.key}"]
+    if options.rate_in == "site" and planner.pairs_to_read():
+        notes.append(SITE_READ_NOTE)
+    plan = planner.plan(snapshot.current, snapshot.plans, target=options.target, notes=notes)
+    return plan.model_copy(
+        update={"state_fingerprint": rating_state(rating_pairs(plan), snapshot.current)}
+    )

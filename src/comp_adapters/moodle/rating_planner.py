@@ -1,15 +1,17 @@
 """The pure differ of ratings: computed proficiency + what Moodle holds -> rating writes.
 
-Split like :mod:`comp_adapters.moodle.planner`: the adapter reads the site (users,
-competencies, current ratings), these functions decide. Two steps, because what must be
-read depends on the results: :meth:`RatingPlanner.pairs_to_read` names the (user,
-competency) ratings to read, :meth:`RatingPlanner.plan` makes the plan from them.
+Reached through :func:`comp_adapters.moodle.planner.ratings_to_read` and
+:func:`comp_adapters.moodle.planner.plan_ratings` (the one entry shape of every diff):
+the adapter reads the site (users, competencies, current ratings), these rules decide.
+Two steps, because what must be read depends on the results:
+:meth:`RatingPlanner.pairs_to_read` names the (user, competency) ratings to read,
+:meth:`RatingPlanner.plan` makes the plan from them.
 
 What is decided here:
 
 * a result with a level becomes a rating (its 1-based scale item) when Moodle holds
-  another grade; leaves first, so a parent's own rating is written after the ratings of
-  its children that may complete it by rule;
+  another grade (when it holds the same, a no-op saying so); leaves first, so a parent's
+  own rating is written after the ratings of its children that may complete it by rule;
 * results Moodle cannot take are no-ops with the reason: no level, competency not in the
   framework or not in Moodle, learner without a Moodle user (or whose key Moodle's lookup
   refuses), competency not linked to the course, not in an active plan;
@@ -26,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from pydantic import JsonValue
 
@@ -34,9 +35,9 @@ from comp_adapters.core.framework import Framework, RuleOutcome
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.core.scale import ProficiencyScale
 from comp_adapters.moodle.mapping import grade_for_level, rating_note
+from comp_adapters.moodle.wire import RateIn
 from comp_adapters.sync.plan import Action, Change, Plan
 
-RateIn = Literal["site", "course", "plan"]
 Pair = tuple[int, int]
 """(Moodle user id, Moodle competency id)."""
 
@@ -67,8 +68,10 @@ class RatingSite:
 
 @dataclass(frozen=True, slots=True)
 class RatingOptions:
-    """Where to rate and how learners name users; whether to lower sticky rule ratings."""
+    """Where to rate and how learners name users; whether to lower sticky rule ratings;
+    the plan's ``target`` line."""
 
+    target: str = "moodle"
     rate_in: RateIn = "site"
     course_id: int | None = None
     user_field: str = "email"
@@ -220,6 +223,14 @@ class RatingPlanner:
                 continue
             have = current.get(wanted.pair)
             if have == wanted.grade:
+                noops.append(
+                    _noop(
+                        item.learner,
+                        item.competency,
+                        f"Moodle already rates it "
+                        f"{_level_name(self.framework.scale_for(item.competency), have)}",
+                    )
+                )
                 continue
             changes.append(
                 self._rating(
@@ -237,6 +248,14 @@ class RatingPlanner:
         for sticky in self.sticky:
             have = current.get(sticky.pair)
             if self.options.rate_in == "plan" and sticky.pair not in plans:
+                if sticky.result is not None:  # a result of ours: say why it is left alone
+                    noops.append(
+                        _noop(
+                            sticky.learner,
+                            sticky.competency,
+                            "no level computed (and not in an active plan of the learner)",
+                        )
+                    )
                 continue
             if have is None:
                 if sticky.result is not None:

@@ -349,3 +349,5 @@ class CompetencyUpdate(_Outbound):
 
 UserField = Literal["email", "username", "idnumber", "id"]
 """How learner keys name Moodle users (``core_user_get_users_by_field``'s ``field``)."""
+RateIn = Literal["site", "course", "plan"]
+"""Where ratings are written: the user competency, a course, or a learning plan."""
