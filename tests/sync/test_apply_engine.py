@@ -161,11 +161,3 @@ def test_stale_refusal_says_what_changed() -> None:
     plan = Plan(adapter="t", target="tgt", changes=(change("a"),), state_fingerprint="v1" * 8)
     with pytest.raises(StalePlanError, match=r"planned against state v1v1v1v1v1v1, it is now v2"):
         apply_plan(plan, lambda _c, _r: None, current_state=lambda: "v2")
-
-
-def test_the_old_batch_module_still_imports() -> None:
-    """sync/batch.py re-exports the engine's names until its last caller has moved."""
-    from comp_adapters.sync import batch  # noqa: PLC0415
-
-    assert batch.apply_plan_in_batches is apply_plan_in_batches
-    assert batch.BatchOutcome is BatchOutcome
