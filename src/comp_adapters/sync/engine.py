@@ -158,9 +158,8 @@ class SyncEngine:
     # -- framework and evidence ---------------------------------------------------------
 
     def read_framework(self) -> Framework:
-        endpoint = self.project.framework
-        self.progress.step("framework", f"reading from {endpoint.build().target}")
-        adapter = endpoint.build()
+        adapter = self.project.framework.build()
+        self.progress.step("framework", f"reading from {adapter.target}")
         framework: Framework = adapter.read_framework(self.project.framework_key)
         return framework
 
