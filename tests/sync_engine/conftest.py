@@ -32,5 +32,8 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def refusing_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
     """Register ``refusing`` (tests/sync_engine/fake_adapters.py) as a built-in."""
-    table = {**plugins.BUILTIN_ADAPTERS, "refusing": "tests.sync_engine.fake_adapters:RefusingAdapter"}
+    table = {
+        **plugins.BUILTIN_ADAPTERS,
+        "refusing": "tests.sync_engine.fake_adapters:RefusingAdapter",
+    }
     monkeypatch.setattr(plugins, "BUILTIN_ADAPTERS", table)

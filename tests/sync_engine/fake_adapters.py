@@ -32,7 +32,12 @@ class RefusingAdapter:
         self.settings = settings
 
     @classmethod
-    def from_settings(cls, settings: AdapterSettings, *, session: object = None) -> Self:
+    def from_settings(
+        cls,
+        settings: AdapterSettings,
+        *,
+        session: object = None,  # noqa: ARG003 - no HTTP in this fake
+    ) -> Self:
         assert isinstance(settings, SecretSettings)
         return cls(settings)
 
@@ -56,6 +61,8 @@ class RefusingAdapter:
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
         def refuse(_change: Change, _done: Mapping[str, Result]) -> Result:
-            raise FatalRemoteError("the remote refused the write (HTTP 403)")
+            raise FatalRemoteError(
+                "the remote refused the write", adapter="refusing", operation="rate", status=403
+            )
 
         return apply_plan(plan, refuse, journal=journal)

@@ -73,7 +73,7 @@ def test_every_problem_is_reported_at_once_with_its_place(
     assert f'{path}:20: [[target]] #2 "remote", key token: a secret written in the project' in (
         joined
     )
-    assert f'{path}:25: [[target]] #3 "results", key receives: adapter \'evidence-file\'' in joined
+    assert f"{path}:25: [[target]] #3 \"results\", key receives: adapter 'evidence-file'" in joined
     assert f'{path}:23: [[target]] #3 "results", key name: the name' in joined
     assert "s3cr3t-inline" not in joined
     assert len(text) == 5
