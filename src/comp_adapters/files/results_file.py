@@ -90,13 +90,18 @@ class ResultsFileAdapter:
         """One change rewriting the file with these results merged in; NOOP when the
         bytes stay the same."""
         rows = self._existing()
+        added = False
         for result in proficiencies:
-            rows[(result.learner, result.competency)] = self._row(result)
-        order = {c.key: i for i, c in enumerate(framework.competencies)}
-        ordered = [
-            rows[pair]
-            for pair in sorted(rows, key=lambda p: (p[0], order.get(p[1], len(order)), p[1]))
-        ]
+            pair = (result.learner, result.competency)
+            added = added or pair not in rows
+            rows[pair] = self._row(result)
+        if added or not self.path.exists():
+            order = {c.key: i for i, c in enumerate(framework.competencies)}
+            last = len(order)
+            keys = sorted(rows, key=lambda p: (p[0], order.get(p[1], last), p[1]))
+            ordered = [rows[pair] for pair in keys]
+        else:  # the file's own order, already canonical: only values were replaced
+            ordered = list(rows.values())
         data = self._render(ordered)
         return self._planner.plan(
             data, fields={"results": len(ordered), "given": len(proficiencies)}
