@@ -77,12 +77,12 @@ def _of_pairs(query: Select[Any], pairs: Iterable[tuple[str, str]]) -> Iterator[
     for learner, competency in pairs:
         wanted.setdefault(learner, set()).add(competency)
     groups: dict[frozenset[str], list[str]] = {}
-    for learner, competencies in wanted.items():
-        groups.setdefault(frozenset(competencies), []).append(learner)
-    for competencies, learners in groups.items():
+    for learner, asked in wanted.items():
+        groups.setdefault(frozenset(asked), []).append(learner)
+    for group, learners in groups.items():
         for chunk in chunks(sorted(learners)):
             yield query.where(
-                evidence.c.learner.in_(chunk), evidence.c.competency.in_(sorted(competencies))
+                evidence.c.learner.in_(chunk), evidence.c.competency.in_(sorted(group))
             )
 
 
