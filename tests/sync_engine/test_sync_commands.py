@@ -202,3 +202,38 @@ def test_a_changed_source_query_is_refused(
     assert isinstance(sources, dict)
     assert "its query changed" in sources["lms-xapi"]["error"]
     assert result["targets"]["results"]["status"] == "ok"  # type: ignore[index]
+
+
+def test_a_run_killed_during_apply_converges_on_the_next(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from comp_adapters.files import writing  # noqa: PLC0415
+
+    real = writing.write_bytes_atomically
+    written: list[str] = []
+
+    def killed_after_two(path: Path, data: bytes) -> None:
+        if len(written) == 2:
+            raise KeyboardInterrupt  # as a kill: nothing of ours runs after it
+        real(path, data)
+        written.append(path.name)
+
+    monkeypatch.setattr(writing, "write_bytes_atomically", killed_after_two)
+    assert run(project, "--as-of", AS_OF) == 130
+    assert written == ["case-package.json", "moodle-framework.csv"]
+    monkeypatch.setattr(writing, "write_bytes_atomically", real)
+    assert run(project, "--as-of", AS_OF, "--json") == 0
+    resumed = summary(capsys)
+    targets = resumed["targets"]
+    assert isinstance(targets, dict)
+    assert targets["moodle-import"]["writes"] == 0  # done before the kill, not repeated
+    assert targets["canvas-import"]["writes"] == 1
+    assert targets["results"]["writes"] == 1
+    clean = project.parent.parent / "clean"
+    clean.mkdir()
+    for item in project.parent.iterdir():
+        if item.is_file():
+            (clean / item.name).write_bytes(item.read_bytes())
+    assert run(clean / "comp-adapters.toml", "--as-of", AS_OF) == 0
+    for name in ("moodle-framework.csv", "canvas-outcomes.csv", "proficiency.json"):
+        assert (project.parent / "out" / name).read_bytes() == (clean / "out" / name).read_bytes()
