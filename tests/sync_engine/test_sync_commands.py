@@ -237,3 +237,18 @@ def test_a_run_killed_during_apply_converges_on_the_next(
     assert run(clean / "comp-adapters.toml", "--as-of", AS_OF) == 0
     for name in ("moodle-framework.csv", "canvas-outcomes.csv", "proficiency.json"):
         assert (project.parent / "out" / name).read_bytes() == (clean / "out" / name).read_bytes()
+
+
+def test_framework_from_a_system_with_its_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = project.read_text().replace(
+        '[framework]\nfile = "framework.json"\n',
+        '[framework]\nsystem = "framework-file"\npath = "framework.json"\nkey = "CS-SUPPORT"\n',
+    )
+    project.write_text(text)
+    assert run(project) == 0
+    assert "in sync: 4 change(s) written" in capsys.readouterr().out
+    project.write_text(text.replace('key = "CS-SUPPORT"', 'key = "OTHER"'))
+    assert run(project) == 1
+    assert "not 'OTHER'" in capsys.readouterr().err
