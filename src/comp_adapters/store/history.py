@@ -25,7 +25,10 @@ from comp_adapters.store.schema import proficiency_current, proficiency_history
 from comp_adapters.store.sql import CHUNK, chunks, dump_json, upsert
 
 _FEW = 10_000
-"""Below this many results, current rows are looked up per learner, not all read."""
+"""Below this many results, current rows are looked up by pair, not all read."""
+_SHARE = 4
+"""From :data:`_FEW` results on, every current row is read when the results are at least
+a 1/_SHARE of them (a full recompute); else they are looked up by pair (an incremental one)."""
 
 Pair = tuple[str, str]
 
@@ -123,16 +126,33 @@ def record_results(
 def _current(
     connection: Connection, framework_key: str, results: dict[Pair, Proficiency]
 ) -> dict[Pair, tuple[int, str]]:
-    """(as_of, digest) of the current row of each pair (all pairs, or those of few learners)."""
+    """(as_of, digest) of the current row of each pair (all pairs, or just these).
+
+    Pairs are looked up by the (framework, learner, competency) key, learners asking for
+    the same competencies together (an incremental recompute gives whole competency trees
+    of some learners), unless the results are many and a good share of all rows.
+    """
     table = proficiency_current
     query = select(table.c.learner, table.c.competency, table.c.as_of, table.c.digest).where(
         table.c.framework_key == framework_key
     )
+    queries = [query]
+    read_all = False
     if len(results) >= _FEW:
-        queries = [query]
-    else:
-        learners = sorted({learner for learner, _ in results})
-        queries = [query.where(table.c.learner.in_(chunk)) for chunk in chunks(learners)]
+        count = select(func.count()).where(table.c.framework_key == framework_key)
+        read_all = len(results) * _SHARE >= int(connection.execute(count).scalar_one())
+    if not read_all:
+        wanted: dict[str, set[str]] = {}
+        for learner, competency in results:
+            wanted.setdefault(learner, set()).add(competency)
+        groups: dict[frozenset[str], list[str]] = {}
+        for learner, asked in wanted.items():
+            groups.setdefault(frozenset(asked), []).append(learner)
+        queries = [
+            query.where(table.c.learner.in_(chunk), table.c.competency.in_(sorted(group)))
+            for group, learners in groups.items()
+            for chunk in chunks(sorted(learners))
+        ]
     current: dict[Pair, tuple[int, str]] = {}
     for each in queries:
         for row in connection.execute(each):
