@@ -252,3 +252,37 @@ def test_framework_from_a_system_with_its_key(
     project.write_text(text.replace('key = "CS-SUPPORT"', 'key = "OTHER"'))
     assert run(project) == 1
     assert "not 'OTHER'" in capsys.readouterr().err
+
+
+def test_a_pair_whose_evidence_is_withdrawn_is_cleared_not_left_standing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from comp_adapters.examples import example_dir  # noqa: PLC0415
+
+    (tmp_path / "framework.json").write_bytes((example_dir() / "framework.json").read_bytes())
+    line = (
+        '{"id": "only", "learner": "ann", "competency": "product.catalogue", '
+        '"kind": "observation", "level": "expert", "observed_at": "2026-05-01T09:00:00Z"'
+    )
+    evidence = tmp_path / "evidence.jsonl"
+    evidence.write_text(line + "}\n")
+    project = tmp_path / "comp-adapters.toml"
+    project.write_text(
+        '[framework]\nfile = "framework.json"\n\n[[evidence]]\nname = "e"\n'
+        'system = "evidence-file"\npath = "evidence.jsonl"\n\n[[target]]\nname = "results"\n'
+        'system = "results-file"\npath = "out/results.json"\n'
+    )
+    assert run(project, "--as-of", AS_OF) == 0
+    rows = {r["competency"]: r for r in json.loads((tmp_path / "out/results.json").read_text())}
+    assert rows["product.catalogue"]["level"] == "expert"
+    capsys.readouterr()
+    with evidence.open("a") as handle:
+        handle.write(line + ', "voided": true}\n')
+    assert run(project, "--as-of", AS_OF, "--json") == 0
+    compute = summary(capsys)["compute"]
+    assert compute["cleared"] >= 1  # type: ignore[index]
+    rows = {r["competency"]: r for r in json.loads((tmp_path / "out/results.json").read_text())}
+    assert rows["product.catalogue"]["level"] is None
+    assert "no evidence counts any more" in rows["product.catalogue"]["explanation"]
+    assert run(project, "--as-of", AS_OF, "--json") == 0
+    assert summary(capsys)["writes"] == 0

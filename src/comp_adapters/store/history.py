@@ -11,7 +11,7 @@ again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -123,8 +123,22 @@ def record_results(
     return update
 
 
+def current_pairs(
+    db: Database, framework_key: str, pairs: Collection[Pair] | None = None
+) -> set[Pair]:
+    """The pairs (all, or of ``pairs``) that have a current result of ``framework_key``."""
+    with db.read("reading which pairs have a result") as connection:
+        if pairs is None:
+            table = proficiency_current
+            query = select(table.c.learner, table.c.competency).where(
+                table.c.framework_key == framework_key
+            )
+            return {(row[0], row[1]) for row in connection.execute(query)}
+        return set(_current(connection, framework_key, pairs))
+
+
 def _current(
-    connection: Connection, framework_key: str, results: dict[Pair, Proficiency]
+    connection: Connection, framework_key: str, results: Collection[Pair]
 ) -> dict[Pair, tuple[int, str]]:
     """(as_of, digest) of the current row of each pair (all pairs, or just these).
 
