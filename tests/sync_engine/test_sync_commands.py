@@ -286,3 +286,21 @@ def test_a_pair_whose_evidence_is_withdrawn_is_cleared_not_left_standing(
     assert "no evidence counts any more" in rows["product.catalogue"]["explanation"]
     assert run(project, "--as-of", AS_OF, "--json") == 0
     assert summary(capsys)["writes"] == 0
+
+
+def test_plan_json_for_some_targets_then_the_others_catch_up(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["sync", "plan", "--project", str(project), "--quiet", "--json"]
+    assert main([*args, "--target", "results"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in plan["targets"]] == ["results"]
+    assert plan["targets"][0]["proficiency"]["changes"][0]["action"] == "create"
+    assert main(["sync", "plan", "--project", str(project), "--target", "nope"]) == 2
+    assert "no [[target]] named 'nope'" in capsys.readouterr().err
+    assert run(project, "--target", "results", "--json") == 0
+    assert summary(capsys)["writes"] == 1
+    assert run(project, "--json") == 0  # the others get everything, results nothing new
+    result = summary(capsys)
+    assert result["writes"] == 3
+    assert result["targets"]["results"]["writes"] == 0  # type: ignore[index]
