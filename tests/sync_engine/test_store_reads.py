@@ -68,3 +68,35 @@ def test_pairs_whose_evidence_starts_or_expires_between(store: Store) -> None:
     assert (
         store.pairs_with_instants_between(T0 + timedelta(days=60), T0 + timedelta(days=90)) == set()
     )
+
+
+def test_which_pairs_have_results_and_the_last_run_that_recorded(store: Store) -> None:
+    from comp_adapters.core.proficiency import Proficiency  # noqa: PLC0415
+
+    def result(learner: str, competency: str, score: float) -> Proficiency:
+        return Proficiency(
+            learner=learner,
+            competency=competency,
+            score=score,
+            level=None,
+            proficient=False,
+            method="latest",
+            as_of=T0,
+            explanation="test",
+        )
+
+    assert store.last_proficiency_run("FW") == 0
+    first = store.begin_run()
+    store.record_proficiency(
+        [result("ann", "a", 1), result("bob", "b", 2)], framework_key="FW", run_id=first
+    )
+    second = store.begin_run()
+    store.record_proficiency(
+        [result("ann", "a", 1)], framework_key="FW", run_id=second
+    )  # unchanged
+    assert store.last_proficiency_run("FW") == first
+    store.record_proficiency([result("ann", "a", 3)], framework_key="FW", run_id=second)
+    assert store.last_proficiency_run("FW") == second
+    assert store.last_proficiency_run("OTHER") == 0
+    assert store.current_pairs("FW") == {("ann", "a"), ("bob", "b")}
+    assert store.current_pairs("FW", [("ann", "a"), ("ann", "b")]) == {("ann", "a")}

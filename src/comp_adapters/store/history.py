@@ -314,9 +314,17 @@ def _record(row: Row[Any]) -> ProficiencyRecord:
 
 
 def last_recording_run(db: Database, framework_key: str) -> int:
-    """The highest run id that recorded a result of ``framework_key`` (0: none)."""
-    query = select(func.max(proficiency_history.c.run_id)).where(
-        proficiency_history.c.framework_key == framework_key
+    """The run that recorded the latest result of ``framework_key`` (0: none).
+
+    Read from the newest history row (its primary key, walked backwards), not as a
+    ``max(run_id)``, which would scan the whole history.
+    """
+    table = proficiency_history
+    query = (
+        select(table.c.run_id)
+        .where(table.c.framework_key == framework_key)
+        .order_by(table.c.id.desc())
+        .limit(1)
     )
     with db.read("reading the last run that recorded results") as connection:
-        return int(connection.execute(query).scalar_one() or 0)
+        return int(connection.execute(query).scalar() or 0)
