@@ -142,9 +142,8 @@ def _current(
 ) -> dict[Pair, tuple[int, str]]:
     """(as_of, digest) of the current row of each pair (all pairs, or just these).
 
-    Pairs are looked up by the (framework, learner, competency) key, learners asking for
-    the same competencies together (an incremental recompute gives whole competency trees
-    of some learners), unless the results are many and a good share of all rows.
+    Pairs are looked up by the (framework, learner, competency) key, per competency the
+    learners asking for it, unless the results are many and a good share of all rows.
     """
     table = proficiency_current
     query = select(table.c.learner, table.c.competency, table.c.as_of, table.c.digest).where(
@@ -156,15 +155,12 @@ def _current(
         count = select(func.count()).where(table.c.framework_key == framework_key)
         read_all = len(results) * _SHARE >= int(connection.execute(count).scalar_one())
     if not read_all:
-        wanted: dict[str, set[str]] = {}
+        learners_of: dict[str, set[str]] = {}
         for learner, competency in results:
-            wanted.setdefault(learner, set()).add(competency)
-        groups: dict[frozenset[str], list[str]] = {}
-        for learner, asked in wanted.items():
-            groups.setdefault(frozenset(asked), []).append(learner)
+            learners_of.setdefault(competency, set()).add(learner)
         queries = [
-            query.where(table.c.learner.in_(chunk), table.c.competency.in_(sorted(group)))
-            for group, learners in groups.items()
+            query.where(table.c.competency == competency, table.c.learner.in_(chunk))
+            for competency, learners in sorted(learners_of.items())
             for chunk in chunks(sorted(learners))
         ]
     current: dict[Pair, tuple[int, str]] = {}

@@ -66,24 +66,16 @@ def iter_evidence(
 
 
 def _of_pairs(query: Select[Any], pairs: Iterable[tuple[str, str]]) -> Iterator[Select[Any]]:
-    """``query`` for live evidence of exactly ``pairs``.
-
-    Learners asking for the same set of competencies are read together, ``learner IN
-    (...) AND competency IN (...)``, which the (learner, competency) index answers by
-    look-ups (a row-value ``IN`` of pairs makes SQLite scan the table).
-    """
+    """``query`` for live evidence of exactly ``pairs``: per competency, the learners
+    asking for it (``competency = c AND learner IN (...)``), which the (learner,
+    competency) index answers by look-ups; a row-value ``IN`` of pairs makes SQLite scan."""
     query = query.where(evidence.c.voided.is_(False))
-    wanted: dict[str, set[str]] = {}
+    learners_of: dict[str, set[str]] = {}
     for learner, competency in pairs:
-        wanted.setdefault(learner, set()).add(competency)
-    groups: dict[frozenset[str], list[str]] = {}
-    for learner, asked in wanted.items():
-        groups.setdefault(frozenset(asked), []).append(learner)
-    for group, learners in groups.items():
+        learners_of.setdefault(competency, set()).add(learner)
+    for competency, learners in sorted(learners_of.items()):
         for chunk in chunks(sorted(learners)):
-            yield query.where(
-                evidence.c.learner.in_(chunk), evidence.c.competency.in_(sorted(group))
-            )
+            yield query.where(evidence.c.competency == competency, evidence.c.learner.in_(chunk))
 
 
 def evidence_table(
