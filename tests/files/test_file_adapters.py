@@ -309,3 +309,16 @@ def test_xapi_statement_lines_with_a_mapping(tmp_path: Path) -> None:
 def test_xapi_format_needs_a_mapping(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="needs a mapping"):
         EvidenceFileSettings.model_validate({"path": tmp_path / "s.jsonl", "format": "xapi"})
+
+
+def test_results_file_keys_with_escapes_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    adapter = ResultsFileAdapter.from_settings(ResultsFileSettings(path=path))
+    framework = load_framework(FRAMEWORK)
+    odd = [result('zoë "q"\\x', "product", None, None), result("ann", "product", None, None)]
+    adapter.apply(adapter.plan_proficiency(odd, framework=framework))
+    assert adapter.plan_proficiency(odd[:1], framework=framework).is_empty
+    changed = [result('zoë "q"\\x', "product", "expert", 4.0)]
+    adapter.apply(adapter.plan_proficiency(changed, framework=framework))
+    rows = json.loads(path.read_text())
+    assert [(r["learner"], r["level"]) for r in rows] == [("ann", None), ('zoë "q"\\x', "expert")]

@@ -149,10 +149,10 @@ class ResultsFileAdapter:
             rows: dict[tuple[str, str], bytes] = {}
             for each in raw[2:-3].split(b"\n"):
                 line = each.removesuffix(b",")
-                found = _KEY.match(line)
-                if found is None:
+                pair = _line_key(line)
+                if pair is None:
                     break
-                rows[(orjson.loads(found.group(1)), orjson.loads(found.group(2)))] = line
+                rows[pair] = line
             else:
                 return rows
         return {pair: orjson.dumps(row) for pair, row in self._parse_json(raw).items()}
@@ -198,6 +198,26 @@ class ResultsFileAdapter:
 _STRING = rb'("(?:[^"\\]|\\.)*")'
 _KEY = re.compile(rb'\{"learner":' + _STRING + rb',"competency":' + _STRING + rb"[,}]")
 """The start of a result line as this adapter writes it (orjson, fields in model order)."""
+
+
+_PREFIX = b'{"learner":"'
+_MIDDLE = b'","competency":"'
+
+
+def _line_key(line: bytes) -> tuple[str, str] | None:
+    """(learner, competency) of a result line this adapter wrote; ``None`` for another."""
+    if line.startswith(_PREFIX):
+        middle = line.find(_MIDDLE, len(_PREFIX))
+        end = line.find(b'"', middle + len(_MIDDLE)) if middle > 0 else -1
+        learner = line[len(_PREFIX) : middle]
+        if end > 0 and b"\\" not in learner and line[end + 1 : end + 2] in (b",", b"}"):
+            competency = line[middle + len(_MIDDLE) : end]
+            if b"\\" not in competency:
+                return learner.decode(), competency.decode()
+    found = _KEY.match(line)  # escapes in a key: the exact, slower way
+    if found is None:
+        return None
+    return orjson.loads(found.group(1)), orjson.loads(found.group(2))
 
 
 def _json_line(result: Proficiency) -> bytes:
