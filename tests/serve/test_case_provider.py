@@ -11,8 +11,8 @@ import pytest
 import requests
 import urllib3
 
-from comp_adapters.case.settings import CaseSettings, connect
 from comp_adapters.case.mapping import package_to_framework
+from comp_adapters.case.settings import CaseSettings, connect
 from comp_adapters.errors import AuthenticationError, NotFoundError
 from comp_adapters.native import load_framework
 from tests.case.conftest import _SCHEMA, assert_valid_case, assert_valid_case_1_0

@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "comp_adapters.cli.audit",
     "comp_adapters.cli.generic",
     "comp_adapters.cli.serve",
+    "comp_adapters.cli.sync",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 
