@@ -20,11 +20,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from comp_adapters.core.timeutil import parse_user_instant
 from comp_adapters.errors import ConfigurationError
 from comp_adapters.governance.approvals import ApprovalPolicy
+from comp_adapters.governance.settings import GovernanceSettings
 from comp_adapters.settings import build_settings, gather, load_config
 
 if TYPE_CHECKING:
@@ -34,21 +33,6 @@ DEFAULT_STORE = "sqlite:///.comp-adapters/state.db"
 ENV_STORE = "COMP_ADAPTERS_STORE"
 ENV_ACTOR = "COMP_ADAPTERS_ACTOR"
 SECTION = "governance"
-
-
-class GovernanceSettings(BaseModel):
-    """The ``[governance]`` table of the project's config file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    required_approvals: int = Field(default=0, ge=0, le=100)
-    """Approvals by identities other than the author a version needs before release."""
-    carry_over: bool = False
-    """Whether evaluation carries learners' standing over to replacing competencies (read
-    where versions are evaluated; listed here so the table validates as a whole)."""
-
-    def policy(self) -> ApprovalPolicy:
-        return ApprovalPolicy(required_approvals=self.required_approvals)
 
 
 def add_store_option(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from comp_adapters.governance.settings import GovernanceSettings
 from comp_adapters.store.url import DEFAULT_URL
 
 Receives = Literal["framework", "proficiency"]
@@ -117,3 +118,4 @@ class ProjectFile(_Section):
     target: tuple[TargetSection, ...] = ()
     compute: ComputeSection = Field(default_factory=ComputeSection)
     store: StoreSection = Field(default_factory=StoreSection)
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)

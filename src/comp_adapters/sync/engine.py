@@ -19,11 +19,21 @@ A sync (docs/sync.md) goes:
 A target that received every result recorded before this compute is sent only the results
 that changed; any other (new, failed or skipped since) is sent every current result.
 Adapters are reached only through the protocols and the registry.
+
+Governance (docs/governance.md): once the store holds versions of the framework's key, the
+source file is no longer pushed as it is. Live targets receive the released version in force
+(approved as the project's ``[governance]`` table requires) and proficiency is computed
+under it; targets marked ``staging = true`` receive the newest draft. Every section of the
+plan says which version it brings its target to. Every applied change and every ingest
+batch is appended to the store's hash-chained audit log.
 """
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,12 +44,18 @@ from pydantic import JsonValue
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import CompAdaptersError, ConfigurationError, TargetBusyError
+from comp_adapters.governance.audit import (
+    AuditRecord,
+    applied_change_record,
+    ingest_batch_record,
+)
 from comp_adapters.native import dumps_framework
 from comp_adapters.project.loading import Endpoint, Project
 from comp_adapters.protocols import Cursor
 from comp_adapters.rules.engine import evaluate_table
 from comp_adapters.store import RunStatus, Store
-from comp_adapters.sync.plan import Plan
+from comp_adapters.store.versions import framework_for_target
+from comp_adapters.sync.plan import Action, Change, Plan
 from comp_adapters.sync.progress import SyncProgress
 from comp_adapters.sync.sync_plan import SyncPlan, TargetPlan
 
@@ -48,6 +64,35 @@ _LOOK_BACK = 500
 """Runs searched for the last compute and each target's last delivery."""
 
 Pair = tuple[str, str]
+ENV_ACTOR = "COMP_ADAPTERS_ACTOR"
+
+
+def sync_actor() -> str:
+    """Who the audit log names for a sync: ``$COMP_ADAPTERS_ACTOR``, else the OS user."""
+    given = os.environ.get(ENV_ACTOR, "").strip()
+    if given:
+        return given
+    try:
+        return getpass.getuser().strip() or "sync"
+    except (OSError, KeyError):  # no login name in the environment or the user database
+        return "sync"
+
+
+def _fingerprint(value: object) -> str | None:
+    if value is None:
+        return None
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Governed:
+    """What the targets receive: the framework and its version label (``None`` when the
+    store holds no version of the framework, so the source is used as it is)."""
+
+    framework: Framework
+    version: str | None
+    error: str | None = None
 
 
 def _now() -> datetime:
@@ -123,13 +168,16 @@ class SyncEngine:
         """Read, ingest, compute once and plan every (selected) target; writes nothing
         to any target."""
         selected = self._select(targets)
-        framework = self.read_framework()
+        source = self.read_framework()
         self.ingest(run_id)
         at = as_of or self.project.compute.as_of or self.clock()
+        live = self.governed(source, staging=False, at=at)
+        framework = live.framework
         compute, changed, before = self.compute(framework, at, run_id)
-        sections = [
-            self._plan_target(endpoint, framework, changed, before) for endpoint in selected
-        ]
+        sections = []
+        for endpoint in selected:
+            receives = self.governed(source, staging=True, at=at) if endpoint.staging else live
+            sections.append(self._plan_target(endpoint, receives, framework, changed, before))
         return SyncPlan(
             project=str(self.project.path),
             run_id=run_id,
@@ -162,6 +210,22 @@ class SyncEngine:
         self.progress.step("framework", f"reading from {adapter.target}")
         framework: Framework = adapter.read_framework(self.project.framework_key)
         return framework
+
+    def governed(self, source: Framework, *, staging: bool, at: datetime) -> Governed:
+        """The version of ``source``'s framework a (staging) target receives."""
+        if not self.store.framework_versions(source.key):
+            return Governed(source, None)
+        try:
+            framework, label = framework_for_target(
+                self.store,
+                source.key,
+                staging=staging,
+                policy=self.project.file.governance.policy(),
+                at=None if staging else at,
+            )
+        except CompAdaptersError as exc:
+            return Governed(source, None, error=str(exc))
+        return Governed(framework, label)
 
     def ingest(self, run_id: int) -> None:
         """New evidence of every source into the store; a failing source is recorded and
@@ -196,6 +260,16 @@ class SyncEngine:
                 if batch.withdrawn:
                     ingest.withdraw(batch.withdrawn)
                 ingest.set_cursor(batch.cursor)
+            self.store.append_audit(
+                ingest_batch_record(
+                    source=endpoint.name,
+                    cursor_before=None if cursor is None else cursor.position,
+                    cursor_after=batch.cursor.position,
+                    counts={"evidence": len(batch.evidence), "withdrawn": len(batch.withdrawn)},
+                    actor=sync_actor(),
+                    at=self.clock(),
+                )
+            )
             read += len(batch.evidence)
             withdrawn += len(batch.withdrawn)
             for reason, count in batch.skipped.items():
@@ -312,16 +386,21 @@ class SyncEngine:
     def _plan_target(
         self,
         endpoint: Endpoint,
+        receives: Governed,
         framework: Framework,
         changed: list[Proficiency],
         before: int,
     ) -> TargetPlan:
+        """``receives`` is the version the target's framework plan brings it to; results
+        are always those computed under ``framework``, the version live targets get."""
         framework_plan: Plan | None = None
         proficiency_plan: Plan | None = None
         try:
+            if receives.error is not None:
+                raise ConfigurationError(receives.error)
             adapter = self.adapter(endpoint)
             if "framework" in endpoint.receives:
-                framework_plan = adapter.plan_framework(framework)
+                framework_plan = adapter.plan_framework(receives.framework)
             if "proficiency" in endpoint.receives:
                 results = self._results_for(endpoint.name, framework, changed, before)
                 proficiency_plan = adapter.plan_proficiency(results, framework=framework)
@@ -331,12 +410,14 @@ class SyncEngine:
                 name=endpoint.name,
                 system=endpoint.system,
                 receives=endpoint.receives,
+                version=receives.version,
                 error=str(exc),
             )
         section = TargetPlan(
             name=endpoint.name,
             system=endpoint.system,
             receives=endpoint.receives,
+            version=receives.version,
             framework=framework_plan,
             proficiency=proficiency_plan,
         )
@@ -382,6 +463,7 @@ class SyncEngine:
                     if plan.is_empty:
                         continue
                     report = adapter.apply(plan, journal=journal)
+                    self._audit_applied(section, plan, report.applied)
                     outcome.writes += len(report.applied)
                     outcome.resumed += len(report.resumed)
         except TargetBusyError as exc:
@@ -395,6 +477,37 @@ class SyncEngine:
         )
         self.progress.step(f"apply {section.name}", detail)
         return outcome
+
+    def _audit_applied(self, section: TargetPlan, plan: Plan, applied: Sequence[str]) -> None:
+        """One audit entry per change applied now (resumed changes were logged before)."""
+        if not applied:
+            return
+        by_id: dict[str, Change] = {change.id: change for change in plan.changes}
+        now, who = self.clock(), sync_actor()
+        self.store.append_audit_many(
+            _applied_record(by_id[change_id], section, plan.fingerprint, who, now)
+            for change_id in applied
+            if change_id in by_id
+        )
+
+
+def _applied_record(
+    change: Change, section: TargetPlan, plan: str, actor: str, at: datetime
+) -> AuditRecord:
+    """The audit record of one applied change: fingerprints of the fields it found (an
+    update's ``before``) and of what it wrote (none for a delete)."""
+    return applied_change_record(
+        target=section.name,
+        key=change.key,
+        action=change.action.value,
+        before=_fingerprint(change.before or None),
+        after=None if change.action is Action.DELETE else _fingerprint(change.fields),
+        actor=actor,
+        at=at,
+        plan=plan,
+        change_id=change.id,
+        version=section.version,
+    )
 
 
 def cleared_result(

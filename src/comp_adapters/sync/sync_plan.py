@@ -28,6 +28,9 @@ class TargetPlan(BaseModel):
     name: str
     system: str
     receives: tuple[str, ...]
+    version: str | None = None
+    """The framework version the target is brought to (``None``: the source as it is,
+    the store holds no version of it)."""
     framework: Plan | None = None
     proficiency: Plan | None = None
     error: str | None = None
@@ -87,7 +90,8 @@ class SyncPlan(BaseModel):
         )
         lines = [head]
         for target in self.targets:
-            lines.append(f"[{target.name}] ({target.system})")
+            version = f", framework {self.framework_key}@{target.version}" if target.version else ""
+            lines.append(f"[{target.name}] ({target.system}{version})")
             if target.error:
                 lines.append(f"  cannot plan: {target.error}")
             for plan in target.plans:
