@@ -126,9 +126,28 @@ EXAMPLE_PROJECT = ROOT / "examples" / "customer-support" / "comp-adapters.toml"
 
 def cmd_example(args: list[str]) -> int:
     """Sync the bundled example project: its evidence in, its file targets (CASE package,
-    Moodle CSV, Canvas CSV, results) out; a second run changes nothing."""
-    ensure_venv("store,fast,canvas,progress")
-    return run(BIN / "comp-adapters", "sync", "run", "--project", str(EXAMPLE_PROJECT), *args)
+    Moodle CSV, Canvas CSV, results) out; a second run changes nothing. Then the skill-gap
+    report of the same store beside them (out/report.html and its data)."""
+    ensure_venv("store,fast,canvas,progress,reports")
+    code = run(BIN / "comp-adapters", "sync", "run", "--project", str(EXAMPLE_PROJECT), *args)
+    if code:
+        return code
+    folder = EXAMPLE_PROJECT.parent
+    return run(
+        BIN / "comp-adapters",
+        "report",
+        "--quiet",
+        "--project",
+        str(EXAMPLE_PROJECT),
+        "--roles",
+        str(folder / "roles.toml"),
+        "--people",
+        str(folder / "people.csv"),
+        "-o",
+        str(folder / "out" / "report.html"),
+        "--data",
+        str(folder / "out" / "report-data.json"),
+    )
 
 
 def cmd_test(args: list[str]) -> int:

@@ -17,6 +17,8 @@ from typing import Any
 
 from comp_adapters._files import atomic_write
 from comp_adapters.cli.core_commands import read_framework
+from comp_adapters.core.evidence import Evidence
+from comp_adapters.core.framework import Framework
 from comp_adapters.core.timeutil import format_utc, parse_utc
 from comp_adapters.errors import ConfigurationError, Problem, ValidationError
 from comp_adapters.examples import example_dir
@@ -102,6 +104,13 @@ def _inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--people", type=Path, help="people file (CSV, as HR exports it)")
     parser.add_argument("--framework", type=Path, help="framework file (any known format)")
     parser.add_argument("--evidence", type=Path, help="evidence file (JSON lines)")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        help="a sync project (comp-adapters.toml): its framework (the released version when "
+        "the store holds versions) and every evidence its sources brought into the store, "
+        "instead of --framework and --evidence; give --roles and --people with it",
+    )
     parser.add_argument("--as-of", type=_instant, help="as of this instant; default: now")
     parser.add_argument(
         "--viewer",
@@ -123,7 +132,31 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _project_inputs(args: argparse.Namespace) -> tuple[Framework, list[Evidence]]:
+    """The framework targets of the project receive and the evidence in its store."""
+    from comp_adapters.project import load_project  # noqa: PLC0415 - store extra
+    from comp_adapters.store import open_store  # noqa: PLC0415
+    from comp_adapters.sync.engine import SyncEngine  # noqa: PLC0415
+
+    if args.framework is not None or args.evidence is not None:
+        raise ConfigurationError("--project replaces --framework and --evidence: give one way")
+    if args.roles is None or args.people is None:
+        raise ConfigurationError("--project needs --roles and --people")
+    project = load_project(args.project)
+    with open_store(project.store_url) as store:
+        engine = SyncEngine(project, store)
+        governed = engine.governed(
+            engine.read_framework(), staging=False, at=args.as_of or datetime.now(UTC)
+        )
+        if governed.error is not None:
+            raise ConfigurationError(governed.error)
+        return governed.framework, list(store.iter_evidence())
+
+
 def _analysis(args: argparse.Namespace) -> Analysis:
+    if getattr(args, "project", None) is not None:
+        framework, evidence = _project_inputs(args)
+        return _analyse(args, args.roles, args.people, framework, evidence)
     given = [args.roles, args.people, args.framework, args.evidence]
     if any(given) and not all(given):
         raise ConfigurationError(
@@ -136,18 +169,28 @@ def _analysis(args: argparse.Namespace) -> Analysis:
         framework_path, evidence_path = folder / "framework.json", folder / "evidence.jsonl"
     else:
         roles, people, framework_path, evidence_path = given
-    viewer = Viewer.parse(args.viewer)
     framework = read_framework(framework_path)
+    problems: list[Problem] = []
+    evidence = list(iter_evidence(evidence_path, problems=problems))
+    if problems:
+        raise ValidationError(problems)
+    return _analyse(args, roles, people, framework, evidence)
+
+
+def _analyse(
+    args: argparse.Namespace,
+    roles: Path,
+    people: Path,
+    framework: Framework,
+    evidence: list[Evidence],
+) -> Analysis:
+    viewer = Viewer.parse(args.viewer)
     profiles = load_checked_profiles(roles, framework)
     if args.role is not None and args.role not in profiles.by_key:
         raise ConfigurationError(
             f"--role {args.role!r}: no such role ({', '.join(profiles.by_key)})"
         )
     assignments = load_people(people, profiles)
-    problems: list[Problem] = []
-    evidence = list(iter_evidence(evidence_path, problems=problems))
-    if problems:
-        raise ValidationError(problems)
     analysis = analyse_evidence(
         framework,
         profiles,
