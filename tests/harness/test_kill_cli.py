@@ -78,8 +78,9 @@ def test_canvas_push_killed_at_every_write_converges(
     _converged(scenario, tmp_path)
 
 
+@pytest.mark.parametrize("batching", ["batch", "no-batch"])
 def test_moodle_rate_killed_at_every_write_converges(
-    moodle_site: FakeServer[FakeMoodle], tmp_path: Path
+    moodle_site: FakeServer[FakeMoodle], tmp_path: Path, batching: str
 ) -> None:
     """Ratings of three learners: the framework is pushed (in this process) before each
     attempt; the rate command is the one killed."""
@@ -106,9 +107,9 @@ def test_moodle_rate_killed_at_every_write_converges(
         pusher.apply(pusher.plan_framework(framework))
 
     args = [*cli(), "moodle", "rate", str(proficiency), "--framework", str(FRAMEWORK)]
-    args += ["--user-field", "username"]
+    args += ["--user-field", "username", *(["--no-batch"] if batching == "no-batch" else [])]
     scenario = Scenario(
-        name="moodle-rate",
+        name=f"moodle-rate-{batching}",
         servers=[moodle_site],
         prepare=prepare,
         invocation=lambda cwd: Invocation(args, moodle_environment(moodle_site), cwd),
