@@ -6,7 +6,7 @@
 
 Each command creates (or reuses) the virtual environment `.venv` and installs the project
 into it; the install is repeated only when pyproject.toml or a lockfile changes.
-Extra arguments after `test` go to pytest, after `example` to `comp-adapters compute`.
+Extra arguments after `test` go to pytest, after `example` to `comp-adapters sync run`.
 """
 
 from __future__ import annotations
@@ -112,9 +112,14 @@ def ensure_postgres() -> None:
     must(sys.executable, ROOT / "tools" / "postgres.py")
 
 
+EXAMPLE_PROJECT = ROOT / "examples" / "customer-support" / "comp-adapters.toml"
+
+
 def cmd_example(args: list[str]) -> int:
-    ensure_venv("")
-    return run(BIN / "comp-adapters", "compute", *args)
+    """Sync the bundled example project: its evidence in, its file targets (CASE package,
+    Moodle CSV, Canvas CSV, results) out; a second run changes nothing."""
+    ensure_venv("store,fast,canvas,progress")
+    return run(BIN / "comp-adapters", "sync", "run", "--project", str(EXAMPLE_PROJECT), *args)
 
 
 def cmd_test(args: list[str]) -> int:

@@ -33,6 +33,9 @@ BUILTIN_ADAPTERS: Mapping[str, str] = {
     "canvas": "comp_adapters.canvas.adapter:CanvasAdapter",
     "case": "comp_adapters.case.adapter:CaseAdapter",
     "moodle": "comp_adapters.moodle.adapter:MoodleAdapter",
+    "framework-file": "comp_adapters.files.framework_file:FrameworkFileAdapter",
+    "results-file": "comp_adapters.files.results_file:ResultsFileAdapter",
+    "evidence-file": "comp_adapters.files.evidence_file:EvidenceFileAdapter",
 }
 """Adapter name -> ``module:attribute`` of its adapter class."""
 

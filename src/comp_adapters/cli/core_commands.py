@@ -128,6 +128,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     convert.set_defaults(handler=cmd_convert)
 
     schema = subparsers.add_parser("schema", help="print the JSON Schema of the native format")
+    schema.add_argument(
+        "--project", action="store_true", help="the schema of comp-adapters.toml instead"
+    )
     schema.set_defaults(handler=cmd_schema)
 
     formats = subparsers.add_parser("formats", help="list the known file formats")
@@ -419,7 +422,13 @@ def _refuse_poorer(output: Path, converted: Framework | None, target: FileFormat
         )
 
 
-def cmd_schema(_args: argparse.Namespace) -> int:
+def cmd_schema(args: argparse.Namespace) -> int:
+    if getattr(args, "project", False):
+        from comp_adapters.project import project_schema  # noqa: PLC0415 - only when asked
+
+        json.dump(project_schema(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
     json.dump(framework_schema(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "comp_adapters.cli.moodle",
     "comp_adapters.cli.reports",
     "comp_adapters.cli.framework",
+    "comp_adapters.cli.sync",
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 

@@ -277,3 +277,12 @@ def _record(row: Row[Any]) -> ProficiencyRecord:
         run_id=data["run_id"],
         history_id=int(data["id"]),
     )
+
+
+def last_recording_run(db: Database, framework_key: str) -> int:
+    """The highest run id that recorded a result of ``framework_key`` (0: none)."""
+    query = select(func.max(proficiency_history.c.run_id)).where(
+        proficiency_history.c.framework_key == framework_key
+    )
+    with db.read("reading the last run that recorded results") as connection:
+        return int(connection.execute(query).scalar_one() or 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select, union
+from sqlalchemy import Select, and_, func, or_, select, tuple_, union
 
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.rules.columnar import _NEVER as NO_EXPIRY
@@ -65,13 +65,35 @@ def iter_evidence(
         yield item.model_copy(update={"voided": True}) if row.voided else item
 
 
-def evidence_table(db: Database, *, learners: Iterable[str] | None = None) -> EvidenceTable:
+PAIR_CHUNK = 400
+"""(learner, competency) pairs per query when reading the evidence of some pairs."""
+
+
+def _of_pairs(query: Select[Any], pairs: Iterable[tuple[str, str]]) -> Iterator[Select[Any]]:
+    """``query`` for live evidence of ``pairs``, one query per chunk of pairs."""
+    query = query.where(evidence.c.voided.is_(False))
+    wanted = sorted(set(pairs))
+    for start in range(0, len(wanted), PAIR_CHUNK):
+        chunk = wanted[start : start + PAIR_CHUNK]
+        yield query.where(tuple_(evidence.c.learner, evidence.c.competency).in_(chunk))
+
+
+def evidence_table(
+    db: Database,
+    *,
+    learners: Iterable[str] | None = None,
+    pairs: Iterable[tuple[str, str]] | None = None,
+) -> EvidenceTable:
     """Live evidence as an :class:`~comp_adapters.rules.EvidenceTable` (needs NumPy).
 
-    Built from the ledger's columns without parsing any JSON.
+    Built from the ledger's columns without parsing any JSON. ``pairs`` reads only the
+    evidence of these (learner, competency) pairs (an incremental recompute).
     """
     base = select(*_TABLE_COLUMNS)
-    rows = list(_stream(db, _filtered(base, learners, False), "reading evidence columns"))
+    if pairs is not None and learners is not None:
+        raise ValueError("give learners or pairs, not both")
+    queries = _of_pairs(base, pairs) if pairs is not None else _filtered(base, learners, False)
+    rows = list(_stream(db, queries, "reading evidence columns"))
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(_TABLE_COLUMNS)
     ids, learner, competency, kind, score, level, success, observed, recorded, expires = columns
     learner_names, learner_codes = _encode(learner)
@@ -132,6 +154,24 @@ def touched_since(db: Database, ingest_id: int) -> set[tuple[str, str]]:
         ),
     )
     with db.read("reading touched pairs") as connection:
+        return {(row[0], row[1]) for row in connection.execute(query)}
+
+
+def pairs_with_instants_between(db: Database, after: int, until: int) -> set[tuple[str, str]]:
+    """(learner, competency) pairs with live evidence observed or expiring in the instants
+    (``after``, ``until``] (microseconds): what moving ``as_of`` over that span may change."""
+    query = (
+        select(evidence.c.learner, evidence.c.competency)
+        .where(evidence.c.voided.is_(False))
+        .where(
+            or_(
+                and_(evidence.c.observed_at > after, evidence.c.observed_at <= until),
+                and_(evidence.c.expires_at > after, evidence.c.expires_at <= until),
+            )
+        )
+        .distinct()
+    )
+    with db.read("reading pairs whose evidence starts or expires") as connection:
         return {(row[0], row[1]) for row in connection.execute(query)}
 
 

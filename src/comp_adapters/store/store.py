@@ -17,7 +17,7 @@ from pydantic import JsonValue
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import StoreError
-from comp_adapters.rules.columnar import EvidenceTable
+from comp_adapters.rules.columnar import EvidenceTable, to_micros
 from comp_adapters.store import history, ledger, runs
 from comp_adapters.store.engine import Database, create_store_engine, store_errors
 from comp_adapters.store.ingest import (
@@ -198,9 +198,20 @@ class Store:
         """Live evidence (all, or of ``learners``), streamed from the ledger."""
         return ledger.iter_evidence(self._db, learners=learners, include_voided=include_voided)
 
-    def evidence_table(self, *, learners: Iterable[str] | None = None) -> EvidenceTable:
-        """Live evidence as columns for the rules engine (needs NumPy)."""
-        return ledger.evidence_table(self._db, learners=learners)
+    def evidence_table(
+        self,
+        *,
+        learners: Iterable[str] | None = None,
+        pairs: Iterable[tuple[str, str]] | None = None,
+    ) -> EvidenceTable:
+        """Live evidence as columns for the rules engine (needs NumPy): all, of
+        ``learners``, or of (learner, competency) ``pairs``."""
+        return ledger.evidence_table(self._db, learners=learners, pairs=pairs)
+
+    def pairs_with_instants_between(self, after: datetime, until: datetime) -> set[tuple[str, str]]:
+        """Pairs with live evidence observed or expiring in (``after``, ``until``]: the
+        pairs whose results may change when ``as_of`` moves from one to the other."""
+        return ledger.pairs_with_instants_between(self._db, to_micros(after), to_micros(until))
 
     def evidence_count(self, *, include_voided: bool = False) -> int:
         return ledger.evidence_count(self._db, include_voided=include_voided)
@@ -271,6 +282,10 @@ class Store:
             framework_version=framework_version,
             run_id=run_id,
         )
+
+    def last_proficiency_run(self, framework_key: str) -> int:
+        """The latest run that recorded a changed result of ``framework_key`` (0: none)."""
+        return history.last_recording_run(self._db, framework_key)
 
     def latest_proficiency(
         self, framework_key: str, *, learners: Iterable[str] | None = None

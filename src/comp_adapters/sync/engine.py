@@ -1,0 +1,408 @@
+"""The sync engine: one project, evidence in, proficiency computed once, every target synced.
+
+A sync (docs/sync.md) goes:
+
+1. read the framework from its source (a file or a system);
+2. ingest new evidence from every source into the store, each batch with its cursor in one
+   transaction (the source's query fingerprint checked);
+3. compute proficiency once from the store's evidence, as of one instant, and keep the
+   results that changed in the proficiency history. After the first run only the
+   (learner, competency) pairs whose evidence changed since the last compute, or whose
+   evidence started or expired between the two ``as_of``, are recomputed, with every pair
+   of their competency tree (the ancestors' rollups need their siblings);
+4. plan every target (its framework plan and/or proficiency plan, from its adapter): one
+   :class:`~comp_adapters.sync.sync_plan.SyncPlan`;
+5. apply, target by target, each under its lease and through the store's persistent
+   journal, so a killed run resumes and two workers never apply a change twice. Targets are
+   independent: one failing does not stop the others.
+
+A target that received every result recorded before this compute is sent only the results
+that changed; any other (new, failed or skipped since) is sent every current result.
+Adapters are reached only through the protocols and the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import JsonValue
+
+from comp_adapters.core.framework import Framework
+from comp_adapters.core.proficiency import Proficiency
+from comp_adapters.errors import CompAdaptersError, ConfigurationError, TargetBusyError
+from comp_adapters.native import dumps_framework
+from comp_adapters.project.loading import Endpoint, Project
+from comp_adapters.protocols import Cursor
+from comp_adapters.rules.engine import evaluate_table
+from comp_adapters.store import RunStatus, Store
+from comp_adapters.sync.plan import Plan
+from comp_adapters.sync.progress import SyncProgress
+from comp_adapters.sync.sync_plan import SyncPlan, TargetPlan
+
+RUN_KIND = "sync"
+_LOOK_BACK = 500
+"""Runs searched for the last compute and each target's last delivery."""
+
+Pair = tuple[str, str]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def query_fingerprint(query: dict[str, JsonValue]) -> str:
+    import json  # noqa: PLC0415
+
+    text = json.dumps(query, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def framework_digest(framework: Framework) -> str:
+    return hashlib.sha256(dumps_framework(framework).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ComputeState:
+    """What a finished run's compute covered, read back from its summary."""
+
+    run_id: int
+    ingest_id: int
+    as_of: datetime
+    framework_digest: str
+    min_evidence: int
+
+
+@dataclass(slots=True)
+class TargetOutcome:
+    status: str
+    """``ok``, ``failed``, ``busy``, ``planned`` or ``skipped``."""
+    writes: int = 0
+    resumed: int = 0
+    error: str | None = None
+
+    def as_json(self) -> dict[str, JsonValue]:
+        return {
+            "status": self.status,
+            "writes": self.writes,
+            "resumed": self.resumed,
+            "error": self.error,
+        }
+
+
+class SyncEngine:
+    """Runs the steps of a sync for one project on one store."""
+
+    def __init__(
+        self,
+        project: Project,
+        store: Store,
+        *,
+        progress: SyncProgress | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.project = project
+        self.store = store
+        self.progress = progress or SyncProgress(quiet=True)
+        self.clock = clock
+        self.sources: dict[str, dict[str, JsonValue]] = {}
+        self._adapters: dict[str, Any] = {}
+
+    # -- the steps ----------------------------------------------------------------------
+
+    def plan(
+        self,
+        run_id: int,
+        *,
+        targets: Sequence[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> SyncPlan:
+        """Read, ingest, compute once and plan every (selected) target; writes nothing
+        to any target."""
+        selected = self._select(targets)
+        framework = self.read_framework()
+        self.ingest(run_id)
+        at = as_of or self.project.compute.as_of or self.clock()
+        compute, changed, before = self.compute(framework, at, run_id)
+        sections = [
+            self._plan_target(endpoint, framework, changed, before) for endpoint in selected
+        ]
+        return SyncPlan(
+            project=str(self.project.path),
+            run_id=run_id,
+            as_of=at,
+            framework_key=framework.key,
+            compute=compute,
+            targets=tuple(sections),
+        )
+
+    def apply(
+        self, plan: SyncPlan, run_id: int, *, wait: bool | None = None
+    ) -> dict[str, TargetOutcome]:
+        """Apply each target's section under its lease, through the persistent journal."""
+        outcomes: dict[str, TargetOutcome] = {}
+        store_settings = self.project.store
+        waiting = store_settings.wait if wait is None else wait
+        for section in plan.targets:
+            if section.error is not None:
+                outcomes[section.name] = TargetOutcome("failed", error=section.error)
+                continue
+            outcomes[section.name] = self._apply_target(
+                section, run_id, wait=waiting, timeout=store_settings.wait_timeout
+            )
+        return outcomes
+
+    # -- framework and evidence ---------------------------------------------------------
+
+    def read_framework(self) -> Framework:
+        adapter = self.project.framework.build()
+        self.progress.step("framework", f"reading from {adapter.target}")
+        framework: Framework = adapter.read_framework(self.project.framework_key)
+        return framework
+
+    def ingest(self, run_id: int) -> None:
+        """New evidence of every source into the store; a failing source is recorded and
+        the others go on."""
+        for endpoint in self.project.evidence:
+            try:
+                self.sources[endpoint.name] = self._ingest_source(endpoint, run_id)
+            except CompAdaptersError as exc:
+                self.sources[endpoint.name] = {"status": "failed", "error": str(exc)}
+                self.progress.step(f"ingest {endpoint.name}", f"failed: {exc}")
+
+    def _ingest_source(self, endpoint: Endpoint, run_id: int) -> dict[str, JsonValue]:
+        adapter = endpoint.build()
+        fingerprint = query_fingerprint(adapter.evidence_query())
+        state = self.store.source_state(endpoint.name)
+        cursor = None
+        if state is not None and state.cursor is not None:
+            if state.query_fingerprint != fingerprint:
+                raise ConfigurationError(
+                    f"evidence source {endpoint.name!r}: its query changed since it was last "
+                    "read (another file, filter or mapping); its stored cursor belongs to the "
+                    "old query. Give the source a new name to read it from the start"
+                )
+            cursor = Cursor.model_validate(state.cursor)
+        read = withdrawn = 0
+        skipped: dict[str, int] = {}
+        for batch in adapter.read_evidence(cursor=cursor):
+            with self.store.ingest(
+                endpoint.name, query_fingerprint=fingerprint, run_id=run_id
+            ) as ingest:
+                ingest.add_evidence(batch.evidence)
+                if batch.withdrawn:
+                    ingest.withdraw(batch.withdrawn)
+                ingest.set_cursor(batch.cursor)
+            read += len(batch.evidence)
+            withdrawn += len(batch.withdrawn)
+            for reason, count in batch.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + count
+            cursor = batch.cursor
+        self.progress.step(f"ingest {endpoint.name}", f"{read} evidence, {withdrawn} withdrawn")
+        return {
+            "status": "ok",
+            "read": read,
+            "withdrawn": withdrawn,
+            "skipped": dict(skipped),
+            "cursor": None if cursor is None else cursor.position,
+            "error": None,
+        }
+
+    # -- compute ------------------------------------------------------------------------
+
+    def last_compute(self) -> ComputeState | None:
+        for run in self.store.recent_runs(limit=_LOOK_BACK, kind=RUN_KIND):
+            summary = run.summary
+            if run.status is RunStatus.RUNNING or not isinstance(summary, dict):
+                continue
+            compute = summary.get("compute")
+            if isinstance(compute, dict) and compute.get("recorded"):
+                return ComputeState(
+                    run_id=run.id,
+                    ingest_id=int(str(compute["ingest_id"])),
+                    as_of=datetime.fromisoformat(str(compute["as_of"])),
+                    framework_digest=str(compute["framework_digest"]),
+                    min_evidence=int(str(compute["min_evidence"])),
+                )
+        return None
+
+    def compute(
+        self, framework: Framework, as_of: datetime, run_id: int
+    ) -> tuple[dict[str, JsonValue], list[Proficiency], int]:
+        """Proficiency once, as of ``as_of``: every pair the first time, then only what
+        may have changed. Returns the compute summary, the changed results, and the last
+        run that recorded results before this one (see :meth:`_results_for`)."""
+        min_evidence = self.project.compute.min_evidence
+        digest = framework_digest(framework)
+        before = self.store.last_proficiency_run(framework.key)
+        ingest_id = self.store.last_ingest_id()
+        previous = self.last_compute()
+        incremental = (
+            previous is not None
+            and previous.framework_digest == digest
+            and previous.min_evidence == min_evidence
+            and previous.as_of <= as_of
+        )
+        if incremental:
+            assert previous is not None  # noqa: S101 - narrowed above
+            touched = self.store.touched_since(previous.ingest_id)
+            if previous.as_of < as_of:
+                touched |= self.store.pairs_with_instants_between(previous.as_of, as_of)
+            pairs = expand_to_trees(framework, touched)
+            table = self.store.evidence_table(pairs=pairs) if pairs else None
+        else:
+            pairs = set()
+            table = self.store.evidence_table()
+        results: list[Proficiency] = []
+        if table is not None and len(table):
+            evaluated = evaluate_table(framework, table, as_of=as_of, min_evidence=min_evidence)
+            results = evaluated.to_proficiencies()
+        update = self.store.record_proficiency(
+            results,
+            framework_key=framework.key,
+            framework_version=framework.version,
+            run_id=run_id,
+        )
+        mode = "incremental" if incremental else "full"
+        self.progress.step(
+            "compute",
+            f"{mode}: {len(results)} result(s) computed, {len(update.changed)} changed",
+        )
+        summary: dict[str, JsonValue] = {
+            "recorded": True,
+            "mode": mode,
+            "ingest_id": ingest_id,
+            "as_of": as_of.isoformat(),
+            "framework_digest": digest,
+            "min_evidence": min_evidence,
+            "pairs_read": len(pairs) if incremental else None,
+            "computed": len(results),
+            "changed": len(update.changed),
+        }
+        return summary, update.changed, before
+
+    # -- targets ------------------------------------------------------------------------
+
+    def _select(self, names: Sequence[str] | None) -> list[Endpoint]:
+        if not names:
+            return list(self.project.targets)
+        return [self.project.target(name) for name in names]
+
+    def adapter(self, endpoint: Endpoint) -> Any:
+        """The target's adapter, built once per engine (a plan is applied by its planner)."""
+        if endpoint.name not in self._adapters:
+            self._adapters[endpoint.name] = endpoint.build()
+        return self._adapters[endpoint.name]
+
+    def _plan_target(
+        self,
+        endpoint: Endpoint,
+        framework: Framework,
+        changed: list[Proficiency],
+        before: int,
+    ) -> TargetPlan:
+        framework_plan: Plan | None = None
+        proficiency_plan: Plan | None = None
+        try:
+            adapter = self.adapter(endpoint)
+            if "framework" in endpoint.receives:
+                framework_plan = adapter.plan_framework(framework)
+            if "proficiency" in endpoint.receives:
+                results = self._results_for(endpoint.name, framework, changed, before)
+                proficiency_plan = adapter.plan_proficiency(results, framework=framework)
+        except CompAdaptersError as exc:
+            self.progress.step(f"plan {endpoint.name}", f"failed: {exc}")
+            return TargetPlan(
+                name=endpoint.name,
+                system=endpoint.system,
+                receives=endpoint.receives,
+                error=str(exc),
+            )
+        section = TargetPlan(
+            name=endpoint.name,
+            system=endpoint.system,
+            receives=endpoint.receives,
+            framework=framework_plan,
+            proficiency=proficiency_plan,
+        )
+        self.progress.step(f"plan {endpoint.name}", f"{section.writes} change(s)")
+        return section
+
+    def _results_for(
+        self, target: str, framework: Framework, changed: list[Proficiency], before: int
+    ) -> Sequence[Proficiency]:
+        """The changed results when the target received everything recorded before this
+        compute; else every current result."""
+        delivered = self.last_delivery(target)
+        if delivered is not None and delivered >= before:
+            return changed
+        return [record.result for record in self.store.latest_proficiency(framework.key)]
+
+    def last_delivery(self, target: str) -> int | None:
+        """The run whose results ``target`` last received in full (its apply succeeded)."""
+        for run in self.store.recent_runs(limit=_LOOK_BACK, kind=RUN_KIND):
+            summary = run.summary
+            if not isinstance(summary, dict):
+                continue
+            targets = summary.get("targets")
+            entry = targets.get(target) if isinstance(targets, dict) else None
+            if isinstance(entry, dict) and entry.get("status") == "ok":
+                computed = entry.get("compute_run")
+                return int(str(computed)) if computed is not None else None
+        return None
+
+    def _apply_target(
+        self, section: TargetPlan, run_id: int, *, wait: bool, timeout: float | None
+    ) -> TargetOutcome:
+        endpoint = self.project.target(section.name)
+        if not any(plan.writes for plan in section.plans):
+            self.progress.step(f"apply {section.name}", "nothing to do")
+            return TargetOutcome("ok")
+        outcome = TargetOutcome("ok")
+        try:
+            with self.store.lease(f"target:{section.name}", wait=wait, timeout=timeout):
+                adapter = self.adapter(endpoint)
+                journal = self.store.journal(run_id=run_id)
+                for plan in section.plans:
+                    if plan.is_empty:
+                        continue
+                    report = adapter.apply(plan, journal=journal)
+                    outcome.writes += len(report.applied)
+                    outcome.resumed += len(report.resumed)
+        except TargetBusyError as exc:
+            outcome = TargetOutcome("busy", writes=outcome.writes, error=str(exc))
+        except CompAdaptersError as exc:
+            outcome = TargetOutcome("failed", writes=outcome.writes, error=str(exc))
+        detail = (
+            f"{outcome.writes} change(s) applied"
+            + (f", {outcome.resumed} already done" if outcome.resumed else "")
+            + (f"; {outcome.status}: {outcome.error}" if outcome.error else "")
+        )
+        self.progress.step(f"apply {section.name}", detail)
+        return outcome
+
+
+def expand_to_trees(framework: Framework, pairs: Iterable[Pair]) -> set[Pair]:
+    """Every pair of the same learner in the competency tree of each pair's competency:
+    exactly the evidence that decides the pair and its ancestors."""
+    root_of: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    for competency in framework.competencies:
+        chain = framework.ancestors(competency.key)
+        root = chain[-1].key if chain else competency.key
+        root_of[competency.key] = root
+        members.setdefault(root, []).append(competency.key)
+    wanted: set[Pair] = set()
+    trees_of: dict[str, set[str]] = {}
+    for learner, key in pairs:
+        found = root_of.get(key)
+        if found is None:
+            continue  # evidence of a competency the framework does not have
+        trees_of.setdefault(learner, set()).add(found)
+    for learner, roots in trees_of.items():
+        for root in roots:
+            wanted.update((learner, key) for key in members[root])
+    return wanted
