@@ -14,7 +14,8 @@ in the answer's headers and body, so the links a fake hands out (Canvas's ``Link
 redirects, report files) point back at the server.
 
 A **hook** sees every request twice: when it arrives (``"received"``, before the fake sees
-it) and once the fake has handled it (``"handled"``, before the answer is sent). A hook
+it; other requests are served meanwhile, so a hook may hold one back) and once the fake has
+handled it (``"handled"``, before the answer is sent, with the fake locked). A hook
 that raises :class:`NoAnswer` makes the server close the connection without answering,
 the fake having handled the request or not depending on the stage. The kill harness
 (:mod:`tests.harness.kill`) uses it to SIGKILL the client at its k-th write.
@@ -190,11 +191,13 @@ class FakeServer(Generic[FakeT]):
                 write_number=writes + 1 if write else None,
             )
             self.seen.append(seen)
-            if self.hook is not None:
-                self.hook(seen, "received")
+            hook = self.hook
+        if hook is not None:
+            hook(seen, "received")  # outside the lock: a hook may hold this request back
+        with self.lock:
             status, reply_headers, reply_body = self._dispatch(method, prepared)
-            if self.hook is not None:
-                self.hook(seen, "handled")
+            if hook is not None:
+                hook(seen, "handled")
         return status, reply_headers, reply_body
 
     def _dispatch(self, method: str, prepared: requests.PreparedRequest) -> Reply:
