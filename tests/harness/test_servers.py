@@ -17,7 +17,9 @@ from tests.harness.servers import (
     Seen,
     Stage,
     canvas_environment,
+    canvas_is_write,
     moodle_environment,
+    moodle_is_write,
 )
 from tests.harness.states import canvas_duplicates, moodle_duplicates
 from tests.moodle.fake_moodle import TOKEN as MOODLE_TOKEN
@@ -132,3 +134,36 @@ def test_a_hook_sees_both_stages_and_can_withhold_the_answer(
         raise AssertionError("the server answered although the hook withheld the answer")
     assert stages == [(1, "received"), (1, "handled"), (2, "received"), (2, "handled")]
     assert [seen.write for seen in canvas_site.seen] == [False, False]
+
+
+def _form(pairs: dict[str, str]) -> requests.PreparedRequest:
+    return requests.Request(
+        "POST", "https://moodle.test/webservice/rest/server.php", data=pairs
+    ).prepare()
+
+
+def test_which_moodle_requests_write() -> None:
+    """A write function alone or inside a batch writes; reads, alone or batched, do not."""
+    read = "core_competency_read_competency_framework"
+    create = "core_competency_create_competency"
+    assert moodle_is_write(_form({"wsfunction": create, "wstoken": "t"}))
+    assert not moodle_is_write(_form({"wsfunction": read, "wstoken": "t"}))
+    batch = "tool_mobile_call_external_functions"
+    batched = {"wsfunction": batch, "requests[0][function]": read}
+    assert not moodle_is_write(_form(batched))
+    assert moodle_is_write(_form({**batched, "requests[1][function]": create}))
+
+
+def test_which_canvas_requests_write() -> None:
+    """Every method but GET, except a GraphQL query (a mutation writes)."""
+
+    def prepared(method: str, path: str, body: object = None) -> requests.PreparedRequest:
+        return requests.Request(method, f"https://canvas.test{path}", json=body).prepare()
+
+    assert not canvas_is_write(prepared("GET", "/api/v1/accounts/1/outcome_groups"))
+    assert canvas_is_write(prepared("POST", "/api/v1/accounts/1/outcome_imports"))
+    assert canvas_is_write(prepared("DELETE", "/api/v1/accounts/1/outcome_groups/3"))
+    query = {"query": "query { account(id: 1) { outcomeCalculationMethod { _id } } }"}
+    assert not canvas_is_write(prepared("POST", "/api/graphql", query))
+    mutation = {"query": "mutation { createOutcomeCalculationMethod(input: {}) { errors } }"}
+    assert canvas_is_write(prepared("POST", "/api/graphql", mutation))
