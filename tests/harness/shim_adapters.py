@@ -9,8 +9,9 @@ installed the way a third-party adapter is: an ``entry_points.txt`` in a ``.dist
 folder on ``PYTHONPATH`` (:func:`install_plugins`), so the real ``comp-adapters`` process
 finds them in the registry like any plug-in.
 
-Once the built-in adapters follow the contract, ``test_crash_sync_run.py``'s test with
-``system = "moodle"`` / ``"canvas"`` covers the same ground and these can go.
+Once the built-in adapters follow the contract (``from_settings``), the plug-ins pass
+straight through to them, and ``test_crash_sync_run.py``'s test with ``system = "moodle"`` /
+``"canvas"`` covers the same ground: these can then go.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from comp_adapters.canvas.client import CanvasClient
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.moodle.adapter import MoodleAdapter
-from comp_adapters.moodle.client import MoodleSettings
 from comp_adapters.protocols import Capability
 from comp_adapters.settings import AdapterSettings
 from comp_adapters.sync import ApplyReport, Journal, Plan
@@ -73,6 +73,16 @@ class HarnessMoodle:
 
     def __init__(self, settings: HarnessMoodleSettings) -> None:
         self.settings = settings
+        self.rater: Any = None
+        if hasattr(MoodleAdapter, "from_settings"):
+            # The built-in follows the contract (branch moodle merged): pass straight on.
+            model: Any = getattr(MoodleAdapter, "settings_model")  # noqa: B009
+            self.builtin: Any = MoodleAdapter.from_settings(model(**settings.model_dump()))
+            self.pusher: Any = self.builtin
+            return
+        from comp_adapters.moodle.client import MoodleSettings  # noqa: PLC0415 - before the merge
+
+        self.builtin = None
         connection = MoodleSettings(
             url=settings.url,
             token=settings.token,
@@ -82,7 +92,6 @@ class HarnessMoodle:
         )
         self.client = connection.client()
         self.pusher = MoodleAdapter(self.client, scale_id=settings.scale_id)
-        self.rater: MoodleAdapter | None = None
 
     @classmethod
     def from_settings(cls, settings: AdapterSettings, *, session: Any = None) -> HarnessMoodle:
@@ -96,20 +105,26 @@ class HarnessMoodle:
         return f"moodle {self.settings.url}"
 
     def plan_framework(self, framework: Framework, *, prune: bool = False) -> Plan:
-        return self.pusher.plan_framework(framework, prune=prune)
+        plan: Plan = self.pusher.plan_framework(framework, prune=prune)
+        return plan
 
     def plan_proficiency(
         self, proficiencies: Sequence[Proficiency], *, framework: Framework
     ) -> Plan:
+        if self.builtin is not None:
+            plan: Plan = self.builtin.plan_proficiency(proficiencies, framework=framework)
+            return plan
         self.rater = MoodleAdapter(
             self.client, framework=framework, user_field=self.settings.user_field
         )
-        return self.rater.plan_proficiency(proficiencies)
+        rated: Plan = self.rater.plan_proficiency(proficiencies)
+        return rated
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
         rates = any(change.kind == "rating" for change in plan.changes)
         adapter = self.rater if rates and self.rater is not None else self.pusher
-        return adapter.apply(plan, journal=journal)
+        report: ApplyReport = adapter.apply(plan, journal=journal)
+        return report
 
 
 class HarnessCanvasSettings(AdapterSettings):
@@ -129,6 +144,12 @@ class HarnessCanvas:
 
     def __init__(self, settings: HarnessCanvasSettings) -> None:
         self.settings = settings
+        self.adapter: Any
+        if hasattr(CanvasAdapter, "from_settings"):
+            # The built-in follows the contract (branch canvas merged): pass straight on.
+            model: Any = getattr(CanvasAdapter, "settings_model")  # noqa: B009
+            self.adapter = CanvasAdapter.from_settings(model(**settings.model_dump()))
+            return
         client = CanvasClient.connect(
             settings.url,
             settings.token.get_secret_value(),
@@ -149,7 +170,9 @@ class HarnessCanvas:
         return f"canvas {self.settings.url} account {self.settings.account}"
 
     def plan_framework(self, framework: Framework, *, prune: bool = False) -> Plan:
-        return self.adapter.plan_framework(framework, prune=prune)
+        plan: Plan = self.adapter.plan_framework(framework, prune=prune)
+        return plan
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
-        return self.adapter.apply(plan, journal=journal)
+        report: ApplyReport = self.adapter.apply(plan, journal=journal)
+        return report

@@ -14,9 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from comp_adapters.moodle.adapter import MoodleAdapter
-from comp_adapters.moodle.client import MoodleSettings
 from comp_adapters.native import load_framework
 from tests.canvas.fake_canvas import FakeCanvas
 from tests.harness.kill import Invocation, Scenario, cli, describe, sweep
@@ -26,6 +25,7 @@ from tests.harness.servers import (
     canvas_environment,
     moodle_environment,
 )
+from tests.harness.shim_adapters import HarnessMoodle, HarnessMoodleSettings
 from tests.harness.states import canvas_duplicates, canvas_state, moodle_duplicates, moodle_state
 from tests.moodle.fake_moodle import TOKEN as MOODLE_TOKEN
 from tests.moodle.fake_moodle import FakeMoodle
@@ -94,8 +94,11 @@ def test_moodle_rate_killed_at_every_write_converges(
     )
     proficiency.write_text(computed.stdout, encoding="utf-8")
     framework = load_framework(FRAMEWORK)
-    settings = MoodleSettings(
-        url=moodle_site.url, token=MOODLE_TOKEN, allow_http=True, scale_id=MOODLE_FOUR_LEVEL_SCALE
+    settings = HarnessMoodleSettings(
+        url=moodle_site.url,
+        token=SecretStr(MOODLE_TOKEN),
+        allow_http=True,
+        scale_id=MOODLE_FOUR_LEVEL_SCALE,
     )
 
     def prepare() -> None:
@@ -103,7 +106,7 @@ def test_moodle_rate_killed_at_every_write_converges(
         site.reset()
         for name in RATED:
             site.add_user(name)
-        pusher = MoodleAdapter(settings.client(), scale_id=MOODLE_FOUR_LEVEL_SCALE)
+        pusher = HarnessMoodle(settings)  # the Moodle adapter, however it is built
         pusher.apply(pusher.plan_framework(framework))
 
     args = [*cli(), "moodle", "rate", str(proficiency), "--framework", str(FRAMEWORK)]
