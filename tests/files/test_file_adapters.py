@@ -158,8 +158,26 @@ def test_results_file_refuses_a_file_that_is_not_results(tmp_path: Path) -> None
     path = tmp_path / "results.json"
     path.write_text('{"not": "results"}')
     adapter = ResultsFileAdapter.from_settings(ResultsFileSettings(path=path))
+    given = [result("ann", "product", None, None)]
     with pytest.raises(ValidationError, match="not a results file"):
-        adapter.plan_proficiency([], framework=load_framework(FRAMEWORK))
+        adapter.plan_proficiency(given, framework=load_framework(FRAMEWORK))
+
+
+def test_results_file_in_another_layout_is_read_and_rewritten(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    old = [result("bob", "product", None, None).model_dump(mode="json")]
+    path.write_text(json.dumps(old, indent=4))
+    adapter = ResultsFileAdapter.from_settings(ResultsFileSettings(path=path))
+    framework = load_framework(FRAMEWORK)
+    adapter.apply(
+        adapter.plan_proficiency([result("ann", "product", None, None)], framework=framework)
+    )
+    lines = path.read_text().splitlines()
+    assert lines[0] == "["
+    assert lines[-1] == "]"
+    assert [json.loads(line.rstrip(","))["learner"] for line in lines[1:-1]] == ["ann", "bob"]
+    again = adapter.plan_proficiency([result("bob", "product", None, None)], framework=framework)
+    assert again.is_empty
 
 
 EVIDENCE_LINE = (

@@ -115,3 +115,15 @@ def test_schema_project_prints_the_json_schema(capsys: pytest.CaptureFixture[str
     schema = json.loads(capsys.readouterr().out)
     assert schema["title"] == "comp-adapters.toml"
     assert {"framework", "evidence", "target", "compute", "store"} <= set(schema["properties"])
+
+
+def test_readme_shows_the_example_project() -> None:
+    """Every table the README shows is in the example project file, as shown."""
+    from comp_adapters.examples import example_dir  # noqa: PLC0415
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## One framework, every system")[1].split("\n## ")[0]
+    shown = section.split("```toml\n")[1].split("```")[0]
+    example = (example_dir() / "comp-adapters.toml").read_text()
+    for block in shown.strip().split("\n\n"):
+        assert block in example, block

@@ -202,3 +202,105 @@ def test_a_changed_source_query_is_refused(
     assert isinstance(sources, dict)
     assert "its query changed" in sources["lms-xapi"]["error"]
     assert result["targets"]["results"]["status"] == "ok"  # type: ignore[index]
+
+
+def test_a_run_killed_during_apply_converges_on_the_next(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from comp_adapters.files import writing  # noqa: PLC0415
+
+    real = writing.write_bytes_atomically
+    written: list[str] = []
+
+    def killed_after_two(path: Path, data: bytes) -> None:
+        if len(written) == 2:
+            raise KeyboardInterrupt  # as a kill: nothing of ours runs after it
+        real(path, data)
+        written.append(path.name)
+
+    monkeypatch.setattr(writing, "write_bytes_atomically", killed_after_two)
+    assert run(project, "--as-of", AS_OF) == 130
+    assert written == ["case-package.json", "moodle-framework.csv"]
+    monkeypatch.setattr(writing, "write_bytes_atomically", real)
+    assert run(project, "--as-of", AS_OF, "--json") == 0
+    resumed = summary(capsys)
+    targets = resumed["targets"]
+    assert isinstance(targets, dict)
+    assert targets["moodle-import"]["writes"] == 0  # done before the kill, not repeated
+    assert targets["canvas-import"]["writes"] == 1
+    assert targets["results"]["writes"] == 1
+    clean = project.parent.parent / "clean"
+    clean.mkdir()
+    for item in project.parent.iterdir():
+        if item.is_file():
+            (clean / item.name).write_bytes(item.read_bytes())
+    assert run(clean / "comp-adapters.toml", "--as-of", AS_OF) == 0
+    for name in ("moodle-framework.csv", "canvas-outcomes.csv", "proficiency.json"):
+        assert (project.parent / "out" / name).read_bytes() == (clean / "out" / name).read_bytes()
+
+
+def test_framework_from_a_system_with_its_key(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = project.read_text().replace(
+        '[framework]\nfile = "framework.json"\n',
+        '[framework]\nsystem = "framework-file"\npath = "framework.json"\nkey = "CS-SUPPORT"\n',
+    )
+    project.write_text(text)
+    assert run(project) == 0
+    assert "in sync: 4 change(s) written" in capsys.readouterr().out
+    project.write_text(text.replace('key = "CS-SUPPORT"', 'key = "OTHER"'))
+    assert run(project) == 1
+    assert "not 'OTHER'" in capsys.readouterr().err
+
+
+def test_a_pair_whose_evidence_is_withdrawn_is_cleared_not_left_standing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from comp_adapters.examples import example_dir  # noqa: PLC0415
+
+    (tmp_path / "framework.json").write_bytes((example_dir() / "framework.json").read_bytes())
+    line = (
+        '{"id": "only", "learner": "ann", "competency": "product.catalogue", '
+        '"kind": "observation", "level": "expert", "observed_at": "2026-05-01T09:00:00Z"'
+    )
+    evidence = tmp_path / "evidence.jsonl"
+    evidence.write_text(line + "}\n")
+    project = tmp_path / "comp-adapters.toml"
+    project.write_text(
+        '[framework]\nfile = "framework.json"\n\n[[evidence]]\nname = "e"\n'
+        'system = "evidence-file"\npath = "evidence.jsonl"\n\n[[target]]\nname = "results"\n'
+        'system = "results-file"\npath = "out/results.json"\n'
+    )
+    assert run(project, "--as-of", AS_OF) == 0
+    rows = {r["competency"]: r for r in json.loads((tmp_path / "out/results.json").read_text())}
+    assert rows["product.catalogue"]["level"] == "expert"
+    capsys.readouterr()
+    with evidence.open("a") as handle:
+        handle.write(line + ', "voided": true}\n')
+    assert run(project, "--as-of", AS_OF, "--json") == 0
+    compute = summary(capsys)["compute"]
+    assert compute["cleared"] >= 1  # type: ignore[index]
+    rows = {r["competency"]: r for r in json.loads((tmp_path / "out/results.json").read_text())}
+    assert rows["product.catalogue"]["level"] is None
+    assert "no evidence counts any more" in rows["product.catalogue"]["explanation"]
+    assert run(project, "--as-of", AS_OF, "--json") == 0
+    assert summary(capsys)["writes"] == 0
+
+
+def test_plan_json_for_some_targets_then_the_others_catch_up(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["sync", "plan", "--project", str(project), "--quiet", "--json"]
+    assert main([*args, "--target", "results"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in plan["targets"]] == ["results"]
+    assert plan["targets"][0]["proficiency"]["changes"][0]["action"] == "create"
+    assert main(["sync", "plan", "--project", str(project), "--target", "nope"]) == 2
+    assert "no [[target]] named 'nope'" in capsys.readouterr().err
+    assert run(project, "--target", "results", "--json") == 0
+    assert summary(capsys)["writes"] == 1
+    assert run(project, "--json") == 0  # the others get everything, results nothing new
+    result = summary(capsys)
+    assert result["writes"] == 3
+    assert result["targets"]["results"]["writes"] == 0  # type: ignore[index]

@@ -382,8 +382,6 @@ def _last_entry(runs: list[Any], part: str, name: str) -> tuple[datetime, dict[s
         entry = entries.get(name) if isinstance(entries, dict) else None
         if isinstance(entry, dict):
             return (run.finished_at or run.started_at), entry
-        if run.error and run.status is RunStatus.FAILED and part == "sources":
-            continue
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
@@ -88,16 +89,28 @@ class ResultsFileAdapter:
         self, proficiencies: Sequence[Proficiency], *, framework: Framework
     ) -> Plan:
         """One change rewriting the file with these results merged in; NOOP when the
-        bytes stay the same."""
-        rows = self._existing()
-        for result in proficiencies:
-            rows[(result.learner, result.competency)] = self._row(result)
-        order = {c.key: i for i, c in enumerate(framework.competencies)}
-        ordered = [
-            rows[pair]
-            for pair in sorted(rows, key=lambda p: (p[0], order.get(p[1], len(order)), p[1]))
-        ]
-        data = self._render(ordered)
+        bytes stay the same (or when no result is given and the file exists)."""
+        if not proficiencies and self.path.exists():
+            return self._planner.unchanged("no result changed since the file was written")
+        rows: dict[tuple[str, str], Any]
+        new: dict[tuple[str, str], Any]
+        if self.format == "json":
+            rows = self._existing_json()
+            new = {(r.learner, r.competency): _json_line(r) for r in proficiencies}
+        else:
+            rows = self._existing_csv()
+            new = {(r.learner, r.competency): self._csv_row(r) for r in proficiencies}
+        added = any(pair not in rows for pair in new)
+        rows.update(new)
+        ordered: list[Any]
+        if added or not self.path.exists():
+            order = {c.key: i for i, c in enumerate(framework.competencies)}
+            last = len(order)
+            keys = sorted(rows, key=lambda p: (p[0], order.get(p[1], last), p[1]))
+            ordered = [rows[pair] for pair in keys]
+        else:  # the file's own order, already canonical: only values were replaced
+            ordered = list(rows.values())
+        data = _render_json(ordered) if self.format == "json" else _render_csv(ordered)
         return self._planner.plan(
             data, fields={"results": len(ordered), "given": len(proficiencies)}
         )
@@ -107,10 +120,8 @@ class ResultsFileAdapter:
 
     # -- the two formats ----------------------------------------------------------------
 
-    def _row(self, result: Proficiency) -> Row:
+    def _csv_row(self, result: Proficiency) -> Row:
         data = result.model_dump(mode="json")
-        if self.format == "json":
-            return data
         return {
             "learner": data["learner"],
             "competency": data["competency"],
@@ -123,45 +134,86 @@ class ResultsFileAdapter:
             "explanation": data["explanation"],
         }
 
-    def _render(self, rows: list[Row]) -> bytes:
-        if self.format == "json":
-            return orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n"
-        out = io.StringIO(newline="")
-        writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return out.getvalue().encode("utf-8")
+    def _existing_json(self) -> dict[tuple[str, str], bytes]:
+        """The file's results as their lines, by (learner, competency), in file order.
 
-    def _existing(self) -> dict[tuple[str, str], Row]:
-        """The rows the file holds now, by (learner, competency); none without a file."""
+        A file this adapter wrote holds one compact result a line, learner and competency
+        first, so each line's key is read from its start without parsing the rest; any
+        other JSON list of results is parsed whole (and rewritten in that layout).
+        """
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}
+        if raw.startswith(b"[\n") and raw.endswith(b"\n]\n"):
+            rows: dict[tuple[str, str], bytes] = {}
+            for each in raw[2:-3].split(b"\n"):
+                line = each.removesuffix(b",")
+                found = _KEY.match(line)
+                if found is None:
+                    break
+                rows[(orjson.loads(found.group(1)), orjson.loads(found.group(2)))] = line
+            else:
+                return rows
+        return {pair: orjson.dumps(row) for pair, row in self._parse_json(raw).items()}
+
+    def _parse_json(self, raw: bytes) -> dict[tuple[str, str], Row]:
         source = str(self.path)
-        if self.format == "json":
-            try:
-                data = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise ValidationError(
-                    [Problem(f"not a results file: invalid JSON: {exc.msg}", file=source)]
-                ) from None
-            if not isinstance(data, list) or not all(
-                isinstance(row, dict) and {"learner", "competency"} <= row.keys() for row in data
-            ):
-                raise ValidationError(
-                    [Problem("not a results file: expected a JSON list of results", file=source)]
-                )
-            return {(row["learner"], row["competency"]): row for row in data}
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValidationError(
+                [Problem(f"not a results file: invalid JSON: {exc.msg}", file=source)]
+            ) from None
+        if not isinstance(data, list) or not all(
+            isinstance(row, dict)
+            and isinstance(row.get("learner"), str)
+            and isinstance(row.get("competency"), str)
+            for row in data
+        ):
+            raise ValidationError(
+                [Problem("not a results file: expected a JSON list of results", file=source)]
+            )
+        return {(row["learner"], row["competency"]): row for row in data}
+
+    def _existing_csv(self) -> dict[tuple[str, str], Row]:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
         reader = csv.DictReader(io.StringIO(raw.decode("utf-8"), newline=""))
         if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
             raise ValidationError(
                 [
                     Problem(
                         f"not a results file: expected the columns {', '.join(CSV_COLUMNS)}",
-                        file=source,
+                        file=str(self.path),
                         line=1,
                     )
                 ]
             )
         return {(row["learner"], row["competency"]): dict(row) for row in reader}
+
+
+_STRING = rb'("(?:[^"\\]|\\.)*")'
+_KEY = re.compile(rb'\{"learner":' + _STRING + rb',"competency":' + _STRING + rb"[,}]")
+"""The start of a result line as this adapter writes it (orjson, fields in model order)."""
+
+
+def _json_line(result: Proficiency) -> bytes:
+    return orjson.dumps(result.model_dump(mode="json"))
+
+
+def _render_json(lines: list[bytes]) -> bytes:
+    """A JSON list with one compact result a line (diffable, mergeable line by line)."""
+    if not lines:
+        return b"[\n]\n"
+    return b"[\n" + b",\n".join(lines) + b"\n]\n"
+
+
+def _render_csv(rows: list[Row]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")

@@ -112,6 +112,17 @@ class FilePlanner:
             state_fingerprint=state,
         )
 
+    def unchanged(self, reason: str) -> Plan:
+        """A plan that writes nothing, for ``reason`` (the file is not even read)."""
+        change = Change(
+            id=f"{self.kind}:{self.path.name}",
+            action=Action.NOOP,
+            kind=self.kind,
+            key=str(self.path),
+            reason=reason,
+        )
+        return Plan(adapter=self.adapter, target=f"file {self.path}", changes=(change,))
+
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
         return apply_plan(
             plan, self._execute, journal=journal, current_state=lambda: file_state(self.path)

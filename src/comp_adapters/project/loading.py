@@ -302,13 +302,16 @@ def _target(
     folder: Path,
     environ: Mapping[str, str],
 ) -> Endpoint | None:
+    receives = section.receives or _writable(section.system)
+    if not receives and section.receives is None:
+        receives = ("framework", "proficiency")  # refused below with what it cannot do
     found = _endpoint(
         collector,
         role="target",
         name=section.name,
         system=section.system,
         table=dict(section.model_extra or {}),
-        needs=tuple(_NEEDS[what] for what in section.receives),
+        needs=tuple(_NEEDS[what] for what in receives),
         where=("target", index, section.name),
         folder=folder,
         environ=environ,
@@ -324,9 +327,18 @@ def _target(
         adapter_class=found.adapter_class,
         settings=found.settings,
         place=found.place,
-        receives=tuple(dict.fromkeys(section.receives)),
+        receives=tuple(dict.fromkeys(receives)),
         staging=section.staging,
     )
+
+
+def _writable(system: str) -> tuple[str, ...]:
+    """What an adapter can receive (none when it is unknown: reported by _endpoint)."""
+    try:
+        capabilities = frozenset(getattr(load_adapter_class(system), "capabilities", ()))
+    except ConfigurationError:
+        return ()
+    return tuple(what for what, needs in _NEEDS.items() if needs in capabilities)
 
 
 def _endpoint(

@@ -73,10 +73,11 @@ class TargetSection(_WithSettings):
 
     name: str = Field(min_length=1, description="the target's name (plans, status, leases)")
     system: str = Field(min_length=1, description="the adapter that writes to it")
-    receives: tuple[Receives, ...] = Field(
-        default=("framework", "proficiency"),
+    receives: tuple[Receives, ...] | None = Field(
+        default=None,
         min_length=1,
-        description="what the target is sent: framework, proficiency, or both",
+        description="what the target is sent: framework, proficiency, or both "
+        "(default: whatever its adapter can write)",
     )
     staging: bool = Field(
         default=False, description="a staging target: planned and applied like the others"

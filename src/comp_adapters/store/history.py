@@ -11,7 +11,7 @@ again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,10 @@ from comp_adapters.store.schema import proficiency_current, proficiency_history
 from comp_adapters.store.sql import CHUNK, chunks, dump_json, upsert
 
 _FEW = 10_000
-"""Below this many results, current rows are looked up per learner, not all read."""
+"""Below this many results, current rows are looked up by pair, not all read."""
+_SHARE = 4
+"""From :data:`_FEW` results on, every current row is read when the results are at least
+a 1/_SHARE of them (a full recompute); else they are looked up by pair (an incremental one)."""
 
 Pair = tuple[str, str]
 
@@ -120,19 +123,46 @@ def record_results(
     return update
 
 
+def current_pairs(
+    db: Database, framework_key: str, pairs: Collection[Pair] | None = None
+) -> set[Pair]:
+    """The pairs (all, or of ``pairs``) that have a current result of ``framework_key``."""
+    with db.read("reading which pairs have a result") as connection:
+        if pairs is None:
+            table = proficiency_current
+            query = select(table.c.learner, table.c.competency).where(
+                table.c.framework_key == framework_key
+            )
+            return {(row[0], row[1]) for row in connection.execute(query)}
+        return set(_current(connection, framework_key, pairs))
+
+
 def _current(
-    connection: Connection, framework_key: str, results: dict[Pair, Proficiency]
+    connection: Connection, framework_key: str, results: Collection[Pair]
 ) -> dict[Pair, tuple[int, str]]:
-    """(as_of, digest) of the current row of each pair (all pairs, or those of few learners)."""
+    """(as_of, digest) of the current row of each pair (all pairs, or just these).
+
+    Pairs are looked up by the (framework, learner, competency) key, per competency the
+    learners asking for it, unless the results are many and a good share of all rows.
+    """
     table = proficiency_current
     query = select(table.c.learner, table.c.competency, table.c.as_of, table.c.digest).where(
         table.c.framework_key == framework_key
     )
+    queries = [query]
+    read_all = False
     if len(results) >= _FEW:
-        queries = [query]
-    else:
-        learners = sorted({learner for learner, _ in results})
-        queries = [query.where(table.c.learner.in_(chunk)) for chunk in chunks(learners)]
+        count = select(func.count()).where(table.c.framework_key == framework_key)
+        read_all = len(results) * _SHARE >= int(connection.execute(count).scalar_one())
+    if not read_all:
+        learners_of: dict[str, set[str]] = {}
+        for learner, competency in results:
+            learners_of.setdefault(competency, set()).add(learner)
+        queries = [
+            query.where(table.c.competency == competency, table.c.learner.in_(chunk))
+            for competency, learners in sorted(learners_of.items())
+            for chunk in chunks(sorted(learners))
+        ]
     current: dict[Pair, tuple[int, str]] = {}
     for each in queries:
         for row in connection.execute(each):
@@ -280,9 +310,17 @@ def _record(row: Row[Any]) -> ProficiencyRecord:
 
 
 def last_recording_run(db: Database, framework_key: str) -> int:
-    """The highest run id that recorded a result of ``framework_key`` (0: none)."""
-    query = select(func.max(proficiency_history.c.run_id)).where(
-        proficiency_history.c.framework_key == framework_key
+    """The run that recorded the latest result of ``framework_key`` (0: none).
+
+    Read from the newest history row (its primary key, walked backwards), not as a
+    ``max(run_id)``, which would scan the whole history.
+    """
+    table = proficiency_history
+    query = (
+        select(table.c.run_id)
+        .where(table.c.framework_key == framework_key)
+        .order_by(table.c.id.desc())
+        .limit(1)
     )
     with db.read("reading the last run that recorded results") as connection:
-        return int(connection.execute(query).scalar_one() or 0)
+        return int(connection.execute(query).scalar() or 0)

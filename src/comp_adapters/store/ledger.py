@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_, union
+from sqlalchemy import Select, and_, func, or_, select, union
 
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.rules.columnar import _NEVER as NO_EXPIRY
@@ -65,17 +65,17 @@ def iter_evidence(
         yield item.model_copy(update={"voided": True}) if row.voided else item
 
 
-PAIR_CHUNK = 400
-"""(learner, competency) pairs per query when reading the evidence of some pairs."""
-
-
 def _of_pairs(query: Select[Any], pairs: Iterable[tuple[str, str]]) -> Iterator[Select[Any]]:
-    """``query`` for live evidence of ``pairs``, one query per chunk of pairs."""
+    """``query`` for live evidence of exactly ``pairs``: per competency, the learners
+    asking for it (``competency = c AND learner IN (...)``), which the (learner,
+    competency) index answers by look-ups; a row-value ``IN`` of pairs makes SQLite scan."""
     query = query.where(evidence.c.voided.is_(False))
-    wanted = sorted(set(pairs))
-    for start in range(0, len(wanted), PAIR_CHUNK):
-        chunk = wanted[start : start + PAIR_CHUNK]
-        yield query.where(tuple_(evidence.c.learner, evidence.c.competency).in_(chunk))
+    learners_of: dict[str, set[str]] = {}
+    for learner, competency in pairs:
+        learners_of.setdefault(competency, set()).add(learner)
+    for competency, learners in sorted(learners_of.items()):
+        for chunk in chunks(sorted(learners)):
+            yield query.where(evidence.c.competency == competency, evidence.c.learner.in_(chunk))
 
 
 def evidence_table(

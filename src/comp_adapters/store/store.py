@@ -7,7 +7,7 @@ why is in ``docs/store.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -282,6 +282,12 @@ class Store:
             framework_version=framework_version,
             run_id=run_id,
         )
+
+    def current_pairs(
+        self, framework_key: str, pairs: Collection[tuple[str, str]] | None = None
+    ) -> set[tuple[str, str]]:
+        """The pairs (all, or of ``pairs``) with a current result of ``framework_key``."""
+        return history.current_pairs(self._db, framework_key, pairs)
 
     def last_proficiency_run(self, framework_key: str) -> int:
         """The latest run that recorded a changed result of ``framework_key`` (0: none)."""

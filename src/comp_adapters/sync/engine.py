@@ -260,6 +260,17 @@ class SyncEngine:
         if table is not None and len(table):
             evaluated = evaluate_table(framework, table, as_of=as_of, min_evidence=min_evidence)
             results = evaluated.to_proficiencies()
+        if incremental:
+            had = self.store.current_pairs(framework.key, pairs) if pairs else set()
+        else:
+            had = set() if previous is None else self.store.current_pairs(framework.key)
+        computed = {(r.learner, r.competency) for r in results}
+        cleared = [
+            cleared_result(framework, learner, competency, as_of)
+            for learner, competency in sorted(had - computed)
+            if competency in framework
+        ]
+        results.extend(cleared)
         update = self.store.record_proficiency(
             results,
             framework_key=framework.key,
@@ -279,7 +290,8 @@ class SyncEngine:
             "framework_digest": digest,
             "min_evidence": min_evidence,
             "pairs_read": len(pairs) if incremental else None,
-            "computed": len(results),
+            "computed": len(results) - len(cleared),
+            "cleared": len(cleared),
             "changed": len(update.changed),
         }
         return summary, update.changed, before
@@ -383,6 +395,26 @@ class SyncEngine:
         )
         self.progress.step(f"apply {section.name}", detail)
         return outcome
+
+
+def cleared_result(
+    framework: Framework, learner: str, competency: str, as_of: datetime
+) -> Proficiency:
+    """The result of a pair that had one and now has no evidence that counts (all of it
+    withdrawn, moved away or expired): no level, said so, rather than the old result left
+    standing."""
+    method, _ = framework.method_for(competency)
+    return Proficiency(
+        learner=learner,
+        competency=competency,
+        score=None,
+        level=None,
+        proficient=False,
+        method=method.value,
+        as_of=as_of,
+        explanation="no evidence counts any more: what there was has been withdrawn, "
+        "has moved to another competency or has expired",
+    )
 
 
 def expand_to_trees(framework: Framework, pairs: Iterable[Pair]) -> set[Pair]:
