@@ -45,6 +45,30 @@ def atomic_write(path: str | Path, *, newline: str | None = "\n") -> Iterator[IO
         sys.stdout.flush()
         return
     target = writable_target(Path(path))
+    with (
+        _temporary_beside(target) as fd,
+        os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle,
+    ):
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all, by the rules of :func:`atomic_write`
+    (the umask's mode for a new file, a replaced file's own mode, non-regular targets
+    refused)."""
+    target = writable_target(Path(path))
+    with _temporary_beside(target) as fd, os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def _temporary_beside(target: Path) -> Iterator[int]:
+    """A temporary file beside ``target`` with the mode ``target`` is to have, renamed over
+    it when the block succeeds and removed when it fails."""
     mode = _mode_for(target)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -54,10 +78,7 @@ def atomic_write(path: str | Path, *, newline: str | None = "\n") -> Iterator[IO
         raise ConfigurationError(f"{target}: no permission to write in {target.parent}") from None
     try:
         os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield fd
         Path(tmp_name).replace(target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -43,8 +43,8 @@ class SyncProject:
 
     moodle_site: FakeServer[FakeMoodle]
     canvas_site: FakeServer[FakeCanvas] | None
-    moodle: str = "harness-moodle"
-    canvas: str = "harness-canvas"
+    moodle: str = "moodle"
+    canvas: str = "canvas"
     moodle_receives: tuple[str, ...] = ("framework",)
     moodle_batch: bool = True
     framework_in_moodle: bool = False

@@ -9,10 +9,8 @@ and after it did but before the answer leaves, then runs ``sync run`` again on t
 store to completion: both fakes and the files end exactly as after a clean run, with 0
 duplicates, for every k.
 
-The HTTP targets reach the engine as plug-ins (tests/harness/shim_adapters.py) passing
-through to this checkout's Moodle and Canvas adapters, until those follow the adapter
-contract themselves (branches ``moodle`` and ``canvas``); the same sweep with the built-in
-``system = "moodle"`` / ``"canvas"`` is written below and marked xfail until then.
+The HTTP targets are the built-in ``system = "moodle"`` and ``"canvas"`` adapters, built
+by the engine through the registry and ``from_settings`` like any other.
 """
 
 from __future__ import annotations
@@ -99,23 +97,14 @@ def test_sync_run_rating_in_moodle_killed_at_every_write_converges(
     _converges(_scenario("sync-run-ratings", project), tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine plans a target's proficiency before its framework plan is applied: "
-    "Moodle cannot plan ratings for a framework it does not hold yet (branch sync)",
-)
 def test_a_new_moodle_target_receiving_framework_and_proficiency_syncs_in_one_run(
     moodle_site: FakeServer[FakeMoodle], tmp_path: Path
 ) -> None:
+    """Its results are planned once its framework is applied, in the same run; a second
+    run writes nothing (checked by ``clean_run``)."""
     project = SyncProject(moodle_site, None, moodle_receives=("framework", "proficiency"))
     clean_run(_scenario("sync-run-new-moodle", project), tmp_path / "clean")
-
-
-@pytest.mark.xfail(
-    strict=True, reason="needs moodle/canvas from_settings (branches moodle, canvas)"
-)
-def test_sync_run_with_the_built_in_moodle_and_canvas_killed_at_every_write_converges(
-    moodle_site: FakeServer[FakeMoodle], canvas_site: FakeServer[FakeCanvas], tmp_path: Path
-) -> None:
-    project = SyncProject(moodle_site, canvas_site, moodle="moodle", canvas="canvas")
-    _converges(_scenario("sync-run-built-in", project), tmp_path)
+    site = moodle_site.fake
+    assert site.frameworks
+    rated = [uc for uc in site.user_competencies.values() if uc.get("grade") is not None]
+    assert rated, "the results reached Moodle in the first run"

@@ -304,3 +304,23 @@ def test_plan_json_for_some_targets_then_the_others_catch_up(
     result = summary(capsys)
     assert result["writes"] == 3
     assert result["targets"]["results"]["writes"] == 0  # type: ignore[index]
+
+
+def test_target_files_get_the_umasks_mode_and_keep_a_changed_one(project: Path) -> None:
+    """Files written for a service must be readable by it (issue 9: not mkstemp's 0600)."""
+    import os  # noqa: PLC0415
+    import stat  # noqa: PLC0415
+
+    old = os.umask(0o022)
+    try:
+        assert run(project, "--as-of", AS_OF) == 0
+        out = project.parent / "out"
+        modes = {name: stat.S_IMODE((out / name).stat().st_mode) for name in OUT}
+        assert set(modes.values()) == {0o644}, modes
+        (out / "case-package.json").chmod(0o640)
+        (out / "case-package.json").write_text("{}")  # changed: the next run replaces it
+        assert run(project, "--as-of", AS_OF) == 0
+        assert stat.S_IMODE((out / "case-package.json").stat().st_mode) == 0o640
+        assert (out / "case-package.json").read_text() != "{}"
+    finally:
+        os.umask(old)

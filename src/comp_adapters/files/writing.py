@@ -10,13 +10,11 @@ plan again).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from comp_adapters._files import atomic_write_bytes
 from comp_adapters.errors import ConfigurationError, PlanError
 from comp_adapters.sync.apply import ApplyReport, apply_plan
 from comp_adapters.sync.journal import Journal, Result
@@ -43,19 +41,10 @@ def file_state(path: Path) -> str:
 
 
 def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so it appears whole or not at all (folders created)."""
+    """Write ``data`` to ``path`` so it appears whole or not at all (folders created), with
+    the mode rules of every file the project writes (``_files.atomic_write_bytes``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp_name).replace(path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp_name).unlink()
-        raise
+    atomic_write_bytes(path, data)
 
 
 class FilePlanner:

@@ -395,6 +395,7 @@ class SyncEngine:
         are always those computed under ``framework``, the version live targets get."""
         framework_plan: Plan | None = None
         proficiency_plan: Plan | None = None
+        deferred = False
         try:
             if receives.error is not None:
                 raise ConfigurationError(receives.error)
@@ -403,7 +404,14 @@ class SyncEngine:
                 framework_plan = adapter.plan_framework(receives.framework)
             if "proficiency" in endpoint.receives:
                 results = self._results_for(endpoint.name, framework, changed, before)
-                proficiency_plan = adapter.plan_proficiency(results, framework=framework)
+                try:
+                    proficiency_plan = adapter.plan_proficiency(results, framework=framework)
+                except CompAdaptersError:
+                    if framework_plan is None or not framework_plan.writes:
+                        raise
+                    # The target cannot plan results for a framework it does not hold yet
+                    # (a new Moodle site): planned again once its framework plan is applied.
+                    deferred = True
         except CompAdaptersError as exc:
             self.progress.step(f"plan {endpoint.name}", f"failed: {exc}")
             return TargetPlan(
@@ -420,6 +428,7 @@ class SyncEngine:
             version=receives.version,
             framework=framework_plan,
             proficiency=proficiency_plan,
+            proficiency_after_framework=deferred,
         )
         self.progress.step(f"plan {endpoint.name}", f"{section.writes} change(s)")
         return section
@@ -459,7 +468,11 @@ class SyncEngine:
             with self.store.lease(f"target:{section.name}", wait=wait, timeout=timeout):
                 adapter = self.adapter(endpoint)
                 journal = self.store.journal(run_id=run_id)
-                for plan in section.plans:
+                plans: list[Plan | Callable[[Any, TargetPlan], Plan]] = list(section.plans)
+                if section.proficiency_after_framework:
+                    plans.append(self._deferred_proficiency_plan)
+                for item in plans:
+                    plan = item(adapter, section) if callable(item) else item
                     if plan.is_empty:
                         continue
                     report = adapter.apply(plan, journal=journal)
@@ -477,6 +490,15 @@ class SyncEngine:
         )
         self.progress.step(f"apply {section.name}", detail)
         return outcome
+
+    def _deferred_proficiency_plan(self, adapter: Any, section: TargetPlan) -> Plan:
+        """A target's results planned after its framework plan was applied: every current
+        result of the framework (those it shows already are no-ops)."""
+        framework = self.governed(self.read_framework(), staging=False, at=self.clock()).framework
+        results = [record.result for record in self.store.latest_proficiency(framework.key)]
+        plan: Plan = adapter.plan_proficiency(results, framework=framework)
+        self.progress.step(f"plan {section.name}", f"{len(plan.writes)} result change(s)")
+        return plan
 
     def _audit_applied(self, section: TargetPlan, plan: Plan, applied: Sequence[str]) -> None:
         """One audit entry per change applied now (resumed changes were logged before)."""

@@ -33,6 +33,9 @@ class TargetPlan(BaseModel):
     the store holds no version of it)."""
     framework: Plan | None = None
     proficiency: Plan | None = None
+    proficiency_after_framework: bool = False
+    """The target could not plan results before holding the framework (e.g. a new Moodle
+    site): they are planned and applied right after its framework plan."""
     error: str | None = None
 
     @property
@@ -96,6 +99,8 @@ class SyncPlan(BaseModel):
                 lines.append(f"  cannot plan: {target.error}")
             for plan in target.plans:
                 lines.extend("  " + line for line in plan.to_table().splitlines())
+            if target.proficiency_after_framework:
+                lines.append("  results: planned once the framework above is applied")
         total = self.writes
         lines.append(
             f"{total} change(s) to apply" if total else "nothing to do: every target is up to date"
