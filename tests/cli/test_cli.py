@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -172,3 +173,24 @@ def test_output_into_a_missing_folder_is_a_clear_error(
     )
     assert code == 2
     assert "is a folder" in err
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
+def test_the_lazy_command_table_matches_what_the_modules_register() -> None:
+    """Running one command imports only its module: the table must name every command."""
+    from comp_adapters.cli.main import COMMAND_MODULE_OF, build_parser  # noqa: PLC0415
+
+    assert _commands(build_parser()) == set(COMMAND_MODULE_OF)
+    for command, module in COMMAND_MODULE_OF.items():
+        only = build_parser([command])
+        assert command in _commands(only), (command, module)
+    assert _commands(build_parser(["-v", "sync", "run"])) == {"sync"}
+    assert _commands(build_parser(["no-such-command"])) == set(COMMAND_MODULE_OF)

@@ -43,6 +43,27 @@ COMMAND_MODULES = (
 )
 """Modules with a ``register(subparsers)`` function, one per command group."""
 
+COMMAND_MODULE_OF: dict[str, str] = {
+    **dict.fromkeys(
+        ("compute", "validate", "convert", "schema", "formats"), "comp_adapters.cli.core_commands"
+    ),
+    "xapi": "comp_adapters.cli.xapi",
+    "canvas": "comp_adapters.cli.canvas",
+    "case": "comp_adapters.cli.case",
+    "moodle": "comp_adapters.cli.moodle",
+    **dict.fromkeys(("gaps", "report", "roles"), "comp_adapters.cli.reports"),
+    "framework": "comp_adapters.cli.framework",
+    "audit": "comp_adapters.cli.audit",
+    **dict.fromkeys(
+        ("adapters", "push", "pull", "evidence", "publish", "apply"), "comp_adapters.cli.generic"
+    ),
+    "serve": "comp_adapters.cli.serve",
+    "sync": "comp_adapters.cli.sync",
+}
+"""Which module registers each top-level command, so that running one command imports only
+its module (importing every adapter's command module costs about a second of start-up);
+``tests/cli/test_cli.py`` checks this table against what the modules register."""
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
 
@@ -125,7 +146,18 @@ def _exit_code(error: CompAdaptersError) -> int:
     return next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_FAILED)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules_for(argv: Sequence[str] | None) -> tuple[str, ...]:
+    """The command modules to register for ``argv``: only the one of the command given,
+    else (help, a usage error, an unknown command) all of them."""
+    for token in argv or ():
+        if not token.startswith("-"):
+            module = COMMAND_MODULE_OF.get(token)
+            return COMMAND_MODULES if module is None else (module,)
+    return COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``argv``, only of the command it runs."""
     parser = _Parser(
         prog="comp-adapters",
         description=(
@@ -140,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         default = 0 if options["action"] == "count" else False
         parser.add_argument(*flags, default=default, **options)  # type: ignore[arg-type]
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in _modules_for(argv):
         importlib.import_module(name).register(subparsers)
     for leaf in leaf_parsers(parser):
         _add_global_options(leaf)
@@ -177,8 +209,9 @@ def _add_global_options(leaf: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)  # usage errors exit 2 with one line (see _Parser)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)  # usage errors exit 2 with one line (see _Parser)
     level = logging.ERROR if args.quiet else logging.WARNING - 10 * min(args.verbose or 0, 2)
     logging.basicConfig(
         level=level,

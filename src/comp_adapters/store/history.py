@@ -238,7 +238,10 @@ def latest_results(
     )
     queries = [query]
     if learners is not None:
-        queries = [query.where(history.c.learner.in_(c)) for c in chunks(sorted(set(learners)))]
+        # Filter on proficiency_current's own key (framework, learner, ...): the index finds
+        # the learners' rows; a filter on the history's learner column walks every current
+        # row of the framework first.
+        queries = [query.where(current.c.learner.in_(c)) for c in chunks(sorted(set(learners)))]
     with db.read("reading current proficiency") as connection:
         for each in queries:
             yield from (_record(row) for row in connection.execute(each))
