@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from comp_adapters.case.fileformat import case_json, read_case_data
+from comp_adapters.case.package_format import case_json, read_case_data
 
 NS = uuid.UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
 STAMP = "2024-05-01T10:00:00+00:00"

@@ -19,7 +19,7 @@ from pathlib import Path
 import jsonschema
 
 from comp_adapters._files import read_json_file
-from comp_adapters.case.fileformat import case_json, read_case_data
+from comp_adapters.case.package_format import case_json, read_case_data
 from comp_adapters.errors import CompAdaptersError
 
 DEFAULT_SCHEMA = (

@@ -54,7 +54,7 @@ BUILTIN_FORMATS: Mapping[str, str] = {
     "native": "comp_adapters.formats:NATIVE",
     "canvas-csv": "comp_adapters.canvas.csv_format:CANVAS_CSV",
     "canvas-cartridge": "comp_adapters.canvas.cartridge_format:CANVAS_CARTRIDGE",
-    "case": "comp_adapters.case.fileformat:CASE_FORMAT",
+    "case": "comp_adapters.case.package_format:CASE_FORMAT",
     "moodle-csv": "comp_adapters.moodle.csv_format:MOODLE_CSV",
 }
 """Format name -> ``module:attribute`` of its :class:`FileFormat`."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from comp_adapters.case.fileformat import CASE_FORMAT, sniff_case
+from comp_adapters.case.package_format import CASE_FORMAT, sniff_case
 from comp_adapters.case.wire import strict_identifier
 from comp_adapters.cli.main import main
 from comp_adapters.core.framework import Framework

@@ -13,7 +13,7 @@ import pytest
 import responses
 
 from comp_adapters.case.adapter import CaseAdapter
-from comp_adapters.case.fileformat import case_json
+from comp_adapters.case.package_format import case_json
 from comp_adapters.cli.main import main
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.framework import (

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comp_adapters.case.export import framework_to_package
-from comp_adapters.case.fileformat import case_json, read_case_data
 from comp_adapters.case.lenient import parse_package
 from comp_adapters.case.mapping import PREFIX, package_to_framework, shorten
+from comp_adapters.case.package_format import case_json, read_case_data
 from comp_adapters.case.wire import ASSOCIATION_TYPES_1_0, ASSOCIATION_TYPES_1_1, dump_package
 from comp_adapters.core.calculation import CalculationMethod
 from comp_adapters.core.framework import Competency, Framework, Relation, RelationType, RollupRule

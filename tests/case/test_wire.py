@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from comp_adapters.case.fileformat import case_json, read_case_data
 from comp_adapters.case.lenient import (
     parse_document_list,
     parse_object,
     parse_package,
     parse_set,
 )
+from comp_adapters.case.package_format import case_json, read_case_data
 from comp_adapters.case.wire import (
     CFItem,
     CFItemType,

@@ -72,7 +72,7 @@ def test_comp_adapters_serve_released(store: Store, tmp_path: Path) -> None:
         [document] = documents
         package = client.get(f"{V11}/CFPackages/{document['identifier']}", headers=auth).json()
         assert_valid_case(package)
-        from comp_adapters.case.fileformat import read_case_data  # noqa: PLC0415
+        from comp_adapters.case.package_format import read_case_data  # noqa: PLC0415
 
         back, _ = read_case_data(package)
         assert strip_case(back) == framework

@@ -3,7 +3,7 @@
 CASE's REST binding is read-only (providers author through their own APIs), so the adapter
 declares only :attr:`~comp_adapters.protocols.Capability.READS_FRAMEWORK`; publishing our
 frameworks as CASE means writing a CFPackage file (the ``case`` file format of
-:mod:`~comp_adapters.case.fileformat`), which a provider then imports. Settings and the
+:mod:`~comp_adapters.case.package_format`), which a provider then imports. Settings and the
 client are :mod:`~comp_adapters.case.settings`.
 """
 
