@@ -33,6 +33,8 @@ from comp_adapters._files import _DuplicateKeyError, _line_of_key, _reject_dupli
 from comp_adapters.errors import Problem, ValidationError
 
 CHUNK: Final = 1 << 20
+_loads: Final = orjson.loads
+_dumps: Final = orjson.dumps
 _TOKEN: Final = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]|"')
 _SPACE: Final = b" \t\r\n"
 
@@ -41,9 +43,16 @@ Located = tuple[int, Any]
 
 
 def parse_statement_bytes(raw: bytes, *, source: str, line: int) -> Any:
-    """Parse one JSON value, refusing duplicate keys; problems are located at ``line``."""
+    """Parse one JSON value, refusing duplicate keys; problems are located at ``line``.
+
+    The usual input, compact JSON as an LRS or ``orjson`` writes it, costs one parse and one
+    serialisation compared with the input (about a quarter of the parse); anything else goes
+    through :func:`_checked`.
+    """
     try:
-        value = orjson.loads(raw)
+        value = _loads(raw)
+        if _dumps(value) == raw:
+            return value
     except orjson.JSONDecodeError as exc:
         raise ValidationError(
             [
@@ -54,32 +63,36 @@ def parse_statement_bytes(raw: bytes, *, source: str, line: int) -> Any:
                 )
             ]
         ) from None
-    if not _unique_keys(raw, value):
-        try:
-            json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
-        except _DuplicateKeyError as exc:
-            text = raw.decode("utf-8", errors="replace")
-            raise ValidationError(
-                [
-                    Problem(
-                        f"duplicate key {exc.key!r} in a JSON object",
-                        file=source,
-                        line=line + _line_of_key(text, exc.key) - 1,
-                    )
-                ]
-            ) from None
+    except orjson.JSONEncodeError:  # e.g. nested deeper than orjson.dumps goes: check exactly
+        return _checked(raw, value, source=source, line=line, colons=False)
+    return _checked(raw, value, source=source, line=line, colons=True)
+
+
+def _checked(raw: bytes, value: Any, *, source: str, line: int, colons: bool) -> Any:
+    """``value`` (parsed from ``raw``) once ``raw`` is known to hold no duplicate key:
+    by the colon count when ``colons`` (see the module docstring), else by the standard
+    library's exact check, which also says where the duplicate is."""
+    if colons and _same_colons(raw, _dumps(value)):
+        return value
+    try:
+        json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+    except _DuplicateKeyError as exc:
+        text = raw.decode("utf-8", errors="replace")
+        raise ValidationError(
+            [
+                Problem(
+                    f"duplicate key {exc.key!r} in a JSON object",
+                    file=source,
+                    line=line + _line_of_key(text, exc.key) - 1,
+                )
+            ]
+        ) from None
     return value
 
 
-def _unique_keys(raw: bytes, value: Any) -> bool:
-    """Whether the JSON text ``raw``, parsed into ``value``, certainly has no duplicate key
-    (``False``: not certain, check exactly). See the module docstring for why it is exact."""
-    try:
-        again = orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        return False
-    if again == raw:
-        return True
+def _same_colons(raw: bytes, again: bytes) -> bool:
+    """Whether ``raw`` certainly has no duplicate key, ``again`` being the serialisation of
+    what was parsed from it (``False``: not certain). See the module docstring."""
     return again.count(b":") == raw.count(b":") and b"\\u003a" not in raw and b"\\u003A" not in raw
 
 
