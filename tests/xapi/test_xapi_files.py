@@ -222,7 +222,7 @@ def _text(value: Any, draw: st.DrawFn) -> str:
 def _string(text: str, draw: st.DrawFn) -> str:
     out = []
     for char in json.dumps(text, ensure_ascii=draw(st.booleans()))[1:-1]:
-        if char in ":/é" and draw(st.integers(0, 3)) == 0:  # escapes that change no meaning
+        if char in ":/éax" and draw(st.integers(0, 3)) == 0:  # escapes that change no meaning
             out.append(draw(st.sampled_from([f"\\u{ord(char):04x}", f"\\u{ord(char):04X}"])))
         else:
             out.append(char)
@@ -250,3 +250,53 @@ def test_the_duplicate_key_check_is_exact_for_any_formatting(
             parse_statement_bytes(raw, source="s", line=1)
     else:
         assert parse_statement_bytes(raw, source="s", line=1) == orjson.loads(raw)
+
+
+# -- the duplicate-key check, case by case: each way a key can hide ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ('{"a":1,"a":2}', "a", 1),  # compact, as an LRS or orjson writes it
+        ('{"a": 1,\n "a": 2}', "a", 2),  # formatted: located on the second line
+        ('{"x":{"y":[{"k":1,"k":1}]}}', "k", 1),  # at depth, inside an array
+        ('{"\\u0061":1,"a":2}', "a", 1),  # an escaped spelling is the same key
+        ('{"a":1,"\\u0061":2}', "a", 1),
+        ('{"q\\"u":"a:b","q\\"u":":"}', 'q"u', 1),  # quotes and colons in keys and values
+        ('{"a:b":"\\":\\"","a:b":1}', "a:b", 1),
+        ('{"\\\\":1,"\\\\":2}', "\\", 1),  # an escaped backslash before the closing quote
+        ('{"\\u003a":1,":":2}', ":", 1),  # an escaped colon: the colon count cannot tell
+    ],
+)
+def test_every_spelling_of_a_duplicate_key_is_found(text: str, key: str, line: int) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_statement_bytes(text.encode(), source="s", line=1)
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"s:{line}: duplicate key {key!r} in a JSON object"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a":1,"b":{"a":1}}',  # the same key in two objects is no duplicate
+        '{"a":"\\"a\\":1","b":"a:b"}',  # a value that looks like a member
+        '{"\\u0061":1,"b":2}',  # escapes, so the input is not orjson's own spelling
+        '{"a" : 1 , "b" : [ {"a" : 1} ]}',
+        '{"a":1e2,"b":1.50,"c":"\\u00e9"}',
+        '{"\\u003a":1,"b":2}',
+    ],
+)
+def test_distinct_keys_in_any_spelling_pass(text: str) -> None:
+    assert parse_statement_bytes(text.encode(), source="s", line=1) == json.loads(text)
+
+
+def test_a_statement_nested_deeper_than_orjson_writes_is_still_checked() -> None:
+    # orjson reads 1024 levels but writes only 255: the check falls back to the exact one.
+    deep = "[" * 300 + "1" + "]" * 300
+    fine = f'{{"a":{deep}}}'.encode()
+    assert parse_statement_bytes(fine, source="s", line=1) == json.loads(fine)
+    for doubled in (f'{{"a":1,"a":{deep}}}', f'{{"a":{deep},"b":{{"c":1,"c":2}}}}'):
+        with pytest.raises(ValidationError, match=r"s:1: duplicate key '[ac]'"):
+            parse_statement_bytes(doubled.encode(), source="s", line=1)

@@ -566,6 +566,25 @@ def test_fast_evidence_equals_fully_validated_evidence() -> None:
             assert evidence.model_copy(update={"voided": True}).voided
 
 
+def test_evidence_of_several_competencies_are_separate_objects() -> None:
+    # One statement, three competencies: each evidence has its own fields (the builder
+    # copies the first one's dict for the others, so none may see another's id).
+    grouping = [
+        {"id": "https://competencies.example.org/listening"},
+        {"id": "https://competencies.example.org/cs/x.y"},
+    ]
+    item = statement(scaled=0.5, context={"contextActivities": {"grouping": grouping}})
+    kind, made = run(item)
+    assert kind == EVIDENCE
+    assert [e.competency for e in made] == ["quiz", "comm.listening", "x.y"]
+    assert [e.id for e in made] == [f"xapi:{item['id']}:{e.competency}" for e in made]
+    assert len({id(e.__dict__) for e in made}) == len({id(e.model_fields_set) for e in made}) == 3
+    for evidence in made:
+        assert_same_as_validated(evidence)
+        assert evidence.score == 0.5
+        assert evidence.source_id == item["id"]
+
+
 def test_missing_statement_id_gets_a_stable_content_id() -> None:
     item = {k: v for k, v in statement().items() if k != "id"}
     first, second = one(item), one(json.loads(json.dumps(item)))

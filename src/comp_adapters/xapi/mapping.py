@@ -912,7 +912,10 @@ class StatementMapper:
         if len(launches) >= _LAUNCH_LIMIT:
             # Forget the older half at once (amortised O(1); dicts keep insertion order).
             self._launches = launches = dict(list(launches.items())[_LAUNCH_LIMIT // 2 :])
-        launches[(_registration(context), object_id)] = (move_on, mastery)
+        registration = context.get("registration")  # a string, or no key
+        if type(registration) is not str:
+            registration = None
+        launches[(registration, object_id)] = (move_on, mastery)
 
 
 _CORE: Final = operator.itemgetter("id", "actor", "verb", "object")
@@ -936,12 +939,6 @@ def _bad_core(statement: Any) -> Outcome | None:
     if type(statement.get("object")) is not dict:
         return BAD, ("statement has no object", "object")
     return None
-
-
-def _registration(context: dict[str, Any]) -> str | None:
-    """The context's registration, if it is a string (anything else cannot be a key)."""
-    registration = context.get("registration")
-    return registration if type(registration) is str else None
 
 
 def _match(
