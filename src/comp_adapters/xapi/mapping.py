@@ -24,7 +24,7 @@ import hashlib
 import math
 import operator
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeGuard
 
@@ -387,6 +387,22 @@ _FIELDS_SET: Final = {
 }
 _new = object.__new__
 _set = object.__setattr__
+
+
+def _slot_setter(name: str) -> Callable[[Any, Any], None]:
+    """The C setter of one of :class:`Evidence`'s slots (its member descriptor's
+    ``__set__``): it costs about half of ``object.__setattr__``, which finds the descriptor
+    by name on every call."""
+    for klass in Evidence.__mro__:
+        if name in vars(klass):
+            setter: Callable[[Any, Any], None] = vars(klass)[name].__set__
+            return setter
+    raise TypeError(f"Evidence has no slot {name}")  # pragma: no cover - pydantic changed
+
+
+_set_fields_set: Final = _slot_setter("__pydantic_fields_set__")
+_set_extra: Final = _slot_setter("__pydantic_extra__")
+_set_private: Final = _slot_setter("__pydantic_private__")
 
 
 def evidence_id(statement_id: str, competency: str) -> str:
@@ -830,9 +846,9 @@ class StatementMapper:
             fields["competency"] = competency
             evidence = _new(Evidence)
             _set(evidence, "__dict__", fields)
-            _set(evidence, "__pydantic_fields_set__", _FIELDS_SET.copy())
-            _set(evidence, "__pydantic_extra__", None)
-            _set(evidence, "__pydantic_private__", None)
+            _set_fields_set(evidence, _FIELDS_SET.copy())
+            _set_extra(evidence, None)
+            _set_private(evidence, None)
             made.append(evidence)
         return EVIDENCE, made
 
