@@ -711,6 +711,7 @@ class StatementMapper:
         result = get("result")
         score: float | None = None
         success: bool | None = None
+        scaled: Any = None
         if type(result) is dict:
             if self._ignore_computed:
                 extensions = result.get("extensions")
@@ -774,12 +775,13 @@ class StatementMapper:
             roles = _MOVE_ON_ROLES.get(move_on)
             if roles is not None and cmi5_role not in roles:
                 return SKIP, f"cmi5 moveOn {move_on}: {cmi5_role} does not count"
-        if score is not None and (type(mastery) is float or type(mastery) is int):
+        if (
+            score is not None
+            and (type(mastery) is float or type(mastery) is int)
+            and (type(scaled) is float or type(scaled) is int)
+        ):
             # Judged only against score.scaled (cmi5), not a score made from raw/min/max.
-            assert type(result) is dict  # noqa: S101 - a score comes from a result
-            scaled = result["score"].get("scaled")
-            if type(scaled) is float or type(scaled) is int:
-                success = score >= mastery
+            success = score >= mastery
         if success is None:
             confidence = extensions.get(_TLA_CONFIDENCE_EXT) if extensions else None
             if type(confidence) is float or type(confidence) is int:
