@@ -188,3 +188,26 @@ def tombstone_count(db: Database, *, source: str | None = None) -> int:
         query = query.where(tombstones.c.source == source)
     with db.read("counting tombstones") as connection:
         return int(connection.execute(query).scalar_one())
+
+
+_CHANGE_COLUMNS = (*_TABLE_COLUMNS, evidence.c.voided, evidence.c.changed_in)
+
+
+def evidence_changes(db: Database, after: int) -> list[Any]:
+    """Every ledger row (voided ones too) last changed by an ingest after ``after``, with
+    ``voided`` and ``changed_in``: what a copy of the ledger kept elsewhere (the Parquet
+    dataset of ``[compute] engine = "dask"``) needs to catch up."""
+    query = select(*_CHANGE_COLUMNS).where(evidence.c.changed_in > after)
+    return list(_stream(db, iter([query]), "reading changed evidence"))
+
+
+def moved_since(db: Database, after: int) -> set[tuple[str, str]]:
+    """The old (learner, competency) of evidence that ingests after ``after`` moved to
+    another pair (``pair_touches``)."""
+    query = (
+        select(pair_touches.c.learner, pair_touches.c.competency)
+        .where(pair_touches.c.ingest_id > after)
+        .distinct()
+    )
+    with db.read("reading moved evidence") as connection:
+        return {(row[0], row[1]) for row in connection.execute(query)}
