@@ -152,12 +152,37 @@ class LedgerDataset:
 
     # -- writing ------------------------------------------------------------------------
 
+    def last_unit(self) -> dict[str, Any] | None:
+        """The marker of the committed unit reaching furthest (``None``: no unit)."""
+        names = self.committed()
+        if not names:
+            return None
+        name = max(names, key=_until)
+        path = self.root / EXPORTS / f"{name}.json"
+        try:
+            found = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{path}: not a readable unit marker: {exc}") from None
+        if not isinstance(found, dict):
+            raise ConfigurationError(f"{path}: not a unit marker")
+        return found
+
     def export(
-        self, rows: Sequence[Sequence[Any]], moved: Iterable[Pair], *, after: int, until: int
+        self,
+        rows: Sequence[Sequence[Any]],
+        moved: Iterable[Pair],
+        *,
+        after: int,
+        until: int,
+        store_mark: str,
     ) -> ExportOutcome:
         """Write unit ``(after, until]``: ``rows`` are the store's changed ledger rows
         (:meth:`~comp_adapters.store.Store.evidence_changes`), ``moved`` the old pairs of
-        evidence moved since ``after``; the marker is written last."""
+        evidence moved since ``after``; ``store_mark`` tells the store's ingest ``until``
+        from another store's (its commit instant). The marker is written last. No rows: nothing is
+        written (the next unit starts at the same ``after``, and finds the same nothing)."""
+        if not rows:
+            return ExportOutcome(unit=None)
         name = unit_name(after, until)
         table = _ledger_arrow(rows)
         markers = _markers(table, moved, self.partitions)
@@ -176,7 +201,13 @@ class LedgerDataset:
         _write_atomically(
             marker,
             json.dumps(
-                {"after": after, "until": until, "rows": len(rows), "markers": len(markers)}
+                {
+                    "after": after,
+                    "until": until,
+                    "store_mark": store_mark,
+                    "rows": len(rows),
+                    "markers": len(markers),
+                }
             ),
         )
         self.remove_orphans()

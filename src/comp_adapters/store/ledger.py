@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, union
@@ -211,3 +212,11 @@ def moved_since(db: Database, after: int) -> set[tuple[str, str]]:
     )
     with db.read("reading moved evidence") as connection:
         return {(row[0], row[1]) for row in connection.execute(query)}
+
+
+def ingest_committed_at(db: Database, ingest_id: int) -> datetime | None:
+    """When ingest ``ingest_id`` committed (``None``: no such committed ingest)."""
+    query = select(ingests.c.committed_at).where(ingests.c.id == ingest_id)
+    with db.read("reading an ingest") as connection:
+        found = connection.execute(query).scalar_one_or_none()
+    return found if isinstance(found, datetime) else None

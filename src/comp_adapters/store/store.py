@@ -241,6 +241,11 @@ class Store:
         :meth:`evidence_table` reads them), voided, changed_in."""
         return ledger.evidence_changes(self._db, after)
 
+    def ingest_committed_at(self, ingest_id: int) -> datetime | None:
+        """When ingest ``ingest_id`` committed (``None``: no such committed ingest): with
+        its id, what tells this store's ingest from another store's of the same number."""
+        return ledger.ingest_committed_at(self._db, ingest_id)
+
     def moved_since(self, after: int) -> set[tuple[str, str]]:
         """The old pairs of evidence that ingests after ``after`` moved to another pair."""
         return ledger.moved_since(self._db, after)

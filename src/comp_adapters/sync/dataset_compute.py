@@ -113,13 +113,7 @@ class DatasetCompute:
             dataset.check()
             self._checked = True
         until = self.store.last_ingest_id()
-        after = dataset.watermark()
-        if after > until:
-            raise ConfigurationError(
-                f"[compute] dataset {dataset.root} holds ingests up to {after}, the store "
-                f"only up to {until}: it belongs to another store. Remove the folder and "
-                "the next sync writes it again from this store"
-            )
+        after = self._check_store()
         if after == until:
             return ExportOutcome(unit=None)
         try:
@@ -128,11 +122,33 @@ class DatasetCompute:
                 self.store.moved_since(after),
                 after=after,
                 until=until,
+                store_mark=self._mark(until),
             )
         except OSError as exc:
             raise ConfigurationError(
                 f"[compute] dataset {dataset.root}: cannot write it: {exc}"
             ) from None
+
+    def _mark(self, ingest_id: int) -> str:
+        committed = self.store.ingest_committed_at(ingest_id)
+        return "" if committed is None else committed.isoformat()
+
+    def _check_store(self) -> int:
+        """The ingest the dataset holds every change up to, once it is known to be a copy
+        of this store's ledger: the ingest its last unit reached committed in this store at
+        the instant the unit recorded."""
+        last = self.dataset.last_unit()
+        if last is None:
+            return 0
+        until = int(str(last.get("until", 0)))
+        mark = last.get("store_mark")
+        if not mark or self._mark(until) != mark:
+            raise ConfigurationError(
+                f"[compute] dataset {self.dataset.root} is not a copy of this store's "
+                f"evidence (its ingest {until} is not this store's): remove the folder and "
+                "the next sync writes it again from this store"
+            )
+        return until
 
     def evaluate(
         self,

@@ -234,7 +234,8 @@ class SyncEngine:
     def ingest(self, run_id: int) -> None:
         """New evidence of every source into the store; a failing source is recorded and
         the others go on."""
-        self.dataset()  # engine = "dask" without the scale extra: refused before reading
+        if (dataset := self.dataset()) is not None:
+            dataset.catch_up()  # checked (extra, partitions, store) before anything is read
         for endpoint in self.project.evidence:
             try:
                 self.sources[endpoint.name] = self._ingest_source(endpoint, run_id)
