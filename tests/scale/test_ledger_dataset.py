@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from comp_adapters.core import Evidence
+from comp_adapters.scale import ledger_dataset
 from comp_adapters.scale.ledger_dataset import LedgerDataset, read_live
 from comp_adapters.store import Store, open_store
 from comp_adapters.sync.dataset_compute import DatasetCompute
@@ -43,8 +44,12 @@ def random_copy(rng: random.Random, ids: int, when: datetime) -> Evidence:
     )
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_dataset_follows_the_ledger_through_random_ingests(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "chunk_rows"), [(1, None), (2, 7), (3, 1)])
+def test_the_dataset_follows_the_ledger_through_random_ingests(
+    tmp_path: Path, seed: int, chunk_rows: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if chunk_rows is not None:  # units written in several chunks
+        monkeypatch.setattr(ledger_dataset, "CHUNK_ROWS", chunk_rows)
     rng = random.Random(seed)
     with open_store(f"sqlite:///{tmp_path}/state.db") as store:
         copy = DatasetCompute(store, tmp_path / "dataset", partitions=3, scheduler=None)
@@ -80,7 +85,7 @@ def test_overlapping_units_of_two_workers_count_once(tmp_path: Path) -> None:
                 random_copy(rng, 30, datetime(2026, 3, 1, tzinfo=UTC)) for _ in "x" * 20
             )
         # worker one saw the first ingest only, worker two both; neither saw the other's unit
-        rows = store.evidence_changes(0)
+        rows = list(store.evidence_changes(0))
         one.dataset.export(
             [r for r in rows if r[-1] <= watermark],
             store.moved_since(0),

@@ -11,7 +11,7 @@ from tests.store.conftest import START, Clock
 
 
 def test_changed_rows_moved_pairs_and_commit_instants(store: Store, clock: Clock) -> None:
-    assert store.evidence_changes(0) == []
+    assert list(store.evidence_changes(0)) == []
     assert store.ingest_committed_at(1) is None
     with store.ingest("src", query_fingerprint="q") as batch:
         batch.add_evidence([ev("e1", "a", score=0.5), ev("e2", "b", level="proficient")])
@@ -23,7 +23,7 @@ def test_changed_rows_moved_pairs_and_commit_instants(store: Store, clock: Clock
         ("e2", "ann", "b", "other", None, "proficient", None, rows[1][7], None, None, False, first),
     ]
     assert rows[0][7] == int(datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp() * 1_000_000)
-    assert store.evidence_changes(first) == []
+    assert list(store.evidence_changes(first)) == []
     assert store.moved_since(0) == set()
     clock.advance(minutes=1)
     with store.ingest("src", query_fingerprint="q") as batch:

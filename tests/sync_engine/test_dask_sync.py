@@ -264,7 +264,7 @@ def test_killed_during_the_copy_leaves_an_orphan_that_counts_for_nothing(
 
     def unmarked() -> int:
         files = [f for p in dataset.partition_paths() for f in p.glob("u*.parquet")]
-        return sum(1 for f in files if f.stem not in committed)
+        return sum(1 for f in files if ledger_dataset.unit_of(f) not in committed)
 
     orphans = unmarked()
     assert orphans >= len(dataset.partition_paths())

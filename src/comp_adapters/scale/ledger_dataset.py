@@ -3,7 +3,7 @@
 The sync engine with ``[compute] engine = "dask"`` keeps this dataset beside its store::
 
     ROOT/dataset.json                                     {"format": 1, "partitions": N}
-    ROOT/evidence/part=00007/u000000000041-000000000057.parquet
+    ROOT/evidence/part=00007/u000000000041-000000000057.00000.parquet   (a file per chunk)
     ROOT/exports/u000000000041-000000000057.json          the unit's commit marker
     ROOT/results/run=12/part=00007.parquet                one run's results (then removed)
 
@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +68,8 @@ ORPHAN_AGE: Final = 3600.0
 """Seconds after which a unit file without a marker is removed (a younger one may belong
 to an export still running in another worker)."""
 _US_UTC: Final = pa.timestamp("us", tz="UTC")
+CHUNK_ROWS: Final = 200_000
+"""Ledger rows held in memory at a time while a unit is written (a file per chunk)."""
 
 Pair = tuple[str, str]
 
@@ -169,33 +171,36 @@ class LedgerDataset:
 
     def export(
         self,
-        rows: Sequence[Sequence[Any]],
+        rows: Iterable[Sequence[Any]],
         moved: Iterable[Pair],
         *,
         after: int,
         until: int,
         store_mark: str,
+        chunk_rows: int | None = None,
     ) -> ExportOutcome:
-        """Write unit ``(after, until]``: ``rows`` are the store's changed ledger rows
-        (:meth:`~comp_adapters.store.Store.evidence_changes`), ``moved`` the old pairs of
-        evidence moved since ``after``; ``store_mark`` tells the store's ingest ``until``
-        from another store's (its commit instant). The marker is written last. No rows: nothing is
-        written (the next unit starts at the same ``after``, and finds the same nothing)."""
-        if not rows:
-            return ExportOutcome(unit=None)
+        """Write unit ``(after, until]``, its marker last.
+
+        ``rows`` are the store's changed ledger rows
+        (:meth:`~comp_adapters.store.Store.evidence_changes`), read ``chunk_rows`` (default
+        :data:`CHUNK_ROWS`) at a time, a file per partition and chunk; ``moved`` the old
+        pairs of evidence moved since ``after``; ``store_mark`` tells the store's ingest
+        ``until`` from another store's (its commit instant). No rows: nothing is written
+        (the next unit starts at the same ``after`` and finds the same nothing).
+        """
         name = unit_name(after, until)
-        table = _ledger_arrow(rows)
-        markers = _markers(table, moved, self.partitions)
-        if len(markers):
-            table = pa.concat_tables([table, markers])
-        part = pa.array(partition_of(table.column("learner").to_pylist(), self.partitions))
-        for number in sorted(set(part.to_pylist())):
-            piece = table.filter(pc.equal(part, number))
-            folder = partition_dir(self.root, number)
-            folder.mkdir(parents=True, exist_ok=True)
-            temporary = folder / f".{name}.parquet.tmp"
-            pq.write_table(piece, temporary)
-            temporary.replace(folder / f"{name}.parquet")
+        old = sorted(set(moved))
+        written = marked = 0
+        for number, chunk in enumerate(_chunks(rows, chunk_rows or CHUNK_ROWS)):
+            table = _ledger_arrow(chunk)
+            markers = _markers(table, old, self.partitions)
+            if len(markers):
+                table = pa.concat_tables([table, markers])
+            self._write_chunk(table, f"{name}.{number:05d}")
+            written += len(chunk)
+            marked += len(markers)
+        if not written:
+            return ExportOutcome(unit=None)
         marker = self.root / EXPORTS / f"{name}.json"
         marker.parent.mkdir(parents=True, exist_ok=True)
         _write_atomically(
@@ -205,13 +210,22 @@ class LedgerDataset:
                     "after": after,
                     "until": until,
                     "store_mark": store_mark,
-                    "rows": len(rows),
-                    "markers": len(markers),
+                    "rows": written,
+                    "markers": marked,
                 }
             ),
         )
         self.remove_orphans()
-        return ExportOutcome(unit=name, rows=len(rows), markers=len(markers))
+        return ExportOutcome(unit=name, rows=written, markers=marked)
+
+    def _write_chunk(self, table: pa.Table, stem: str) -> None:
+        part = pa.array(partition_of(table.column("learner").to_pylist(), self.partitions))
+        for number in sorted(set(part.to_pylist())):
+            folder = partition_dir(self.root, number)
+            folder.mkdir(parents=True, exist_ok=True)
+            temporary = folder / f".{stem}.parquet.tmp"
+            pq.write_table(table.filter(pc.equal(part, number)), temporary)
+            temporary.replace(folder / f"{stem}.parquet")
 
     def remove_orphans(self, *, older_than: float = ORPHAN_AGE) -> int:
         """Remove unit files without a marker older than ``older_than`` seconds."""
@@ -221,7 +235,7 @@ class LedgerDataset:
         for folder in self.partition_paths():
             for path in folder.glob("u*.parquet"):
                 with contextlib.suppress(OSError):
-                    if path.stem not in committed and path.stat().st_mtime < limit:
+                    if unit_of(path) not in committed and path.stat().st_mtime < limit:
                         path.unlink()
                         removed += 1
         return removed
@@ -230,6 +244,22 @@ class LedgerDataset:
 
     def results_dir(self, run_id: int) -> Path:
         return self.root / RESULTS / f"run={run_id}"
+
+
+def unit_of(path: Path) -> str:
+    """The unit a partition file belongs to (``u<after>-<until>.<chunk>.parquet``)."""
+    return path.name.split(".", 1)[0]
+
+
+def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterator[list[Sequence[Any]]]:
+    chunk: list[Sequence[Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _until(name: str) -> int:
@@ -274,10 +304,9 @@ def _ledger_arrow(rows: Sequence[Sequence[Any]]) -> pa.Table:
     )
 
 
-def _markers(table: pa.Table, moved: Iterable[Pair], partitions: int) -> pa.Table:
+def _markers(table: pa.Table, old: Sequence[Pair], partitions: int) -> pa.Table:
     """Voided rows superseding, in each partition an old learner hashes to, the unit's
     ids that now live in another partition (see the module docstring)."""
-    old = sorted(set(moved))
     if not old or not len(table):
         return LEDGER_SCHEMA.empty_table()
     old_part = partition_of([learner for learner, _ in old], partitions).tolist()
@@ -322,7 +351,7 @@ def read_live(partition: Path, units: Collection[str], learners: Collection[str]
     ``units`` only, per id the row of the highest ``changed_in``, voided rows dropped
     (and only ``learners``' rows when given)."""
     wanted = set(units)
-    files = sorted(p for p in partition.glob("u*.parquet") if p.stem in wanted)
+    files = sorted(p for p in partition.glob("u*.parquet") if unit_of(p) in wanted)
     if not files:
         return evidence_from_arrow(EVIDENCE_SCHEMA.empty_table())
     table = pa.concat_tables([pq.read_table(f, schema=LEDGER_SCHEMA) for f in files])

@@ -194,12 +194,12 @@ def tombstone_count(db: Database, *, source: str | None = None) -> int:
 _CHANGE_COLUMNS = (*_TABLE_COLUMNS, evidence.c.voided, evidence.c.changed_in)
 
 
-def evidence_changes(db: Database, after: int) -> list[Any]:
+def evidence_changes(db: Database, after: int) -> Iterator[Any]:
     """Every ledger row (voided ones too) last changed by an ingest after ``after``, with
     ``voided`` and ``changed_in``: what a copy of the ledger kept elsewhere (the Parquet
-    dataset of ``[compute] engine = "dask"``) needs to catch up."""
+    dataset of ``[compute] engine = "dask"``) needs to catch up; streamed."""
     query = select(*_CHANGE_COLUMNS).where(evidence.c.changed_in > after)
-    return list(_stream(db, iter([query]), "reading changed evidence"))
+    return _stream(db, iter([query]), "reading changed evidence")
 
 
 def moved_since(db: Database, after: int) -> set[tuple[str, str]]:

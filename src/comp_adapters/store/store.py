@@ -235,10 +235,10 @@ class Store:
         """(learner, competency) pairs whose evidence changed after ingest ``ingest_id``."""
         return ledger.touched_since(self._db, ingest_id)
 
-    def evidence_changes(self, after: int) -> list[Any]:
+    def evidence_changes(self, after: int) -> Iterator[Any]:
         """Ledger rows (voided too) last changed by an ingest after ``after``: id, learner,
         competency, kind, score, level, success, observed_at, recorded_at, expires_at (as
-        :meth:`evidence_table` reads them), voided, changed_in."""
+        :meth:`evidence_table` reads them), voided, changed_in; streamed."""
         return ledger.evidence_changes(self._db, after)
 
     def ingest_committed_at(self, ingest_id: int) -> datetime | None:
