@@ -343,3 +343,14 @@ def test_the_dataset_defaults_next_to_the_store(project: Path) -> None:
     assert loaded.compute.partitions == 16
     assert dataset_folder(loaded) == project.parent.resolve() / ".comp-adapters/evidence-dataset"
     assert DatasetCompute.for_project(loaded, store=None) is None  # type: ignore[arg-type]
+
+
+def test_without_a_scheduler_a_local_cluster_is_started_for_the_run(project: Path) -> None:
+    folder = project.parent.parent / "own-cluster"
+    shutil.copytree(project.parent, folder)
+    dask = folder / "comp-adapters.toml"
+    dask.write_text(dask.read_text().replace("[compute]\n", '[compute]\nengine = "dask"\n'))
+    assert run(project) == 0
+    assert run(dask) == 0
+    assert_same_results(project, dask)
+    assert len(LedgerDataset(dataset_folder(load_project(dask)), partitions=16).committed()) >= 1
