@@ -141,10 +141,6 @@ class LedgerDataset:
         names = (p.stem for p in folder.glob("u*.json"))
         return sorted(name for name in names if _unit_range(name) is not None)
 
-    def watermark(self) -> int:
-        """The store ingest up to which the dataset holds every change (0: none)."""
-        return max((_until(name) for name in self.committed()), default=0)
-
     def partition_paths(self) -> list[Path]:
         """The partitions holding at least one unit file."""
         folder = self.root / EVIDENCE
@@ -215,7 +211,6 @@ class LedgerDataset:
                 }
             ),
         )
-        self.remove_orphans()
         return ExportOutcome(unit=name, rows=written, markers=marked)
 
     def _write_chunk(self, table: pa.Table, stem: str) -> None:

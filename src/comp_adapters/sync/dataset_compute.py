@@ -12,7 +12,7 @@ ingest batch commits and again before every compute:
   cursor did not move, the batch is read and committed again, then copied); one killed
   after the commit but before the copy is caught up by the next export (the dataset knows
   the last ingest it holds: the highest committed unit); one killed during the copy leaves
-  an unmarked unit that readers ignore (and a later export removes).
+  an unmarked unit that readers ignore (and a later compute removes once an hour old).
 - **Same semantics as the store.** The ledger has applied every rule already (a copy
   recorded later replaces, a void sticks, withdrawals and their tombstones), so each row is
   copied as the ledger holds it, with the ingest that last changed it; a reader keeps per
@@ -89,7 +89,10 @@ class DatasetCompute:
         self.scheduler = scheduler
         self.workers = workers
         self.client = client
-        self._checked = False
+        self._after: int | None = None
+        """The ingest this engine's dataset is known to hold every change up to (checked
+        against the store once, then moved by this engine's own exports: one of another
+        worker meanwhile only makes the next unit overlap it, which readers allow)."""
 
     @classmethod
     def for_project(cls, project: Project, store: Store) -> DatasetCompute | None:
@@ -109,15 +112,15 @@ class DatasetCompute:
         from comp_adapters.scale.ledger_dataset import ExportOutcome  # noqa: PLC0415
 
         dataset = self.dataset
-        if not self._checked:
+        if self._after is None:
             dataset.check()
-            self._checked = True
+            self._after = self._check_store()
         until = self.store.last_ingest_id()
-        after = self._check_store()
+        after = self._after
         if after == until:
             return ExportOutcome(unit=None)
         try:
-            return dataset.export(
+            outcome = dataset.export(
                 self.store.evidence_changes(after),
                 self.store.moved_since(after),
                 after=after,
@@ -128,6 +131,9 @@ class DatasetCompute:
             raise ConfigurationError(
                 f"[compute] dataset {dataset.root}: cannot write it: {exc}"
             ) from None
+        if outcome.unit is not None:
+            self._after = until
+        return outcome
 
     def _mark(self, ingest_id: int) -> str:
         committed = self.store.ingest_committed_at(ingest_id)
@@ -168,6 +174,7 @@ class DatasetCompute:
         )
 
         self.catch_up()
+        self.dataset.remove_orphans()
         tasks = tasks_for(self.dataset, run_id, pairs)
         folder = self.dataset.results_dir(run_id)
         shutil.rmtree(folder, ignore_errors=True)
