@@ -17,6 +17,8 @@ from comp_adapters.governance.settings import GovernanceSettings
 from comp_adapters.store.url import DEFAULT_URL
 
 Receives = Literal["framework", "proficiency"]
+DEFAULT_DATASET = ".comp-adapters/evidence-dataset"
+"""Where ``[compute] engine = "dask"`` keeps its Parquet dataset: next to the default store."""
 
 
 class _Section(BaseModel):
@@ -91,8 +93,36 @@ class ComputeSection(_Section):
     as_of: datetime | None = Field(
         default=None, description="compute as of this instant (default: the time of the run)"
     )
-    engine: Literal["local"] = Field(default="local", description="where to evaluate")
+    engine: Literal["local", "dask"] = Field(
+        default="local",
+        description="where to evaluate: local (this process, from the store) or dask (the "
+        "Parquet dataset, on a Dask cluster; needs the scale extra)",
+    )
     min_evidence: int = Field(default=1, ge=1, description="fewer usable pieces: no level")
+    scheduler: str | None = Field(
+        default=None,
+        min_length=1,
+        description="engine = dask: the Dask scheduler's address (default: a local cluster "
+        "started for the run, on 127.0.0.1)",
+    )
+    partitions: int = Field(
+        default=16,
+        ge=1,
+        le=100_000,
+        description="engine = dask: partitions of the dataset (by a hash of the learner); "
+        "fixed once the dataset is written",
+    )
+    dataset: str = Field(
+        default=DEFAULT_DATASET,
+        min_length=1,
+        description="engine = dask: the Parquet dataset's folder, relative to the project file",
+    )
+
+    @model_validator(mode="after")
+    def _dask_keys(self) -> ComputeSection:
+        if self.engine != "dask" and self.scheduler is not None:
+            raise ValueError('scheduler needs engine = "dask"')
+        return self
 
 
 class StoreSection(_Section):

@@ -197,7 +197,8 @@ def _client(client: Any, scheduler: str | None, workers: int) -> Iterator[Any]:
 @contextlib.contextmanager
 def local_client(workers: int = 2) -> Iterator[Any]:
     """A client of a new local cluster: ``workers`` processes of one thread, on 127.0.0.1,
-    no dashboard; closed on exit."""
+    no dashboard (the scheduler's HTTP routes on a free loopback port, not 8787, so local
+    clusters of several runs at once do not collide); closed on exit."""
     from distributed import Client, LocalCluster  # noqa: PLC0415 - the [scale] extra
 
     with (
@@ -206,7 +207,8 @@ def local_client(workers: int = 2) -> Iterator[Any]:
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address="127.0.0.1:0",
+            scheduler_kwargs={"dashboard": False},
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select, union
@@ -188,3 +189,34 @@ def tombstone_count(db: Database, *, source: str | None = None) -> int:
         query = query.where(tombstones.c.source == source)
     with db.read("counting tombstones") as connection:
         return int(connection.execute(query).scalar_one())
+
+
+_CHANGE_COLUMNS = (*_TABLE_COLUMNS, evidence.c.voided, evidence.c.changed_in)
+
+
+def evidence_changes(db: Database, after: int) -> Iterator[Any]:
+    """Every ledger row (voided ones too) last changed by an ingest after ``after``, with
+    ``voided`` and ``changed_in``: what a copy of the ledger kept elsewhere (the Parquet
+    dataset of ``[compute] engine = "dask"``) needs to catch up; streamed."""
+    query = select(*_CHANGE_COLUMNS).where(evidence.c.changed_in > after)
+    return _stream(db, iter([query]), "reading changed evidence")
+
+
+def moved_since(db: Database, after: int) -> set[tuple[str, str]]:
+    """The old (learner, competency) of evidence that ingests after ``after`` moved to
+    another pair (``pair_touches``)."""
+    query = (
+        select(pair_touches.c.learner, pair_touches.c.competency)
+        .where(pair_touches.c.ingest_id > after)
+        .distinct()
+    )
+    with db.read("reading moved evidence") as connection:
+        return {(row[0], row[1]) for row in connection.execute(query)}
+
+
+def ingest_committed_at(db: Database, ingest_id: int) -> datetime | None:
+    """When ingest ``ingest_id`` committed (``None``: no such committed ingest)."""
+    query = select(ingests.c.committed_at).where(ingests.c.id == ingest_id)
+    with db.read("reading an ingest") as connection:
+        found = connection.execute(query).scalar_one_or_none()
+    return found if isinstance(found, datetime) else None

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 from pydantic import JsonValue
 
@@ -233,6 +234,21 @@ class Store:
     def touched_since(self, ingest_id: int) -> set[tuple[str, str]]:
         """(learner, competency) pairs whose evidence changed after ingest ``ingest_id``."""
         return ledger.touched_since(self._db, ingest_id)
+
+    def evidence_changes(self, after: int) -> Iterator[Any]:
+        """Ledger rows (voided too) last changed by an ingest after ``after``: id, learner,
+        competency, kind, score, level, success, observed_at, recorded_at, expires_at (as
+        :meth:`evidence_table` reads them), voided, changed_in; streamed."""
+        return ledger.evidence_changes(self._db, after)
+
+    def ingest_committed_at(self, ingest_id: int) -> datetime | None:
+        """When ingest ``ingest_id`` committed (``None``: no such committed ingest): with
+        its id, what tells this store's ingest from another store's of the same number."""
+        return ledger.ingest_committed_at(self._db, ingest_id)
+
+    def moved_since(self, after: int) -> set[tuple[str, str]]:
+        """The old pairs of evidence that ingests after ``after`` moved to another pair."""
+        return ledger.moved_since(self._db, after)
 
     def tombstone_count(self, *, source: str | None = None) -> int:
         """Withdrawals still waiting for their target."""

@@ -52,9 +52,11 @@ from comp_adapters.governance.audit import (
 from comp_adapters.native import dumps_framework
 from comp_adapters.project.loading import Endpoint, Project
 from comp_adapters.protocols import Cursor
+from comp_adapters.rules.columnar import EvidenceTable
 from comp_adapters.rules.engine import evaluate_table
 from comp_adapters.store import RunStatus, Store
 from comp_adapters.store.versions import framework_for_target
+from comp_adapters.sync.dataset_compute import DatasetCompute
 from comp_adapters.sync.plan import Action, Change, Plan
 from comp_adapters.sync.progress import SyncProgress
 from comp_adapters.sync.sync_plan import SyncPlan, TargetPlan
@@ -155,6 +157,8 @@ class SyncEngine:
         self.clock = clock
         self.sources: dict[str, dict[str, JsonValue]] = {}
         self._adapters: dict[str, Any] = {}
+        self._dataset: DatasetCompute | None = None
+        self._dataset_made = False
 
     # -- the steps ----------------------------------------------------------------------
 
@@ -230,6 +234,8 @@ class SyncEngine:
     def ingest(self, run_id: int) -> None:
         """New evidence of every source into the store; a failing source is recorded and
         the others go on."""
+        if (dataset := self.dataset()) is not None:
+            dataset.catch_up()  # checked (extra, partitions, store) before anything is read
         for endpoint in self.project.evidence:
             try:
                 self.sources[endpoint.name] = self._ingest_source(endpoint, run_id)
@@ -275,6 +281,8 @@ class SyncEngine:
             for reason, count in batch.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + count
             cursor = batch.cursor
+            if (dataset := self.dataset()) is not None:
+                dataset.catch_up()  # the committed batch lands in the Parquet layout too
         self.progress.step(f"ingest {endpoint.name}", f"{read} evidence, {withdrawn} withdrawn")
         return {
             "status": "ok",
@@ -326,11 +334,22 @@ class SyncEngine:
             if previous.as_of < as_of:
                 touched |= self.store.pairs_with_instants_between(previous.as_of, as_of)
             pairs = expand_to_trees(framework, touched)
-            table = self.store.evidence_table(pairs=pairs) if pairs else None
         else:
             pairs = set()
-            table = self.store.evidence_table()
         results: list[Proficiency] = []
+        table: EvidenceTable | None = None
+        if (dataset := self.dataset()) is not None:
+            results = dataset.evaluate(
+                framework,
+                as_of=as_of,
+                min_evidence=min_evidence,
+                pairs=pairs if incremental else None,
+                run_id=run_id,
+            )
+        elif incremental:
+            table = self.store.evidence_table(pairs=pairs) if pairs else None
+        else:
+            table = self.store.evidence_table()
         if table is not None and len(table):
             evaluated = evaluate_table(framework, table, as_of=as_of, min_evidence=min_evidence)
             results = evaluated.to_proficiencies()
@@ -369,6 +388,13 @@ class SyncEngine:
             "changed": len(update.changed),
         }
         return summary, update.changed, before
+
+    def dataset(self) -> DatasetCompute | None:
+        """The Parquet dataset of ``[compute] engine = "dask"`` (``None``: engine local)."""
+        if not self._dataset_made:
+            self._dataset = DatasetCompute.for_project(self.project, self.store)
+            self._dataset_made = True
+        return self._dataset
 
     # -- targets ------------------------------------------------------------------------
 
