@@ -146,8 +146,14 @@ class ResultsFileAdapter:
         except FileNotFoundError:
             return {}
         if raw.startswith(b"[\n") and raw.endswith(b"\n]\n"):
+            body = raw[2:-3]
+            lines = body.split(b",\n")  # a compact line holds no newline: each ",\n" ends one
+            keys = _SIMPLE_KEY.findall(body)
+            if len(keys) == len(lines):  # every line starts with a key free of escapes
+                pairs = [(learner.decode(), competency.decode()) for learner, competency in keys]
+                return dict(zip(pairs, lines, strict=True))
             rows: dict[tuple[str, str], bytes] = {}
-            for each in raw[2:-3].split(b"\n"):
+            for each in body.split(b"\n"):
                 line = each.removesuffix(b",")
                 pair = _line_key(line)
                 if pair is None:
@@ -199,6 +205,10 @@ _STRING = rb'("(?:[^"\\]|\\.)*")'
 _KEY = re.compile(rb'\{"learner":' + _STRING + rb',"competency":' + _STRING + rb"[,}]")
 """The start of a result line as this adapter writes it (orjson, fields in model order)."""
 
+
+_SIMPLE_KEY = re.compile(rb'^\{"learner":"([^"\\\n]*)","competency":"([^"\\\n]*)"[,}]', re.M)
+"""The key at the start of each line of a file this adapter wrote, when neither part holds
+an escape: one pass over the whole file finds them all (at most one a line)."""
 
 _PREFIX = b'{"learner":"'
 _MIDDLE = b'","competency":"'
