@@ -22,7 +22,7 @@ from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.rules.columnar import to_micros
 from comp_adapters.store.engine import Database
 from comp_adapters.store.schema import proficiency_current, proficiency_history
-from comp_adapters.store.sql import CHUNK, chunks, dump_json, upsert
+from comp_adapters.store.sql import CHUNK, chunks, dump_json, pair_rows, upsert
 
 _FEW = 10_000
 """Below this many results, current rows are looked up by pair, not all read."""
@@ -169,31 +169,27 @@ def _current(
 
     Pairs are looked up by the (framework, learner, competency) key, per competency the
     learners asking for it, unless the results are many and a good share of all rows.
-    Each query's rows are fetched at once (``all()``): row by row costs twice as much.
+    Rows are fetched a query at a time (``all()``, :func:`~.sql.pair_rows`): row by row
+    costs twice as much.
     """
     table = proficiency_current
-    query = select(table.c.learner, table.c.competency, table.c.as_of, table.c.digest).where(
-        table.c.framework_key == framework_key
-    )
-    queries = [query]
     read_all = results is None
     if results is not None and len(results) >= _FEW:
         count = select(func.count()).where(table.c.framework_key == framework_key)
         read_all = len(results) * _SHARE >= int(connection.execute(count).scalar_one())
-    if results is not None and not read_all:
-        learners_of: dict[str, set[str]] = {}
-        for learner, competency in results:
-            learners_of.setdefault(competency, set()).add(learner)
-        queries = [
-            query.where(table.c.competency == competency, table.c.learner.in_(chunk))
-            for competency, learners in sorted(learners_of.items())
-            for chunk in chunks(sorted(learners))
-        ]
-    current: dict[Pair, tuple[int, str]] = {}
-    for each in queries:
-        for learner, competency, as_of, digest in connection.execute(each).all():
-            current[(learner, competency)] = (int(as_of), digest)
-    return current
+    columns = ("learner", "competency", "as_of", "digest")
+    if read_all:
+        query = select(*(table.c[name] for name in columns)).where(
+            table.c.framework_key == framework_key
+        )
+        rows = connection.execute(query).all()
+    else:
+        assert results is not None  # noqa: S101 - read_all when there are none
+        key = (("framework_key", framework_key),)
+        rows = pair_rows(connection, table, columns, results, equal=key)
+    return {
+        (learner, competency): (int(as_of), digest) for learner, competency, as_of, digest in rows
+    }
 
 
 def _digest_in_force(connection: Connection, framework_key: str, result: Proficiency) -> str:

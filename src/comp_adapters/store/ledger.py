@@ -12,7 +12,7 @@ from comp_adapters.rules.columnar import _NEVER as NO_EXPIRY
 from comp_adapters.rules.columnar import KINDS, EvidenceTable
 from comp_adapters.store.engine import Database
 from comp_adapters.store.schema import evidence, ingests, pair_touches, tombstones
-from comp_adapters.store.sql import chunks
+from comp_adapters.store.sql import chunks, pair_rows
 
 STREAM_ROWS = 10_000
 """Rows fetched at a time when streaming (a server-side cursor on PostgreSQL)."""
@@ -77,19 +77,6 @@ def iter_evidence(
         yield item.model_copy(update={"voided": True}) if row.voided else item
 
 
-def _of_pairs(query: Select[Any], pairs: Iterable[tuple[str, str]]) -> Iterator[Select[Any]]:
-    """``query`` for live evidence of exactly ``pairs``: per competency, the learners
-    asking for it (``competency = c AND learner IN (...)``), which the (learner,
-    competency) index answers by look-ups; a row-value ``IN`` of pairs makes SQLite scan."""
-    query = query.where(evidence.c.voided.is_(False))
-    learners_of: dict[str, set[str]] = {}
-    for learner, competency in pairs:
-        learners_of.setdefault(competency, set()).add(learner)
-    for competency, learners in sorted(learners_of.items()):
-        for chunk in chunks(sorted(learners)):
-            yield query.where(evidence.c.competency == competency, evidence.c.learner.in_(chunk))
-
-
 def evidence_table(
     db: Database,
     *,
@@ -104,8 +91,12 @@ def evidence_table(
     base = select(*_TABLE_COLUMNS)
     if pairs is not None and learners is not None:
         raise ValueError("give learners or pairs, not both")
-    queries = _of_pairs(base, pairs) if pairs is not None else _filtered(base, learners, False)
-    rows = _all_rows(db, queries, "reading evidence columns")
+    if pairs is not None:
+        with db.read("reading evidence columns") as connection:
+            names = [column.name for column in _TABLE_COLUMNS]
+            rows = pair_rows(connection, evidence, names, pairs, live_only=True)
+    else:
+        rows = _all_rows(db, _filtered(base, learners, False), "reading evidence columns")
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(_TABLE_COLUMNS)
     ids, learner, competency, kind, score, level, success, observed, recorded, expires = columns
     learner_names, learner_codes = _encode(learner)
