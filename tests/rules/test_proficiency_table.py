@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from comp_adapters.core import Evidence, Framework, framework_from_data
+from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.rules import (
     EvidenceTable,
     ProficiencyTable,
@@ -30,7 +31,16 @@ def assert_same(
     rows = evaluate_detailed(framework, evidence, **kw)
     expected = rows.proficiencies
     assert len(table) == len(expected)
-    assert table.to_proficiencies() == expected
+    made = table.to_proficiencies()
+    assert made == expected
+    # Made without validation, they are what validation makes: same fields, same types,
+    # same serialised form, the same fields set, and they validate to themselves.
+    for one, other in zip(made, expected, strict=True):
+        assert one.model_dump_json() == other.model_dump_json()
+        assert one.model_fields_set == other.model_fields_set
+        assert {k: type(v) for k, v in one} == {k: type(v) for k, v in other}
+        assert one.as_of.tzinfo is other.as_of.tzinfo
+        assert Proficiency.model_validate(one.model_dump()) == one
     assert list(table) == expected
     assert table.to_records() == [p.model_dump() for p in expected]
     assert table.skipped == rows.skipped

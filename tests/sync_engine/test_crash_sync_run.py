@@ -85,8 +85,8 @@ def test_sync_run_killed_at_every_write_converges(
 def test_sync_run_rating_in_moodle_killed_at_every_write_converges(
     moodle_site: FakeServer[FakeMoodle], tmp_path: Path
 ) -> None:
-    """Moodle receives framework and proficiency; it already holds the framework (see
-    the xfail below), so the writes are ratings, one request each (``batch = false``)."""
+    """Moodle receives framework and proficiency; it already holds the framework, so the
+    writes are ratings, one request each (``batch = false``)."""
     project = SyncProject(
         moodle_site,
         None,

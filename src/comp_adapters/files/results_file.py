@@ -2,9 +2,13 @@
 
 The plan merges the results it is given into what the file holds (a result replaces the
 file's row for its learner and competency; other rows stay), so the engine can hand over
-only the results that changed. Rows are ordered by learner, then by the competency's place
-in the framework, so the same results always give the same bytes: an unchanged re-sync is
-a NOOP.
+only the results that changed. The same results always give the same bytes, so an
+unchanged re-sync is a NOOP:
+
+- a JSON file holds one compact result a line, learner and competency first, the lines in
+  byte order (so by learner, then competency, as JSON spells them); merging a few changed
+  results into a large file reads none of its other rows (:mod:`.sorted_lines`);
+- a CSV file's rows are ordered by learner, then by the competency's place in the framework.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ from pydantic import Field
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.errors import Problem, ValidationError
+from comp_adapters.files.sorted_lines import (
+    CLOSE,
+    OPEN,
+    merge_rows,
+    render_lines,
+    sorted_lines,
+)
 from comp_adapters.files.writing import FilePlanner
 from comp_adapters.protocols import Capability
 from comp_adapters.settings import AdapterSettings
@@ -92,17 +103,13 @@ class ResultsFileAdapter:
         bytes stay the same (or when no result is given and the file exists)."""
         if not proficiencies and self.path.exists():
             return self._planner.unchanged("no result changed since the file was written")
-        rows: dict[tuple[str, str], Any]
-        new: dict[tuple[str, str], Any]
         if self.format == "json":
-            rows = self._existing_json()
-            new = {(r.learner, r.competency): _json_line(r) for r in proficiencies}
-        else:
-            rows = self._existing_csv()
-            new = {(r.learner, r.competency): self._csv_row(r) for r in proficiencies}
+            return self._plan_json(proficiencies)
+        rows = self._existing_csv()
+        new = {(r.learner, r.competency): self._csv_row(r) for r in proficiencies}
         added = any(pair not in rows for pair in new)
         rows.update(new)
-        ordered: list[Any]
+        ordered: list[Row]
         if added or not self.path.exists():
             order = {c.key: i for i, c in enumerate(framework.competencies)}
             last = len(order)
@@ -110,9 +117,26 @@ class ResultsFileAdapter:
             ordered = [rows[pair] for pair in keys]
         else:  # the file's own order, already canonical: only values were replaced
             ordered = list(rows.values())
-        data = _render_json(ordered) if self.format == "json" else _render_csv(ordered)
         return self._planner.plan(
-            data, fields={"results": len(ordered), "given": len(proficiencies)}
+            _render_csv(ordered), fields={"results": len(ordered), "given": len(proficiencies)}
+        )
+
+    def _plan_json(self, proficiencies: Sequence[Proficiency]) -> Plan:
+        """The results merged into the file's lines: by binary search when the file is in
+        this adapter's layout and order, else after parsing it whole (rewritten in order)."""
+        try:
+            raw: bytes | None = self.path.read_bytes()
+        except FileNotFoundError:
+            raw = None
+        lines = [] if raw is None else sorted_lines(raw)
+        if lines is None:
+            assert raw is not None  # noqa: S101 - an absent file has no lines to sort
+            lines = sorted(self._lines_of(raw).values())
+        merged = merge_rows(lines, ((_key_prefix(r), _json_line(r)) for r in proficiencies))
+        return self._planner.plan(
+            render_lines(merged),
+            fields={"results": len(merged), "given": len(proficiencies)},
+            current=raw,
         )
 
     def apply(self, plan: Plan, *, journal: Journal | None = None) -> ApplyReport:
@@ -134,20 +158,16 @@ class ResultsFileAdapter:
             "explanation": data["explanation"],
         }
 
-    def _existing_json(self) -> dict[tuple[str, str], bytes]:
-        """The file's results as their lines, by (learner, competency), in file order.
+    def _lines_of(self, raw: bytes) -> dict[tuple[str, str], bytes]:
+        """A results file not in this adapter's order (or layout) as a line per result,
+        learner and competency first, by (learner, competency).
 
-        A file this adapter wrote holds one compact result a line, learner and competency
-        first, so each line's key is read from its start without parsing the rest; any
-        other JSON list of results is parsed whole (and rewritten in that layout).
+        A file in this adapter's layout (an older order, say) has each line's key read from
+        its start without parsing the rest; any other JSON list of results is parsed whole.
         """
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        if raw.startswith(b"[\n") and raw.endswith(b"\n]\n"):
+        if raw.startswith(OPEN) and raw.endswith(CLOSE):
             rows: dict[tuple[str, str], bytes] = {}
-            for each in raw[2:-3].split(b"\n"):
+            for each in raw[len(OPEN) : -len(CLOSE)].split(b"\n"):
                 line = each.removesuffix(b",")
                 pair = _line_key(line)
                 if pair is None:
@@ -155,7 +175,10 @@ class ResultsFileAdapter:
                 rows[pair] = line
             else:
                 return rows
-        return {pair: orjson.dumps(row) for pair, row in self._parse_json(raw).items()}
+        return {
+            pair: orjson.dumps({"learner": pair[0], "competency": pair[1], **row})
+            for pair, row in self._parse_json(raw).items()
+        }
 
     def _parse_json(self, raw: bytes) -> dict[tuple[str, str], Row]:
         source = str(self.path)
@@ -200,6 +223,10 @@ _KEY = re.compile(rb'\{"learner":' + _STRING + rb',"competency":' + _STRING + rb
 """The start of a result line as this adapter writes it (orjson, fields in model order)."""
 
 
+_SIMPLE_KEY = re.compile(rb'^\{"learner":"([^"\\\n]*)","competency":"([^"\\\n]*)"[,}]', re.M)
+"""The key at the start of each line of a file this adapter wrote, when neither part holds
+an escape: one pass over the whole file finds them all (at most one a line)."""
+
 _PREFIX = b'{"learner":"'
 _MIDDLE = b'","competency":"'
 
@@ -221,14 +248,14 @@ def _line_key(line: bytes) -> tuple[str, str] | None:
 
 
 def _json_line(result: Proficiency) -> bytes:
+    """One result as compact JSON, its fields in the model's order: learner and competency
+    first (its key prefix)."""
     return orjson.dumps(result.model_dump(mode="json"))
 
 
-def _render_json(lines: list[bytes]) -> bytes:
-    """A JSON list with one compact result a line (diffable, mergeable line by line)."""
-    if not lines:
-        return b"[\n]\n"
-    return b"[\n" + b",\n".join(lines) + b"\n]\n"
+def _key_prefix(result: Proficiency) -> bytes:
+    """How the result's line begins, up to the end of its key (see :func:`_json_line`)."""
+    return orjson.dumps({"learner": result.learner, "competency": result.competency})[:-1]
 
 
 def _render_csv(rows: list[Row]) -> bytes:

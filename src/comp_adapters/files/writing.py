@@ -63,11 +63,13 @@ class FilePlanner:
         notes: tuple[str, ...] = (),
         fields: Mapping[str, str | int] | None = None,
         same_content: Callable[[], bool] | None = None,
+        current: bytes | None = None,
     ) -> Plan:
         """The plan writing ``data``; ``same_content`` (asked only when the file exists
         with other bytes) says whether it holds the same content all the same (a writer
-        that stamps the time of writing)."""
-        state = file_state(self.path)
+        that stamps the time of writing); ``current``: the bytes the planner just read
+        from the file (not read again)."""
+        state = file_state(self.path) if current is None else digest(current)
         wanted = digest(data)
         extra = dict(fields or {})
         if state == wanted or (state != ABSENT and same_content is not None and same_content()):

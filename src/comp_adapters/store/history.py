@@ -11,7 +11,7 @@ again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from comp_adapters.core.proficiency import Proficiency
 from comp_adapters.rules.columnar import to_micros
 from comp_adapters.store.engine import Database
 from comp_adapters.store.schema import proficiency_current, proficiency_history
-from comp_adapters.store.sql import CHUNK, chunks, dump_json, upsert
+from comp_adapters.store.sql import CHUNK, chunks, dump_json, pair_rows, upsert
 
 _FEW = 10_000
 """Below this many results, current rows are looked up by pair, not all read."""
@@ -51,6 +51,13 @@ class HistoryUpdate:
 
     changed: list[Proficiency] = field(default_factory=list)
     unchanged: int = 0
+    cleared: int = 0
+    """Pairs that had a current result and were given none: ``clear`` made one for each."""
+
+
+Clear = Callable[[str, str], Proficiency | None]
+"""Makes the result of a (learner, competency) pair that had one and is given none
+(``None``: leave the pair as it is)."""
 
 
 def result_digest(result: Proficiency, framework_version: str | None) -> str:
@@ -72,14 +79,31 @@ def record_results(
     framework_key: str,
     framework_version: str | None = None,
     run_id: int | None = None,
+    clear: Clear | None = None,
+    scope: Collection[Pair] | None = None,
 ) -> HistoryUpdate:
-    """Store each result that differs from the one in force at its ``as_of``."""
+    """Store each result that differs from the one in force at its ``as_of``.
+
+    With ``clear``, the results given are every result of ``scope`` (of every pair when
+    ``scope`` is ``None``): a pair of the scope that has a current result and is given none
+    gets the result ``clear`` makes for it (a recompute whose evidence all went away). The
+    current rows are read once, in the same transaction as the writes.
+    """
     latest: dict[Pair, Proficiency] = {}
     for result in results:
         latest[(result.learner, result.competency)] = result  # one per pair: the last given
     update = HistoryUpdate()
     with db.write("recording proficiency") as connection:
-        current = _current(connection, framework_key, latest)
+        wanted: Collection[Pair] | None = latest
+        if clear is not None:
+            wanted = None if scope is None else set(latest).union(scope)
+        current = _current(connection, framework_key, wanted)
+        if clear is not None:
+            for pair in sorted(pair for pair in current if pair not in latest):
+                made = clear(*pair)
+                if made is not None:
+                    latest[pair] = made
+                    update.cleared += 1
         backfills: list[tuple[Proficiency, str]] = []
         changed: list[tuple[Proficiency, str]] = []
         for pair, result in latest.items():
@@ -138,36 +162,34 @@ def current_pairs(
 
 
 def _current(
-    connection: Connection, framework_key: str, results: Collection[Pair]
+    connection: Connection, framework_key: str, results: Collection[Pair] | None
 ) -> dict[Pair, tuple[int, str]]:
-    """(as_of, digest) of the current row of each pair (all pairs, or just these).
+    """(as_of, digest) of the current row of each pair (all pairs when ``None``, or just
+    these).
 
     Pairs are looked up by the (framework, learner, competency) key, per competency the
     learners asking for it, unless the results are many and a good share of all rows.
+    Rows are fetched a query at a time (``all()``, :func:`~.sql.pair_rows`): row by row
+    costs twice as much.
     """
     table = proficiency_current
-    query = select(table.c.learner, table.c.competency, table.c.as_of, table.c.digest).where(
-        table.c.framework_key == framework_key
-    )
-    queries = [query]
-    read_all = False
-    if len(results) >= _FEW:
+    read_all = results is None
+    if results is not None and len(results) >= _FEW:
         count = select(func.count()).where(table.c.framework_key == framework_key)
         read_all = len(results) * _SHARE >= int(connection.execute(count).scalar_one())
-    if not read_all:
-        learners_of: dict[str, set[str]] = {}
-        for learner, competency in results:
-            learners_of.setdefault(competency, set()).add(learner)
-        queries = [
-            query.where(table.c.competency == competency, table.c.learner.in_(chunk))
-            for competency, learners in sorted(learners_of.items())
-            for chunk in chunks(sorted(learners))
-        ]
-    current: dict[Pair, tuple[int, str]] = {}
-    for each in queries:
-        for row in connection.execute(each):
-            current[(row.learner, row.competency)] = (int(row.as_of), row.digest)
-    return current
+    columns = ("learner", "competency", "as_of", "digest")
+    if read_all:
+        query = select(*(table.c[name] for name in columns)).where(
+            table.c.framework_key == framework_key
+        )
+        rows = connection.execute(query).all()
+    else:
+        assert results is not None  # noqa: S101 - read_all when there are none
+        key = (("framework_key", framework_key),)
+        rows = pair_rows(connection, table, columns, results, equal=key)
+    return {
+        (learner, competency): (int(as_of), digest) for learner, competency, as_of, digest in rows
+    }
 
 
 def _digest_in_force(connection: Connection, framework_key: str, result: Proficiency) -> str:

@@ -294,14 +294,22 @@ class Store:
         framework_key: str,
         framework_version: str | None = None,
         run_id: int | None = None,
+        clear: history.Clear | None = None,
+        scope: Collection[tuple[str, str]] | None = None,
     ) -> history.HistoryUpdate:
-        """Keep each result that changed; returns those (the ones to write to targets)."""
+        """Keep each result that changed; returns those (the ones to write to targets).
+
+        ``clear`` and ``scope``: the results are all of ``scope`` (of every pair when
+        ``None``), and a pair of it with a current result but none given gets the one
+        ``clear`` makes (see :func:`~comp_adapters.store.history.record_results`)."""
         return history.record_results(
             self._db,
             results,
             framework_key=framework_key,
             framework_version=framework_version,
             run_id=run_id,
+            clear=clear,
+            scope=scope,
         )
 
     def current_pairs(

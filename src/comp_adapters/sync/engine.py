@@ -43,7 +43,12 @@ from pydantic import JsonValue
 
 from comp_adapters.core.framework import Framework
 from comp_adapters.core.proficiency import Proficiency
-from comp_adapters.errors import CompAdaptersError, ConfigurationError, TargetBusyError
+from comp_adapters.errors import (
+    CompAdaptersError,
+    ConfigurationError,
+    StalePlanError,
+    TargetBusyError,
+)
 from comp_adapters.governance.audit import (
     AuditRecord,
     applied_change_record,
@@ -56,6 +61,7 @@ from comp_adapters.rules.columnar import EvidenceTable
 from comp_adapters.rules.engine import evaluate_table
 from comp_adapters.store import RunStatus, Store
 from comp_adapters.store.versions import framework_for_target
+from comp_adapters.sync.apply import ApplyReport
 from comp_adapters.sync.dataset_compute import DatasetCompute
 from comp_adapters.sync.plan import Action, Change, Plan
 from comp_adapters.sync.progress import SyncProgress
@@ -159,6 +165,9 @@ class SyncEngine:
         self._adapters: dict[str, Any] = {}
         self._dataset: DatasetCompute | None = None
         self._dataset_made = False
+        self._inputs: dict[str, _PlanInputs] = {}
+        """What each target was planned from in this engine (to plan it again, see
+        :meth:`_apply_fresh`)."""
 
     # -- the steps ----------------------------------------------------------------------
 
@@ -353,38 +362,40 @@ class SyncEngine:
         if table is not None and len(table):
             evaluated = evaluate_table(framework, table, as_of=as_of, min_evidence=min_evidence)
             results = evaluated.to_proficiencies()
-        if incremental:
-            had = self.store.current_pairs(framework.key, pairs) if pairs else set()
-        else:
-            had = set() if previous is None else self.store.current_pairs(framework.key)
-        computed = {(r.learner, r.competency) for r in results}
-        cleared = [
-            cleared_result(framework, learner, competency, as_of)
-            for learner, competency in sorted(had - computed)
-            if competency in framework
-        ]
-        results.extend(cleared)
+        computed = len(results)
+
+        def clear(learner: str, competency: str) -> Proficiency | None:
+            if competency not in framework:
+                return None  # a competency the framework no longer has: left as it was
+            return cleared_result(framework, learner, competency, as_of)
+
+        # A pair that had a result and now has none gets a cleared one: among the pairs
+        # read when incremental, among all when not (none on the first compute).
         update = self.store.record_proficiency(
             results,
             framework_key=framework.key,
             framework_version=framework.version,
             run_id=run_id,
+            clear=None if previous is None else clear,
+            scope=pairs if incremental else None,
         )
         mode = "incremental" if incremental else "full"
         self.progress.step(
             "compute",
-            f"{mode}: {len(results)} result(s) computed, {len(update.changed)} changed",
+            f"{mode}: {computed + update.cleared} result(s) computed, "
+            f"{len(update.changed)} changed",
         )
         summary: dict[str, JsonValue] = {
             "recorded": True,
             "mode": mode,
+            "engine": self.project.compute.engine,
             "ingest_id": ingest_id,
             "as_of": as_of.isoformat(),
             "framework_digest": digest,
             "min_evidence": min_evidence,
             "pairs_read": len(pairs) if incremental else None,
-            "computed": len(results) - len(cleared),
-            "cleared": len(cleared),
+            "computed": computed,
+            "cleared": update.cleared,
             "changed": len(update.changed),
         }
         return summary, update.changed, before
@@ -426,10 +437,13 @@ class SyncEngine:
             if receives.error is not None:
                 raise ConfigurationError(receives.error)
             adapter = self.adapter(endpoint)
+            results: Sequence[Proficiency] = ()
+            if "proficiency" in endpoint.receives:
+                results = self._results_for(endpoint.name, framework, changed, before)
+            self._inputs[endpoint.name] = _PlanInputs(receives.framework, framework, results)
             if "framework" in endpoint.receives:
                 framework_plan = adapter.plan_framework(receives.framework)
             if "proficiency" in endpoint.receives:
-                results = self._results_for(endpoint.name, framework, changed, before)
                 try:
                     proficiency_plan = adapter.plan_proficiency(results, framework=framework)
                 except CompAdaptersError:
@@ -501,7 +515,7 @@ class SyncEngine:
                     plan = item(adapter, section) if callable(item) else item
                     if plan.is_empty:
                         continue
-                    report = adapter.apply(plan, journal=journal)
+                    plan, report = self._apply_fresh(adapter, section, plan, journal)
                     self._audit_applied(section, plan, report.applied)
                     outcome.writes += len(report.applied)
                     outcome.resumed += len(report.resumed)
@@ -516,6 +530,28 @@ class SyncEngine:
         )
         self.progress.step(f"apply {section.name}", detail)
         return outcome
+
+    def _apply_fresh(
+        self, adapter: Any, section: TargetPlan, plan: Plan, journal: Any
+    ) -> tuple[Plan, ApplyReport]:
+        """Apply ``plan``; when the target changed since it was planned (another worker
+        wrote it between this worker's plan and its lease), plan it again, now that the
+        lease is held, from the same inputs, and apply that. A plan read from a file (no
+        inputs in this engine) is refused as stale, as ``apply`` does."""
+        try:
+            return plan, adapter.apply(plan, journal=journal)
+        except StalePlanError as exc:
+            inputs = self._inputs.get(section.name)
+            if inputs is None:
+                raise
+            if plan is section.framework:
+                fresh: Plan = adapter.plan_framework(inputs.receives)
+            else:
+                fresh = adapter.plan_proficiency(inputs.results, framework=inputs.framework)
+            self.progress.step(
+                f"plan {section.name}", f"again: {exc}; {len(fresh.writes)} change(s) now"
+            )
+            return fresh, adapter.apply(fresh, journal=journal)
 
     def _deferred_proficiency_plan(self, adapter: Any, section: TargetPlan) -> Plan:
         """A target's results planned after its framework plan was applied: every current
@@ -537,6 +573,16 @@ class SyncEngine:
             for change_id in applied
             if change_id in by_id
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanInputs:
+    """What a target's section was planned from: the framework it receives, the one the
+    results were computed under, and the results it was sent."""
+
+    receives: Framework
+    framework: Framework
+    results: Sequence[Proficiency]
 
 
 def _applied_record(
