@@ -13,6 +13,8 @@ from pydantic import AfterValidator, AwareDatetime
 
 def to_utc(value: datetime) -> datetime:
     """Return ``value`` converted to UTC; naive datetimes are refused (their zone is unknown)."""
+    if value.tzinfo is UTC:
+        return value  # already UTC (the usual case, and a hot path: every stored instant)
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise ValueError("datetime must carry a timezone (e.g. 2026-01-31T09:00:00Z)")
     return value.astimezone(UTC)

@@ -124,14 +124,14 @@ class FilePlanner:
         embedded = change.fields.get("content_b64")
         if isinstance(embedded, str):
             data = base64.b64decode(embedded)
+            if digest(data) != wanted:
+                raise PlanError(f"{self.path}: the plan's content does not match its sha256")
         elif wanted in self._contents:
-            data = self._contents[wanted]
+            data = self._contents[wanted]  # kept under the digest this planner computed
         else:
             raise PlanError(
                 f"{self.path}: the plan does not carry the file's content (it is larger "
                 f"than {EMBED_LIMIT} bytes); plan again and apply in one step"
             )
-        if digest(data) != wanted:
-            raise PlanError(f"{self.path}: the plan's content does not match its sha256")
         write_bytes_atomically(Path(change.key), data)
         return {"sha256": wanted}

@@ -337,10 +337,13 @@ def _record(row: Row[Any]) -> ProficiencyRecord:
 def last_recording_run(db: Database, framework_key: str) -> int:
     """The run that recorded the latest result of ``framework_key`` (0: none).
 
-    Read from the newest history row (its primary key, walked backwards), not as a
-    ``max(run_id)``, which would scan the whole history.
+    Read from the newest history row, not as a ``max(run_id)``, which would scan the whole
+    history: first the newest row of all (the primary key's last entry), which is the
+    framework's in a store of one framework; else the framework's newest, through its
+    index.
     """
     table = proficiency_history
+    newest = select(table.c.framework_key, table.c.run_id).order_by(table.c.id.desc()).limit(1)
     query = (
         select(table.c.run_id)
         .where(table.c.framework_key == framework_key)
@@ -348,4 +351,9 @@ def last_recording_run(db: Database, framework_key: str) -> int:
         .limit(1)
     )
     with db.read("reading the last run that recorded results") as connection:
+        row = connection.execute(newest).first()
+        if row is None:
+            return 0
+        if row.framework_key == framework_key:
+            return int(row.run_id or 0)
         return int(connection.execute(query).scalar() or 0)
