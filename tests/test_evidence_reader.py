@@ -278,3 +278,49 @@ def test_columns_have_table_types(tmp_path: Path) -> None:
     assert table.learner.dtype == np.int32
     assert table.observed_at.dtype == np.int64
     assert table.ids_unique
+
+
+def test_the_garbage_collector_is_left_as_it_was(tmp_path: Path) -> None:
+    """Reading pauses the cyclic collector (it makes no cycles) and restores it, even when
+    the file is bad; a collector the caller had turned off stays off."""
+    import gc  # noqa: PLC0415 - only this test
+
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps(USUAL) + "\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{\n")
+    assert gc.isenabled()
+    read_evidence_table(path)
+    assert gc.isenabled()
+    with pytest.raises(ValidationError):
+        read_evidence_table(bad)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_evidence_table(path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_fields_read_in_one_pass_match_field_by_field(tmp_path: Path) -> None:
+    """A batch whose records all have the same fields is read in one pass
+    (``_fields_of``); the same records with one extra-field record among them are read
+    field by field. Both give the same rows."""
+    from comp_adapters import evidence_columns  # noqa: PLC0415 - only this test
+
+    items = [
+        {**USUAL, "id": f"e{i}", "score": i / 10, "learner": f"l{i % 3}", "kind": "observation"}
+        for i in range(10)
+    ]
+    uniform = [
+        dict(reversed(list(item.items()))) if i % 2 else item for i, item in enumerate(items)
+    ]
+    assert evidence_columns._fields_of(uniform, set().union(*uniform)) is not None
+    mixed = [*uniform, {**USUAL, "id": "x"}]
+    assert evidence_columns._fields_of(mixed, set().union(*mixed)) is None
+    one, other = tmp_path / "one.jsonl", tmp_path / "other.jsonl"
+    one.write_text("".join(json.dumps(item) + "\n" for item in uniform))
+    other.write_text("".join(json.dumps(item) + "\n" for item in mixed))
+    assert table_rows(read_evidence_table(one)) == table_rows(read_evidence_table(other))[:-1]
+    assert table_rows(read_evidence_table(one)) == [row_of(e) for e in iter_evidence(one)]
