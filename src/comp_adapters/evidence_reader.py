@@ -17,7 +17,6 @@ and a lone ``\\r`` end a line), as ``iter_evidence`` reads them.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
 from itertools import compress
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Final
 import orjson
 import pydantic
 
+from comp_adapters._gc import gc_paused
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.evidence_columns import Batch, Indexes, columns_of
@@ -69,20 +69,11 @@ def read_evidence_table(
     except OSError as exc:
         raise ValidationError([Problem(f"cannot read: {exc.strerror}", file=source)]) from None
     builder = _TableBuilder(source, problems)
-    # Each batch makes ~16k dicts that live until the batch is done: enough to trigger
-    # the cyclic garbage collector's full passes again and again (a third of the time),
-    # though reading makes no cycles. It is paused while reading, as it was found.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        with handle:
-            total = Path(path).stat().st_size
-            for lines, first, terminated in _line_batches(handle, total, progress):
-                builder.add(lines, first, terminated)
+    with gc_paused(), handle:  # reading makes no cycles: see comp_adapters._gc
+        total = Path(path).stat().st_size
+        for lines, first, terminated in _line_batches(handle, total, progress):
+            builder.add(lines, first, terminated)
         return builder.table()
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _line_batches(
