@@ -316,9 +316,14 @@ def test_fields_read_in_one_pass_match_field_by_field(tmp_path: Path) -> None:
     uniform = [
         dict(reversed(list(item.items()))) if i % 2 else item for i, item in enumerate(items)
     ]
-    assert evidence_columns._fields_of(uniform, set().union(*uniform)) is not None
+    assert evidence_columns._fields_of(uniform) is not None
     mixed = [*uniform, {**USUAL, "id": "x"}]
-    assert evidence_columns._fields_of(mixed, set().union(*mixed)) is None
+    assert evidence_columns._fields_of(mixed) is None
+    swapped = {**USUAL, "id": "x", "note": "n", "voided": False}
+    del swapped["score"]  # as many fields as the others, not the same ones
+    assert len(swapped) == len(uniform[0])
+    assert evidence_columns._fields_of([*uniform[:3], swapped]) is None
+    assert evidence_columns._fields_of([{"id": "a"}, {"note": "b"}]) is None
     one, other = tmp_path / "one.jsonl", tmp_path / "other.jsonl"
     one.write_text("".join(json.dumps(item) + "\n" for item in uniform))
     other.write_text("".join(json.dumps(item) + "\n" for item in mixed))

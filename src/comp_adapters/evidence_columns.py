@@ -54,7 +54,7 @@ class KeyIndex:
         np = _numpy()
         get = self.codes.get
         try:
-            found = np.array(list(map(get, values, repeat(-1))), dtype=np.int32)
+            found = np.fromiter(map(get, values, repeat(-1)), dtype=np.int32, count=len(values))
         except TypeError:  # an unhashable value (a list, an object): it is no key
             found = np.array([get(v, -1) if type(v) is str else -1 for v in values], dtype=np.int32)
         unknown = found < 0
@@ -115,11 +115,10 @@ def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
     np = _numpy()
     n = len(records)
     bad = np.zeros(n, dtype=bool)
-    keys: set[str] = set().union(*records)
+    by_field = _fields_of(records)
+    keys: set[str] = set(by_field) if by_field is not None else set().union(*records)
     if not keys <= FIELDS:
         bad |= np.fromiter((not r.keys() <= FIELDS for r in records), dtype=bool, count=n)
-
-    by_field = _fields_of(records, keys)
 
     def get(name: str, default: Any = None) -> Sequence[Any]:
         if by_field is None:
@@ -229,19 +228,23 @@ def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
     )
 
 
-def _fields_of(
-    records: Sequence[dict[str, Any]], keys: set[str]
-) -> dict[str, Sequence[Any]] | None:
+def _fields_of(records: Sequence[dict[str, Any]]) -> dict[str, Sequence[Any]] | None:
     """Every field's values, read in one pass over the records, when every record has the
     same fields (the usual file: touching each dict once, not once per field, is what
-    makes this faster); ``None`` otherwise. Each record's fields are among ``keys`` (their
-    union), so a record with as many fields as ``keys`` has exactly those."""
-    if not records or not keys or set(map(len, records)) != {len(keys)}:
+    makes this faster); ``None`` otherwise. A record with as many fields as the first
+    that has every field of the first (else ``KeyError``) has exactly those."""
+    if not records or not records[0] or set(map(len, records)) != {len(records[0])}:
         return None
-    names = tuple(keys)
+    names = tuple(records[0])
     if len(names) == 1:
-        return {names[0]: [record[names[0]] for record in records]}
-    rows = map(itemgetter(*names), records)
+        name = names[0]
+        if not all(name in record for record in records):
+            return None
+        return {name: [record[name] for record in records]}
+    try:
+        rows = list(map(itemgetter(*names), records))
+    except KeyError:
+        return None
     return dict(zip(names, zip(*rows, strict=True), strict=True))
 
 
