@@ -331,3 +331,34 @@ def test_fields_read_in_one_pass_match_field_by_field(tmp_path: Path) -> None:
     other.write_text("".join(json.dumps(item) + "\n" for item in mixed))
     assert table_rows(read_evidence_table(one)) == table_rows(read_evidence_table(other))[:-1]
     assert table_rows(read_evidence_table(one)) == [row_of(e) for e in iter_evidence(one)]
+
+
+@st.composite
+def mutated_instants(draw: st.DrawFn) -> str:
+    """A well-formed instant with a few characters replaced: near misses of every kind."""
+    text = list(
+        draw(
+            st.sampled_from(
+                [
+                    "2026-01-01T00:00:00Z",
+                    "2026-03-04T05:06:07.123456+02:00",
+                    "2024-02-29T23:59:59.5-09:30",
+                    "1999-12-31T23:59:59.99Z",
+                ]
+            )
+        )
+    )
+    for _ in range(draw(st.integers(0, 3))):
+        text[draw(st.integers(0, len(text) - 1))] = draw(st.sampled_from("0123456789-:TZ.+ z"))
+    return "".join(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mutated_instants(), min_size=1, max_size=20))
+def test_near_miss_instants_are_refused_or_parsed_as_pydantic_does(values: list[str]) -> None:
+    micros, bad = parse_instants(values)
+    for value, us, refused in zip(values, micros.tolist(), bad.tolist(), strict=True):
+        if refused:
+            continue  # the slow path decides
+        item = Evidence(id="e", learner="l", competency="c", success=True, observed_at=value)
+        assert to_micros(item.observed_at) == us, value
