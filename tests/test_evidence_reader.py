@@ -356,9 +356,13 @@ def mutated_instants(draw: st.DrawFn) -> str:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(mutated_instants(), min_size=1, max_size=20))
 def test_near_miss_instants_are_refused_or_parsed_as_pydantic_does(values: list[str]) -> None:
-    micros, bad = parse_instants(values)
-    for value, us, refused in zip(values, micros.tolist(), bad.tolist(), strict=True):
-        if refused:
-            continue  # the slow path decides
-        item = Evidence(id="e", learner="l", competency="c", success=True, observed_at=value)
-        assert to_micros(item.observed_at) == us, value
+    shortest = [value for value in values if len(value) == len("2026-01-01T00:00:00Z")]
+    for batch in (values, shortest):  # all of the shortest length: the parser's shortcut
+        if not batch:
+            continue
+        micros, bad = parse_instants(batch)
+        for value, us, refused in zip(batch, micros.tolist(), bad.tolist(), strict=True):
+            if refused:
+                continue  # the slow path decides
+            item = Evidence(id="e", learner="l", competency="c", success=True, observed_at=value)
+            assert to_micros(item.observed_at) == us, value

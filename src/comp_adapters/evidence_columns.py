@@ -320,6 +320,35 @@ def _instants(np: Any, strings: Sequence[str]) -> tuple[Any, Any]:
         lengths = np.where(ok, lengths, _SHORTEST)
     width = int(lengths.max())
     chars = np.array(strings, dtype=f"<U{width}").view(np.uint32).reshape(n, width)
+    # The fixed part, YYYY-MM-DDTHH:MM:SS, in a few whole-array steps (one per position
+    # cost ~60 NumPy calls a batch): the 14 digits, then the six numbers they make.
+    digits = chars[:, _DIGITS].astype(np.int64) - 48
+    ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+    year, month, day, hour, minute, second = (digits @ _digit_weights(np)).T
+    marks = chars[:, [position for position, _ in _PUNCTUATION]]
+    ok &= (marks == [ord(mark) for _, mark in _PUNCTUATION]).all(axis=1)
+    if width == _SHORTEST:  # all as long as YYYY-MM-DDTHH:MM:SSZ: only a Z fits at the end
+        ok &= chars[:, _SHORTEST - 1] == ord("Z")
+        shift: Any = 0
+        fraction: Any = 0
+    else:
+        shift, fraction = _zone_and_fraction(np, chars, lengths, width, ok)
+
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    ok &= (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
+    safe_month = np.clip(month, 1, 12)
+    ok &= (day >= 1) & (day <= month_days[safe_month] + (leap & (safe_month == 2)))
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    days = _days_from_civil(year, safe_month, day)
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second
+    return (seconds - shift) * 1_000_000 + fraction, ok
+
+
+def _zone_and_fraction(np: Any, chars: Any, lengths: Any, width: int, ok: Any) -> tuple[Any, Any]:
+    """What follows the seconds: ``.f{1,6}`` and then ``Z`` or ``±HH:MM``. Returns the
+    offset in seconds and the microseconds; clears ``ok`` (in place) where neither fits."""
+    n = len(lengths)
     uniform = int(lengths.min()) == width
     rows = np.arange(n)
 
@@ -332,13 +361,6 @@ def _instants(np: Any, strings: Sequence[str]) -> tuple[Any, Any]:
     def from_end(k: int) -> int | Any:
         return width - k if uniform else np.maximum(lengths - k, 0)
 
-    # The fixed part, YYYY-MM-DDTHH:MM:SS, in a few whole-array steps (one per position
-    # cost ~60 NumPy calls a batch): the 14 digits, then the six numbers they make.
-    digits = chars[:, _DIGITS].astype(np.int64) - 48
-    ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
-    year, month, day, hour, minute, second = (digits @ _digit_weights(np)).T
-    marks = chars[:, [position for position, _ in _PUNCTUATION]]
-    ok &= (marks == [ord(mark) for _, mark in _PUNCTUATION]).all(axis=1)
     zulu = at(from_end(1)) == ord("Z")
     sign = at(from_end(6))
     offset = ~zulu & (lengths >= 25) & ((sign == ord("+")) | (sign == ord("-")))
@@ -358,20 +380,11 @@ def _instants(np: Any, strings: Sequence[str]) -> tuple[Any, Any]:
             value = at(20 + k) - 48
             ok &= ~inside | ((value >= 0) & (value <= 9))
             fraction += np.where(inside, value, 0) * 10 ** (5 - k)
-
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-    ok &= (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
-    safe_month = np.clip(month, 1, 12)
-    ok &= (day >= 1) & (day <= month_days[safe_month] + (leap & (safe_month == 2)))
-    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
     off_hour = np.where(offset, off_digits[0] * 10 + off_digits[1], 0)
     off_minute = np.where(offset, off_digits[2] * 10 + off_digits[3], 0)
     ok &= (off_hour <= 23) & (off_minute <= 59)
     shift = np.where(offset & (sign == ord("-")), -1, 1) * (off_hour * 3600 + off_minute * 60)
-    days = _days_from_civil(year, safe_month, day)
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second
-    return (seconds - shift) * 1_000_000 + fraction, ok
+    return shift, fraction
 
 
 def _digit_weights(np: Any) -> Any:
