@@ -185,7 +185,9 @@ def read_both(path: Path) -> tuple[Any, Any]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    data=files(), batch=st.sampled_from([1, 3, 7, 16384]), chunk=st.sampled_from([5, 64, 4 << 20])
+    data=files(),
+    batch=st.sampled_from([1, 3, 7, 1024, 16384]),
+    chunk=st.sampled_from([5, 64, 4 << 20]),
 )
 def test_same_rows_and_problems_as_iter_evidence(data: bytes, batch: int, chunk: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
@@ -278,3 +280,89 @@ def test_columns_have_table_types(tmp_path: Path) -> None:
     assert table.learner.dtype == np.int32
     assert table.observed_at.dtype == np.int64
     assert table.ids_unique
+
+
+def test_the_garbage_collector_is_left_as_it_was(tmp_path: Path) -> None:
+    """Reading pauses the cyclic collector (it makes no cycles) and restores it, even when
+    the file is bad; a collector the caller had turned off stays off."""
+    import gc  # noqa: PLC0415 - only this test
+
+    path = tmp_path / "e.jsonl"
+    path.write_text(json.dumps(USUAL) + "\n")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{\n")
+    assert gc.isenabled()
+    read_evidence_table(path)
+    assert gc.isenabled()
+    with pytest.raises(ValidationError):
+        read_evidence_table(bad)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        read_evidence_table(path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_fields_read_in_one_pass_match_field_by_field(tmp_path: Path) -> None:
+    """A batch whose records all have the same fields is read in one pass
+    (``_fields_of``); the same records with one extra-field record among them are read
+    field by field. Both give the same rows."""
+    from comp_adapters import evidence_columns  # noqa: PLC0415 - only this test
+
+    items = [
+        {**USUAL, "id": f"e{i}", "score": i / 10, "learner": f"l{i % 3}", "kind": "observation"}
+        for i in range(10)
+    ]
+    uniform = [
+        dict(reversed(list(item.items()))) if i % 2 else item for i, item in enumerate(items)
+    ]
+    assert evidence_columns._fields_of(uniform) is not None
+    mixed = [*uniform, {**USUAL, "id": "x"}]
+    assert evidence_columns._fields_of(mixed) is None
+    swapped = {**USUAL, "id": "x", "note": "n", "voided": False}
+    del swapped["score"]  # as many fields as the others, not the same ones
+    assert len(swapped) == len(uniform[0])
+    assert evidence_columns._fields_of([*uniform[:3], swapped]) is None
+    assert evidence_columns._fields_of([{"id": "a"}, {"note": "b"}]) is None
+    one, other = tmp_path / "one.jsonl", tmp_path / "other.jsonl"
+    one.write_text("".join(json.dumps(item) + "\n" for item in uniform))
+    other.write_text("".join(json.dumps(item) + "\n" for item in mixed))
+    assert table_rows(read_evidence_table(one)) == table_rows(read_evidence_table(other))[:-1]
+    assert table_rows(read_evidence_table(one)) == [row_of(e) for e in iter_evidence(one)]
+
+
+@st.composite
+def mutated_instants(draw: st.DrawFn) -> str:
+    """A well-formed instant with a few characters replaced: near misses of every kind."""
+    text = list(
+        draw(
+            st.sampled_from(
+                [
+                    "2026-01-01T00:00:00Z",
+                    "2026-03-04T05:06:07.123456+02:00",
+                    "2024-02-29T23:59:59.5-09:30",
+                    "1999-12-31T23:59:59.99Z",
+                ]
+            )
+        )
+    )
+    for _ in range(draw(st.integers(0, 3))):
+        text[draw(st.integers(0, len(text) - 1))] = draw(st.sampled_from("0123456789-:TZ.+ z"))
+    return "".join(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mutated_instants(), min_size=1, max_size=20))
+def test_near_miss_instants_are_refused_or_parsed_as_pydantic_does(values: list[str]) -> None:
+    shortest = [value for value in values if len(value) == len("2026-01-01T00:00:00Z")]
+    for batch in (values, shortest):  # all of the shortest length: the parser's shortcut
+        if not batch:
+            continue
+        micros, bad = parse_instants(batch)
+        for value, us, refused in zip(batch, micros.tolist(), bad.tolist(), strict=True):
+            if refused:
+                continue  # the slow path decides
+            item = Evidence(id="e", learner="l", competency="c", success=True, observed_at=value)
+            assert to_micros(item.observed_at) == us, value

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
+from operator import itemgetter
 from typing import Any, Final
 
 from pydantic import TypeAdapter
@@ -45,7 +46,7 @@ class KeyIndex:
         self.invalid: set[str] = set()
         self._validator = validator
 
-    def codes_of(self, values: list[Any]) -> Any:
+    def codes_of(self, values: Sequence[Any]) -> Any:
         """The code of every value, -1 where it is not a valid key (non-strings included).
 
         Known values cost one dict look-up each; new ones are validated once, with the
@@ -53,7 +54,7 @@ class KeyIndex:
         np = _numpy()
         get = self.codes.get
         try:
-            found = np.array(list(map(get, values, repeat(-1))), dtype=np.int32)
+            found = np.fromiter(map(get, values, repeat(-1)), dtype=np.int32, count=len(values))
         except TypeError:  # an unhashable value (a list, an object): it is no key
             found = np.array([get(v, -1) if type(v) is str else -1 for v in values], dtype=np.int32)
         unknown = found < 0
@@ -114,14 +115,18 @@ def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
     np = _numpy()
     n = len(records)
     bad = np.zeros(n, dtype=bool)
-    keys: set[str] = set().union(*records)
+    by_field = _fields_of(records)
+    keys: set[str] = set(by_field) if by_field is not None else set().union(*records)
     if not keys <= FIELDS:
         bad |= np.fromiter((not r.keys() <= FIELDS for r in records), dtype=bool, count=n)
 
-    def get(name: str, default: Any = None) -> list[Any]:
-        return list(map(dict.get, records, repeat(name), repeat(default)))
+    def get(name: str, default: Any = None) -> Sequence[Any]:
+        if by_field is None:
+            return list(map(dict.get, records, repeat(name), repeat(default)))
+        found = by_field.get(name)
+        return [default] * n if found is None else found
 
-    def mark(values: list[Any], wrong: Any) -> None:
+    def mark(values: Sequence[Any], wrong: Any) -> None:
         nonlocal bad
         bad |= np.fromiter(map(wrong, values), dtype=bool, count=n)
 
@@ -203,7 +208,7 @@ def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
     bad |= expires <= observed
 
     good = ~bad
-    kept_ids = ids if not bad.any() else list(compress(ids, good.tolist()))
+    kept_ids = list(ids) if not bad.any() else list(compress(ids, good.tolist()))
     return Batch(
         ids=kept_ids,
         columns={
@@ -223,7 +228,27 @@ def columns_of(  # noqa: PLR0915 - one check per field of Evidence, in a row
     )
 
 
-def _floats(np: Any, values: list[Any]) -> tuple[Any, Any]:
+def _fields_of(records: Sequence[dict[str, Any]]) -> dict[str, Sequence[Any]] | None:
+    """Every field's values, read in one pass over the records, when every record has the
+    same fields (the usual file: touching each dict once, not once per field, is what
+    makes this faster); ``None`` otherwise. A record with as many fields as the first
+    that has every field of the first (else ``KeyError``) has exactly those."""
+    if not records or not records[0] or set(map(len, records)) != {len(records[0])}:
+        return None
+    names = tuple(records[0])
+    if len(names) == 1:
+        name = names[0]
+        if not all(name in record for record in records):
+            return None
+        return {name: [record[name] for record in records]}
+    try:
+        rows = list(map(itemgetter(*names), records))
+    except KeyError:
+        return None
+    return dict(zip(names, zip(*rows, strict=True), strict=True))
+
+
+def _floats(np: Any, values: Sequence[Any]) -> tuple[Any, Any]:
     """Scores, NaN for ``None``, and a mask of those that are not a JSON number >= 0 (bools
     and strings, which pydantic would coerce, go the slow way)."""
     if not set(map(type, values)) <= {float, int, type(None)}:
@@ -235,7 +260,7 @@ def _floats(np: Any, values: list[Any]) -> tuple[Any, Any]:
     return array, array < 0
 
 
-def _sequences(np: Any, values: list[Any]) -> tuple[Any, Any]:
+def _sequences(np: Any, values: Sequence[Any]) -> tuple[Any, Any]:
     """``sequence``: ``None`` or an integer in [-2**63, 2**63 - 1) (bools go the slow way)."""
     n = len(values)
     types = set(map(type, values))
@@ -257,7 +282,7 @@ _PUNCTUATION: Final = ((4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"))
 _SHORTEST, _LONGEST = 20, 32  # 2026-01-01T00:00:00Z ... 2026-01-01T00:00:00.000000+00:00
 
 
-def parse_instants(values: list[Any], *, optional: bool = False) -> tuple[Any, Any]:
+def parse_instants(values: Sequence[Any], *, optional: bool = False) -> tuple[Any, Any]:
     """Microseconds since the epoch (UTC) of ISO 8601 instants, and a mask of the values
     this does not accept (anything but ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|±HH:MM)`` with a
     real date and time, years 2-9998; ``None`` too unless ``optional``, which gives the
@@ -285,9 +310,7 @@ def parse_instants(values: list[Any], *, optional: bool = False) -> tuple[Any, A
     return micros, bad
 
 
-def _instants(  # noqa: PLR0915 - one vectorised parse, position by position
-    np: Any, strings: list[str]
-) -> tuple[Any, Any]:
+def _instants(np: Any, strings: Sequence[str]) -> tuple[Any, Any]:
     n = len(strings)
     lengths = np.fromiter(map(len, strings), dtype=np.int64, count=n)
     ok = (lengths >= _SHORTEST) & (lengths <= _LONGEST)
@@ -297,6 +320,35 @@ def _instants(  # noqa: PLR0915 - one vectorised parse, position by position
         lengths = np.where(ok, lengths, _SHORTEST)
     width = int(lengths.max())
     chars = np.array(strings, dtype=f"<U{width}").view(np.uint32).reshape(n, width)
+    # The fixed part, YYYY-MM-DDTHH:MM:SS, in a few whole-array steps (one per position
+    # cost ~60 NumPy calls a batch): the 14 digits, then the six numbers they make.
+    digits = chars[:, _DIGITS].astype(np.int64) - 48
+    ok &= ((digits >= 0) & (digits <= 9)).all(axis=1)
+    year, month, day, hour, minute, second = (digits @ _digit_weights(np)).T
+    marks = chars[:, [position for position, _ in _PUNCTUATION]]
+    ok &= (marks == [ord(mark) for _, mark in _PUNCTUATION]).all(axis=1)
+    if width == _SHORTEST:  # all as long as YYYY-MM-DDTHH:MM:SSZ: only a Z fits at the end
+        ok &= chars[:, _SHORTEST - 1] == ord("Z")
+        shift: Any = 0
+        fraction: Any = 0
+    else:
+        shift, fraction = _zone_and_fraction(np, chars, lengths, width, ok)
+
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    ok &= (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
+    safe_month = np.clip(month, 1, 12)
+    ok &= (day >= 1) & (day <= month_days[safe_month] + (leap & (safe_month == 2)))
+    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
+    days = _days_from_civil(year, safe_month, day)
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second
+    return (seconds - shift) * 1_000_000 + fraction, ok
+
+
+def _zone_and_fraction(np: Any, chars: Any, lengths: Any, width: int, ok: Any) -> tuple[Any, Any]:
+    """What follows the seconds: ``.f{1,6}`` and then ``Z`` or ``±HH:MM``. Returns the
+    offset in seconds and the microseconds; clears ``ok`` (in place) where neither fits."""
+    n = len(lengths)
     uniform = int(lengths.min()) == width
     rows = np.arange(n)
 
@@ -309,22 +361,6 @@ def _instants(  # noqa: PLR0915 - one vectorised parse, position by position
     def from_end(k: int) -> int | Any:
         return width - k if uniform else np.maximum(lengths - k, 0)
 
-    def digit(position: int | Any) -> Any:
-        nonlocal ok
-        value = at(position) - 48
-        ok &= (value >= 0) & (value <= 9)
-        return value
-
-    def number(*positions: int) -> Any:
-        total = np.zeros(n, dtype=np.int64)
-        for position in positions:
-            total = total * 10 + digit(position)
-        return total
-
-    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
-    hour, minute, second = number(11, 12), number(14, 15), number(17, 18)
-    for position, mark in _PUNCTUATION:
-        ok &= at(position) == ord(mark)
     zulu = at(from_end(1)) == ord("Z")
     sign = at(from_end(6))
     offset = ~zulu & (lengths >= 25) & ((sign == ord("+")) | (sign == ord("-")))
@@ -344,20 +380,21 @@ def _instants(  # noqa: PLR0915 - one vectorised parse, position by position
             value = at(20 + k) - 48
             ok &= ~inside | ((value >= 0) & (value <= 9))
             fraction += np.where(inside, value, 0) * 10 ** (5 - k)
-
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-    ok &= (year >= 2) & (year <= 9998) & (month >= 1) & (month <= 12)
-    safe_month = np.clip(month, 1, 12)
-    ok &= (day >= 1) & (day <= month_days[safe_month] + (leap & (safe_month == 2)))
-    ok &= (hour <= 23) & (minute <= 59) & (second <= 59)
     off_hour = np.where(offset, off_digits[0] * 10 + off_digits[1], 0)
     off_minute = np.where(offset, off_digits[2] * 10 + off_digits[3], 0)
     ok &= (off_hour <= 23) & (off_minute <= 59)
     shift = np.where(offset & (sign == ord("-")), -1, 1) * (off_hour * 3600 + off_minute * 60)
-    days = _days_from_civil(year, safe_month, day)
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second
-    return (seconds - shift) * 1_000_000 + fraction, ok
+    return shift, fraction
+
+
+def _digit_weights(np: Any) -> Any:
+    """(14, 6): the digits at :data:`_DIGITS` times this are year, month, day, hour,
+    minute, second (each a column)."""
+    weights = np.zeros((len(_DIGITS), 6), dtype=np.int64)
+    for column, (start, places) in enumerate(((0, 4), (4, 2), (6, 2), (8, 2), (10, 2), (12, 2))):
+        for k in range(places):
+            weights[start + k, column] = 10 ** (places - 1 - k)
+    return weights
 
 
 def _days_from_civil(year: Any, month: Any, day: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any, Final
 import orjson
 import pydantic
 
+from comp_adapters._gc import gc_paused
 from comp_adapters.core.evidence import Evidence
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.evidence_columns import Batch, Indexes, columns_of
@@ -41,8 +42,10 @@ from comp_adapters.rules.columnar import (
 
 CHUNK: Final = 4 << 20
 """Bytes read at a time."""
-BATCH: Final = 16_384
-"""Lines checked column-wise at a time."""
+BATCH: Final = 1024
+"""Lines checked column-wise at a time. Small enough that a batch's dicts (~0.6 KB a
+line) stay in the CPU caches across the column passes over them: 1024 read a million
+lines ~35% faster than 16384 did (2048 and 512 a little slower than 1024, 256 slower)."""
 
 Progress = Callable[[int, int], None]
 """Called with (bytes read so far, size of the file) after each chunk."""
@@ -68,11 +71,11 @@ def read_evidence_table(
     except OSError as exc:
         raise ValidationError([Problem(f"cannot read: {exc.strerror}", file=source)]) from None
     builder = _TableBuilder(source, problems)
-    with handle:
+    with gc_paused(), handle:  # reading makes no cycles: see comp_adapters._gc
         total = Path(path).stat().st_size
         for lines, first, terminated in _line_batches(handle, total, progress):
             builder.add(lines, first, terminated)
-    return builder.table()
+        return builder.table()
 
 
 def _line_batches(

@@ -7,11 +7,13 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from comp_adapters._files import is_stdout, refuse_overwriting_inputs, writable_target
+from comp_adapters._gc import gc_paused
 from comp_adapters.cli.compute_input import Results, add_engine_arguments, evaluate_evidence_file
 from comp_adapters.core.evidence import EvidenceKind
 from comp_adapters.core.evidence_check import EvidenceChecker
@@ -87,11 +89,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     validate.set_defaults(handler=cmd_validate)
 
+    formats = all_formats()  # once: each call scans the entry points
     convert = subparsers.add_parser(
         "convert",
         help="convert a framework between file formats",
         description="Read INPUT in one format and write OUTPUT in another. Bad input writes "
-        "nothing. Formats: " + ", ".join(f.name for f in all_formats()) + ".",
+        "nothing. Formats: " + ", ".join(f.name for f in formats) + ".",
     )
     convert.add_argument("input", type=Path)
     convert.add_argument(
@@ -113,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "meant for an LMS import (the prefix would become data)",
     )
     declared: set[str] = {EXCEL_SAFE}
-    for fmt in all_formats():
+    for fmt in formats:
         for option in fmt.options:
             if option.name in declared:
                 continue
@@ -133,8 +136,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     schema.set_defaults(handler=cmd_schema)
 
-    formats = subparsers.add_parser("formats", help="list the known file formats")
-    formats.set_defaults(handler=cmd_formats)
+    listing = subparsers.add_parser("formats", help="list the known file formats")
+    listing.set_defaults(handler=cmd_formats)
 
 
 EXCEL_SAFE = "excel-safe"
@@ -206,22 +209,25 @@ def cmd_compute(args: argparse.Namespace) -> int:
     framework = read_framework(framework_path)
     as_of = args.as_of or datetime.now(UTC)
     weights = _parse_weights(args.weight) or None
-    result = evaluate_evidence_file(
-        framework,
-        evidence_path,
-        as_of=as_of,
-        kind_weights=weights,
-        min_evidence=args.min_evidence,
-        engine=args.engine,
-        scheduler=args.scheduler,
-        quiet=args.quiet,
-    )
-    _report_uncountable(framework, evidence_path, result, strict=args.strict)
-    if args.json:
-        json.dump(_compute_json(framework, as_of, result), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(render_table(framework, as_of, result))
+    # Evaluating and rendering locally make many objects and no cycles: see _gc (a Dask
+    # client runs an event loop in this process, so it keeps the collector).
+    with gc_paused() if args.engine == "local" else nullcontext():
+        result = evaluate_evidence_file(
+            framework,
+            evidence_path,
+            as_of=as_of,
+            kind_weights=weights,
+            min_evidence=args.min_evidence,
+            engine=args.engine,
+            scheduler=args.scheduler,
+            quiet=args.quiet,
+        )
+        _report_uncountable(framework, evidence_path, result, strict=args.strict)
+        if args.json:
+            json.dump(_compute_json(framework, as_of, result), sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            sys.stdout.write(render_table(framework, as_of, result))
     return 0
 
 
@@ -278,24 +284,35 @@ def render_table(framework: Framework, as_of: datetime, result: Results) -> str:
     order = list(framework.walk())
     names = [("  " * (framework.depth(c.key) - 1)) + c.title for c in order]
     width = max([len(n) for n in names] + [10])
-    level_names = {c.key: framework.scale_for(c.key).by_key for c in order}
     header = f"  {'competency':<{width}}  {'level':<14} {'score':>6}  proficient  method"
+    # What does not change from learner to learner is formatted once per competency.
+    rows = [
+        (
+            competency.key,
+            f"  {name:<{width}}  ",
+            f"  {name:<{width}}  {'-':<14} {'':>6}  {'':<10}  "
+            + ("rule not met" if competency.rollup else "no evidence"),
+            framework.scale_for(competency.key).by_key,
+        )
+        for competency, name in zip(order, names, strict=True)
+    ]
+    flags = {(True, False): "yes", (False, False): "no"}
+    flags |= {(True, True): "yes (review)", (False, True): "no (review)"}
+    append = lines.append
     for learner in sorted(by_learner):
-        lines.append(f"{learner}")
-        lines.append(header)
-        for competency, name in zip(order, names, strict=True):
-            found = by_learner[learner].get(competency.key)
+        append(learner)
+        append(header)
+        results = by_learner[learner]
+        for key, prefix, absent, levels in rows:
+            found = results.get(key)
             if found is None:
-                why = "rule not met" if competency.rollup else "no evidence"
-                lines.append(f"  {name:<{width}}  {'-':<14} {'':>6}  {'':<10}  {why}")
+                append(absent)
                 continue
-            level = level_names[competency.key][found.level].name if found.level else "-"
+            level = levels[found.level].name if found.level else "-"
             score = f"{found.score:.2f}" if found.score is not None else ""
-            flag = "yes" if found.proficient else "no"
-            if found.review_requested:
-                flag += " (review)"
-            lines.append(f"  {name:<{width}}  {level:<14} {score:>6}  {flag:<10}  {found.method}")
-        lines.append("")
+            flag = flags[bool(found.proficient), bool(found.review_requested)]
+            append(f"{prefix}{level:<14} {score:>6}  {flag:<10}  {found.method}")
+        append("")
     skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(result.skipped.items()))
     lines.append(
         f"{len(by_learner)} learners, {result.used} evidence used"
