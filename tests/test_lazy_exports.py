@@ -24,7 +24,8 @@ def _type_checking_imports(package: str) -> dict[str, str]:
     for node in tree.body:
         if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
             for statement in node.body:
-                assert isinstance(statement, ast.ImportFrom) and statement.module
+                assert isinstance(statement, ast.ImportFrom)
+                assert statement.module
                 names.update({alias.name: statement.module for alias in statement.names})
     return names
 

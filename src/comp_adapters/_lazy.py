@@ -24,7 +24,7 @@ def lazy_exports(
     to the module defining it. A name is imported when first read, then kept in the
     package's namespace, so later reads are plain attribute reads."""
 
-    def __getattr__(name: str) -> Any:
+    def get_attribute(name: str) -> Any:
         module_name = exports.get(name)
         if module_name is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
@@ -32,7 +32,7 @@ def lazy_exports(
         setattr(sys.modules[package], name, value)
         return value
 
-    def __dir__() -> list[str]:
+    def list_names() -> list[str]:
         return sorted(set(vars(sys.modules[package])) | set(exports))
 
-    return __getattr__, __dir__
+    return get_attribute, list_names
