@@ -8,7 +8,9 @@ then, ``--repeat`` times, interleaved (a busy machine slows both alike):
 
 - runs ``comp-adapters compute --framework F --evidence E --as-of ... --quiet`` as a child
   process (its table to /dev/null; ``--json`` for the JSON output instead), timing it from
-  start to exit and reading its peak RSS with ``getrusage(RUSAGE_CHILDREN)``;
+  start to exit and reading its peak RSS with ``getrusage(RUSAGE_CHILDREN)`` (the largest
+  of the processes: compute and the workers reading the file on the other cores);
+- runs the same with ``--jobs 1`` (the file read in one process), reported beside;
 - times, in this process, reading the same file line by line and ``orjson.loads`` of every
   line: the least any reader of the file must do.
 
@@ -22,6 +24,7 @@ Targets (issue 17, item 2): ratio <= 3, peak RSS < 400 MB.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -63,7 +66,9 @@ def write_evidence(path: Path, lines: int, seed: int = 7) -> None:
             handle.write(orjson.dumps(record) + b"\n")
 
 
-def run_compute(framework: Path, evidence: Path, *, as_json: bool) -> float:
+def run_compute(
+    framework: Path, evidence: Path, *, as_json: bool, jobs: int | None = None
+) -> float:
     command = [
         str(Path(sys.executable).with_name("comp-adapters")),
         "compute",
@@ -75,6 +80,7 @@ def run_compute(framework: Path, evidence: Path, *, as_json: bool) -> float:
         AS_OF.isoformat(),
         "--quiet",
         *(["--json"] if as_json else []),
+        *([] if jobs is None else ["--jobs", str(jobs)]),
     ]
     start = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -103,18 +109,25 @@ def main() -> None:
         write_evidence(evidence, args.lines)
         size = evidence.stat().st_size / 1e6
         print(f"{args.lines:,} evidence lines ({size:,.0f} MB)")
-        computes, parses = [], []
+        computes, parses, singles = [], [], []
         for _ in range(args.repeat):
             computes.append(run_compute(framework, evidence, as_json=args.json))
             parses.append(run_orjson(evidence))
+            singles.append(run_compute(framework, evidence, as_json=args.json, jobs=1))
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     output = "--json" if args.json else "table"
-    for name, times in ((f"compute ({output})", computes), ("orjson.loads per line", parses)):
+    cores = len(os.sched_getaffinity(0))
+    for name, times in (
+        (f"compute ({output}, {cores} usable cores)", computes),
+        (f"compute ({output}, --jobs 1)", singles),
+        ("orjson.loads per line", parses),
+    ):
         print(f"{name}: best {min(times):.2f} s, median {statistics.median(times):.2f} s")
     print(
         f"ratio: best {min(computes) / min(parses):.2f}, median "
         f"{statistics.median(computes) / statistics.median(parses):.2f}; peak RSS {peak_mb:.0f} MB"
     )
+    print(f"one process: ratio {min(singles) / min(parses):.2f} (best times)")
     print(
         f"RESULT compute_s={min(computes):.2f} orjson_s={min(parses):.2f} "
         f"ratio={min(computes) / min(parses):.2f} peak_rss_mb={peak_mb:.0f}"

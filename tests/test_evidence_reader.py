@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from comp_adapters import evidence_reader
+from comp_adapters import evidence_builder
 from comp_adapters.core import Evidence
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.evidence_columns import parse_instants
@@ -194,8 +194,8 @@ def test_same_rows_and_problems_as_iter_evidence(data: bytes, batch: int, chunk:
         path = Path(folder) / "evidence.jsonl"
         path.write_bytes(data)
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(evidence_reader, "BATCH", batch)
-            patch.setattr(evidence_reader, "CHUNK", chunk)
+            patch.setattr(evidence_builder, "BATCH", batch)
+            patch.setattr(evidence_builder, "CHUNK", chunk)
             expected, got = read_both(path)
             assert got == expected
             # Without a problems list, the first bad line raises the same error.
@@ -261,7 +261,7 @@ def test_instants_parse_as_pydantic_does(values: list[str]) -> None:
 
 
 def test_progress_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(evidence_reader, "CHUNK", 100)
+    monkeypatch.setattr(evidence_builder, "CHUNK", 100)
     path = tmp_path / "e.jsonl"
     path.write_text("".join(json.dumps({**USUAL, "id": f"e{i}"}) + "\n" for i in range(20)))
     seen: list[tuple[int, int]] = []

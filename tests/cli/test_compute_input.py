@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from comp_adapters import evidence_reader
+from comp_adapters import evidence_builder, evidence_reader
 from comp_adapters.cli import compute_input, progress
 from comp_adapters.cli.main import main
 from comp_adapters.cli.progress import ProgressReporter
@@ -83,7 +83,7 @@ def test_compute_shows_progress_on_stderr_unless_quiet(
 ) -> None:
     monkeypatch.setattr(progress, "DELAY", 0.0)
     monkeypatch.setattr(progress, "INTERVAL", 0.0)
-    monkeypatch.setattr(evidence_reader, "CHUNK", 4096)
+    monkeypatch.setattr(evidence_builder, "CHUNK", 4096)
     argv = ["compute", "--as-of", AS_OF, "--json"]
     assert main(argv) == 0
     out, err = capsys.readouterr()

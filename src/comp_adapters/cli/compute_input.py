@@ -41,8 +41,25 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="Dask scheduler to use with --engine dask (default: start a local cluster)",
     )
     parser.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="processes reading a large evidence file with --engine local (default: the "
+        "usable cores; 1: this process only)",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress on standard error for long runs"
     )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
 
 
 def evaluate_evidence_file(
@@ -55,10 +72,13 @@ def evaluate_evidence_file(
     engine: str = "local",
     scheduler: str | None = None,
     quiet: bool = False,
+    jobs: int | None = None,
 ) -> Results:
     """Evaluate the evidence of a JSON-lines file; every bad line is reported at once."""
     if scheduler is not None and engine != "dask":
         raise ConfigurationError("--scheduler needs --engine dask")
+    if jobs is not None and engine != "local":
+        raise ConfigurationError("--jobs is for --engine local (a Dask cluster has its workers)")
     progress = None if quiet else ProgressReporter(f"reading {path.name}")
     problems: list[Problem] = []
     try:
@@ -81,7 +101,7 @@ def evaluate_evidence_file(
         if importlib.util.find_spec("numpy") is not None:
             from comp_adapters.evidence_reader import read_evidence_table  # noqa: PLC0415
 
-            evidence = read_evidence_table(path, problems=problems, progress=progress)
+            evidence = read_evidence_table(path, problems=problems, progress=progress, workers=jobs)
             if problems:
                 raise ValidationError(problems)
             return evaluate_table(

@@ -221,6 +221,7 @@ def cmd_compute(args: argparse.Namespace) -> int:
             engine=args.engine,
             scheduler=args.scheduler,
             quiet=args.quiet,
+            jobs=args.jobs,
         )
         _report_uncountable(framework, evidence_path, result, strict=args.strict)
         if args.json:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -101,10 +101,16 @@ class EvidenceTable:
     sequence: npt.NDArray[np.int64]
     ids_unique: bool = field(init=False)
     """Whether no two rows share an id (checked once, when the table is built)."""
+    ids_unique_known: InitVar[bool | None] = None
+    """``ids_unique`` when the builder has proven it already (a reader that compared the
+    ids' hashes in its worker processes); ``None``: found here."""
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, ids_unique_known: bool | None) -> None:
         self._check()
-        object.__setattr__(self, "ids_unique", len(set(self.ids)) == len(self.ids))
+        unique = ids_unique_known
+        if unique is None:
+            unique = len(set(self.ids)) == len(self.ids)
+        object.__setattr__(self, "ids_unique", unique)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -115,7 +121,7 @@ class EvidenceTable:
         codes: dict[str, dict[str, int]] = {"learner": {}, "competency": {}, "level": {}}
         kind_code = {kind: code for code, kind in enumerate(KINDS)}
         ids: list[str] = []
-        cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        cols: dict[str, Any] = {name: [] for name in COLUMNS}
         nan = float("nan")
         for item in evidence:
             ids.append(item.id)
@@ -165,8 +171,10 @@ class EvidenceTable:
         expires_at: Any = None,
         voided: Any = None,
         sequence: Any = None,
+        ids_unique_known: bool | None = None,
     ) -> EvidenceTable:
-        """A table from array-likes, checked like :class:`Evidence` checks one record."""
+        """A table from array-likes, checked like :class:`Evidence` checks one record
+        (``ids_unique_known``: see the attribute)."""
         np = _numpy()
         n = len(ids)
 
@@ -194,6 +202,7 @@ class EvidenceTable:
             expires_at=column(expires_at, np.int64, _NEVER),
             voided=column(voided, np.bool_, False),
             sequence=column(sequence, np.int64, _NO_SEQUENCE),
+            ids_unique_known=ids_unique_known,
         )
 
     def _check(self) -> None:
