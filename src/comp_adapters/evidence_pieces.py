@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -28,6 +27,7 @@ from typing import Any, Final
 from comp_adapters._gc import gc_paused
 from comp_adapters.errors import Problem, ValidationError
 from comp_adapters.evidence_builder import Progress, TableBuilder, line_batches, table_of
+from comp_adapters.evidence_columns import Indexes
 from comp_adapters.rules.columnar import COLUMNS, EvidenceTable, _numpy
 
 PIECE: Final = 8 << 20
@@ -71,7 +71,7 @@ def read_in_pieces(
     one process instead."""
     bounds = split_points(fd, total, PIECE if piece is None else piece)
     collect = problems is not None
-    joined = _Joined(source)
+    joined = _Joined()
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures: list[Future[Piece]] = [
@@ -166,11 +166,10 @@ def _read_piece(fd: int, source: str, start: int, end: int, first: bool, collect
 class _Joined:
     """The pieces so far, in file order, with one set of key codes."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
+    def __init__(self) -> None:
         self.ids: list[str] = []
         self.columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-        self.keys: dict[str, dict[str, int]] = {"learner": {}, "competency": {}, "level": {}}
+        self.indexes = Indexes.new()
         self.offset = 0
         """Lines in the pieces joined so far."""
         self.id_hashes: list[Any] = []
@@ -178,9 +177,11 @@ class _Joined:
     def add(self, part: Piece) -> Piece:
         """Join ``part``; returns it with its problems' line numbers made the file's."""
         np = _numpy()
-        renumber: Callable[[Problem], Problem] = lambda p: (  # noqa: E731
-            p if p.line is None else replace(p, line=p.line + self.offset)
-        )
+        offset = self.offset
+
+        def renumber(problem: Problem) -> Problem:
+            return problem if problem.line is None else replace(problem, line=problem.line + offset)
+
         located = replace(
             part,
             problems=[renumber(p) for p in part.problems],
@@ -189,13 +190,10 @@ class _Joined:
         self.offset += part.lines
         if part.error is not None:
             return located
-        codes = {
-            name: np.array([known.setdefault(key, len(known)) for key in keys], dtype=np.int32)
-            for name, keys, known in (
-                ("learner", part.learners, self.keys["learner"]),
-                ("competency", part.competencies, self.keys["competency"]),
-                ("level", part.levels, self.keys["level"]),
-            )
+        codes = {  # the joined code of each of the piece's codes
+            "learner": self.indexes.learner.add(part.learners),
+            "competency": self.indexes.competency.add(part.competencies),
+            "level": self.indexes.level.add(part.levels),
         }
         self.ids.extend(part.ids)
         self.id_hashes.append(part.id_hashes)
@@ -207,9 +205,9 @@ class _Joined:
         return table_of(
             self.ids,
             self.columns,
-            learners=list(self.keys["learner"]),
-            competencies=list(self.keys["competency"]),
-            levels=list(self.keys["level"]),
+            learners=list(self.indexes.learner.codes),
+            competencies=list(self.indexes.competency.codes),
+            levels=list(self.indexes.level.codes),
             ids_unique_known=self._ids_unique(),
         )
 

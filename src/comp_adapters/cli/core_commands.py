@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 
 from comp_adapters._files import is_stdout, refuse_overwriting_inputs, writable_target
 from comp_adapters._gc import gc_paused
-from comp_adapters.cli.compute_input import Results, add_engine_arguments, evaluate_evidence_file
+from comp_adapters.cli.compute_input import (
+    Results,
+    add_engine_arguments,
+    at_least_one,
+    evaluate_evidence_file,
+)
 from comp_adapters.core.evidence import EvidenceKind
 from comp_adapters.core.evidence_check import EvidenceChecker
 from comp_adapters.core.framework import Framework
@@ -60,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     compute.add_argument(
         "--min-evidence",
-        type=_at_least_one,
+        type=at_least_one,
         default=1,
         help="evidence needed before a rating (default 1)",
     )
@@ -150,16 +155,6 @@ def _instant(text: str) -> datetime:
         return parse_user_instant(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def _plugin_call(fmt: FileFormat, operation: str, call: Callable[[], Result]) -> Result:
